@@ -1,0 +1,202 @@
+"""Geometric multigrid V-cycle preconditioner for :class:`~hostsim.operators.DiffusionOperator`.
+
+Design (why it copes with 1e6 contrast and insulating inclusions):
+
+* **Coefficient-aware (Galerkin) coarsening.** Cells are aggregated in 2x2x2 blocks with
+  piecewise-constant prolongation ``P`` and restriction ``R = P^T``. The Galerkin product
+  ``R A P`` of a 7-point operator is again a 7-point operator whose face conductance between two
+  blocks is the *sum* of the fine face conductances that cross between them and whose diagonal
+  is the sum of the fine diagonals. Insulating faces therefore stay insulating on every level,
+  a blocked channel is blocked on the coarse grid too, and connectivity is never invented.
+  Because piecewise-constant interpolation of a smooth error is only first order, the
+  Galerkin coarse operator is twice too stiff for smooth errors; the coarse face conductances
+  are multiplied by ``coarse_scale`` (default 1/2, which reproduces the rediscretised coarse
+  operator exactly for a homogeneous medium; the over-correction argument of Braess and of
+  Notay's aggregation multigrid).
+* **Point smoother in the scaled (Jacobi) sense**, so a cell's update is divided by its own
+  total conductance: contrast between cells does not enter the smoothing factor. Default: two
+  damped-Jacobi sweeps before and after (symmetric, so the V-cycle is an SPD preconditioner).
+* **Odd sizes** are padded by one decoupled cell per coarsening (periodic wrap faces are moved
+  onto the pad cell so the coarse wrap stays right).
+* **Coarsest level** (<= ``coarsest_size`` cells) is solved exactly with a symmetric
+  eigen-decomposition computed at set-up (pseudo-inverse, so a floating cluster that was not
+  masked cannot produce inf/NaN).
+
+The whole hierarchy is a pytree built by pure JAX functions, so it works under ``jit`` and
+``vmap``; it is rebuilt from the operator in every solve (set-up costs a few fine-level
+operator applications).
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .operators import DiffusionOperator
+
+
+def _coarse_shape(shape):
+    return tuple((n + 1) // 2 if n > 1 else 1 for n in shape)
+
+
+def _pad_even(x: jax.Array, d: int) -> jax.Array:
+    n = x.shape[d]
+    if n == 1 or n % 2 == 0:
+        return x
+    pad = [(0, 0)] * 3
+    pad[d] = (0, 1)
+    return jnp.pad(x, pad)
+
+
+def _pad_all(x: jax.Array) -> jax.Array:
+    for d in range(3):
+        x = _pad_even(x, d)
+    return x
+
+
+def _pad_faces(g: jax.Array, d: int) -> jax.Array:
+    """Pad a wrap-layout face array along its own axis ``d``, moving the wrap face to the pad."""
+    n = g.shape[d]
+    if n == 1 or n % 2 == 0:
+        return _pad_all(g)
+    wrap = jax.lax.slice_in_dim(g, n - 1, n, axis=d)
+    body = jax.lax.slice_in_dim(g, 0, n - 1, axis=d)
+    g = jnp.concatenate([body, jnp.zeros_like(wrap), wrap], axis=d)
+    return _pad_all(g)
+
+
+def _block_sum(x: jax.Array, factors) -> jax.Array:
+    n0, n1, n2 = x.shape
+    f0, f1, f2 = factors
+    return x.reshape(n0 // f0, f0, n1 // f1, f1, n2 // f2, f2).sum(axis=(1, 3, 5))
+
+
+def restrict(r: jax.Array) -> jax.Array:
+    """``P^T r``: sum the residual over each 2x2x2 block (dims of length 1 are kept)."""
+    r = _pad_all(r)
+    return _block_sum(r, [2 if n > 1 else 1 for n in r.shape])
+
+
+def prolong(e: jax.Array, fine_shape) -> jax.Array:
+    """``P e``: copy each coarse value into its block, then drop the pad cells."""
+    for d in range(3):
+        if fine_shape[d] > 1:
+            e = jnp.repeat(e, 2, axis=d)
+    return e[: fine_shape[0], : fine_shape[1], : fine_shape[2]]
+
+
+def coarsen(op: DiffusionOperator, coarse_scale: float) -> DiffusionOperator:
+    """Galerkin (piecewise-constant) coarse operator with face conductances scaled by ``coarse_scale``."""
+    faces = []
+    for d, g in enumerate(op.face_conductance):
+        if g.shape[d] == 1:
+            faces.append(jnp.zeros(_coarse_shape(g.shape), g.dtype))
+            continue
+        gp = _pad_faces(g, d)
+        # faces leaving the odd member of each pair cross into the next block ...
+        crossing = jax.lax.slice_in_dim(gp, 1, gp.shape[d], stride=2, axis=d)
+        # ... and the 2x2 of them in the other two directions add up
+        factors = [1 if e == d or crossing.shape[e] == 1 else 2 for e in range(3)]
+        faces.append(coarse_scale * _block_sum(crossing, factors))
+    return DiffusionOperator.from_faces(tuple(faces), restrict(op.diagonal))
+
+
+class _Coarsest(eqx.Module):
+    pinv: jax.Array
+
+    @classmethod
+    def build(cls, op: DiffusionOperator) -> "_Coarsest":
+        n = int(np.prod(op.shape))
+        basis = jnp.eye(n, dtype=op.diagonal.dtype).reshape((n,) + op.shape)
+        dense = jax.vmap(op)(basis).reshape(n, n)
+        dense = 0.5 * (dense + dense.T)
+        w, v = jnp.linalg.eigh(dense)
+        tol = jnp.max(jnp.abs(w)) * n * jnp.finfo(dense.dtype).eps
+        keep = jnp.abs(w) > tol
+        w_inv = jnp.where(keep, 1.0 / jnp.where(keep, w, 1.0), 0.0)
+        return cls((v * w_inv) @ v.T)
+
+    def __call__(self, r: jax.Array) -> jax.Array:
+        return (self.pinv @ r.reshape(-1)).reshape(r.shape)
+
+
+class MultigridHierarchy(eqx.Module):
+    """The built V-cycle: one operator per level plus the exact coarsest solve."""
+
+    levels: tuple
+    coarsest: _Coarsest
+    smoothing_steps: int = eqx.field(static=True)
+    damping: float = eqx.field(static=True)
+    cycle: int = eqx.field(static=True)
+
+    def _smooth(self, op, x, r, steps):
+        inv_d = self.damping / op.total_diagonal
+
+        def sweep(_, x):
+            return x + inv_d * (r - op(x))
+
+        # A fori_loop (rather than unrolled sweeps) keeps XLA's CPU backend from fusing
+        # successive stencils into one slow kernel (measured 5x slower at 64^3).
+        return jax.lax.fori_loop(0, steps, sweep, x)
+
+    def _vcycle(self, level: int, r: jax.Array) -> jax.Array:
+        if level == len(self.levels):
+            return self.coarsest(r)
+        op = self.levels[level]
+        x = (self.damping / op.total_diagonal) * r  # first sweep from zero needs no apply
+        x = self._smooth(op, x, r, self.smoothing_steps - 1)
+        r_coarse = restrict(r - op(x))
+        e_coarse = self._vcycle(level + 1, r_coarse)
+        for _ in range(self.cycle - 1):
+            coarse_op = self.levels[level + 1] if level + 1 < len(self.levels) else None
+            if coarse_op is None:
+                break  # the coarsest solve is exact: repeating it changes nothing
+            e_coarse = e_coarse + self._vcycle(level + 1, r_coarse - coarse_op(e_coarse))
+        x = x + prolong(e_coarse, op.shape)
+        return self._smooth(op, x, r, self.smoothing_steps)
+
+    def __call__(self, r: jax.Array) -> jax.Array:
+        return self._vcycle(0, r)
+
+
+class Multigrid(eqx.Module):
+    """Geometric multigrid V-cycle preconditioner (see the module docstring).
+
+    Attributes:
+        smoothing_steps: damped-Jacobi sweeps before and after the coarse correction.
+        damping: Jacobi damping factor (0.8 smooths the 7-point stencil well in 3-D).
+        coarse_scale: factor on the Galerkin coarse face conductances (1/2 = rediscretised).
+        coarsest_size: coarsen until a level has at most this many cells.
+    """
+
+    smoothing_steps: int = 2
+    damping: float = 0.8
+    coarse_scale: float = 0.5
+    coarsest_size: int = 512
+    cycle: int = 2
+
+    def build(self, op: DiffusionOperator) -> MultigridHierarchy:
+        levels = []
+        while int(np.prod(op.shape)) > self.coarsest_size:
+            levels.append(op)
+            op = coarsen(op, self.coarse_scale)
+        return MultigridHierarchy(
+            tuple(levels), _Coarsest.build(op), self.smoothing_steps, self.damping, self.cycle
+        )
+
+
+class Jacobi(eqx.Module):
+    """Diagonal (point-Jacobi) preconditioner: plain CG on the diagonally scaled system."""
+
+    def build(self, op: DiffusionOperator):
+        inv_d = 1.0 / op.total_diagonal
+        return lambda r: inv_d * r
+
+
+class Identity(eqx.Module):
+    """No preconditioning (plain CG)."""
+
+    def build(self, op: DiffusionOperator):
+        return lambda r: r

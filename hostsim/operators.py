@@ -1,0 +1,176 @@
+"""Matrix-free 7-point finite-volume diffusion operators on the voxel grid.
+
+The operator discretizes ``-div(k grad u) + a u`` on cell-centred unknowns. Integrating over
+a cell and dividing by the voxel edge ``h`` gives, for cell ``i`` with face neighbours ``j``,
+
+    sum_j k_ij (u_i - u_j) + a_i h^2 u_i + sum_{Dirichlet faces} 2 k_i (u_i - u_b) = f_i h^2 + ...
+
+with the face coefficient ``k_ij`` the harmonic mean of the two cell coefficients (the exact
+series conductance of two half cells). The operator is stored as
+
+* ``face_conductance[d]``: an array of the grid's shape whose entry ``i`` couples cell ``i``
+  to cell ``i + 1`` along axis ``d`` (wrapping round, so the last entry is the periodic face;
+  it is zero on non-periodic axes);
+* ``diagonal``: the "physical" extra diagonal, ``a h^2`` plus the Dirichlet face
+  conductances ``2 k`` of cells on a Dirichlet face;
+* ``total_diagonal``: the full diagonal, ``diagonal + sum of the six face conductances``,
+  with 1 on rows that have no coupling at all (decoupled cells get the identity).
+
+Applying it reads four arrays and writes one; no global sparse matrix is ever assembled.
+Everything is a pure function of the coefficient field, so ``jax.grad`` flows through
+``assemble`` into the coefficients.
+
+Model choices (SPEC leaves open):
+
+* Dirichlet values are imposed on the cell *face* (distance h/2 from the first cell centre),
+  as in TauFactor; the transport length is therefore exactly ``n h`` and straight channels give
+  ``D_eff = eps D`` exactly.
+* Units: the equation is divided by ``h``; coefficients should be O(1) (nondimensionalised by
+  the caller) so that float32 dot products of residuals stay far from underflow.
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+
+from .grid import Grid
+
+
+class Dirichlet(eqx.Module):
+    """Fixed value ``u = value`` on a boundary face."""
+
+    value: float | jax.Array = 0.0
+
+
+class Neumann(eqx.Module):
+    """Prescribed flux ``-k du/dn`` *into* the domain on a boundary face [coefficient x u / m]."""
+
+    flux: float | jax.Array = 0.0
+
+
+BoundaryCondition = Dirichlet | Neumann
+
+
+def _safe_harmonic_mean(a: jax.Array, b: jax.Array) -> jax.Array:
+    """2ab/(a+b), zero when either is zero, with finite gradients everywhere (double-where)."""
+    s = a + b
+    positive = s > 0
+    s_safe = jnp.where(positive, s, 1.0)
+    return jnp.where(positive, 2.0 * a * b / s_safe, 0.0)
+
+
+def face_coefficients(coefficient: jax.Array, periodic: tuple[bool, bool, bool]) -> tuple:
+    """Harmonic-mean face coefficients along each axis, in the wrap-around layout.
+
+    Entry ``i`` along axis ``d`` is the coefficient of the face between cells ``i`` and ``i+1``;
+    the last entry is the periodic face, or zero when axis ``d`` is not periodic.
+    """
+    faces = []
+    for d in range(3):
+        n = coefficient.shape[d]
+        if n == 1:
+            # A single layer: no interior faces; a periodic wrap onto itself carries no flux.
+            faces.append(jnp.zeros_like(coefficient))
+            continue
+        g = _safe_harmonic_mean(coefficient, jnp.roll(coefficient, -1, axis=d))
+        if not periodic[d]:
+            last = jnp.arange(n) == n - 1
+            shape = [1, 1, 1]
+            shape[d] = n
+            g = jnp.where(last.reshape(shape), 0.0, g)
+        faces.append(g)
+    return tuple(faces)
+
+
+def _coupling_sum(faces: tuple) -> jax.Array:
+    total = 0.0
+    for d, g in enumerate(faces):
+        total = total + g + jnp.roll(g, 1, axis=d)
+    return total
+
+
+class DiffusionOperator(eqx.Module):
+    """A symmetric positive (semi)definite 7-point operator; call it on a field to apply it."""
+
+    face_conductance: tuple
+    diagonal: jax.Array
+    total_diagonal: jax.Array
+
+    @classmethod
+    def from_faces(cls, faces: tuple, diagonal: jax.Array) -> "DiffusionOperator":
+        total = diagonal + _coupling_sum(faces)
+        total = jnp.where(total > 0, total, jnp.ones_like(total))
+        return cls(tuple(faces), diagonal, total)
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return self.diagonal.shape
+
+    def __call__(self, u: jax.Array) -> jax.Array:
+        out = self.total_diagonal * u
+        for d, g in enumerate(self.face_conductance):
+            if u.shape[d] == 1:
+                continue
+            out = out - g * jnp.roll(u, -1, axis=d) - jnp.roll(g * u, 1, axis=d)
+        return out
+
+    def fluxes(self, u: jax.Array, d: int) -> jax.Array:
+        """Face flux ``g (u_i - u_{i+1})`` along axis ``d`` (wrap-around layout)."""
+        return self.face_conductance[d] * (u - jnp.roll(u, -1, axis=d))
+
+
+def _end_face_mask(shape, axis: int, end: int) -> jax.Array:
+    n = shape[axis]
+    sel = jnp.arange(n) == (0 if end == 0 else n - 1)
+    s = [1, 1, 1]
+    s[axis] = n
+    return sel.reshape(s)
+
+
+def assemble(
+    grid: Grid,
+    coefficient: jax.Array,
+    lo: BoundaryCondition = Neumann(0.0),
+    hi: BoundaryCondition = Neumann(0.0),
+    reaction: jax.Array | float = 0.0,
+    source: jax.Array | float = 0.0,
+    active: jax.Array | None = None,
+) -> tuple[DiffusionOperator, jax.Array]:
+    """Assemble ``-div(k grad u) + a u = f`` on ``grid`` with end-face conditions ``lo``/``hi``.
+
+    Args:
+        grid: the grid; its ``axis`` carries ``lo`` (index 0 face) and ``hi`` (last face),
+            its lateral axes are periodic or no-flux per ``grid.lateral``.
+        coefficient: cell coefficient ``k`` (>= 0), shape ``grid.shape``.
+        lo, hi: :class:`Dirichlet` or :class:`Neumann` on the two end faces of ``grid.axis``.
+        reaction: ``a`` (>= 0) [1/m^2 x coefficient], scalar or field.
+        source: ``f`` [coefficient x u / m^2], scalar or field.
+        active: optional 0/1 mask; cells outside it are decoupled (identity rows, zero rhs).
+
+    Returns:
+        ``(operator, rhs)``: the operator and the right-hand side, both in units divided by h.
+    """
+    k = grid.as_field(coefficient)
+    if active is not None:
+        k = k * active.astype(k.dtype)
+    h = grid.voxel_size
+    faces = face_coefficients(k, grid.periodic)
+    diag = jnp.broadcast_to(jnp.asarray(reaction, k.dtype) * h * h, k.shape)
+    rhs = jnp.broadcast_to(jnp.asarray(source, k.dtype) * h * h, k.shape)
+    for end, bc in ((0, lo), (1, hi)):
+        mask = _end_face_mask(grid.shape, grid.axis, end).astype(k.dtype)
+        if isinstance(bc, Dirichlet):
+            g_b = 2.0 * k * mask
+            diag = diag + g_b
+            rhs = rhs + g_b * jnp.asarray(bc.value, k.dtype)
+        elif isinstance(bc, Neumann):
+            rhs = rhs + mask * jnp.asarray(bc.flux, k.dtype) * h
+        else:
+            raise TypeError(f"boundary condition must be Dirichlet or Neumann; got {bc!r}")
+    if active is not None:
+        a = active.astype(k.dtype)
+        diag = diag * a
+        rhs = rhs * a
+    return DiffusionOperator.from_faces(faces, diag), rhs
