@@ -1,0 +1,59 @@
+"""hostsim: a differentiable 3D finite-volume simulator of Li-ion transport and Li-metal plating
+inside 3D anode hosts (JAX; CPU and GPU).
+
+The engine is a set of small modules re-exported here:
+
+* :mod:`hostsim.grid` — :class:`Grid` (shape, voxel size, lateral boundary, through-plane axis);
+* :mod:`hostsim.operators` — matrix-free 7-point FV diffusion operators, boundary conditions;
+* :mod:`hostsim.multigrid` — geometric multigrid preconditioner (and Jacobi / identity);
+* :mod:`hostsim.linsolve` — PCG with an implicit adjoint (``jax.lax.custom_linear_solve``);
+* :mod:`hostsim.transport` — effective transport (D_eff/D, porosity, tortuosity factor);
+* :mod:`hostsim.percolation` — 6-connected clusters spanning an axis;
+* :mod:`hostsim.io` — volume readers (.npy/.npz/.tif/.vti) and .vti writer;
+* :mod:`hostsim.media` — built-in random two-phase media.
+"""
+
+from .errors import InputError
+from .grid import Grid, axis_index
+from .io import load_volume, write_vti
+from .linsolve import PCG, SolveStats, linear_solve
+from .media import random_two_phase
+from .multigrid import Identity, Jacobi, Multigrid
+from .operators import DiffusionOperator, Dirichlet, Neumann, assemble, face_coefficients
+from .percolation import label_clusters, percolating_mask
+from .transport import (
+    TransportResult,
+    effective_diffusivity_ratio,
+    effective_transport,
+    layer_fluxes,
+    transport_solve,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DiffusionOperator",
+    "Dirichlet",
+    "Grid",
+    "Identity",
+    "InputError",
+    "Jacobi",
+    "Multigrid",
+    "Neumann",
+    "PCG",
+    "SolveStats",
+    "TransportResult",
+    "assemble",
+    "axis_index",
+    "effective_diffusivity_ratio",
+    "effective_transport",
+    "face_coefficients",
+    "label_clusters",
+    "layer_fluxes",
+    "linear_solve",
+    "load_volume",
+    "percolating_mask",
+    "random_two_phase",
+    "transport_solve",
+    "write_vti",
+]

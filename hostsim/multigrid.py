@@ -15,7 +15,9 @@ Design (why it copes with 1e6 contrast and insulating inclusions):
   Notay's aggregation multigrid).
 * **Point smoother in the scaled (Jacobi) sense**, so a cell's update is divided by its own
   total conductance: contrast between cells does not enter the smoothing factor. Default: two
-  damped-Jacobi sweeps before and after (symmetric, so the V-cycle is an SPD preconditioner).
+  damped-Jacobi sweeps before and after (symmetric, so the cycle is an SPD preconditioner).
+* **W-cycle** by default (each coarse level visited twice): piecewise-constant aggregation
+  loses accuracy level by level in a V-cycle; in 3-D a W-cycle costs only ~1.33x a V-cycle.
 * **Odd sizes** are padded by one decoupled cell per coarsening (periodic wrap faces are moved
   onto the pad cell so the coarse wrap stays right).
 * **Coarsest level** (<= ``coarsest_size`` cells) is solved exactly with a symmetric
@@ -165,14 +167,18 @@ class Multigrid(eqx.Module):
     """Geometric multigrid V-cycle preconditioner (see the module docstring).
 
     Attributes:
-        smoothing_steps: damped-Jacobi sweeps before and after the coarse correction.
-        damping: Jacobi damping factor (0.8 smooths the 7-point stencil well in 3-D).
+        smoothing_steps: damped-Jacobi sweeps before and after the coarse correction (>= 2;
+            one sweep makes the preconditioner nearly indefinite: 111 iterations at 128^3).
+        damping: Jacobi damping factor (0.9: fewest W-cycle PCG iterations on random media,
+            measured 11-15 from 64^3 to 256^3; 1.0 diverges to 37).
+        cycle: 1 = V-cycle, 2 = W-cycle (default; in 3-D it costs ~1.33x a V-cycle and keeps the
+            iteration count flat with resolution: V 20->33, W 11->15 from 64^3 to 256^3).
         coarse_scale: factor on the Galerkin coarse face conductances (1/2 = rediscretised).
         coarsest_size: coarsen until a level has at most this many cells.
     """
 
     smoothing_steps: int = 2
-    damping: float = 0.8
+    damping: float = 0.9
     coarse_scale: float = 0.5
     coarsest_size: int = 512
     cycle: int = 2

@@ -1,0 +1,59 @@
+"""Connectivity of the conducting phase along the transport axis (6-connectivity).
+
+The 7-point stencil conducts through faces only, so two voxels are connected when they share a
+face (SPEC section 6, note). A cluster that touches neither Dirichlet face has no defined
+concentration (its block of the operator is singular); a cluster touching only one face carries
+no flux. :func:`percolating_mask` keeps the clusters that touch *both* end faces of the axis;
+everything else is decoupled before the solve. Periodic lateral boundaries merge clusters that
+meet across the wrap.
+
+These are numpy/scipy functions on concrete arrays (run once, before any jitted work).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+
+def _merge_periodic(labels: np.ndarray, axes) -> np.ndarray:
+    """Merge labels of clusters that meet across periodic faces (union-find on label pairs)."""
+    n = int(labels.max())
+    parent = np.arange(n + 1)
+
+    def find(a):
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    for d in axes:
+        if labels.shape[d] < 2:
+            continue
+        a = np.take(labels, 0, axis=d).ravel()
+        b = np.take(labels, -1, axis=d).ravel()
+        both = (a > 0) & (b > 0)
+        for p, q in np.unique(np.stack([a[both], b[both]], axis=1), axis=0):
+            rp, rq = find(int(p)), find(int(q))
+            if rp != rq:
+                parent[max(rp, rq)] = min(rp, rq)
+    roots = np.array([find(i) for i in range(n + 1)])
+    return roots[labels]
+
+
+def label_clusters(conducting: np.ndarray, periodic_axes=()) -> np.ndarray:
+    """Label 6-connected clusters of ``conducting`` voxels (0 = not conducting)."""
+    labels, _ = ndimage.label(np.asarray(conducting, bool))
+    if periodic_axes and labels.max() > 0:
+        labels = _merge_periodic(labels, periodic_axes)
+    return labels
+
+
+def percolating_mask(conducting: np.ndarray, axis: int, periodic_axes=()) -> np.ndarray:
+    """Boolean mask of conducting voxels in clusters that touch both end faces of ``axis``."""
+    labels = label_clusters(conducting, periodic_axes)
+    first = np.unique(np.take(labels, 0, axis=axis))
+    last = np.unique(np.take(labels, -1, axis=axis))
+    spanning = np.intersect1d(first, last)
+    spanning = spanning[spanning > 0]
+    return np.isin(labels, spanning)
