@@ -20,7 +20,7 @@ from .linsolve import PCG, SolveStats, linear_solve
 from .media import random_two_phase
 from .multigrid import Identity, Jacobi, Multigrid
 from .operators import DiffusionOperator, Dirichlet, Neumann, assemble, face_coefficients
-from .percolation import label_clusters, percolating_mask
+from .percolation import anchored_mask, label_clusters, percolating_mask
 from .transport import (
     TransportResult,
     effective_diffusivity_ratio,
@@ -43,6 +43,7 @@ __all__ = [
     "PCG",
     "SolveStats",
     "TransportResult",
+    "anchored_mask",
     "assemble",
     "axis_index",
     "effective_diffusivity_ratio",

@@ -118,7 +118,7 @@ class _Coarsest(eqx.Module):
         tol = jnp.max(jnp.abs(w)) * n * jnp.finfo(dense.dtype).eps
         keep = jnp.abs(w) > tol
         w_inv = jnp.where(keep, 1.0 / jnp.where(keep, w, 1.0), 0.0)
-        return cls((v * w_inv) @ v.T)
+        return cls((v * w_inv[None, :]) @ v.T)
 
     def __call__(self, r: jax.Array) -> jax.Array:
         return (self.pinv @ r.reshape(-1)).reshape(r.shape)

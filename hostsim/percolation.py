@@ -49,11 +49,27 @@ def label_clusters(conducting: np.ndarray, periodic_axes=()) -> np.ndarray:
     return labels
 
 
+def _face_labels(labels, axis):
+    first = np.unique(np.take(labels, 0, axis=axis))
+    last = np.unique(np.take(labels, -1, axis=axis))
+    return first[first > 0], last[last > 0]
+
+
 def percolating_mask(conducting: np.ndarray, axis: int, periodic_axes=()) -> np.ndarray:
     """Boolean mask of conducting voxels in clusters that touch both end faces of ``axis``."""
     labels = label_clusters(conducting, periodic_axes)
-    first = np.unique(np.take(labels, 0, axis=axis))
-    last = np.unique(np.take(labels, -1, axis=axis))
-    spanning = np.intersect1d(first, last)
-    spanning = spanning[spanning > 0]
-    return np.isin(labels, spanning)
+    first, last = _face_labels(labels, axis)
+    return np.isin(labels, np.intersect1d(first, last))
+
+
+def anchored_mask(conducting: np.ndarray, axis: int, periodic_axes=()) -> np.ndarray:
+    """Boolean mask of conducting voxels in clusters that touch *at least one* end face.
+
+    With Dirichlet conditions on both end faces, these are exactly the unknowns of a
+    nonsingular system: pass the mask as ``active`` to :func:`hostsim.assemble` when the
+    coefficient field has zeros (floating clusters make the operator singular, and the multigrid
+    preconditioner then stalls).
+    """
+    labels = label_clusters(conducting, periodic_axes)
+    first, last = _face_labels(labels, axis)
+    return np.isin(labels, np.union1d(first, last))
