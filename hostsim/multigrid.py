@@ -36,7 +36,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .operators import DiffusionOperator
+from .operators import DiffusionOperator, isolated
 
 
 def _coarse_shape(shape):
@@ -76,9 +76,17 @@ def _block_sum(x: jax.Array, factors) -> jax.Array:
 
 
 def restrict(r: jax.Array) -> jax.Array:
-    """``P^T r``: sum the residual over each 2x2x2 block (dims of length 1 are kept)."""
+    """``P^T r``: sum the residual over each 2x2x2 block (dims of length 1 are kept).
+
+    Pairwise strided adds, one axis at a time: in XLA's CPU backend this is ~1.5x faster than
+    a reshape-and-sum over a 6-D view.
+    """
     r = _pad_all(r)
-    return _block_sum(r, [2 if n > 1 else 1 for n in r.shape])
+    for d in range(3):
+        if r.shape[d] > 1:
+            n = r.shape[d]
+            r = jax.lax.slice_in_dim(r, 0, n, stride=2, axis=d) + jax.lax.slice_in_dim(r, 1, n, stride=2, axis=d)
+    return r
 
 
 def prolong(e: jax.Array, fine_shape) -> jax.Array:
@@ -102,7 +110,7 @@ def coarsen(op: DiffusionOperator, coarse_scale: float) -> DiffusionOperator:
         # ... and the 2x2 of them in the other two directions add up
         factors = [1 if e == d or crossing.shape[e] == 1 else 2 for e in range(3)]
         faces.append(coarse_scale * _block_sum(crossing, factors))
-    return DiffusionOperator.from_faces(tuple(faces), restrict(op.diagonal))
+    return DiffusionOperator.from_faces(tuple(faces), restrict(op.diagonal), op.periodic)
 
 
 class _Coarsest(eqx.Module):
@@ -139,9 +147,12 @@ class MultigridHierarchy(eqx.Module):
         def sweep(_, x):
             return x + inv_d * (r - op(x))
 
-        # A fori_loop (rather than unrolled sweeps) keeps XLA's CPU backend from fusing
-        # successive stencils into one slow kernel (measured 5x slower at 64^3).
-        return jax.lax.fori_loop(0, steps, sweep, x)
+        # The trip count is hidden from XLA on purpose. XLA inlines loops it can count to 1
+        # (and unrolls short ones), and its CPU backend then fuses a stencil into the next
+        # stencil, recomputing the inner one at every neighbour: one sweep plus a residual took
+        # 25 ms instead of 6 ms at 128^3, a whole W-cycle 48 ms instead of ~20 ms.
+        trips = jax.lax.optimization_barrier(jnp.asarray(steps, jnp.int32))
+        return jax.lax.fori_loop(0, trips, sweep, x)
 
     def _vcycle(self, level: int, r: jax.Array) -> jax.Array:
         if level == len(self.levels):
@@ -149,13 +160,14 @@ class MultigridHierarchy(eqx.Module):
         op = self.levels[level]
         x = (self.damping / op.total_diagonal) * r  # first sweep from zero needs no apply
         x = self._smooth(op, x, r, self.smoothing_steps - 1)
-        r_coarse = restrict(r - op(x))
+        r_coarse = isolated(restrict, isolated(lambda x: r - op(x), x))
         e_coarse = self._vcycle(level + 1, r_coarse)
         for _ in range(self.cycle - 1):
             coarse_op = self.levels[level + 1] if level + 1 < len(self.levels) else None
             if coarse_op is None:
                 break  # the coarsest solve is exact: repeating it changes nothing
-            e_coarse = e_coarse + self._vcycle(level + 1, r_coarse - coarse_op(e_coarse))
+            coarse_residual = isolated(lambda e: r_coarse - coarse_op(e), e_coarse)
+            e_coarse = e_coarse + self._vcycle(level + 1, coarse_residual)
         x = x + prolong(e_coarse, op.shape)
         return self._smooth(op, x, r, self.smoothing_steps)
 
