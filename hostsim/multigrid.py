@@ -136,16 +136,20 @@ class MultigridHierarchy(eqx.Module):
     """The built V-cycle: one operator per level plus the exact coarsest solve."""
 
     levels: tuple
+    inverse_diagonals: tuple  # damping / total diagonal, per level
     coarsest: _Coarsest
     smoothing_steps: int = eqx.field(static=True)
     damping: float = eqx.field(static=True)
     cycle: int = eqx.field(static=True)
 
-    def _smooth(self, op, x, r, steps):
-        inv_d = self.damping / op.total_diagonal
+    def _smooth(self, level, x, r, steps):
+        op, inv_d = self.levels[level], self.inverse_diagonals[level]
+        keep = 1.0 - self.damping
 
         def sweep(_, x):
-            return x + inv_d * (r - op(x))
+            # x + w D^-1 (r - A x) = (1 - w) x + w D^-1 (r + N x): reads x, r, w/D and the
+            # three face arrays, not the total diagonal as well
+            return keep * x + inv_d * (r + op.neighbour_sum(x))
 
         # The trip count is hidden from XLA on purpose. XLA inlines loops it can count to 1
         # (and unrolls short ones), and its CPU backend then fuses a stencil into the next
@@ -158,8 +162,8 @@ class MultigridHierarchy(eqx.Module):
         if level == len(self.levels):
             return self.coarsest(r)
         op = self.levels[level]
-        x = (self.damping / op.total_diagonal) * r  # first sweep from zero needs no apply
-        x = self._smooth(op, x, r, self.smoothing_steps - 1)
+        x = self.inverse_diagonals[level] * r  # first sweep from zero needs no apply
+        x = self._smooth(level, x, r, self.smoothing_steps - 1)
         r_coarse = isolated(restrict, isolated(lambda x: r - op(x), x))
         e_coarse = self._vcycle(level + 1, r_coarse)
         for _ in range(self.cycle - 1):
@@ -169,7 +173,7 @@ class MultigridHierarchy(eqx.Module):
             coarse_residual = isolated(lambda e: r_coarse - coarse_op(e), e_coarse)
             e_coarse = e_coarse + self._vcycle(level + 1, coarse_residual)
         x = x + prolong(e_coarse, op.shape)
-        return self._smooth(op, x, r, self.smoothing_steps)
+        return self._smooth(level, x, r, self.smoothing_steps)
 
     def __call__(self, r: jax.Array) -> jax.Array:
         return self._vcycle(0, r)
@@ -192,7 +196,7 @@ class Multigrid(eqx.Module):
     smoothing_steps: int = 2
     damping: float = 0.9
     coarse_scale: float = 0.5
-    coarsest_size: int = 512
+    coarsest_size: int = 64
     cycle: int = 2
 
     def build(self, op: DiffusionOperator) -> MultigridHierarchy:
@@ -200,8 +204,9 @@ class Multigrid(eqx.Module):
         while int(np.prod(op.shape)) > self.coarsest_size:
             levels.append(op)
             op = coarsen(op, self.coarse_scale)
+        inverse_diagonals = tuple(self.damping / level.total_diagonal for level in levels)
         return MultigridHierarchy(
-            tuple(levels), _Coarsest.build(op), self.smoothing_steps, self.damping, self.cycle
+            tuple(levels), inverse_diagonals, _Coarsest.build(op), self.smoothing_steps, self.damping, self.cycle
         )
 
 

@@ -142,14 +142,18 @@ class DiffusionOperator(eqx.Module):
     def shape(self) -> tuple[int, int, int]:
         return self.diagonal.shape
 
-    def __call__(self, u: jax.Array) -> jax.Array:
-        out = self.total_diagonal * u
+    def neighbour_sum(self, u: jax.Array) -> jax.Array:
+        """The off-diagonal part with its sign flipped: ``sum_j g_ij u_j``."""
+        out = jnp.zeros_like(u)
         for d, g in enumerate(self.face_conductance):
             if u.shape[d] == 1:
                 continue
             p = self.periodic[d]
-            out = out - g * shift(u, 1, d, p) - shift(g, -1, d, p) * shift(u, -1, d, p)
+            out = out + g * shift(u, 1, d, p) + shift(g, -1, d, p) * shift(u, -1, d, p)
         return out
+
+    def __call__(self, u: jax.Array) -> jax.Array:
+        return self.total_diagonal * u - self.neighbour_sum(u)
 
     def fluxes(self, u: jax.Array, d: int) -> jax.Array:
         """Face flux ``g (u_i - u_{i+1})`` along axis ``d`` (wrap-around layout)."""
