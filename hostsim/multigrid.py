@@ -20,7 +20,7 @@ Design (why it copes with 1e6 contrast and insulating inclusions):
   loses accuracy level by level in a V-cycle; in 3-D a W-cycle costs only ~1.33x a V-cycle.
 * **Odd sizes** are padded by one decoupled cell per coarsening (periodic wrap faces are moved
   onto the pad cell so the coarse wrap stays right).
-* **Coarsest level** (<= ``coarsest_size`` cells) is solved exactly with a symmetric
+* **Coarsest level** (<= ``coarsest_size`` = 64 cells) is solved exactly with a symmetric
   eigen-decomposition computed at set-up (pseudo-inverse, so a floating cluster that was not
   masked cannot produce inf/NaN).
 

@@ -145,6 +145,7 @@ def test_agrees_with_taufactor_within_one_percent():
     vol = hs.random_two_phase((48, 48, 48), 0.5, 2.0, 1)
     r = _f64(vol, "x")
     s = tau.Solver(vol.astype(np.float32), device="cpu")
-    s.solve(verbose=False, conv_crit=1e-4)
-    d_rel = float(s.D_rel)
-    assert r.effective_diffusivity_ratio == pytest.approx(d_rel, rel=1e-2)
+    s.solve(iter_limit=100000, verbose=False, conv_crit=1e-4)
+    d_rel = float(np.asarray(s.D_rel).reshape(-1)[0])
+    # SPEC 6.5 asks for 1%; measured agreement is ~1e-6, so hold it to the benchmark's 1e-4
+    assert r.effective_diffusivity_ratio == pytest.approx(d_rel, rel=1e-4)
