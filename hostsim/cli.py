@@ -94,17 +94,17 @@ def _transport(args) -> int:
 
         jax.config.update("jax_enable_x64", True)
     from .errors import InputError
-    from .io import load_volume, write_vti
+    from .io import check_writable, load_volume, write_vti
     from .linsolve import PCG
     from .media import random_two_phase
     from .transport import effective_transport
 
-    if not (args.rtol > 0):
-        raise InputError(f"--rtol must be > 0; got {args.rtol}")
+    if not (0 < args.rtol < 1):
+        raise InputError(f"--rtol must be in (0, 1); got {args.rtol}")
     if args.max_steps < 1:
         raise InputError(f"--max-steps must be >= 1; got {args.max_steps}")
-    if args.output is not None and not args.output.lower().endswith(".vti"):
-        raise InputError(f"--output {args.output}: expected a .vti file name")
+    if args.output is not None:
+        check_writable(args.output)
     if args.volume is None:
         volume = random_two_phase(**DEFAULT_CASE)
         source = "built-in random two-phase 64^3 (porosity 0.5, blob size 2 voxels, seed 0)"

@@ -48,9 +48,13 @@ def _read_tiff(path: Path) -> np.ndarray:
 def _read_vti(path: Path) -> np.ndarray:
     import pyvista as pv
 
+    _quiet_vtk()
     mesh = pv.read(path)
     if not isinstance(mesh, pv.ImageData):
         raise InputError(f"{path}: expected VTK ImageData, found {type(mesh).__name__}")
+    spacing = tuple(float(x) for x in mesh.spacing)
+    if not np.allclose(spacing, spacing[0], rtol=1e-6):
+        raise InputError(f"{path}: voxels must be cubic; the ImageData spacing is {spacing}")
     if mesh.cell_data.keys():
         name = mesh.cell_data.keys()[0]
         dims = tuple(max(int(n) - 1, 1) for n in mesh.dimensions)
@@ -74,6 +78,8 @@ def load_volume(path: str | os.PathLike) -> np.ndarray:
         raise InputError(f"{path}: file not found")
     if path.is_dir():
         raise InputError(f"{path}: is a directory; expected a volume file ({', '.join(VOLUME_SUFFIXES)})")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: the file is empty")
     suffix = path.suffix.lower()
     readers = {".npy": lambda p: np.load(p, allow_pickle=False), ".npz": _read_npz,
                ".tif": _read_tiff, ".tiff": _read_tiff, ".vti": _read_vti}
@@ -89,10 +95,43 @@ def load_volume(path: str | os.PathLike) -> np.ndarray:
         raise InputError(f"{path}: could not read as {suffix}: {type(e).__name__}: {e}") from None
 
 
+def check_writable(path: str | os.PathLike, suffix: str = ".vti") -> Path:
+    """Validate an output file name before any heavy work: suffix, existing directory, writable."""
+    path = Path(path)
+    if path.suffix.lower() != suffix:
+        raise InputError(f"{path}: expected a {suffix} file name")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError(f"{path}: the directory {parent} does not exist")
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory")
+    existed = path.exists()
+    try:  # the only reliable test (root, /proc, read-only mounts) is to open it
+        with open(path, "ab"):
+            pass
+    except OSError as e:
+        raise InputError(f"{path}: cannot write here: {e.strerror}") from None
+    if not existed:
+        path.unlink()
+    return path
+
+
+def _quiet_vtk():
+    """Keep VTK's multi-line warnings off stderr; hostsim reports failures in one line."""
+    from vtkmodules.vtkCommonCore import vtkObject
+
+    vtkObject.GlobalWarningDisplayOff()
+
+
 def write_vti(path: str | os.PathLike, fields: dict, voxel_size: float = 1.0) -> Path:
-    """Write cell-centred fields (arrays ``[x, y, z]`` or ``[3, x, y, z]`` vectors) to a ``.vti``."""
+    """Write cell-centred fields (arrays ``[x, y, z]`` or ``[3, x, y, z]`` vectors) to a ``.vti``.
+
+    Integer/bool fields are written as int32 and floats as float32/float64, so ParaView reads
+    every field whatever dtype the caller passed.
+    """
     import pyvista as pv
 
+    _quiet_vtk()
     path = Path(path)
     shapes = {np.shape(v)[-3:] for v in fields.values()}
     if len(shapes) != 1:
@@ -101,10 +140,16 @@ def write_vti(path: str | os.PathLike, fields: dict, voxel_size: float = 1.0) ->
     image = pv.ImageData(dimensions=tuple(n + 1 for n in shape), spacing=(voxel_size,) * 3)
     for name, value in fields.items():
         value = np.asarray(value)
+        if value.dtype.kind in "biu":
+            value = value.astype(np.int32)
+        elif value.dtype not in (np.float32, np.float64):
+            value = value.astype(np.float64)
         if value.ndim == 4:
             image.cell_data[name] = np.stack([c.ravel(order="F") for c in value], axis=1)
         else:
             image.cell_data[name] = value.ravel(order="F")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    image.save(path)
+    try:
+        image.save(path)
+    except Exception as e:
+        raise InputError(f"{path}: could not write: {type(e).__name__}: {e}") from None
     return path

@@ -1,12 +1,13 @@
 """Preconditioned conjugate gradients with an implicit (adjoint) derivative.
 
 ``linear_solve(operator, rhs, solver=PCG(...))`` solves ``A u = b`` for a symmetric positive
-definite :class:`~hostsim.operators.DiffusionOperator`. Derivatives are taken with
-``jax.lax.custom_linear_solve``: the forward solve is a black box, and the tangent/cotangent
-of the solution is obtained from *one more solve with the same operator* (the operator is
-symmetric, so the transpose solve is the solve), plus the derivative of ``A u`` with respect to
-the coefficients. Iterations are never unrolled or differentiated, so memory does not grow
-with the iteration count.
+definite :class:`~hostsim.operators.DiffusionOperator`. Derivatives are implicit: a
+``jax.custom_jvp`` around the forward solve (a black box, optionally started from an initial
+guess) whose tangent ``du = A^-1 (db - dA u)`` is a ``jax.lax.custom_linear_solve``; reverse
+mode transposes it into *one more solve with the same operator* (symmetric, so the transpose
+solve is the solve) plus the vector-Jacobian product of ``A u`` with respect to the
+coefficients. Iterations are never unrolled or differentiated, so memory does not grow with the
+iteration count.
 
 Convergence: stop when ``||b - A u||_2 <= rtol ||b||_2 + atol`` (recursive residual) or after
 ``max_steps``. The returned :class:`SolveStats` carries the iteration count, the final
@@ -20,6 +21,7 @@ from __future__ import annotations
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from .multigrid import Multigrid
 from .operators import DiffusionOperator, isolated
@@ -52,6 +54,14 @@ class PCG(eqx.Module):
     atol: float = 0.0
     max_steps: int = 500
     preconditioner: eqx.Module = Multigrid()
+
+    def __check_init__(self):
+        if not (0.0 <= self.rtol < 1.0 and 0.0 <= self.atol < float("inf")):
+            raise ValueError(f"PCG needs 0 <= rtol < 1 and finite atol >= 0; got rtol={self.rtol}, atol={self.atol}")
+        if self.rtol == 0.0 and self.atol == 0.0:
+            raise ValueError("PCG needs rtol > 0 or atol > 0")
+        if int(self.max_steps) < 1:
+            raise ValueError(f"PCG.max_steps must be >= 1; got {self.max_steps}")
 
     def solve(self, op: DiffusionOperator, b: jax.Array, rtol_scale: jax.Array | float = 1.0):
         """Solve ``op(x) = b`` from ``x = 0`` to ``||r|| <= rtol * rtol_scale * ||b|| + atol``.
@@ -93,6 +103,50 @@ class PCG(eqx.Module):
         return x, SolveStats(k, rel, converged)
 
 
+def _solve_from_guess(solver: PCG, op: DiffusionOperator, rhs: jax.Array, guess: jax.Array):
+    """Primal solve: ``guess + d`` with ``op(d) = rhs - op(guess)`` to ``rtol`` relative to ``||rhs||``."""
+    b = rhs - op(guess)
+    b_norm = jnp.sqrt(_vdot(b, b))
+    scale = jnp.sqrt(_vdot(rhs, rhs)) / jnp.where(b_norm > 0, b_norm, 1.0)
+    d, stats = solver.solve(op, b, scale)
+    return guess + d, stats
+
+
+def _implicit_solve(solver: PCG):
+    """``(op, rhs, guess) -> (u, stats)`` with the implicit derivative of ``u = op^-1 rhs``.
+
+    The primal solve starts from ``guess`` with its tolerance relative to ``||rhs||``. The
+    derivative ``du = op^-1 (drhs - dop u)`` is a separate ``custom_linear_solve`` whose
+    tolerance is relative to *its own* right-hand side (``rtol``, unscaled), so a good primal
+    guess never loosens the tangent or adjoint solve. ``u`` does not depend on ``guess``.
+    """
+
+    @jax.custom_jvp
+    def solve(op, rhs, guess):
+        return _solve_from_guess(solver, op, rhs, guess)
+
+    @solve.defjvp
+    def solve_jvp(primals, tangents):
+        op, rhs, guess = primals
+        d_op, d_rhs, _ = tangents
+        u, stats = _solve_from_guess(solver, op, rhs, guess)
+        _, d_op_u = jax.jvp(lambda o: o(u), (op,), (d_op,))
+        du = jax.lax.custom_linear_solve(
+            op,
+            d_rhs - d_op_u,
+            lambda _matvec, b: solver.solve(jax.lax.stop_gradient(op), b)[0],
+            symmetric=True,
+        )
+        zero_stats = SolveStats(
+            np.zeros((), dtype=jax.dtypes.float0),
+            jnp.zeros_like(stats.relative_residual),
+            np.zeros((), dtype=jax.dtypes.float0),
+        )
+        return (u, stats), (du, zero_stats)
+
+    return solve
+
+
 def linear_solve(
     op: DiffusionOperator,
     rhs: jax.Array,
@@ -104,34 +158,16 @@ def linear_solve(
     """Solve ``op(u) = rhs``; differentiable in ``rhs`` and in the arrays defining ``op``.
 
     ``initial_guess`` (optional) ``u0``: the correction ``op(d) = rhs - op(u0)`` is solved and
-    ``u0 + d`` returned; the tolerance stays relative to ``||rhs||`` (``rtol`` is scaled by
-    ``||rhs|| / ||rhs - op(u0)||``), so a good guess saves iterations. The tangent and adjoint
-    solves reuse that scaled (tighter) tolerance: never looser than asked. ``u`` does not
-    depend on ``u0``.
+    ``u0 + d`` returned, with the tolerance still relative to ``||rhs||`` (``rtol`` scaled by
+    ``||rhs|| / ||rhs - op(u0)||``), so a good guess saves iterations. Derivatives come from
+    separate solves at the unscaled ``rtol`` relative to their own right-hand sides
+    (``_implicit_solve``); ``u`` does not depend on ``u0``.
 
     Returns ``(u, stats)``; ``stats.relative_residual`` is relative to ``||rhs||``. With
     ``throw=True`` a non-converged solve raises at run time.
     """
-    if initial_guess is None:
-        b, scale = rhs, 1.0
-    else:
-        b = rhs - op(initial_guess)
-        b_norm = jnp.sqrt(_vdot(b, b))
-        scale = jax.lax.stop_gradient(jnp.sqrt(_vdot(rhs, rhs)) / jnp.where(b_norm > 0, b_norm, 1.0))
-
-    def matvec(u):
-        return op(u)
-
-    def solve(_matvec, b):
-        # The operator is closed over (rather than rebuilt from _matvec) so that the
-        # multigrid hierarchy can be built from its coefficient arrays.
-        return solver.solve(jax.lax.stop_gradient(op), b, scale)
-
-    u, stats = jax.lax.custom_linear_solve(
-        matvec, b, solve, symmetric=True, has_aux=True
-    )
-    if initial_guess is not None:
-        u = u + initial_guess
+    guess = jnp.zeros_like(rhs) if initial_guess is None else initial_guess
+    u, stats = _implicit_solve(solver)(op, rhs, jax.lax.stop_gradient(guess))
     if throw:
         u = eqx.error_if(
             u,

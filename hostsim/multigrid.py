@@ -101,7 +101,8 @@ def coarsen(op: DiffusionOperator, coarse_scale: float) -> DiffusionOperator:
     """Galerkin (piecewise-constant) coarse operator with face conductances scaled by ``coarse_scale``."""
     faces = []
     for d, g in enumerate(op.face_conductance):
-        if g.shape[d] == 1:
+        if _coarse_shape(g.shape)[d] == 1:
+            # one coarse cell along d: its periodic wrap face would couple it to itself
             faces.append(jnp.zeros(_coarse_shape(g.shape), g.dtype))
             continue
         gp = _pad_faces(g, d)

@@ -114,8 +114,11 @@ def _coupling_from_coefficient(coefficient: jax.Array, periodic) -> jax.Array:
 
 
 def _coupling_sum(faces: tuple, periodic) -> jax.Array:
-    total = 0.0
+    """Sum of the six face conductances of every cell, from the face arrays (as applied)."""
+    total = jnp.zeros_like(faces[0])
     for d, g in enumerate(faces):
+        if g.shape[d] == 1:
+            continue  # the apply skips such axes: a single layer has no faces along them
         total = total + g + shift(g, -1, d, periodic[d])
     return total
 

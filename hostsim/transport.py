@@ -155,7 +155,7 @@ class TransportResult:
     porosity: float
     """Volume fraction of the pore phase."""
     percolating_porosity: float
-    """Volume fraction of pore voxels in clusters that connect the two end faces."""
+    """Volume fraction of pore voxels in conducting clusters that connect the two end faces."""
     percolates: bool
     axis: str
     shape: tuple
@@ -204,53 +204,63 @@ class TransportResult:
         }
 
 
-def _phase_conductivity(volume: np.ndarray, pore_value, conductivities) -> tuple[np.ndarray, object]:
+def _phase_list(phases) -> str:
+    shown = ", ".join(str(p) for p in phases[:10])
+    return shown + (f", ... ({len(phases)} phases)" if len(phases) > 10 else "")
+
+
+def _phase_conductivity(volume: np.ndarray, pore_value, conductivities, source: str):
+    """Relative conductivity per voxel (pore phase = 1) and the pore phase value."""
     phases = np.unique(volume)
-    if pore_value is None:
-        if conductivities:
-            pore_value = max(conductivities, key=lambda v: conductivities[v])
-        elif np.any(phases == 1):
-            pore_value = 1
-        else:
-            shown = ", ".join(str(p) for p in phases[:10])
-            raise InputError(
-                f"cannot tell the pore phase: the volume has no phase 1 (phases present: {shown}); "
-                "pass pore_value (CLI: --pore-value V)"
-            )
-    if not np.any(phases == pore_value):
-        shown = ", ".join(str(p) for p in phases[:10])
-        raise InputError(f"pore value {pore_value!r} does not occur in the volume (phases present: {shown})")
-    table = {pore_value: 1.0} if conductivities is None else dict(conductivities)
-    table.setdefault(pore_value, 1.0)
-    for value, kappa in table.items():
+
+    def check_phase(value, what):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise InputError(f"{source}: {what} must be a number; got {value!r}")
         if not np.any(phases == value):
-            shown = ", ".join(str(p) for p in phases[:10])
-            raise InputError(f"phase {value!r} given a conductivity but absent from the volume (phases present: {shown})")
-        if not (np.isfinite(kappa) and kappa >= 0):
-            raise InputError(f"conductivity of phase {value!r} must be finite and >= 0; got {kappa!r}")
-    d_pore = float(table[pore_value])
+            raise InputError(f"{source}: {what} {value!r} does not occur in the volume (phases present: {_phase_list(phases)})")
+
+    if pore_value is None:
+        if not np.any(phases == 1):
+            raise InputError(
+                f"{source}: cannot tell the pore phase: the volume has no phase 1 (phases present: "
+                f"{_phase_list(phases)}); pass pore_value (CLI: --pore-value V)"
+            )
+        pore_value = 1
+    check_phase(pore_value, "pore value")
+    table = {} if conductivities is None else dict(conductivities)
+    for value, kappa in table.items():
+        check_phase(value, "phase")
+        if isinstance(kappa, (bool, np.bool_)) or not isinstance(kappa, (int, float, np.integer, np.floating)) or not (
+            np.isfinite(kappa) and kappa >= 0
+        ):
+            raise InputError(f"{source}: diffusivity of phase {value!r} must be a finite number >= 0; got {kappa!r}")
+    d_pore = float(table.setdefault(pore_value, 1.0))
     if d_pore <= 0:
-        raise InputError(f"the pore phase {pore_value!r} must have a positive diffusivity; got {d_pore}")
+        raise InputError(f"{source}: the pore phase {pore_value!r} must have a positive diffusivity; got {d_pore}")
     k = np.zeros(volume.shape, np.float64)
     for value, kappa in table.items():
-        k[volume == value] = kappa / d_pore
+        k[volume == value] = float(kappa) / d_pore
     return k, pore_value
 
 
 def validate_volume(volume, source: str = "volume") -> np.ndarray:
-    """Check a phase volume is a finite numeric 3-D array; return it as a numpy array."""
+    """Check a phase volume is a finite real 3-D array (bool, integer or float); return it."""
     arr = np.asarray(volume)
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        raise InputError(f"{source}: expected a numeric array of phase values, got dtype {arr.dtype}")
+    if arr.dtype.kind not in "biuf":
+        raise InputError(
+            f"{source}: expected a real numeric array of phase values (bool, integer or float), got dtype {arr.dtype}"
+        )
     if arr.ndim != 3:
         raise InputError(f"{source}: expected a 3-D volume, got {arr.ndim}-D array of shape {arr.shape}")
     if arr.size == 0:
         raise InputError(f"{source}: the volume is empty (shape {arr.shape})")
-    if np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
+    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
         bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
         raise InputError(f"{source}: {bad} voxel(s) are NaN or infinite; phase values must be finite")
     if arr.dtype == bool:
         arr = arr.astype(np.uint8)
+    if arr.dtype == np.float16:
+        arr = arr.astype(np.float32)
     return arr
 
 
@@ -270,10 +280,14 @@ def effective_transport(
     Args:
         volume: 3-D array of phase values indexed ``[x, y, z]``.
         axis: transport axis, ``"x"``, ``"y"``, ``"z"`` or 0, 1, 2.
-        pore_value: the phase value of the pore (electrolyte) phase; default 1 if present.
+        pore_value: the phase value of the pore (electrolyte) phase; default 1 (an error if the
+            volume has no phase 1).
         conductivities: optional ``{phase value: diffusivity}`` for two (or more) conducting
-            phases; values are taken relative to the pore phase's. Phases not listed are
-            insulating. Default: pore phase 1, everything else 0.
+            phases, relative to the pore phase's diffusivity (1 unless listed). Phases not
+            listed are insulating. Default: pore phase 1, everything else 0. With conducting
+            non-pore phases, ``tortuosity_factor`` (eps_pore D / D_eff, TauFactor's definition)
+            can fall below 1 and ``percolating_porosity`` counts pore voxels of conducting
+            clusters that span the axis through any conducting phase.
         lateral: ``"no_flux"`` (default, TauFactor's sides) or ``"periodic"``.
         precision: ``"float32"`` (default) or ``"float64"``.
         solver: a :class:`~hostsim.PCG` (default: multigrid-preconditioned, ``rtol=1e-6``).
@@ -291,12 +305,12 @@ def effective_transport(
     except ValueError as e:
         raise InputError(f"{source}: {e}") from None
     if lateral not in ("periodic", "no_flux"):
-        raise InputError(f"lateral must be 'periodic' or 'no_flux'; got {lateral!r}")
+        raise InputError(f"{source}: lateral must be 'periodic' or 'no_flux'; got {lateral!r}")
     if vol.shape[d] < 2:
         raise InputError(
             f"{source}: the transport axis {_AXIS_LETTERS[d]} has length {vol.shape[d]}; need at least 2 voxels"
         )
-    k, pore_value = _phase_conductivity(vol, pore_value, conductivities)
+    k, pore_value = _phase_conductivity(vol, pore_value, conductivities, source)
     grid = Grid(shape=vol.shape, voxel_size=1.0, lateral=lateral, axis=d, dtype=dtype)
     periodic_axes = [a for a in grid.lateral_axes if lateral == "periodic"]
     active = percolating_mask(k > 0, d, periodic_axes)

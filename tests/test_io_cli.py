@@ -86,6 +86,16 @@ def _error_line(capsys):
         ("v.npy", ["transport", "{}", "--axis", "q"], "invalid choice"),
         ("corrupt.tif", ["transport", "{}"], "could not read"),
         ("multi.npz", ["transport", "{}"], "name the volume"),
+        ("empty.npy", ["transport", "{}"], "file is empty"),
+        ("complex.npy", ["transport", "{}"], "real numeric array"),
+        ("v.npy", ["transport", "{}", "--rtol", "inf"], "--rtol"),
+        ("v.npy", ["transport", "{}", "--max-steps", "0"], "--max-steps"),
+        ("v.npy", ["transport", "{}", "--output", "/proc/hostsim_test.vti"], "cannot write"),
+        ("v.npy", ["transport", "{}", "--output", "/nonexistent_dir_hostsim/x.vti"], "does not exist"),
+        ("v.npy", ["transport", "{}", "--output", "fields.png"], "expected a .vti"),
+        ("v.npy", ["transport", "{}", "--conductivity", "1=0"], "positive diffusivity"),
+        ("v.npy", ["transport", "{}", "--conductivity", "7=0.5"], "does not occur"),
+        ("v.npy", ["transport", "{}", "--conductivity", "2"], "VALUE=DIFFUSIVITY"),
     ],
 )
 def test_cli_bad_input_one_line_exit_2(tmp_path, capsys, volume, setup, args, match):
@@ -105,6 +115,10 @@ def test_cli_bad_input_one_line_exit_2(tmp_path, capsys, volume, setup, args, ma
             path.write_bytes(b"not a tiff at all")
         elif setup == "multi.npz":
             np.savez(path, a=volume, b=volume)
+        elif setup == "empty.npy":
+            path.write_bytes(b"")
+        elif setup == "complex.npy":
+            np.save(path, volume.astype(np.complex64))
         args = [a.replace("{}", str(path)) for a in args]
     with pytest.raises(SystemExit) as exc:
         raise SystemExit(main(args))
@@ -126,3 +140,17 @@ def test_cli_builtin_default_case_end_to_end():
     assert out["porosity"] == pytest.approx(0.5, abs=1e-6)
     assert out["effective_diffusivity_ratio"] == pytest.approx(reference.effective_diffusivity_ratio, rel=1e-5)
     assert out["relative_residual"] < 1e-5 and out["converged"]
+
+
+def test_cli_conductivity_adds_a_conducting_phase(tmp_path, capsys):
+    """Phase 1 stays the pore (D = 1); --conductivity 2=0.1 makes phase 2 conduct at D/10.
+    Channels along z: D_eff/D = f1 * 1 + f2 * 0.1 (arithmetic Wiener mean), tau = f1 / that."""
+    vol = np.ones((6, 6, 9), np.uint8)
+    vol[:3] = 2
+    path = tmp_path / "two.npy"
+    np.save(path, vol)
+    assert main(["transport", str(path), "--conductivity", "2=0.1", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["effective_diffusivity_ratio"] == pytest.approx(0.5 * 1 + 0.5 * 0.1, rel=1e-5)
+    assert out["porosity"] == pytest.approx(0.5)
+    assert out["tortuosity_factor"] == pytest.approx(0.5 / 0.55, rel=1e-5)

@@ -119,6 +119,29 @@ def test_gradient_wrt_coefficients_matches_finite_differences():
     assert abs(float(tangent) - analytic) <= 1e-8 * abs(analytic)
 
 
+@pytest.mark.parametrize("medium", ["layered across", "layered along", "near-layered"])
+def test_gradient_exact_when_the_initial_guess_is_good(medium):
+    """The transport solve starts from the linear profile, exact for layers along the axis:
+    the derivative solves must not inherit the primal solve's scaled tolerance."""
+    shape = (8, 8, 16)
+    rng = np.random.default_rng(4)
+    grid = hs.Grid.create(shape, lateral="periodic", axis="z", precision="float64")
+    if medium == "layered across":
+        k = np.broadcast_to(0.2 + rng.random((1, 1, 16)), shape)
+    elif medium == "layered along":
+        k = np.broadcast_to(0.2 + rng.random((8, 1, 1)), shape)
+    else:
+        k = np.broadcast_to(0.2 + rng.random((8, 1, 1)), shape) * (1 + 1e-3 * rng.random(shape))
+    k = jnp.asarray(np.ascontiguousarray(k))
+    # rtol 1e-13 so that central differences (step 1e-6) resolve D_eff to ~1e-8 relative
+    f = jax.jit(lambda k: hs.effective_diffusivity_ratio(grid, k, solver=hs.PCG(rtol=1e-13)))
+    direction = jnp.asarray(rng.standard_normal(shape))
+    analytic, fd = _fd_check(f, k, direction)
+    assert abs(analytic - fd) <= 1e-5 * abs(fd), (analytic, fd)
+    _, tangent = jax.jvp(f, (k,), (direction,))
+    assert abs(float(tangent) - fd) <= 1e-5 * abs(fd)
+
+
 def test_gradient_of_solution_functional_wrt_source():
     shape = (8, 8, 8)
     rng = np.random.default_rng(2)
