@@ -181,7 +181,7 @@ class MultigridHierarchy(eqx.Module):
 
 
 class Multigrid(eqx.Module):
-    """Geometric multigrid V-cycle preconditioner (see the module docstring).
+    """Geometric multigrid preconditioner, W-cycle by default (see the module docstring).
 
     Attributes:
         smoothing_steps: damped-Jacobi sweeps before and after the coarse correction (>= 2;
@@ -199,6 +199,14 @@ class Multigrid(eqx.Module):
     coarse_scale: float = 0.5
     coarsest_size: int = 64
     cycle: int = 2
+
+    def __check_init__(self):
+        if int(self.smoothing_steps) < 1 or self.cycle not in (1, 2):
+            raise ValueError(f"Multigrid needs smoothing_steps >= 1 and cycle 1 (V) or 2 (W); got {self}")
+        if not (0.0 < self.damping < 1.0 + 1e-12) or not (0.0 < self.coarse_scale <= 1.0):
+            raise ValueError(f"Multigrid needs 0 < damping <= 1 and 0 < coarse_scale <= 1; got {self}")
+        if int(self.coarsest_size) < 1:
+            raise ValueError(f"Multigrid.coarsest_size must be >= 1; got {self.coarsest_size}")
 
     def build(self, op: DiffusionOperator) -> MultigridHierarchy:
         levels = []
