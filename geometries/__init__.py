@@ -1,13 +1,43 @@
 """Host geometry builders and importers (depends on hostsim, never the reverse).
 
-For now: :func:`load_volume` (re-exported from :mod:`hostsim.io`) and
-:func:`bicontinuous` — a thresholded Gaussian random field in physical units, the model of
-dealloyed porous Cu (Yun et al., Adv. Mater. 28, 6932 (2016)). The other host families of SPEC
-section 9 arrive with later issues.
+Every family of the 3D-host literature (SPEC 9) is an :class:`equinox.Module` whose continuous
+parameters are differentiable leaves; ``family.fields()`` returns :class:`HostFields`
+(``s``, ``k``, ``l``, ``theta`` on a hostsim grid) and :func:`build` adds a
+:class:`HostReport`. Families (``geometries.FAMILIES``):
+
+* ``foil`` — :class:`PlanarFoil` (baseline);
+* ``cu_skeleton`` — :class:`CuSkeleton` (Yang et al. 2015);
+* ``cu_nanowires`` — :class:`CuNanowires` (Lu et al. 2016);
+* ``dealloyed_cu`` — :class:`DealloyedCu` (Yun et al. 2016);
+* ``layered_rgo`` — :class:`LayeredRGO` (Lin et al. 2016);
+* ``fibre_scaffold`` — :class:`CoatedFibreScaffold` (Liu et al. 2016; Liang et al. 2016);
+* ``seeded_capsules`` — :class:`SeededCapsules` (Yan et al. 2016);
+* ``graded`` — :class:`GradedHost` (porosity / conductivity / lithiophilicity profiles).
+
+Importers: :func:`import_volume` (voxel stacks with a label → material map),
+:func:`voxelize_mesh` (surface meshes), :func:`save_host_vti` / :func:`load_host_vti`.
 """
 
 from hostsim.io import load_volume
 
-from .bicontinuous import bicontinuous
+from ._host import HostFamily, HostFields, Parameter
+from ._registry import FAMILIES, Host, build, describe_families, family_parameters, make_family
+from .capsules import SeededCapsules
+from .cu_skeleton import CuSkeleton
+from .dealloyed import DealloyedCu
+from .fibre_scaffold import CoatedFibreScaffold
+from .foil import PlanarFoil
+from .graded import GradedHost
+from .importers import fields_from_labels, import_volume, load_host_vti, parse_labels, save_host_vti, voxelize_mesh
+from .materials import MATERIALS, Material, material
+from .nanowires import CuNanowires
+from .report import HostReport, host_report
+from .rgo import LayeredRGO
 
-__all__ = ["bicontinuous", "load_volume"]
+__all__ = [
+    "FAMILIES", "MATERIALS", "CoatedFibreScaffold", "CuNanowires", "CuSkeleton", "DealloyedCu", "GradedHost",
+    "Host", "HostFamily", "HostFields", "HostReport", "LayeredRGO", "Material", "Parameter", "PlanarFoil",
+    "SeededCapsules", "build", "describe_families", "family_parameters", "fields_from_labels", "host_report",
+    "import_volume", "load_host_vti", "load_volume", "make_family", "material", "parse_labels", "save_host_vti",
+    "voxelize_mesh",
+]

@@ -63,7 +63,18 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--max-steps", type=int, default=500, help="PCG iteration cap (default 500)")
     t.add_argument("--output", default=None, help="write concentration, flux and phase to this .vti file")
     t.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    _register_plugins(sub)
     return parser
+
+
+def _register_plugins(sub) -> None:
+    """Add the subcommands other packages register under the ``hostsim.cli`` entry-point group
+    (``hostsim geometry`` comes from the geometries package this way, so the engine never
+    imports the packages that depend on it)."""
+    from importlib.metadata import entry_points
+
+    for ep in sorted(entry_points(group="hostsim.cli"), key=lambda e: e.name):
+        ep.load()(sub)
 
 
 def _print_table(result, source: str) -> None:
@@ -143,6 +154,8 @@ def main(argv=None) -> int:
     try:
         if args.command == "transport":
             return _transport(args)
+        if hasattr(args, "handler"):
+            return args.handler(args)
     except InputError as e:
         print(f"hostsim: error: {e}", file=sys.stderr)
         return 2

@@ -1,0 +1,79 @@
+"""Shared machinery of the fibre families (Cu skeleton, Cu nanowires, coated fibre scaffold)."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+
+from ._fibres import expected_count, fibre_axes, fibre_network
+from hostsim import InputError
+
+from ._host import HostFamily, Parameter, static
+from ._sdf import fibre_images, random_directions
+
+FIBRE_PARAMETERS = (
+    Parameter("porosity", "-", "pore volume fraction of the host slab (met exactly by the fibre count)", low=0, high=1),
+    Parameter("fibre_length_um", "µm", "length of each straight fibre segment (capped to fit the box)", low=0),
+    Parameter("max_fibres", "-", "fibre candidates drawn from the seed (0 = automatic)", low=0, low_inclusive=True),
+)
+
+
+class FibreFamily(HostFamily):
+    """A host made of random straight fibres; subclasses choose the fibre orientation (``tilt``)
+    and what the fibres are made of."""
+
+    fibre_length_um: float = static(3.0)
+    max_fibres: int = static(0)
+
+    tilt_deg = None  # None: isotropic; a number: in-plane fibres tilted at most this much
+
+    def outer_diameter_um(self):
+        raise NotImplementedError
+
+    def _derive(self) -> None:
+        if self.max_fibres == 0:
+            radius = 0.5 * float(np.asarray(self.outer_diameter_um()))
+            slab = self.width_um**2 * (self.host_top - self.collector_layers) * self.voxel_size_um
+            n = expected_count(float(np.asarray(self.porosity)), slab, radius, self.effective_length_um)
+            object.__setattr__(self, "max_fibres", int(2 * n + 16))
+
+    def _check(self):
+        d = self.outer_diameter_um()
+        if not _traced(d) and float(np.asarray(d)) > self.width_um / 8:
+            raise InputError(
+                f"{self.name}: the fibre (outer) diameter {float(np.asarray(d)):g} µm exceeds width_um / 8 "
+                f"({self.width_um / 8:g} µm); widen the box"
+            )
+
+    @property
+    def effective_length_um(self) -> float:
+        """Fibre length capped at 3/4 of the box width, so that (with the diameter at most 1/8 of
+        the width) a fibre crosses at most one periodic edge per lateral axis."""
+        return max(self.voxel_size_um, min(self.fibre_length_um, 0.75 * self.width_um))
+
+    def axes(self, h: float):
+        """The seeded fibre axes (end points [m]) and their periodic images (static numpy)."""
+        rng = np.random.default_rng(self.seed)
+        bottom, top = self.slab_bounds(h)
+        directions = random_directions(rng, self.max_fibres, self.tilt_deg)
+        width = self.width_um * 1e-6
+        a, b = fibre_axes(rng, self.max_fibres, (width, width), bottom, top, self.effective_length_um * 1e-6, directions)
+        images = fibre_images(a, b, width / 16 + 2 * h, (self.shape[0] * h, self.shape[1] * h), self.lateral == "periodic")
+        return a, b, images
+
+    def region(self, dtype) -> jnp.ndarray:
+        """Hard 0/1 mask of the host slab on the host sub-box."""
+        z = jnp.arange(self.host_shape[2])
+        inside = (z >= self.collector_layers) & (z < self.host_top)
+        return jnp.broadcast_to(inside[None, None, :], self.host_shape).astype(dtype)
+
+    def network(self, centres, h, dtype, outer_radius, inner_radius=None):
+        a, b, images = self.axes(h)
+        return fibre_network(centres, a, b, images, outer_radius, self.porosity, self.region(dtype), h, self.sharp,
+                             inner_radius=inner_radius)
+
+
+def _traced(x) -> bool:
+    import jax
+
+    return isinstance(x, jax.core.Tracer)
