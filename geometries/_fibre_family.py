@@ -39,17 +39,17 @@ class FibreFamily(HostFamily):
 
     def _check(self):
         d = self.outer_diameter_um()
-        if not _traced(d) and float(np.asarray(d)) > self.width_um / 8:
+        if not _traced(d) and float(np.asarray(d)) > 0.3 * self.width_um:
             raise InputError(
-                f"{self.name}: the fibre (outer) diameter {float(np.asarray(d)):g} µm exceeds width_um / 8 "
-                f"({self.width_um / 8:g} µm); widen the box"
+                f"{self.name}: the fibre (outer) diameter {float(np.asarray(d)):g} µm exceeds 0.3 width_um "
+                f"({0.3 * self.width_um:g} µm); widen the box"
             )
 
     @property
     def effective_length_um(self) -> float:
-        """Fibre length capped at 3/4 of the box width, so that (with the diameter at most 1/8 of
+        """Fibre length capped at 0.6 of the box width, so that (with the diameter at most 0.3 of
         the width) a fibre crosses at most one periodic edge per lateral axis."""
-        return max(self.voxel_size_um, min(self.fibre_length_um, 0.75 * self.width_um))
+        return max(self.voxel_size_um, min(self.fibre_length_um, 0.6 * self.width_um))
 
     def axes(self, h: float):
         """The seeded fibre axes (end points [m]) and their periodic images (static numpy)."""
@@ -58,7 +58,7 @@ class FibreFamily(HostFamily):
         directions = random_directions(rng, self.max_fibres, self.tilt_deg)
         width = self.width_um * 1e-6
         a, b = fibre_axes(rng, self.max_fibres, (width, width), bottom, top, self.effective_length_um * 1e-6, directions)
-        images = fibre_images(a, b, width / 16 + 2 * h, (self.shape[0] * h, self.shape[1] * h), self.lateral == "periodic")
+        images = fibre_images(a, b, 0.15 * width + 2 * h, (self.shape[0] * h, self.shape[1] * h), self.lateral == "periodic")
         return a, b, images
 
     def region(self, dtype) -> jnp.ndarray:

@@ -244,12 +244,14 @@ class HostFamily(eqx.Module):
         grid = self.grid
         h = grid.voxel_size
         centres = cell_centres(self.host_shape, h, grid.dtype)
-        s, k, l, theta = (jnp.broadcast_to(jnp.asarray(f, grid.dtype), self.host_shape) for f in self._host(centres, h, grid.dtype))
+        # continuous parameters in the grid's dtype (float64 leaves under x64 with float32 fields)
+        family = jax.tree.map(lambda x: x.astype(grid.dtype) if eqx.is_inexact_array(x) else x, self)
+        s, k, l, theta = (jnp.broadcast_to(jnp.asarray(f, grid.dtype), self.host_shape) for f in family._host(centres, h, grid.dtype))
         c = self.collector_layers
         below = (jnp.arange(self.host_shape[2]) < c)[None, None, :]
         s = jnp.where(below, 1.0, s)
         k = jnp.where(below, 1.0, k)
-        l = jnp.where(below, self.collector_lithiophilicity(), l)
+        l = jnp.where(below, family.collector_lithiophilicity(), l)
         theta = jnp.where(below, 0.0, theta)
         pad = ((0, 0), (0, 0), (0, grid.shape[2] - self.host_shape[2]))
         return HostFields(

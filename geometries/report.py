@@ -88,25 +88,29 @@ class HostReport:
         ]
 
 
-def _smoothed_gradient_norm(u: np.ndarray, h: float, periodic: bool) -> np.ndarray:
-    """|grad(G_1 * u)| [1/m]; the collector and the top are continued 4 layers beyond the box
-    (edge values) so that a transition at the first or last cell is counted whole."""
-    pad = 4
-    u = np.pad(u, ((0, 0), (0, 0), (pad, pad)), mode="edge")
-    mode = ["wrap" if periodic else "nearest"] * 2 + ["nearest"]
-    smooth = ndimage.gaussian_filter(u, sigma=1.0, mode=mode)
-    grads = []
-    for axis in range(3):
-        if periodic and axis < 2:
-            g = (np.roll(smooth, -1, axis) - np.roll(smooth, 1, axis)) / (2 * h)
-        else:
-            g = np.gradient(smooth, h, axis=axis)
-        grads.append(g)
-    norm = np.sqrt(sum(g * g for g in grads))
-    # fold the padding back onto the end layers so the total is kept
-    norm[:, :, pad] += norm[:, :, :pad].sum(axis=2)
-    norm[:, :, -pad - 1] += norm[:, :, -pad:].sum(axis=2)
-    return norm[:, :, pad:-pad]
+def _iso_surface(s: np.ndarray, h: float, periodic: bool):
+    """Triangles of the ``s = 1/2`` iso-surface (marching cubes on the cell-centred field):
+    per-triangle areas [m²] and centroids [m]. Laterally periodic fields are wrapped by one cell
+    and triangles are kept when their centroid lies in the box; the collector and the top are
+    continued one cell beyond the box so that a transition at an end cell is found."""
+    import pyvista as pv
+
+    from hostsim.io import _quiet_vtk
+
+    _quiet_vtk()
+    nx, ny, _ = s.shape
+    lateral = "wrap" if periodic else "edge"
+    u = np.pad(s, ((1, 1), (1, 1), (0, 0)), mode=lateral)
+    u = np.pad(u, ((0, 0), (0, 0), (1, 1)), mode="edge")
+    image = pv.ImageData(dimensions=u.shape, spacing=(h, h, h), origin=(-0.5 * h, -0.5 * h, -0.5 * h))
+    image.point_data["s"] = u.ravel(order="F")
+    surface = image.contour([0.5], scalars="s", method="marching_cubes")
+    if surface.n_cells == 0:
+        return np.zeros(0), np.zeros((0, 3))
+    areas = np.asarray(surface.compute_cell_sizes(length=False, area=True, volume=False).cell_data["Area"])
+    centroids = np.asarray(surface.cell_centers().points)
+    inside = (centroids[:, 0] >= 0) & (centroids[:, 0] < nx * h) & (centroids[:, 1] >= 0) & (centroids[:, 1] < ny * h)
+    return areas[inside], centroids[inside]
 
 
 def _periodic_edt(solid: np.ndarray, h: float, periodic: bool) -> np.ndarray:
@@ -139,14 +143,19 @@ def host_report(fields: HostFields) -> HostReport:
     projected = nx * ny * h * h
     warnings = []
 
-    # areas
-    solid_u = np.clip(s, 0, 1)
-    grad = _smoothed_gradient_norm(solid_u, h, periodic)
-    total_area = float(grad.sum() * h**3)
-    exposed_collector = projected * float(np.mean(1.0 - s[:, :, c])) if c > 0 and c < nz else 0.0
-    surface_ratio = total_area / projected
-    weight = float(grad[:, :, c:].sum())
-    lithiophilic_area = float((grad[:, :, c:] * l[:, :, c:]).sum() / weight) if weight > 0 else None
+    # areas (marching cubes on s = 1/2); crisp voxels are first smoothed by a Gaussian of 0.6
+    # voxel, which takes the staircase's +8.5 % off (sphere of radius 5-10 voxels: -1 %..+2 %)
+    u = np.clip(s, 0, 1)
+    if np.unique(u).size <= 3:
+        mode = ["wrap" if periodic else "nearest"] * 2 + ["nearest"]
+        u = ndimage.gaussian_filter(u, sigma=0.6, mode=mode)
+    areas, centroids = _iso_surface(u, h, periodic)
+    surface_ratio = float(areas.sum()) / projected
+    in_slab = centroids[:, 2] > (c + 0.25) * h  # the exposed collector face lies at z = c h
+    cells = np.clip(np.floor(centroids / h).astype(int), 0, np.array(s.shape) - 1)
+    host_areas = areas[in_slab]
+    l_at = l[cells[in_slab, 0], cells[in_slab, 1], cells[in_slab, 2]]
+    lithiophilic_area = float((host_areas * l_at).sum() / host_areas.sum()) if host_areas.sum() > 0 else None
 
     porosity = electrolyte = infused = ssa = mean_dist = cond_frac = None
     if has_slab:
@@ -154,7 +163,7 @@ def host_report(fields: HostFields) -> HostReport:
         electrolyte = float(np.mean(1.0 - s[slab] - theta[slab]))
         infused = float(np.mean(theta[slab]))
         slab_volume = nx * ny * (top - c) * h**3
-        ssa = max(total_area - exposed_collector, 0.0) / slab_volume
+        ssa = float(host_areas.sum()) / slab_volume
         host_volume = float(s[slab].sum())
         cond_frac = float((s[slab] * k[slab]).sum() / host_volume) if host_volume > 0 else None
         dist = _periodic_edt(s > 0.5, h, periodic)

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._host import HostFamily, Parameter, continuous, static
-from ._sdf import lateral_images, occupancy
+from ._sdf import lateral_images, occupancy, soft_union
 
 _LIN = "Lin et al., Nat. Nanotech. 11, 626 (2016)"
 
@@ -79,20 +79,22 @@ class LayeredRGO(HostFamily):
                     best = d2 if best is None else jnp.minimum(best, d2)
             return jnp.sqrt(best + 1e-30)
 
-        sd = None
+        # union by soft_union of occupancies (not min of distances): sheets and pillars meet at
+        # voxel centres for symmetric pitches, where a min has a kink and its derivative is one-sided
+        solid = jnp.zeros(self.host_shape, dtype)
         for j in range(n):
             centre = bottom + 0.5 * t + j * pitch
             d = jnp.abs(z - centre) - 0.5 * t  # sheet slab
             if self.holes_per_sheet:
                 holes = rng.uniform(0, width, (self.holes_per_sheet, 2))
                 d = jnp.maximum(d, 0.5 * self.hole_diameter_um * um - in_plane_distance(holes))
+            solid = soft_union(solid, occupancy(d, h, self.sharp))
             if self.contacts_per_gap and j + 1 < n:
                 contacts = rng.uniform(0, width, (self.contacts_per_gap, 2))
                 pillar = jnp.maximum(in_plane_distance(contacts) - 0.5 * t, jnp.abs(z - (centre + 0.5 * pitch)) - 0.5 * pitch)
-                d = jnp.minimum(d, pillar)
-            sd = d if sd is None else jnp.minimum(sd, d)
+                solid = soft_union(solid, occupancy(pillar, h, self.sharp))
         z_cells = jnp.arange(self.host_shape[2])
         mask = ((z_cells >= self.collector_layers) & (z_cells < self.host_top)).astype(dtype)[None, None, :]
-        solid = occupancy(sd, h, self.sharp) * mask
+        solid = solid * mask
         theta = self.li_infusion * (1.0 - solid) * mask
         return solid, 1.0, 1.0, theta

@@ -1,0 +1,266 @@
+"""Host families: requested vs achieved porosity, determinism, gradients against finite
+differences, percolation on crafted cases, report numbers against exact values, bad input."""
+
+from __future__ import annotations
+
+import warnings
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import geometries as geo
+from hostsim import Grid, InputError
+
+# Small boxes (about 24-32 voxels a side) so the whole file runs in seconds on 2 cores.
+SMALL = {
+    "foil": dict(width_um=2.0, height_um=2.0),
+    "cu_skeleton": dict(width_um=3.0, height_um=3.0, thickness_um=2.0, fibre_length_um=2.0),
+    "cu_nanowires": dict(width_um=0.8, height_um=0.8, thickness_um=0.5),
+    "dealloyed_cu": dict(width_um=3.0, height_um=3.0, thickness_um=2.0),
+    "layered_rgo": dict(width_um=0.8, height_um=0.8, thickness_um=0.5, hole_diameter_um=0.15, holes_per_sheet=2, contacts_per_gap=3),
+    "fibre_scaffold": dict(width_um=3.2, height_um=3.2, thickness_um=2.0, fibre_diameter_um=0.3),
+    "seeded_capsules": dict(width_um=0.8, height_um=0.8, thickness_um=0.6, capsule_diameter_um=0.3, seed_diameter_um=0.06),
+    "graded": dict(width_um=3.0, height_um=3.0, thickness_um=2.0),
+}
+
+
+def small(name, **kw):
+    return geo.make_family(name, **{**SMALL[name], **kw})
+
+
+def slab_porosity(fields):
+    s = np.asarray(fields.s, np.float64)
+    return 1.0 - s[:, :, fields.collector_layers:fields.host_top].mean()
+
+
+def test_every_family_is_listed():
+    assert set(SMALL) == set(geo.FAMILIES)
+    text = geo.describe_families()
+    for name, cls in geo.FAMILIES.items():
+        assert name in text and cls.source.split(",")[0] in text
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+@pytest.mark.parametrize("sharp", [False, True])
+def test_family_builds_with_valid_fields(name, sharp):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        host = geo.build(small(name, sharp=sharp))
+    f = host.fields
+    for field in (f.s, f.k, f.l, f.theta):
+        a = np.asarray(field)
+        assert a.shape == f.grid.shape and np.isfinite(a).all()
+        assert a.min() >= -1e-6 and a.max() <= 1 + 1e-6
+    s, theta = np.asarray(f.s), np.asarray(f.theta)
+    assert (s + theta <= 1 + 1e-5).all()
+    # the collector: Cu layer(s) at z = 0, electrolyte above the host
+    assert np.all(s[:, :, : f.collector_layers] == 1) and np.all(np.asarray(f.k)[:, :, : f.collector_layers] == 1)
+    assert np.all(s[:, :, f.host_top:] == 0)
+    if sharp:  # crisp voxels (a capsule shell voxel holds its mesoporous solid fraction)
+        allowed = {0.0, 1.0} | ({np.float32(0.7)} if name == "seeded_capsules" else set())
+        assert set(np.unique(s)) <= allowed
+    r = host.report
+    assert r.family == name and r.surface_area_ratio >= 0.99
+
+
+@pytest.mark.parametrize("name", ["cu_skeleton", "cu_nanowires", "fibre_scaffold"])
+def test_fibre_families_meet_porosity(name):
+    for porosity in (0.6, 0.85):
+        smooth = small(name, porosity=porosity).fields()
+        assert slab_porosity(smooth) == pytest.approx(porosity, abs=2e-5)  # exact by construction (float32)
+        crisp = small(name, porosity=porosity, sharp=True).fields()
+        assert slab_porosity(crisp) == pytest.approx(porosity, abs=0.01)  # within about one fibre's volume
+
+
+@pytest.mark.parametrize("name", ["dealloyed_cu", "graded"])
+def test_level_families_meet_porosity_in_every_layer(name):
+    fam = small(name, porosity=0.65) if name == "dealloyed_cu" else small(name, porosity_bottom=0.5, porosity_top=0.8, profile="linear")
+    f = fam.fields()
+    s = np.asarray(f.s, np.float64)[:, :, f.collector_layers:f.host_top]
+    layers = 1 - s.mean(axis=(0, 1))
+    if name == "dealloyed_cu":
+        np.testing.assert_allclose(layers, 0.65, atol=1e-4)
+    else:
+        zeta = (np.arange(layers.size) + 0.5) / layers.size
+        np.testing.assert_allclose(layers, 0.5 + 0.3 * zeta, atol=1e-4)
+    crisp = (small(name, porosity=0.65, sharp=True) if name == "dealloyed_cu" else
+             small(name, porosity_bottom=0.5, porosity_top=0.8, profile="linear", sharp=True)).fields()
+    n_layer = f.grid.shape[0] * f.grid.shape[1]
+    crisp_layers = 1 - np.asarray(crisp.s, np.float64)[:, :, crisp.collector_layers:crisp.host_top].mean(axis=(0, 1))
+    np.testing.assert_allclose(crisp_layers, layers, atol=1.0 / n_layer + 1e-4)  # one voxel per layer
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_deterministic_for_a_seed(name):
+    a = small(name, seed=3).fields()
+    b = small(name, seed=3).fields()
+    for x, y in zip(a.as_numpy().values(), b.as_numpy().values()):
+        np.testing.assert_array_equal(x, y)
+    if name not in ("foil",):
+        c = small(name, seed=4).fields()
+        assert not np.array_equal(np.asarray(a.s), np.asarray(c.s))
+
+
+def _interface(fields):
+    """A differentiable geometric summary: the diffuse-interface volume mean(s (1 - s)),
+    proportional to the host surface area."""
+    return jnp.mean(fields.s * (1.0 - fields.s)) + jnp.mean(fields.s * fields.l) + jnp.mean(fields.theta)
+
+
+GRADIENT_CASES = [
+    ("cu_skeleton", "fibre_diameter_um", {}),
+    ("cu_skeleton", "porosity", {}),
+    ("cu_nanowires", "wire_diameter_um", {}),
+    ("dealloyed_cu", "ligament_size_um", {}),
+    ("dealloyed_cu", "porosity", {}),
+    ("layered_rgo", "gap_um", {}),
+    ("layered_rgo", "li_infusion", {"li_infusion": 0.3}),
+    ("fibre_scaffold", "coating_thickness_um", {}),
+    ("seeded_capsules", "seed_diameter_um", {}),
+    ("graded", "transition", {}),
+    ("graded", "porosity_top", {}),
+]
+
+
+@pytest.mark.parametrize("name,param,extra", GRADIENT_CASES)
+def test_gradient_matches_finite_differences(name, param, extra):
+    fam = small(name, precision="float64", **extra)
+    value = float(getattr(fam, param))
+    grads = eqx.filter_grad(lambda m: _interface(m.fields()))(fam)
+    g = float(getattr(grads, param))
+    step = 1e-4 * max(abs(value), 1e-2)
+
+    def at(v):
+        return float(_interface(eqx.tree_at(lambda m: getattr(m, param), fam, jnp.asarray(v, jnp.float64)).fields()))
+
+    fd = (at(value + step) - at(value - step)) / (2 * step)
+    assert abs(fd) > 1e-8, "the summary must depend on the parameter for the test to mean anything"
+    assert g == pytest.approx(fd, rel=2e-3, abs=1e-9)
+
+
+def test_porosity_is_invariant_to_fibre_diameter():
+    """Porosity is met by the fibre count, so its derivative w.r.t. the diameter is zero while
+    the surface-area proxy's is not (thicker fibres at equal porosity: less area)."""
+    fam = small("cu_skeleton", precision="float64")
+    g = eqx.filter_grad(lambda m: jnp.mean(m.fields().s[:, :, 1:m.host_top]))(fam)
+    assert abs(float(g.fibre_diameter_um)) < 1e-6
+    g2 = eqx.filter_grad(lambda m: _interface(m.fields()))(fam)
+    assert float(g2.fibre_diameter_um) < 0
+
+
+# ---------------------------------------------------------------- crafted cases for the report
+
+def _fields(s, k=None, theta=None, collector=1, host_top=None, lateral="periodic", h=1e-6):
+    s = np.asarray(s, np.float64)
+    k = np.ones_like(s) if k is None else np.asarray(k, np.float64)
+    theta = np.zeros_like(s) if theta is None else theta
+    grid = Grid.create(s.shape, voxel_size=h, lateral=lateral, precision="float64")
+    return geo.HostFields(jnp.asarray(s), jnp.asarray(k), jnp.zeros_like(jnp.asarray(s)), jnp.asarray(theta), grid=grid,
+                          collector_layers=collector, host_top=s.shape[2] if host_top is None else host_top)
+
+
+def test_percolation_of_the_conductor_on_crafted_cases():
+    n = 12
+    s = np.zeros((n, n, n))
+    s[:, :, 0] = 1  # collector
+    s[5, 5, :] = 1  # a straight pillar from the collector to the top
+    assert geo.host_report(_fields(s)).conductor_percolates
+    cut = s.copy()
+    cut[5, 5, 6] = 0  # one missing voxel cuts it
+    r = geo.host_report(_fields(cut))
+    assert not r.conductor_percolates and r.conductor_reach_um == pytest.approx(5.0)
+    assert any("does not percolate" in w for w in r.warnings)
+    stair = np.zeros((n, n, n))
+    stair[:, :, 0] = 1
+    for z in range(1, n):  # touches only along edges: not 6-connected
+        stair[z % n, 2, z] = 1
+        stair[(z + 1) % n, 3, z] = 0
+    for z in range(1, n):
+        stair[:, :, z] = 0
+        stair[z, z, z] = 1  # diagonal chain: corner contacts only
+    assert not geo.host_report(_fields(stair)).conductor_percolates
+    # insulating pillar: solid but k = 0
+    assert not geo.host_report(_fields(s, k=np.where(np.arange(n)[None, None, :] > 0, 0.0, 1.0) * np.ones((n, n, n)))).conductor_percolates
+
+
+def test_percolation_of_the_pore_space_on_crafted_cases():
+    n = 12
+    s = np.zeros((n, n, n))
+    s[:, :, 0] = 1
+    s[:, :, 6] = 1  # a dense layer seals the collector off
+    r = geo.host_report(_fields(s))
+    assert not r.pore_percolates and any("pore space" in w for w in r.warnings)
+    s[3, 3, 6] = 0  # one hole reopens it
+    assert geo.host_report(_fields(s)).pore_percolates
+    # a channel that only connects across the periodic lateral boundary
+    s = np.ones((n, n, n))
+    s[:, :, 0] = 1
+    s[0, 4, 1:7] = 0
+    s[n - 1, 4, 6:] = 0
+    assert geo.host_report(_fields(s, lateral="periodic")).pore_percolates
+    assert not geo.host_report(_fields(s, lateral="no_flux")).pore_percolates
+
+
+def test_report_numbers_on_exact_cases():
+    # a sphere of radius 10 voxels, area 4 pi r^2: smooth (sigmoid) field within 0.5 %, crisp
+    # voxels within 3 % (marching cubes after a 0.6-voxel Gaussian; the raw staircase is +8.5 %)
+    n, r = 40, 10.0
+    x = np.arange(n) + 0.5
+    d = np.sqrt((x[:, None, None] - 20.3) ** 2 + (x[None, :, None] - 19.8) ** 2 + (x[None, None, :] - 20) ** 2)
+    for s, tol in ((1.0 / (1.0 + np.exp((d - r) / 0.25)), 0.005), ((d < r).astype(float), 0.03)):
+        rep = geo.host_report(_fields(s, collector=0, lateral="no_flux"))
+        area = rep.surface_area_ratio * n * n  # [voxel^2]
+        assert area == pytest.approx(4 * np.pi * r**2, rel=tol)
+    # a flat foil: area ratio 1; pores between plates 4 voxels apart: mean distance to host
+    foil = geo.host_report(geo.PlanarFoil(width_um=2.0, height_um=2.0).fields())
+    assert foil.surface_area_ratio == pytest.approx(1.0, abs=0.01) and foil.porosity is None
+    plates = np.zeros((8, 8, 10))
+    plates[:, :, 0] = 1
+    plates[:, :, 5] = 1  # gap of 4 voxels (z = 1..4): distances 1, 2, 2, 1 voxels
+    rep = geo.host_report(_fields(plates, host_top=6))
+    assert rep.mean_host_distance_um == pytest.approx(1.5)
+    assert rep.porosity == pytest.approx(4 / 5)
+    assert rep.specific_surface_area_m2_per_m3 == pytest.approx(2 / 5e-6, rel=0.02)  # two faces of the plate
+
+
+def test_family_specific_report_values():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pi = geo.build(small("fibre_scaffold")).report
+        carbon = geo.build(small("fibre_scaffold", core="carbon")).report
+        caps = geo.build(small("seeded_capsules")).report
+        rgo = geo.build(small("layered_rgo", li_infusion=0.5)).report
+        graded = geo.build(small("graded")).report
+    assert 0.05 < pi.conducting_fraction < 0.95 and carbon.conducting_fraction == pytest.approx(1.0)
+    assert pi.lithiophilic_area_fraction > 0.9
+    assert 0 < caps.lithiophilic_area_fraction < 0.5  # Au seeds are a small part of the surface
+    assert rgo.infused_li_fraction == pytest.approx(0.5 * rgo.porosity, rel=1e-5)
+    assert rgo.lithiophilic_area_fraction > 0.95
+    # lithiophilic conducting bottom, insulating top: the conductor stops at the transition
+    assert not graded.conductor_percolates and graded.conductor_reach_um == pytest.approx(1.0, abs=0.2)
+
+
+# ---------------------------------------------------------------- bad input
+
+@pytest.mark.parametrize(
+    "name,kw,needle",
+    [
+        ("cu_skeleton", {"porosity": 1.2}, "porosity must be in (0, 1)"),
+        ("dealloyed_cu", {"porosity": 0.0}, "porosity must be in (0, 1)"),
+        ("cu_skeleton", {"fibre_diameter_um": 0.2}, "thinner than two voxels"),
+        ("fibre_scaffold", {"fibre_diameter_um": 0.1}, "thinner than two voxels"),
+        ("cu_skeleton", {"thickness_um": 9.0}, "exceeds height_um"),
+        ("cu_skeleton", {"width_um": 4000.0, "height_um": 4000.0, "voxel_size_um": 1.0}, "GiB"),
+        ("cu_skeleton", {"colour": 1}, "unknown parameter"),
+        ("fibre_scaffold", {"core": "steel"}, "core must be one of"),
+        ("seeded_capsules", {"seed_diameter_um": 0.5}, "seed_diameter_um"),
+        ("graded", {"lithiophilicity_top": -0.1}, "lithiophilicity_top must be in [0, 1]"),
+    ],
+)
+def test_bad_parameters_are_named(name, kw, needle):
+    with pytest.raises(InputError) as e:
+        geo.make_family(name, **kw)
+    assert needle in str(e.value)
