@@ -18,7 +18,8 @@ Definitions (slab = the host layers between the collector and ``host_top``):
   (``s k + theta > 0.5``; Li conducts) 6-connected to the collector — the rest cannot plate.
 * ``pore_percolates``: electrolyte voxels (``eps > 0.5``) connect the top of the box to the
   collector face by 6-connectivity; ``conductor_percolates``: conducting voxels connect the
-  collector to the top layer of the slab. 6-connectivity because the 7-point stencil only
+  collector to the top layer of the slab (within one voxel: a packing's top
+  is a sphere's cap). 6-connectivity because the 7-point stencil only
   couples voxels across faces (SPEC 6, note): an edge- or corner-touching path carries no flux.
 * ``conductor_reach_um``: how high above the collector the collector-connected conductor goes.
 * ``lithiophilic_area_fraction``: area-weighted mean of ``l`` over the host surface.
@@ -179,7 +180,7 @@ def host_report(fields: HostFields) -> HostReport:
     labels = label_clusters(region, lateral_axes)
     anchored_ids = np.unique(labels[:, :, 0])
     anchored = np.isin(labels, anchored_ids[anchored_ids > 0])
-    cond_ok = bool(anchored[:, :, -1].any())
+    cond_ok = bool(anchored[:, :, max(top - 2, 0):].any())  # reaches the top layer (within one voxel)
     layers = np.nonzero(anchored.any(axis=(0, 1)))[0]
     reach = float((layers.max() + 1 - c) * h * 1e6) if layers.size else 0.0
     slab_conducting = conducting[slab]

@@ -264,3 +264,63 @@ def test_bad_parameters_are_named(name, kw, needle):
     with pytest.raises(InputError) as e:
         geo.make_family(name, **kw)
     assert needle in str(e.value)
+
+
+# ---------------------------------------------------------------- command line
+
+def test_cli_list_and_build(tmp_path, capsys):
+    import json
+
+    import pyvista as pv
+
+    from hostsim.cli import main
+
+    assert main(["geometry", "--list"]) == 0
+    listing = capsys.readouterr().out
+    for name in geo.FAMILIES:
+        assert name in listing
+    assert "--fibre-diameter" in listing and "[µm]" in listing and "Yang et al." in listing
+    out = tmp_path / "skel.vti"
+    assert main(["geometry", "cu_skeleton", "--porosity", "0.7", "--width", "3", "--height", "3", "--thickness", "2",
+                 "--fibre-length", "2", "--voxel-size", "0.125", "--out", str(out), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["report"]["porosity"] == pytest.approx(0.7, abs=1e-4) and d["parameters"]["porosity"] == pytest.approx(0.7)
+    mesh = pv.read(out)
+    for name in ("s", "k", "l", "theta", "eps"):
+        assert name in mesh.cell_data
+    back = geo.load_host_vti(out)
+    assert back.grid.shape == (24, 24, 24) and back.grid.voxel_size == pytest.approx(0.125e-6)
+    assert 1 - float(np.asarray(back.s)[:, :, 1:back.host_top].mean()) == pytest.approx(0.7, abs=1e-4)
+
+
+def test_cli_imported_volume(tmp_path, capsys):
+    from hostsim.cli import main
+
+    vol = np.zeros((10, 10, 12), np.uint8)
+    vol[:, :, :2] = 1
+    vol[4:6, 4:6, :8] = 2
+    np.save(tmp_path / "v.npy", vol)
+    assert main(["geometry", "imported", "--file", str(tmp_path / "v.npy"), "--voxel-size", "0.5",
+                 "--labels", "0=electrolyte,1=cu,2=pi"]) == 0
+    out = capsys.readouterr().out
+    assert "imported" in out and "porosity" in out
+
+
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (["geometry", "cu_skeleton", "--porosity", "1.5"], "porosity must be in (0, 1)"),
+        (["geometry", "cu_skeleton", "--fibre-diameter", "0.1"], "thinner than two voxels"),
+        (["geometry", "cu_skeleton", "--porosity", "high"], "expects a number"),
+        (["geometry", "cu_skeleton", "--colour", "red"], "unknown option --colour"),
+        (["geometry", "marble"], "unknown host family 'marble'"),
+        (["geometry", "dealloyed_cu", "--out", "x.png"], "expected a .vti"),
+        (["geometry", "imported", "--file", "missing.tif", "--voxel-size", "1"], "file not found"),
+    ],
+)
+def test_cli_bad_input_one_line_exit_2(argv, needle, capsys):
+    from hostsim.cli import main
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert needle in err and err.count("\n") == 1
