@@ -28,7 +28,15 @@ from .dealloyed import DealloyedCu
 from .fibre_scaffold import CoatedFibreScaffold
 from .foil import PlanarFoil
 from .graded import GradedHost
-from .importers import fields_from_labels, import_volume, load_host_vti, parse_labels, save_host_vti, voxelize_mesh
+from .importers import (
+    fields_from_labels,
+    import_volume,
+    load_host_vti,
+    parse_labels,
+    read_host_vti_metadata,
+    save_host_vti,
+    voxelize_mesh,
+)
 from .materials import MATERIALS, Material, material
 from .nanowires import CuNanowires
 from .report import HostReport, host_report
@@ -38,6 +46,7 @@ __all__ = [
     "FAMILIES", "MATERIALS", "CoatedFibreScaffold", "CuNanowires", "CuSkeleton", "DealloyedCu", "GradedHost",
     "Host", "HostFamily", "HostFields", "HostReport", "LayeredRGO", "Material", "Parameter", "PlanarFoil",
     "SeededCapsules", "build", "describe_families", "family_parameters", "fields_from_labels", "host_report",
-    "import_volume", "load_host_vti", "load_volume", "make_family", "material", "parse_labels", "save_host_vti",
+    "import_volume", "load_host_vti", "load_volume", "make_family", "material", "parse_labels",
+    "read_host_vti_metadata", "save_host_vti",
     "voxelize_mesh",
 ]

@@ -466,7 +466,15 @@ def save_host_vti(path: str | os.PathLike, fields: HostFields, metadata: dict | 
         "collector_layers": [str(int(fields.collector_layers))],
         "host_top": [str(int(fields.host_top))],
     }
-    info.update({str(k): [str(v)] for k, v in metadata.items()})
+    # VTK string arrays are ASCII only: dicts/lists go in as JSON with non-ASCII escaped (µm -> \u00b5m,
+    # json.loads gives it back), plain strings with non-ASCII characters likewise
+    import json
+
+    def _ascii(v):
+        text = v if isinstance(v, str) else json.dumps(v, default=str)
+        return text if text.isascii() else json.dumps(text)
+
+    info.update({str(k): [_ascii(v)] for k, v in metadata.items()})
     for key, value in info.items():
         image.field_data[key] = np.array(value, dtype=str)
     try:

@@ -324,3 +324,26 @@ def test_cli_bad_input_one_line_exit_2(argv, needle, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert needle in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_every_family_saves_a_vti_that_reads_back(name, tmp_path):
+    """Host.save writes fields + parameters + report (warnings with 'µm' included) to a .vti
+    that pyvista opens and load_host_vti reads back unchanged."""
+    import json
+
+    import pyvista as pv
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        host = geo.build(small(name))
+    path = tmp_path / f"{name}.vti"
+    host.save(path)
+    assert pv.read(path).n_cells == int(np.prod(host.fields.grid.shape))
+    back = geo.load_host_vti(path)
+    for a, b in zip(host.fields.as_numpy().values(), back.as_numpy().values()):
+        np.testing.assert_array_equal(a, b)
+    assert (back.collector_layers, back.host_top, back.family) == (host.fields.collector_layers, host.fields.host_top, name)
+    meta = geo.read_host_vti_metadata(path)
+    assert json.loads(meta["report"])["warnings"] == host.report.warnings
+    assert json.loads(meta["parameters"])["seed"] == 0
