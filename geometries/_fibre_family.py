@@ -24,6 +24,7 @@ class FibreFamily(HostFamily):
 
     fibre_length_um: float = static(3.0)
     max_fibres: int = static(0)
+    window_radius_um: float = static(0.0)  # set at construction: 1.5 x the outer radius
 
     tilt_deg = None  # None: isotropic; a number: in-plane fibres tilted at most this much
 
@@ -31,8 +32,12 @@ class FibreFamily(HostFamily):
         raise NotImplementedError
 
     def _derive(self) -> None:
+        radius = 0.5 * float(np.asarray(self.outer_diameter_um()))
+        if self.window_radius_um == 0:
+            # windows sized for 1.5 x the built radius: room for gradient steps and FD probes;
+            # a radius beyond it (e.g. an optimiser growing the fibres by 50 %) raises — rebuild then
+            object.__setattr__(self, "window_radius_um", 1.5 * radius)
         if self.max_fibres == 0:
-            radius = 0.5 * float(np.asarray(self.outer_diameter_um()))
             slab = self.width_um**2 * (self.host_top - self.collector_layers) * self.voxel_size_um
             n = expected_count(float(np.asarray(self.porosity)), slab, radius, self.effective_length_um)
             object.__setattr__(self, "max_fibres", int(2 * n + 16))
@@ -68,9 +73,11 @@ class FibreFamily(HostFamily):
         return jnp.broadcast_to(inside[None, None, :], self.host_shape).astype(dtype)
 
     def network(self, centres, h, dtype, outer_radius, inner_radius=None):
-        a, b, images = self.axes(h)
-        return fibre_network(centres, a, b, images, outer_radius, self.porosity, self.region(dtype), h, self.sharp,
-                             inner_radius=inner_radius)
+        a, b, _ = self.axes(h)
+        z = jnp.arange(self.host_shape[2])
+        region_z = ((z >= self.collector_layers) & (z < self.host_top)).astype(dtype)
+        return fibre_network(self.host_shape, h, a, b, outer_radius, self.porosity, region_z, self.sharp,
+                             self.lateral == "periodic", self.window_radius_um * 1e-6, inner_radius=inner_radius)
 
 
 def _traced(x) -> bool:

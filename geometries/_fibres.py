@@ -15,9 +15,18 @@ exactly (smooth fields) and every output is differentiable in porosity, diameter
 thickness — ``f`` carries the derivative of the count. With ``sharp=True`` the last fibre is in
 or out (``f`` rounded), so porosity is met to within one fibre's volume.
 
-**Memory.** The union is accumulated as a sum of ``log(1 - w s)`` with each fibre's term
-under :func:`jax.checkpoint`, so reverse-mode differentiation stores the fibre axes, not one
-volume per fibre.
+**Cost.** Each fibre is evaluated only in a window around it (a box of the largest fibre extent
+plus the smoothing tail), gathered from and scattered into the volume with wrapped indices on
+periodic sides; the porosity after each fibre is updated from its window alone. A build costs
+``O(fibres x window)`` instead of ``O(fibres x volume)`` (measured, 128^3 Cu skeleton with 1762
+candidate fibres on 2 CPU cores: 12.2 s evaluating every fibre on the whole volume, 1.7 s in windows). The window is
+centred on the fibre, so with the fibre's half-extent below half the box (length <= 0.6, diameter
+<= 0.3 of the width) the unwrapped window coordinates are the nearest periodic image: no image
+loop is needed.
+
+**Memory.** The union is accumulated as a sum of ``log(1 - w s)``; the scatter-add is linear and
+each fibre's term is under :func:`jax.checkpoint`, so reverse-mode differentiation stores the
+fibre axes, not one volume per fibre.
 """
 
 from __future__ import annotations
@@ -27,9 +36,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._sdf import occupancy, segment_distance
-
-_LOG_FLOOR = 1e-6  # s is clipped to 1 - 1e-6 inside log(1 - s): keeps float32 finite
+from ._sdf import occupancy
+from ._windows import log_complement, window_coordinates, window_index, window_starts
 
 
 def fibre_axes(rng, n, lengths_m, bottom_m, top_m, fibre_length_m, directions) -> tuple[np.ndarray, np.ndarray]:
@@ -46,36 +54,67 @@ def expected_count(porosity: float, slab_volume: float, radius: float, fibre_len
     return int(np.ceil(np.log(1.0 / porosity) * slab_volume / v))
 
 
-def _log_term(centres, a, b, images, radius, weight, h, sharp, region):
-    s = occupancy(segment_distance(centres, a, b, images) - radius, h, sharp) * region
-    return jnp.log1p(-weight * jnp.minimum(s, 1.0 - _LOG_FLOOR)), s
+def fibre_windows(a: np.ndarray, b: np.ndarray, h: float, shape, radius_bound: float, periodic: bool):
+    """Static window size (3,) and per-fibre window starts (n, 3) [cells]."""
+    extent = (np.abs(b - a) + 2 * radius_bound).max(axis=0)
+    return window_starts(0.5 * (a + b), extent, h, shape, periodic)
 
 
-def fibre_network(centres, a, b, images, radius, porosity, region, h, sharp, inner_radius=None):
-    """Union of the first fibres of the sequence, with the count set so that the porosity inside
-    ``region`` (a 0..1 weight field) equals ``porosity``.
+def fibre_network(shape, h, a, b, radius, porosity, region_z, sharp, periodic, radius_bound, inner_radius=None):
+    """Union of the first fibres of the sequence, with the count set so that the porosity of the
+    slab (layers where ``region_z`` is 1) equals ``porosity``.
 
-    Returns ``(solid, inner)``: the solid fraction of the fibres of ``radius`` [m], and (when
-    ``inner_radius`` is given) the fraction of their cores of ``inner_radius`` (the same fibres,
-    same weights). Raises (under jit too) when the whole sequence cannot reach the porosity.
+    Args:
+        shape: host sub-box shape (cells); ``h`` voxel edge [m].
+        a, b: fibre axis end points (n, 3) [m], numpy (static).
+        radius: fibre (outer) radius [m] (differentiable); ``radius_bound`` [m] (static) sizes the
+            windows — a radius above it raises.
+        inner_radius: optional core radius [m] evaluated with the same fibres and weights.
+
+    Returns ``(solid, inner)`` fractions on ``shape`` (``inner`` None without ``inner_radius``).
+    Raises (under jit too) when the whole sequence cannot reach the porosity.
     """
-    a = jnp.asarray(a, centres[0].dtype)
-    b = jnp.asarray(b, centres[0].dtype)
+    dtype = region_z.dtype
+    size, starts = fibre_windows(a, b, h, shape, radius_bound, periodic)
     n_max = a.shape[0]
-    volume = jnp.sum(region)
+    volume = jnp.sum(region_z) * shape[0] * shape[1]
+    a_j, b_j, starts_j = jnp.asarray(a, dtype), jnp.asarray(b, dtype), jnp.asarray(starts, jnp.int32)
+    radius = eqx.error_if(radius, radius > radius_bound * (1 + 1e-6),
+                          "fibre radius exceeds the window bound set when the family was built; rebuild the family")
+
+    def window(start):
+        return window_index(start, size, shape)
+
+    def occupancy_in_window(start, ai, bi, r):
+        """Fibre occupancy times slab mask on the window, in unwrapped coordinates."""
+        x, y, z = window_coordinates(start, size, h, dtype)
+        ab = bi - ai
+        t = jnp.clip(((x - ai[0]) * ab[0] + (y - ai[1]) * ab[1] + (z - ai[2]) * ab[2]) / jnp.maximum(jnp.dot(ab, ab), 1e-30), 0.0, 1.0)
+        d = jnp.sqrt((x - ai[0] - t * ab[0]) ** 2 + (y - ai[1] - t * ab[1]) ** 2 + (z - ai[2] - t * ab[2]) ** 2 + 1e-30)
+        return occupancy(d - r, h, sharp) * region_z[window(start)[2]]
+
+    log_term = log_complement
 
     # pass 1 (no derivative): porosity after each fibre -> integer count n
-    def walk(log_q, ab):
-        term, _ = _log_term(centres, ab[0], ab[1], ab[2], jax.lax.stop_gradient(radius), 1.0, h, sharp, region)
-        log_q = log_q + term
-        return log_q, jnp.sum(jnp.exp(log_q) * region) / volume
+    r0 = jax.lax.stop_gradient(radius)
 
-    images = jnp.asarray(images, region.dtype)
-    _, after = jax.lax.scan(walk, jnp.zeros_like(region), (a, b, images))
+    def walk(carry, xs):
+        log_q, por = carry
+        start, ai, bi = xs
+        idx = window(start)
+        s = occupancy_in_window(start, ai, bi, r0)
+        old = log_q[idx]
+        new = old + log_term(s, 1.0)
+        region = region_z[idx[2]]
+        por = por - jnp.sum((jnp.exp(old) - jnp.exp(new)) * region) / volume
+        return (log_q.at[idx].set(new), por), por
+
+    zeros = jnp.zeros(shape, dtype)
+    _, after = jax.lax.scan(walk, (zeros, jnp.asarray(1.0, dtype)), (starts_j, a_j, b_j))
     target = jax.lax.stop_gradient(porosity)
     n = jnp.sum(after > target).astype(jnp.int32)  # fibres that leave porosity above target
-    a = eqx.error_if(
-        a, n >= n_max,
+    a_j = eqx.error_if(
+        a_j, n >= n_max,
         "fibre network: the seeded fibre sequence cannot reach the requested porosity "
         "(raise max_fibres or the fibre diameter)",
     )
@@ -83,23 +122,23 @@ def fibre_network(centres, a, b, images, radius, porosity, region, h, sharp, inn
 
     # pass 2 (differentiable): full fibres i < n, then fibre n with fractional weight f
     @jax.checkpoint
-    def terms(i, ai, bi, im):
-        w = (i < n).astype(region.dtype)
-        outer, _ = _log_term(centres, ai, bi, im, radius, w, h, sharp, region)
-        if inner_radius is None:
-            return outer, jnp.zeros_like(outer)
-        inner, _ = _log_term(centres, ai, bi, im, inner_radius, w, h, sharp, region)
+    def terms(i, start, ai, bi):
+        w = (i < n).astype(dtype)
+        outer = log_term(occupancy_in_window(start, ai, bi, radius), w)
+        inner = jnp.zeros_like(outer) if inner_radius is None else log_term(occupancy_in_window(start, ai, bi, inner_radius), w)
         return outer, inner
 
     def accumulate(carry, xs):
         lo, li = carry
         t_out, t_in = terms(*xs)
-        return (lo + t_out, li + t_in), None
+        idx = window(xs[1])
+        return (lo.at[idx].add(t_out), li.at[idx].add(t_in)), None
 
-    zero = jnp.zeros_like(region)
-    (log_outer, log_inner), _ = jax.lax.scan(accumulate, (zero, zero), (jnp.arange(n_max), a, b, images))
-    last_a, last_b, last_im = a[n], b[n], images[n]
-    _, s_last = _log_term(centres, last_a, last_b, last_im, radius, 1.0, h, sharp, region)
+    (log_outer, log_inner), _ = jax.lax.scan(accumulate, (zeros, zeros), (jnp.arange(n_max, dtype=jnp.int32), starts_j, a_j, b_j))
+    start_n, a_n, b_n = starts_j[n], a_j[n], b_j[n]
+    idx = window(start_n)
+    s_last = zeros.at[idx].set(occupancy_in_window(start_n, a_n, b_n, radius))
+    region = region_z[None, None, :]
     q = jnp.exp(log_outer)
     f = (jnp.sum(q * region) / volume - porosity) / jnp.maximum(jnp.sum(q * s_last * region) / volume, 1e-12)
     f = jnp.clip(f, 0.0, 1.0)
@@ -108,8 +147,10 @@ def fibre_network(centres, a, b, images, radius, porosity, region, h, sharp, inn
     solid = 1.0 - q * (1.0 - f * s_last)
     inner = None
     if inner_radius is not None:
-        _, s_last_in = _log_term(centres, last_a, last_b, last_im, inner_radius, 1.0, h, sharp, region)
+        s_last_in = zeros.at[idx].set(occupancy_in_window(start_n, a_n, b_n, inner_radius))
         inner = 1.0 - jnp.exp(log_inner) * (1.0 - f * s_last_in)
+    solid = solid * region
+    inner = None if inner is None else inner * region
     if sharp:  # undo the log floor: crisp 0/1
         solid = (solid > 0.5).astype(solid.dtype)
         inner = None if inner is None else (inner > 0.5).astype(inner.dtype)

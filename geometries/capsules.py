@@ -23,13 +23,15 @@ Shell: carbon, conducting (k = 1), lithiophobic (l = 0); seed: Au, conducting, l
 
 from __future__ import annotations
 
+import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 
 from hostsim import InputError
 
 from ._host import HostFamily, Parameter, continuous, static
-from ._sdf import lateral_images, occupancy, point_distance
+from ._sdf import occupancy
+from ._windows import log_union, window_starts
 
 _YAN = "Yan et al., Nat. Energy 1, 16010 (2016)"
 
@@ -75,6 +77,7 @@ class SeededCapsules(HostFamily):
     shell_solid_fraction: float = continuous(0.7)  # mesoporous shell lets Li+ in (assumption)
     centres: tuple = static(())  # drawn at construction (ballistic packing), [µm]
     packed_top_um: float = static(0.0)  # top of the highest capsule, set with the centres
+    window_radius_um: float = static(0.0)  # 1.25 x the built outer radius (windows of evaluation)
 
     def _check(self):
         self._at_least_two_voxels("shell_thickness_um", self.shell_thickness_um)
@@ -88,6 +91,8 @@ class SeededCapsules(HostFamily):
             raise InputError(f"{self.name}: capsule_diameter_um ({d:g}) exceeds width_um / 2 ({0.5 * self.width_um:g} µm)")
 
     def _derive(self):
+        if self.window_radius_um == 0:
+            object.__setattr__(self, "window_radius_um", 0.625 * float(np.asarray(self.capsule_diameter_um)))
         if not self.centres:
             h = self.voxel_size_um
             r = 0.5 * float(np.asarray(self.capsule_diameter_um))
@@ -108,24 +113,30 @@ class SeededCapsules(HostFamily):
 
     def _host(self, centres, h, dtype):
         um = 1e-6
-        width = self.width_um * um
-        images = jnp.asarray(lateral_images(self.lateral == "periodic", (width, width)), dtype)
+        if not self.centres:
+            return 0.0, 0.0, 0.0, 0.0
         r = 0.5 * self.capsule_diameter_um * um
         t = self.shell_thickness_um * um
         rs = 0.5 * self.seed_diameter_um * um
-        shell_sd = seed_sd = None
-        for cx, cy, cz in self.centres:
-            p = jnp.asarray([cx, cy, cz], dtype) * um
-            d = point_distance(centres, p, images)
-            ds = jnp.abs(d - (r - 0.5 * t)) - 0.5 * t
-            seed_centre = p - jnp.asarray([0.0, 0.0, 1.0], dtype) * (r - t - rs)
-            dd = point_distance(centres, seed_centre, images) - rs
-            shell_sd = ds if shell_sd is None else jnp.minimum(shell_sd, ds)
-            seed_sd = dd if seed_sd is None else jnp.minimum(seed_sd, dd)
-        if shell_sd is None:
-            return 0.0, 0.0, 0.0, 0.0
-        seed = occupancy(seed_sd, h, self.sharp)
-        shell = occupancy(shell_sd, h, self.sharp) * self.shell_solid_fraction
+        bound = self.window_radius_um * um
+        r = eqx.error_if(r, r > bound * (1 + 1e-6), "capsule radius exceeds the window bound set at construction; rebuild the family")
+        positions = np.asarray(self.centres) * um
+        size, starts = window_starts(positions, 2 * bound, h, self.host_shape, self.lateral == "periodic")
+        down = jnp.asarray([0.0, 0.0, 1.0], dtype)
+
+        def occupancies(coords, p):
+            x, y, z = coords
+            d = jnp.sqrt((x - p[0]) ** 2 + (y - p[1]) ** 2 + (z - p[2]) ** 2 + 1e-30)
+            shell = occupancy(jnp.abs(d - (r - 0.5 * t)) - 0.5 * t, h, self.sharp)
+            q = p - down * (r - t - rs)  # the seed rests on the inner wall at the bottom
+            ds = jnp.sqrt((x - q[0]) ** 2 + (y - q[1]) ** 2 + (z - q[2]) ** 2 + 1e-30)
+            return shell, occupancy(ds - rs, h, self.sharp)
+
+        log_shell, log_seed = log_union(self.host_shape, size, starts, occupancies, (jnp.asarray(positions, dtype),), h, dtype)
+        shell, seed = 1.0 - jnp.exp(log_shell), 1.0 - jnp.exp(log_seed)
+        if self.sharp:  # undo the log floor
+            shell, seed = (shell > 0.5).astype(dtype), (seed > 0.5).astype(dtype)
+        shell = shell * self.shell_solid_fraction
         solid = jnp.clip(seed + shell * (1.0 - seed), 0.0, 1.0)
         l = seed / jnp.maximum(solid, 1e-6)
         return solid, 1.0, l, 0.0

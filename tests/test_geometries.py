@@ -347,3 +347,28 @@ def test_every_family_saves_a_vti_that_reads_back(name, tmp_path):
     meta = geo.read_host_vti_metadata(path)
     assert json.loads(meta["report"])["warnings"] == host.report.warnings
     assert json.loads(meta["parameters"])["seed"] == 0
+
+
+def test_hosts_through_the_transport_solver():
+    """The report's pore percolation agrees with the engine's, and a layered rGO film is far more
+    tortuous through the plane than along it (its sheets lie across z), while a dealloyed host
+    sits inside the Wiener bounds 0 < D_eff/D < porosity."""
+    from hostsim import effective_transport
+
+    def pore_phase(fields):
+        eps = np.asarray(fields.electrolyte_fraction)[:, :, fields.collector_layers:fields.host_top]
+        return (eps > 0.5).astype(np.uint8)
+
+    sealed = small("layered_rgo", holes_per_sheet=0, sharp=True).fields()
+    holed = small("layered_rgo", hole_diameter_um=0.3, sharp=True).fields()
+    rep_sealed, rep_holed = geo.host_report(sealed), geo.host_report(holed)
+    through_sealed = effective_transport(pore_phase(sealed), axis="z", lateral="periodic")
+    through = effective_transport(pore_phase(holed), axis="z", lateral="periodic")
+    along = effective_transport(pore_phase(holed), axis="x", lateral="no_flux")
+    assert not rep_sealed.pore_percolates and not through_sealed.percolates
+    assert through_sealed.effective_diffusivity_ratio == 0.0
+    assert rep_holed.pore_percolates and through.percolates
+    assert 0 < through.effective_diffusivity_ratio < 0.3 * along.effective_diffusivity_ratio
+    dealloyed = small("dealloyed_cu", porosity=0.6, sharp=True).fields()
+    r = effective_transport(pore_phase(dealloyed), axis="z", lateral="periodic")
+    assert 0 < r.effective_diffusivity_ratio < r.porosity
