@@ -10,17 +10,25 @@ The engine is a set of small modules re-exported here:
 * :mod:`hostsim.transport` — effective transport (D_eff/D, porosity, tortuosity factor);
 * :mod:`hostsim.percolation` — 6-connected clusters spanning an axis;
 * :mod:`hostsim.io` — volume readers (.npy/.npz/.tif/.vti) and .vti writer;
-* :mod:`hostsim.media` — built-in random two-phase media.
+* :mod:`hostsim.media` — built-in random two-phase media;
+* :mod:`hostsim.constants` — F, R, T, Li molar volume;
+* :mod:`hostsim.electrolyte` — electrolyte parameter sets (constant and Valøen–Reimers);
+* :mod:`hostsim.kinetics` — Butler–Volmer with the nucleation gate, Sand's time, limiting current;
+* :mod:`hostsim.salt` — backward-Euler salt transport steps.
 """
 
+from .constants import FARADAY, GAS_CONSTANT, LI_MOLAR_VOLUME, TEMPERATURE
+from .electrolyte import ELECTROLYTES, Electrolyte, get_electrolyte
 from .errors import InputError
 from .grid import Grid, axis_index
 from .io import load_volume, write_vti
+from .kinetics import Kinetics, limiting_current_density, sand_time, wagner_number
 from .linsolve import PCG, SolveStats, linear_solve
 from .media import random_two_phase
 from .multigrid import Identity, Jacobi, Multigrid
 from .operators import DiffusionOperator, Dirichlet, Neumann, assemble, face_coefficients
 from .percolation import anchored_mask, label_clusters, percolating_mask
+from .salt import face_concentration, salt_step
 from .transport import (
     TransportResult,
     effective_diffusivity_ratio,
@@ -32,6 +40,19 @@ from .transport import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "ELECTROLYTES",
+    "Electrolyte",
+    "FARADAY",
+    "GAS_CONSTANT",
+    "Kinetics",
+    "LI_MOLAR_VOLUME",
+    "TEMPERATURE",
+    "face_concentration",
+    "get_electrolyte",
+    "limiting_current_density",
+    "salt_step",
+    "sand_time",
+    "wagner_number",
     "DiffusionOperator",
     "Dirichlet",
     "Grid",
