@@ -76,7 +76,7 @@ def _convert(name: str, value, default, where: str):
                 raise ValueError
             return int(as_float)
         return float(value)
-    except ValueError:
+    except (ValueError, OverflowError):
         kind = "an integer" if isinstance(default, int) else "a number"
         raise InputError(f"{where}: --{name.replace('_', '-')} expects {kind}; got {value!r}") from None
 

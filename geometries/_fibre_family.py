@@ -14,7 +14,7 @@ from ._sdf import fibre_images, random_directions
 FIBRE_PARAMETERS = (
     Parameter("porosity", "-", "pore volume fraction of the host slab (met exactly by the fibre count)", low=0, high=1),
     Parameter("fibre_length_um", "µm", "length of each straight fibre segment (capped to fit the box)", low=0),
-    Parameter("max_fibres", "-", "fibre candidates drawn from the seed (0 = automatic)", low=0, low_inclusive=True),
+    Parameter("max_fibres", "-", "fibre candidates drawn from the seed (0 = automatic)", low=0, high=200000, low_inclusive=True, high_inclusive=True),
 )
 
 
@@ -37,10 +37,20 @@ class FibreFamily(HostFamily):
             # windows sized for 1.5 x the built radius: room for gradient steps and FD probes;
             # a radius beyond it (e.g. an optimiser growing the fibres by 50 %) raises — rebuild then
             object.__setattr__(self, "window_radius_um", 1.5 * radius)
+        if self.width_um - 2 * self.window_radius_um - 6 * self.voxel_size_um < self.voxel_size_um:
+            raise InputError(
+                f"{self.name}: the box ({self.width_um:g} µm) is too narrow for fibres of outer diameter "
+                f"{2 * radius:g} µm (their evaluation windows would wrap onto themselves); widen the box"
+            )
         if self.max_fibres == 0:
             slab = self.width_um**2 * (self.host_top - self.collector_layers) * self.voxel_size_um
             n = expected_count(float(np.asarray(self.porosity)), slab, radius, self.effective_length_um)
-            object.__setattr__(self, "max_fibres", int(2 * n + 16))
+            object.__setattr__(self, "max_fibres", self.candidate_count(n))
+
+    def candidate_count(self, expected: int) -> int:
+        """Fibres drawn from the seed, given the Boolean-model estimate: twice it plus 16 (the
+        porosity walk stops where it is met; clipping at the slab faces wastes fibre volume)."""
+        return int(2 * expected + 16)
 
     def _check(self):
         d = self.outer_diameter_um()
@@ -52,9 +62,12 @@ class FibreFamily(HostFamily):
 
     @property
     def effective_length_um(self) -> float:
-        """Fibre length capped at 0.6 of the box width, so that (with the diameter at most 0.3 of
-        the width) a fibre crosses at most one periodic edge per lateral axis."""
-        return max(self.voxel_size_um, min(self.fibre_length_um, 0.6 * self.width_um))
+        """Fibre length capped so that a fibre's window (its extent at the window radius plus the
+        smoothing tail) stays below the box width: then the window's unwrapped coordinates are
+        the nearest periodic image (``geometries._windows``). Also at most 0.6 of the width."""
+        h = self.voxel_size_um
+        cap = self.width_um - 2 * self.window_radius_um - 6 * h
+        return max(h, min(self.fibre_length_um, 0.6 * self.width_um, cap))
 
     def axes(self, h: float):
         """The seeded fibre axes (end points [m]) and their periodic images (static numpy)."""

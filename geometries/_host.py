@@ -17,6 +17,7 @@ thick; above the host, electrolyte up to ``height`` (room for top growth, the se
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from typing import Any, ClassVar, NamedTuple
 
@@ -180,10 +181,17 @@ class HostFamily(eqx.Module):
                 f"{self.name}: thickness_um + collector ({self.thickness_um:g} + {self.collector_layers * h:g} µm) "
                 f"exceeds height_um ({self.height_um:g} µm)"
             )
+        for name in ("width_um", "height_um", "thickness_um"):
+            cells = getattr(self, name) / h
+            if abs(cells - round(cells)) > 1e-6 * max(1.0, cells):
+                raise InputError(
+                    f"{self.name}: {name} = {getattr(self, name):g} µm is not a whole number of voxels of {h:g} µm "
+                    f"({cells:.4g}); the box would be silently rounded"
+                )
         if self.width_um < 2 * h:
             raise InputError(f"{self.name}: width_um ({self.width_um:g} µm) must span at least 2 voxels of {h:g} µm")
         itemsize = 8 if self.precision == "float64" else 4
-        need = int(np.prod(self.shape)) * itemsize * _FIELDS_IN_MEMORY
+        need = math.prod(self.shape) * itemsize * _FIELDS_IN_MEMORY  # Python ints: no overflow
         have = available_memory_bytes()
         if need > have:
             raise InputError(

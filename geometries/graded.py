@@ -41,7 +41,8 @@ class GradedHost(FibreFamily):
     source = "design family (SPEC 8 scale note; lithiophilic-bottom / insulating-top hosts)"
     PARAMETERS = (
         Parameter("structure", "-", "microstructure", choices=("dealloyed", "fibres")),
-        Parameter("feature_size_um", "µm", "ligament size (dealloyed) or nominal fibre diameter (fibres)", low=0),
+        Parameter("feature_size_um", "µm", "ligament size (dealloyed; differentiable) or nominal fibre diameter (fibres: sets "
+                  "the fibre count at construction, the layer thresholds set the local diameter; no gradient)", low=0),
         Parameter("porosity_bottom", "-", "porosity at the collector", low=0, high=1),
         Parameter("porosity_top", "-", "porosity at the top of the host", low=0, high=1),
         Parameter("conductivity_bottom", "-", "conducting share k at the collector", **_UNIT),
@@ -84,6 +85,11 @@ class GradedHost(FibreFamily):
     def _derive(self):
         if self.structure == "fibres":
             super()._derive()
+
+    def candidate_count(self, expected: int) -> int:
+        """Exactly the Boolean-model count for the mean porosity and the nominal diameter, so the
+        per-layer thresholds (the local fibre radii) stay near the nominal radius."""
+        return max(int(expected), 1)
 
     def profile_values(self, bottom, top, dtype):
         """Per-layer values (nz_host,) of a bottom-to-top profile over the slab."""

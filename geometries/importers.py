@@ -163,7 +163,7 @@ def _check_grid_options(lateral, precision, source: str) -> None:
 
 def _check_memory(shape, precision, source: str) -> None:
     itemsize = np.dtype(precision).itemsize
-    need = int(np.prod(shape)) * itemsize * _FIELDS_IN_MEMORY
+    need = math.prod(int(n) for n in shape) * itemsize * _FIELDS_IN_MEMORY  # Python ints: no overflow
     have = available_memory_bytes()
     if need > have:
         raise InputError(

@@ -180,7 +180,8 @@ def host_report(fields: HostFields) -> HostReport:
     labels = label_clusters(region, lateral_axes)
     anchored_ids = np.unique(labels[:, :, 0])
     anchored = np.isin(labels, anchored_ids[anchored_ids > 0])
-    cond_ok = bool(anchored[:, :, max(top - 2, 0):].any())  # reaches the top layer (within one voxel)
+    # reaches the top layer of the slab (within one voxel); a slab layer must hold it, not the collector
+    cond_ok = bool(anchored[:, :, max(top - 2, c):].any()) if top > c else True
     layers = np.nonzero(anchored.any(axis=(0, 1)))[0]
     reach = float((layers.max() + 1 - c) * h * 1e6) if layers.size else 0.0
     slab_conducting = conducting[slab]

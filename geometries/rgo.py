@@ -34,9 +34,9 @@ class LayeredRGO(HostFamily):
     PARAMETERS = (
         Parameter("sheet_thickness_um", "µm", "thickness of one resolved sheet (stack)", low=0),
         Parameter("gap_um", "µm", "interlayer gap", _LIN + ": 'nanoscale' gaps (tens of nm typical, not verified)", low=0),
-        Parameter("hole_diameter_um", "µm", "diameter of the holes through each sheet (0 = intact sheets)", low=0, low_inclusive=True),
-        Parameter("holes_per_sheet", "-", "holes per sheet (integer)", low=0, low_inclusive=True),
-        Parameter("contacts_per_gap", "-", "sheet-to-sheet contacts per gap (integer)", low=0, low_inclusive=True),
+        Parameter("hole_diameter_um", "µm", "diameter of the holes through each sheet (at least 2 voxels)", low=0),
+        Parameter("holes_per_sheet", "-", "holes per sheet (integer; 0 = intact sheets)", low=0, high=1000, low_inclusive=True, high_inclusive=True),
+        Parameter("contacts_per_gap", "-", "sheet-to-sheet contacts per gap (integer)", low=0, high=1000, low_inclusive=True, high_inclusive=True),
         Parameter("li_infusion", "-", "fraction of the slab's pore volume pre-filled with Li", _LIN + ": molten-Li infusion", low=0, high=1, low_inclusive=True, high_inclusive=True),
     )
 
@@ -54,6 +54,8 @@ class LayeredRGO(HostFamily):
     def _check(self):
         self._at_least_two_voxels("sheet_thickness_um", self.sheet_thickness_um)
         self._at_least_two_voxels("gap_um", self.gap_um)
+        if self.holes_per_sheet:  # a sub-voxel hole only thins the sheet (smooth mode): not a hole
+            self._at_least_two_voxels("hole_diameter_um", self.hole_diameter_um)
 
     @property
     def max_sheets(self) -> int:
