@@ -14,7 +14,9 @@ The engine is a set of small modules re-exported here:
 * :mod:`hostsim.constants` — F, R, T, Li molar volume;
 * :mod:`hostsim.electrolyte` — electrolyte parameter sets (constant and Valøen–Reimers);
 * :mod:`hostsim.kinetics` — Butler–Volmer with the nucleation gate, Sand's time, limiting current;
-* :mod:`hostsim.salt` — backward-Euler salt transport steps.
+* :mod:`hostsim.salt` — backward-Euler salt transport steps;
+* :mod:`hostsim.interfaces` — face-based electrode/electrolyte interfaces;
+* :mod:`hostsim.potential` — quasi-static potential, BV interfaces, galvanostatic/potentiostatic Newton.
 """
 
 from .constants import FARADAY, GAS_CONSTANT, LI_MOLAR_VOLUME, TEMPERATURE
@@ -27,7 +29,9 @@ from .linsolve import PCG, SolveStats, linear_solve
 from .media import random_two_phase
 from .multigrid import Identity, Jacobi, Multigrid
 from .operators import DiffusionOperator, Dirichlet, Neumann, assemble, face_coefficients
+from .interfaces import conducting_fraction, interface_area
 from .percolation import anchored_mask, label_clusters, percolating_mask
+from .potential import PotentialSolution, solve_potential
 from .salt import face_concentration, salt_step
 from .transport import (
     TransportResult,
@@ -47,7 +51,11 @@ __all__ = [
     "Kinetics",
     "LI_MOLAR_VOLUME",
     "TEMPERATURE",
+    "PotentialSolution",
+    "conducting_fraction",
     "face_concentration",
+    "interface_area",
+    "solve_potential",
     "get_electrolyte",
     "limiting_current_density",
     "salt_step",
