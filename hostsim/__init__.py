@@ -16,7 +16,8 @@ The engine is a set of small modules re-exported here:
 * :mod:`hostsim.kinetics` — Butler–Volmer with the nucleation gate, Sand's time, limiting current;
 * :mod:`hostsim.salt` — backward-Euler salt transport steps;
 * :mod:`hostsim.interfaces` — face-based electrode/electrolyte interfaces;
-* :mod:`hostsim.potential` — quasi-static potential, BV interfaces, galvanostatic/potentiostatic Newton.
+* :mod:`hostsim.potential` — quasi-static potential, BV interfaces, galvanostatic/potentiostatic Newton;
+* :mod:`hostsim.plating` — galvanostatic plating/stripping steps into voxels (``lax.scan`` + checkpoint).
 """
 
 from .constants import FARADAY, GAS_CONSTANT, LI_MOLAR_VOLUME, TEMPERATURE
@@ -31,6 +32,7 @@ from .multigrid import Identity, Jacobi, Multigrid
 from .operators import DiffusionOperator, Dirichlet, Neumann, assemble, face_coefficients
 from .interfaces import conducting_fraction, interface_area
 from .percolation import anchored_mask, label_clusters, percolating_mask
+from .plating import PlatingState, StepRecord, initial_state, plate, plating_step
 from .potential import PotentialSolution, solve_potential
 from .salt import face_concentration, salt_step
 from .transport import (
@@ -51,7 +53,12 @@ __all__ = [
     "Kinetics",
     "LI_MOLAR_VOLUME",
     "TEMPERATURE",
+    "PlatingState",
     "PotentialSolution",
+    "StepRecord",
+    "initial_state",
+    "plate",
+    "plating_step",
     "conducting_fraction",
     "face_concentration",
     "interface_area",

@@ -1,15 +1,19 @@
 """Face-based electrode/electrolyte interfaces (SPEC 4, "reaction placement").
 
 Every face between a cell holding electrolyte and a neighbouring cell holding electronically
-conducting solid is an interface of area ``h²`` weighted smoothly by the fractions on its two
-sides: ``A = h² eps_p c_q`` with ``eps_p = 1 - s_p - theta_p`` the electrolyte fraction of the
-electrolyte-side cell ``p`` and ``c_q = min(s_q k_q + theta_q, 1)`` the conducting fraction of
-the neighbour ``q``. The face current consumes salt and charge from ``p`` and deposits Li into
+conducting solid is an interface of area ``h²`` weighted by the fractions on its two sides:
+``A = h² max(eps_p c_q - eps_q c_p, 0)`` with ``eps = 1 - s - theta`` the electrolyte fraction
+and ``c = min(s k + theta, 1)`` the conducting fraction; the face belongs to the cell ``p`` on
+its electrolyte side. The *net* weight matters: with the plain product ``eps_p c_q`` two equally
+half-filled neighbours (a planar Li front crossing a voxel layer) would see each other as
+interfaces, doubling the area of the front (measured: the plating overpotential of a foil fell
+from ~25 to ~5 mV as the first Li layer filled). The face current consumes salt and charge from ``p`` and deposits Li into
 ``p``, so a filled cell becomes solid and the front moves into its neighbours.
 
-Consequences of the smooth weights: a partially filled voxel (``theta`` between 0 and 1) both
-holds electrolyte and conducts, so it carries interfaces on both sides of it (a diffuse front one
-voxel wide); everything is differentiable in ``s, k, theta``. Faces across the periodic lateral
+Consequences: a partially filled voxel (``theta`` between 0 and 1) both holds electrolyte and
+conducts, so the front is one voxel wide and splits its area between the faces below and above
+it; the weight is continuous and piecewise smooth in ``s, k, theta`` (a kink where a face's net
+weight crosses zero). Faces across the periodic lateral
 wrap count; faces on the outer boundary of the grid do not (the collector is part of the grid).
 
 Arrays returned here are per *cell* (summed over the cell's six faces), in m², plus the same
@@ -40,5 +44,7 @@ def interface_area(grid: Grid, s, k, theta):
         if grid.shape[axis] == 1:
             continue
         for offset in (-1, 1):
-            total = total + shift(cond, offset, axis, periodic[axis])
-    return h2 * eps * total
+            q_cond = shift(cond, offset, axis, periodic[axis])
+            q_eps = shift(eps, offset, axis, periodic[axis])
+            total = total + jnp.maximum(eps * q_cond - q_eps * cond, 0.0)
+    return h2 * total

@@ -70,7 +70,10 @@ def interface_faces(grid: Grid, s, k, l, theta):
     cond = conducting_fraction(s, k, theta)
     cover = theta / jnp.maximum(cond, 1e-12)
     h2 = grid.voxel_size**2
-    areas = [h2 * eps * q for q in _neighbours(grid, cond)]
+    # net interface of the face p|q: electrolyte of p against conductor of q, minus the reverse
+    # (two equally half-filled neighbours share no interface: a planar front stays planar)
+    areas = [h2 * jnp.maximum(eps * q_cond - q_eps * cond, 0.0)
+             for q_cond, q_eps in zip(_neighbours(grid, cond), _neighbours(grid, eps))]
     return areas, _neighbours(grid, l), _neighbours(grid, jnp.clip(cover, 0.0, 1.0))
 
 
