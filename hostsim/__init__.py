@@ -17,7 +17,9 @@ The engine is a set of small modules re-exported here:
 * :mod:`hostsim.salt` — backward-Euler salt transport steps;
 * :mod:`hostsim.interfaces` — face-based electrode/electrolyte interfaces;
 * :mod:`hostsim.potential` — quasi-static potential, BV interfaces, galvanostatic/potentiostatic Newton;
-* :mod:`hostsim.plating` — galvanostatic plating/stripping steps into voxels (``lax.scan`` + checkpoint).
+* :mod:`hostsim.plating` — galvanostatic plating/stripping steps into voxels (``lax.scan`` + checkpoint);
+* :mod:`hostsim.protocol` — plate / rest / strip segments and cycles;
+* :mod:`hostsim.metrics` — SPEC 5 metrics (flux CV, hot spots, envelope, top growth, dead Li, SEI).
 """
 
 from .constants import FARADAY, GAS_CONSTANT, LI_MOLAR_VOLUME, TEMPERATURE
@@ -32,6 +34,7 @@ from .multigrid import Identity, Jacobi, Multigrid
 from .operators import DiffusionOperator, Dirichlet, Neumann, assemble, face_coefficients
 from .interfaces import conducting_fraction, interface_area
 from .percolation import anchored_mask, label_clusters, percolating_mask
+from .protocol import Protocol, Segment, run_protocol
 from .plating import PlatingState, StepRecord, initial_state, plate, plating_step
 from .potential import PotentialSolution, solve_potential
 from .salt import face_concentration, salt_step
@@ -54,6 +57,9 @@ __all__ = [
     "LI_MOLAR_VOLUME",
     "TEMPERATURE",
     "PlatingState",
+    "Protocol",
+    "Segment",
+    "run_protocol",
     "PotentialSolution",
     "StepRecord",
     "initial_state",

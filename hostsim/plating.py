@@ -13,7 +13,9 @@ One step (galvanostatic, fixed charge per step, so ``dt`` is constant and the lo
 3. backward-Euler salt update with the sink ``(1 - t+) R_v / F`` in the electrolyte-side cells,
    on the new electrolyte fraction. Salt displaced by growing Li (``(eps_old - eps_new) c``) is
    removed locally — physically it is pushed out through the reservoir — and is reported as
-   ``displaced_salt`` [mol].
+   ``displaced_salt`` [mol]. Charge the galvanostat asks for but the electrode cannot pass (a strip
+   with no Li left: the potential runs away until the protocol's cutoff) is ``undelivered_charge``;
+   ``plated + capped + undelivered = I t`` always.
 
 Units: ``theta`` [-], ``c`` [mol/m³], ``V`` [V], currents [A], charge [C], time [s].
 """
@@ -29,6 +31,7 @@ import jax.numpy as jnp
 from .constants import FARADAY, LI_MOLAR_VOLUME
 from .grid import Grid
 from .linsolve import PCG
+from .metrics import flux_statistics, li_interface_area
 from .operators import Dirichlet, Neumann, shift
 from .potential import solve_potential
 from .salt import salt_step
@@ -43,6 +46,7 @@ class PlatingState(NamedTuple):
     plated_charge: jax.Array  # net charge turned into Li metal [C] (plating > 0)
     capped_charge: jax.Array  # charge held back by the limits [C]
     displaced_salt: jax.Array  # salt pushed out by growing Li [mol]
+    undelivered_charge: jax.Array  # requested charge the electrode could not pass (no Li left to strip) [C]
 
 
 class StepRecord(NamedTuple):
@@ -51,13 +55,19 @@ class StepRecord(NamedTuple):
     plated_charge: jax.Array
     max_dtheta: jax.Array  # largest |dtheta| of the step
     cap_binding: jax.Array  # a limit held charge back in this step
-    min_concentration: jax.Array  # [mol/m³]
+    min_concentration: jax.Array  # [mol/m³] over electrolyte cells
     potential_residual: jax.Array
+    flux_mean: jax.Array  # area-weighted mean interfacial current density [A/m²] (sign of the step)
+    flux_cv: jax.Array  # [-]
+    hotspot_ratio: jax.Array  # max / mean [-]
+    hotspot_pnorm: jax.Array  # p-norm / mean [-] (p = 8)
+    min_interface_concentration: jax.Array  # [mol/m³] over cells owning interface area
+    li_interface_area: jax.Array  # Li/electrolyte area [m²]
 
 
 def initial_state(grid: Grid, theta, electrolyte) -> PlatingState:
     z = jnp.zeros((), grid.dtype)
-    return PlatingState(grid.as_field(theta), grid.full(electrolyte.concentration), grid.zeros(), z, z, z, z, z)
+    return PlatingState(grid.as_field(theta), grid.full(electrolyte.concentration), grid.zeros(), z, z, z, z, z, z)
 
 
 def _li_change(grid, currents, dt):
@@ -106,10 +116,18 @@ def plating_step(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
     c_new, _ = salt_step(grid, state.concentration, jnp.maximum(eps_new, floor), d_eff, dt, sink=sink,
                          lo=Neumann(0.0), hi=Dirichlet(c0), d_ref=d_ref, solver=solver)
     new = PlatingState(theta, c_new, sol.phi, sol.voltage, state.time + dt, state.plated_charge + done,
-                       state.capped_charge + (wanted - done), state.displaced_salt + displaced)
+                       state.capped_charge + (wanted - done), state.displaced_salt + displaced,
+                       state.undelivered_charge + (current * dt - wanted))
     electrolyte_cells = eps_new > 0.5
+    plating = current >= 0
+    stats = flux_statistics(sol.face_area, sol.face_current, plating=True)
+    stats_strip = flux_statistics(sol.face_area, sol.face_current, plating=False)
+    mean, cv, hot, pn = (jnp.where(plating, a, b) for a, b in zip(stats, stats_strip))
+    owns = sum(sol.face_area) > 0
     record = StepRecord(new.time, sol.voltage, new.plated_charge, jnp.max(jnp.abs(dtheta)), capped,
-                        jnp.min(jnp.where(electrolyte_cells, c_new, jnp.inf)), sol.residual)
+                        jnp.min(jnp.where(electrolyte_cells, c_new, jnp.inf)), sol.residual,
+                        mean, cv, hot, pn, jnp.min(jnp.where(owns, c_new, jnp.inf)),
+                        li_interface_area(sol.face_area, sol.face_cover))
     return new, record
 
 

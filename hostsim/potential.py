@@ -50,6 +50,7 @@ class PotentialSolution(NamedTuple):
     reaction: jax.Array  # R_v, plating current per cell volume [A/m³]
     face_current: tuple  # per direction (6): current density on each face [A/m²] (plating > 0)
     face_area: tuple  # per direction (6): interface area [m²]
+    face_cover: tuple  # per direction (6): Li cover of the conducting side [-]
     residual: jax.Array  # relative charge-balance residual at the end
     current_error: jax.Array  # (sum A i - I) / I (galvanostatic), 0 otherwise
 
@@ -85,7 +86,9 @@ def _reaction(kinetics, grid, areas, ls, covers, eta, c):
     currents = []
     for a, l, cov in zip(areas, ls, covers):
         def face(e, l=l, cov=cov):
-            return kinetics.nucleation_gate(e, l, cov) * bv(e)
+            # plating: nucleation gate; stripping: only Li strips (never host), weighted by the Li
+            # cover of the conducting side
+            return jnp.where(e < 0, kinetics.nucleation_gate(e, l, cov), cov) * bv(e)
 
         i, di = jax.jvp(face, (eta,), (jnp.ones_like(eta),))
         currents.append(i)
@@ -166,7 +169,10 @@ def solve_potential(
         x2, _ = linear_solve(jac, b, solver, throw=False)
         g = jnp.sum(r) * h3 - current
         g_phi = -dr * h3
-        dv = (-g - jnp.sum(g_phi * x1)) / (jnp.sum(dr) * h3 - jnp.sum(g_phi * x2))
+        denominator = jnp.sum(dr) * h3 - jnp.sum(g_phi * x2)
+        # no reactive surface left (e.g. all Li stripped): dV is capped below instead of NaN
+        denominator = jnp.where(jnp.abs(denominator) > 1e-300, denominator, -1e-300)
+        dv = (-g - jnp.sum(g_phi * x1)) / denominator
         dv = jnp.clip(dv, -max_voltage_step, max_voltage_step)
         return (phi + x1 - x2 * dv, v + dv), None
 
@@ -176,4 +182,5 @@ def solve_potential(
     _, _, currents = _reaction(kinetics, grid, areas, ls, covers, v - phi, c)
     scale = jnp.maximum(jnp.max(jnp.abs(h2 * r / kappa_ref)), 1e-30)
     current_error = 0.0 if current is None else (jnp.sum(r) * grid.voxel_size**3 - current) / current
-    return PotentialSolution(phi, v, r, tuple(currents), tuple(areas), jnp.max(jnp.abs(f)) / scale, current_error)
+    return PotentialSolution(phi, v, r, tuple(currents), tuple(areas), tuple(covers), jnp.max(jnp.abs(f)) / scale,
+                             current_error)

@@ -82,3 +82,29 @@ def test_gradient_through_a_short_plating_transient():
     fd = float((on_pillar(i0 * (1 + 1e-4)) - on_pillar(i0 * (1 - 1e-4))) / (2e-4 * i0))
     assert abs(fd) > 1e-8
     assert ad == pytest.approx(fd, rel=1e-4)
+
+
+def test_plate_rest_strip_protocol_on_a_foil():
+    """Plate 0.5 mAh/cm², rest, strip 0.6 mAh/cm² at 1 mA/cm²: the envelope grows by Q V_m / F,
+    all Li is stripped (relative volume change 100 %, SPEC 5), no dead Li, and the 0.1 mAh/cm²
+    the foil cannot give back is counted as capped charge (never host, never below zero)."""
+    from hostsim.metrics import COULOMB_PER_MAH_CM2, dead_li_fraction
+    from hostsim.protocol import Protocol, Segment, run_protocol
+
+    h = 0.5e-6
+    g = Grid.create((2, 2, 14), voxel_size=h, lateral="periodic", precision="float64")
+    s, k, l = _foil(g)
+    proto = Protocol((Segment.plate(1.0, 0.5), Segment("rest", duration=60.0), Segment.strip(1.0, 0.6)))
+    st, ser = run_protocol(g, s, k, l, initial_state(g, jnp.zeros(g.shape), ORACLE), ORACLE, Kinetics(), proto)
+    h_max, h_end = ser["envelope_mean"].max(), ser["envelope_mean"][-1]
+    assert h_max == pytest.approx(0.5 * COULOMB_PER_MAH_CM2 * LI_MOLAR_VOLUME / FARADAY, rel=1e-9)
+    assert (h_max - h_end) / h_max == pytest.approx(1.0, abs=1e-9)
+    assert float(jnp.sum(st.theta)) == pytest.approx(0.0, abs=1e-12) and float(jnp.min(st.theta)) >= 0
+    assert dead_li_fraction(s, k, st.theta) == 0.0
+    area = (2 * h) ** 2
+    missing = float(st.capped_charge) + float(st.undelivered_charge)
+    assert missing == pytest.approx(-0.1 * COULOMB_PER_MAH_CM2 * area, rel=1e-6)
+    assert float(st.plated_charge) + missing == pytest.approx(-0.1 * COULOMB_PER_MAH_CM2 * area, rel=1e-6)
+    assert ser["voltage"][-1] > 0.1  # Li exhausted: the electrode polarises anodically
+    rest = ser["segment"] == 1
+    assert np.allclose(ser["plated_charge"][rest], ser["plated_charge"][rest][0])  # nothing moves at rest

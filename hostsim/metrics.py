@@ -1,0 +1,94 @@
+"""Run metrics of SPEC 5, each with its unit.
+
+Differentiable (jnp) metrics take the fields and the face currents of a potential solution;
+connectivity metrics (dead Li) are numpy/scipy on concrete arrays. Conventions:
+
+* interface statistics are area-weighted over the interface faces that carry plating
+  (``i > 0``) or, while stripping, stripping current: ``flux_cv`` = area-weighted standard
+  deviation / mean of the current density; ``hotspot_ratio`` = max / mean;
+  ``hotspot_pnorm`` = (area-weighted mean of i^p)^(1/p) / mean, p = 8, a smooth surrogate for the
+  max that gradients can use;
+* ``envelope_height`` of a column: the height above the collector of its highest voxel holding
+  host or Li (a reverse cumulative max of ``min(s + theta, 1)`` summed over z, which is exact for
+  crisp voxels and continuous otherwise); area-averaged over columns and its max-column variant;
+* ``top_growth_fraction``: Li above the host slab (layers >= ``host_top``) / all Li plated since
+  the start; ``pore_volume_use``: Li inside the slab / pore volume of the slab;
+* ``dead_li_fraction``: Li in 6-connected conducting clusters (``s k + theta > 0.5``) that do not
+  touch the collector, over all Li;
+* ``sei_loss_mAh_cm2``: ``q_SEI`` x (Li/electrolyte interface area created, summed over steps
+  where it grew) / projected area; q_SEI = 110 C/m² (SPEC 8: ~20 nm Li2CO3-like film).
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+
+Q_SEI = 110.0  # C/m² of fresh Li/electrolyte area: ~20 nm Li2CO3-like film (SPEC 8)
+COULOMB_PER_MAH_CM2 = 36000.0  # 1 mAh/cm² = 3.6 C / 1e-4 m²
+P_NORM = 8
+
+
+def flux_statistics(face_area, face_current, plating: bool = True):
+    """Area-weighted mean [A/m²], coefficient of variation [-], max/mean [-] and p-norm/mean [-]
+    of the interfacial current density over the faces carrying current of the given sign."""
+    a = jnp.stack(face_area)
+    i = jnp.stack(face_current)
+    i = i if plating else -i
+    w = a * (i > 0)
+    total = jnp.maximum(jnp.sum(w), 1e-300)
+    mean = jnp.sum(w * i) / total
+    var = jnp.sum(w * (i - mean) ** 2) / total
+    imax = jnp.max(jnp.where(w > 0, i, 0.0))
+    pnorm = (jnp.sum(w * jnp.maximum(i, 0.0) ** P_NORM) / total) ** (1.0 / P_NORM)
+    return mean, jnp.sqrt(var) / mean, imax / mean, pnorm / mean
+
+
+def active_area_ratio(face_area, face_current, projected_area, threshold: float = 0.1):
+    """Interface area carrying more than ``threshold`` x the mean plating current density, per
+    projected area [m²/m²]."""
+    mean, *_ = flux_statistics(face_area, face_current)
+    a = jnp.stack(face_area)
+    i = jnp.stack(face_current)
+    return jnp.sum(a * (i > threshold * mean)) / projected_area
+
+
+def envelope_heights(s, theta, voxel_size, collector_layers):
+    """Per-column envelope height above the collector [m] (x, y array)."""
+    occ = jnp.minimum(s + theta, 1.0)[:, :, collector_layers:]
+    from_top = jnp.flip(jax_cummax(jnp.flip(occ, axis=2), axis=2), axis=2)
+    return voxel_size * jnp.sum(from_top, axis=2)
+
+
+def jax_cummax(x, axis):
+    import jax
+
+    return jax.lax.cummax(x, axis=axis)
+
+
+def li_split(theta, s, collector_layers, host_top):
+    """(Li volume fraction sum inside the slab, above the slab) [voxels]."""
+    inside = jnp.sum(theta[:, :, collector_layers:host_top])
+    above = jnp.sum(theta[:, :, host_top:])
+    return inside, above
+
+
+def li_interface_area(face_area, face_cover):
+    """Li/electrolyte interface area [m²]: interface faces weighted by the Li cover of their
+    conducting side."""
+    return sum(jnp.sum(a * c) for a, c in zip(face_area, face_cover))
+
+
+def dead_li_fraction(s, k, theta, collector_layers: int = 1, periodic: bool = True) -> float:
+    """Li not 6-connected to the collector through conducting phase, over all Li [-]."""
+    from .percolation import label_clusters
+
+    s, k, theta = (np.asarray(x, np.float64) for x in (s, k, theta))
+    total = theta.sum()
+    if total <= 0:
+        return 0.0
+    conducting = (s * k + theta) > 0.5
+    labels = label_clusters(conducting, (0, 1) if periodic else ())
+    anchored_ids = np.unique(labels[:, :, :max(collector_layers, 1)])
+    anchored = np.isin(labels, anchored_ids[anchored_ids > 0])
+    return float(theta[~anchored].sum() / total)

@@ -1,0 +1,116 @@
+"""Cycling protocols: segments of plating, rest and stripping, repeated (SPEC 4, issue 4).
+
+A :class:`Segment` is ``plate`` or ``strip`` at a current density [A/m²] for a capacity
+[C/m²] (``mAh_cm2`` helpers convert), or ``rest`` for a duration [s]. A :class:`Protocol` is a
+list of segments repeated ``cycles`` times. :func:`run_protocol` runs every segment as one
+compiled ``lax.scan`` of galvanostatic steps (fixed charge per step) and returns the time
+series and the final state.
+
+Steps per segment: the charge per step is chosen so that plating the whole step into one voxel
+layer of the *interface* area would fill at most ``fill_per_step`` (default 0.05) of it; the
+per-step cap of :mod:`hostsim.plating` (0.1) then binds only at hot spots that take twice their
+share, and the run reports when it does. A strip segment stops when the electrode potential
+passes ``voltage_cutoff`` (Li exhausted): the remaining steps carry no current and the
+segment's record says so.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .constants import FARADAY, LI_MOLAR_VOLUME
+from .errors import InputError
+from .grid import Grid
+from .interfaces import interface_area
+from .metrics import COULOMB_PER_MAH_CM2, envelope_heights
+from .plating import PlatingState, plating_step
+
+
+@dataclasses.dataclass(frozen=True)
+class Segment:
+    kind: str  # "plate", "strip" or "rest"
+    current_density: float = 0.0  # [A/m²] (magnitude)
+    capacity: float = 0.0  # [C/m²] for plate/strip
+    duration: float = 0.0  # [s] for rest
+
+    def __post_init__(self):
+        if self.kind not in ("plate", "strip", "rest"):
+            raise InputError(f"protocol segment: kind must be plate, strip or rest; got {self.kind!r}")
+        if self.kind == "rest":
+            if not self.duration > 0:
+                raise InputError(f"protocol segment rest: duration must be > 0 s; got {self.duration}")
+        elif not (self.current_density > 0 and self.capacity > 0):
+            raise InputError(f"protocol segment {self.kind}: current_density and capacity must be > 0; "
+                             f"got {self.current_density} A/m², {self.capacity} C/m²")
+
+    @classmethod
+    def plate(cls, mA_cm2: float, mAh_cm2: float) -> "Segment":
+        return cls("plate", mA_cm2 * 10.0, mAh_cm2 * COULOMB_PER_MAH_CM2)
+
+    @classmethod
+    def strip(cls, mA_cm2: float, mAh_cm2: float) -> "Segment":
+        return cls("strip", mA_cm2 * 10.0, mAh_cm2 * COULOMB_PER_MAH_CM2)
+
+    @property
+    def seconds(self) -> float:
+        return self.duration if self.kind == "rest" else self.capacity / self.current_density
+
+
+@dataclasses.dataclass(frozen=True)
+class Protocol:
+    segments: tuple
+    cycles: int = 1
+
+    def expanded(self):
+        return [seg for _ in range(self.cycles) for seg in self.segments]
+
+
+def steps_for(segment: Segment, grid: Grid, interface_ratio: float, fill_per_step: float, rest_steps: int) -> int:
+    if segment.kind == "rest":
+        return rest_steps
+    per_step = fill_per_step * FARADAY * grid.voxel_size * max(interface_ratio, 1.0) / LI_MOLAR_VOLUME  # C/m²
+    return max(1, math.ceil(segment.capacity / per_step))
+
+
+def run_protocol(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics, protocol: Protocol, *,
+                 collector_layers: int = 1, fill_per_step: float = 0.05, rest_steps: int = 4,
+                 voltage_cutoff: float = 0.5, newton_steps: int = 8, progress=None):
+    """Run the protocol; returns ``(state, series)`` with ``series`` a dict of numpy arrays (one
+    entry per step, SI units) including envelope heights and the segment index."""
+    projected = grid.length[0] * grid.length[1]
+    ratio = float(jnp.sum(interface_area(grid, s, k, state.theta))) / projected
+    series: dict[str, list] = {}
+    segments = protocol.expanded()
+    total_steps = sum(steps_for(seg, grid, ratio, fill_per_step, rest_steps) for seg in segments)
+    done = 0
+    for index, seg in enumerate(segments):
+        n = steps_for(seg, grid, ratio, fill_per_step, rest_steps)
+        sign = {"plate": 1.0, "strip": -1.0, "rest": 0.0}[seg.kind]
+        current = sign * seg.current_density * projected
+        dt = seg.seconds / n
+
+        @jax.checkpoint
+        def body(carry, _):
+            st, stopped = carry
+            i = jnp.where(stopped, 0.0, current)
+            new, rec = plating_step(grid, s, k, l, st, electrolyte, kinetics, i, dt, newton_steps=newton_steps)
+            stopped = stopped | (new.voltage > voltage_cutoff)
+            h = envelope_heights(s, new.theta, grid.voxel_size, collector_layers)
+            return (new, stopped), (rec, stopped, jnp.mean(h), jnp.max(h))
+
+        (state, _), (rec, stopped, h_mean, h_max) = jax.jit(lambda st: jax.lax.scan(body, (st, jnp.asarray(False)), None, length=n))(state)
+        for name, value in rec._asdict().items():
+            series.setdefault(name, []).append(np.asarray(value))
+        for name, value in (("cutoff", stopped), ("envelope_mean", h_mean), ("envelope_max", h_max)):
+            series.setdefault(name, []).append(np.asarray(value))
+        series.setdefault("segment", []).append(np.full(n, index))
+        series.setdefault("current", []).append(np.full(n, current))
+        done += n
+        if progress is not None:
+            progress(done, total_steps, seg)
+    return state, {name: np.concatenate(v) for name, v in series.items()}
