@@ -70,8 +70,13 @@ def initial_state(grid: Grid, theta, electrolyte) -> PlatingState:
     return PlatingState(grid.as_field(theta), grid.full(electrolyte.concentration), grid.zeros(), z, z, z, z, z, z)
 
 
-def _li_change(grid, currents, dt):
-    """Li volume-fraction change per cell from the face currents (before limits)."""
+def _li_change(grid, currents, dt, s, theta):
+    """Li volume-fraction change per cell from the face currents (before limits).
+
+    Plating through the face p|q deposits into the electrolyte-side cell p. Stripping through it
+    takes Li back from p while p holds Li (the Li that face deposited), else from the conducting
+    cell q — so a dense film strips from its top cell down, the reverse of how it grew.
+    """
     h3 = grid.voxel_size**3
     k = LI_MOLAR_VOLUME * dt / (FARADAY * h3)
     plate = jnp.zeros(grid.shape, grid.dtype)
@@ -83,8 +88,9 @@ def _li_change(grid, currents, dt):
         for offset in (-1, 1):
             a, i = currents[d]
             plate = plate + k * a * jnp.maximum(i, 0.0)
-            # stripping current on the face p|p+offset removes Li from the conducting cell p+offset
-            strip = strip + shift(k * a * jnp.maximum(-i, 0.0), -offset, axis, grid.periodic[axis])
+            removed = k * a * jnp.maximum(-i, 0.0)
+            from_p = jnp.minimum(removed, theta)  # p's own Li first, the rest from q
+            strip = strip + from_p + shift(removed - from_p, -offset, axis, grid.periodic[axis])
             d += 1
     return plate, strip
 
@@ -96,7 +102,7 @@ def plating_step(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
     sol = solve_potential(grid, s, k, l, state.theta, state.concentration, electrolyte, kinetics, current=current,
                           phi_guess=state.phi, newton_steps=newton_steps, solver=solver)
     currents = list(zip(sol.face_area, sol.face_current))
-    plate, strip = _li_change(grid, currents, dt)
+    plate, strip = _li_change(grid, currents, dt, s, state.theta)
     room = jnp.clip(1.0 - s - state.theta, 0.0, None)
     dtheta = jnp.minimum(plate, jnp.minimum(room, max_dtheta)) - jnp.minimum(strip, jnp.minimum(state.theta, max_dtheta))
     theta = state.theta + dtheta

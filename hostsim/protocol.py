@@ -9,7 +9,8 @@ series and the final state.
 Steps per segment: the charge per step is chosen so that plating the whole step into one voxel
 layer of the *interface* area would fill at most ``fill_per_step`` (default 0.05) of it; the
 per-step cap of :mod:`hostsim.plating` (0.1) then binds only at hot spots that take twice their
-share, and the run reports when it does. A strip segment stops when the electrode potential
+share, and the run reports when it does. A 3D host is credited with at most twice the projected
+area (its interface ratio is 5-17, but plating concentrates near the top). A strip segment stops when the electrode potential
 passes ``voltage_cutoff`` (Li exhausted): the remaining steps carry no current and the
 segment's record says so.
 """
@@ -73,7 +74,9 @@ class Protocol:
 def steps_for(segment: Segment, grid: Grid, interface_ratio: float, fill_per_step: float, rest_steps: int) -> int:
     if segment.kind == "rest":
         return rest_steps
-    per_step = fill_per_step * FARADAY * grid.voxel_size * max(interface_ratio, 1.0) / LI_MOLAR_VOLUME  # C/m²
+    # a 3D host spreads the charge over more area, but hot spots take more than their share:
+    # credit at most twice the projected area
+    per_step = fill_per_step * FARADAY * grid.voxel_size * min(max(interface_ratio, 1.0), 2.0) / LI_MOLAR_VOLUME  # C/m²
     return max(1, math.ceil(segment.capacity / per_step))
 
 
