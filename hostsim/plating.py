@@ -109,7 +109,7 @@ def plating_step(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
     h3 = grid.voxel_size**3
     wanted = (jnp.sum(plate) - jnp.sum(strip)) * h3 * FARADAY / LI_MOLAR_VOLUME
     done = jnp.sum(dtheta) * h3 * FARADAY / LI_MOLAR_VOLUME
-    capped = jnp.abs(wanted - done) > 1e-9 * jnp.abs(wanted) + 1e-30
+    capped = jnp.abs(wanted - done) > 1e-4 * jnp.abs(wanted) + 1e-30  # binding: > 0.01 % of the step held back
     # salt: sink in the electrolyte-side cells, on the new electrolyte fraction
     eps_old = jnp.clip(1.0 - s - state.theta, 0.0, 1.0)
     eps_new = jnp.clip(1.0 - s - theta, 0.0, 1.0)

@@ -108,3 +108,30 @@ def test_plate_rest_strip_protocol_on_a_foil():
     assert ser["voltage"][-1] > 0.1  # Li exhausted: the electrode polarises anodically
     rest = ser["segment"] == 1
     assert np.allclose(ser["plated_charge"][rest], ser["plated_charge"][rest][0])  # nothing moves at rest
+
+
+def test_simulate_writes_summary_csv_and_fields(tmp_path):
+    """The run driver: summary keys with units, a time-series CSV, final fields that pyvista opens."""
+    import csv
+    import json
+
+    import pyvista as pv
+
+    from hostsim.protocol import Protocol, Segment
+    from hostsim.simulation import simulate, write_outputs
+
+    g = Grid.create((2, 2, 10), voxel_size=0.5e-6, lateral="periodic", precision="float64")
+    s, k, l = _foil(g)
+    res = simulate("foil", g, s, k, l, jnp.zeros(g.shape), ORACLE, Kinetics(), Protocol((Segment.plate(1.0, 0.2),)),
+                   collector_layers=1, host_top=1)
+    paths = write_outputs(tmp_path, res, g, {"s": s, "k": k, "l": l})
+    summary = json.loads(paths[0].read_text())
+    for key in ("plated_charge_C", "conservation_error", "envelope_growth_um", "relative_volume_change",
+                "top_growth_fraction", "flux_cv", "hotspot_ratio", "min_concentration_ratio", "dead_li_fraction",
+                "sei_loss_mAh_cm2", "final_voltage_V"):
+        assert key in summary
+    assert summary["conservation_error"] < 1e-9 and summary["top_growth_fraction"] == pytest.approx(1.0)
+    assert summary["envelope_growth_um"] == pytest.approx(0.2 * MAH_CM2 * LI_MOLAR_VOLUME / FARADAY * 1e6, rel=1e-9)
+    rows = list(csv.reader(open(paths[1])))
+    assert rows[0][0] == "time_s" and len(rows) == summary["steps"] + 1
+    assert "theta" in pv.read(paths[2]).cell_data
