@@ -89,10 +89,17 @@ def run_protocol(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
     ratio = float(jnp.sum(interface_area(grid, s, k, state.theta))) / projected
     series: dict[str, list] = {}
     segments = protocol.expanded()
-    total_steps = sum(steps_for(seg, grid, ratio, fill_per_step, rest_steps) for seg in segments)
     done = 0
-    for index, seg in enumerate(segments):
+    chunk = 25  # steps per compiled scan: progress is reported between chunks
+
+    def rounded(seg):
         n = steps_for(seg, grid, ratio, fill_per_step, rest_steps)
+        return n if n <= chunk else chunk * math.ceil(n / chunk)
+
+    total_steps = sum(rounded(seg) for seg in segments)
+    compiled = {}
+    for index, seg in enumerate(segments):
+        n = rounded(seg)
         sign = {"plate": 1.0, "strip": -1.0, "rest": 0.0}[seg.kind]
         current = sign * seg.current_density * projected
         dt = seg.seconds / n
@@ -106,14 +113,21 @@ def run_protocol(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
             h = envelope_heights(s, new.theta, grid.voxel_size, collector_layers)
             return (new, stopped), (rec, stopped, jnp.mean(h), jnp.max(h))
 
-        (state, _), (rec, stopped, h_mean, h_max) = jax.jit(lambda st: jax.lax.scan(body, (st, jnp.asarray(False)), None, length=n))(state)
-        for name, value in rec._asdict().items():
-            series.setdefault(name, []).append(np.asarray(value))
-        for name, value in (("cutoff", stopped), ("envelope_mean", h_mean), ("envelope_max", h_max)):
-            series.setdefault(name, []).append(np.asarray(value))
-        series.setdefault("segment", []).append(np.full(n, index))
-        series.setdefault("current", []).append(np.full(n, current))
-        done += n
-        if progress is not None:
-            progress(done, total_steps, seg)
+        length = min(n, chunk)
+        key = (length, current, dt)
+        if key not in compiled:
+            compiled[key] = jax.jit(lambda carry, body=body, length=length: jax.lax.scan(body, carry, None, length=length))
+        carry = (state, jnp.asarray(False))
+        for _ in range(n // length):
+            carry, (rec, stopped, h_mean, h_max) = compiled[key](carry)
+            for name, value in rec._asdict().items():
+                series.setdefault(name, []).append(np.asarray(value))
+            for name, value in (("cutoff", stopped), ("envelope_mean", h_mean), ("envelope_max", h_max)):
+                series.setdefault(name, []).append(np.asarray(value))
+            series.setdefault("segment", []).append(np.full(length, index))
+            series.setdefault("current", []).append(np.full(length, current))
+            done += length
+            if progress is not None:
+                progress(done, total_steps, seg)
+        state = carry[0]
     return state, {name: np.concatenate(v) for name, v in series.items()}

@@ -135,3 +135,28 @@ def test_simulate_writes_summary_csv_and_fields(tmp_path):
     rows = list(csv.reader(open(paths[1])))
     assert rows[0][0] == "time_s" and len(rows) == summary["steps"] + 1
     assert "theta" in pv.read(paths[2]).cell_data
+
+
+def test_cli_simulate_with_a_case_file(tmp_path, capsys):
+    import json
+
+    from hostsim.cli import main
+
+    case = tmp_path / "case.toml"
+    case.write_text(
+        '[geometry]\nfamily = "foil"\nwidth_um = 1.0\nheight_um = 4.0\nvoxel_size_um = 0.5\n'
+        '[electrolyte]\nname = "lp57"\n'
+        '[kinetics]\nexchange_current_density_mA_cm2 = 2.0\n'
+        '[[protocol.segment]]\nkind = "plate"\ncurrent_mA_cm2 = 1.0\ncapacity_mAh_cm2 = 0.2\n'
+        '[numerics]\nprecision = "float64"\n'
+    )
+    out = tmp_path / "run"
+    assert main(["simulate", str(case), "--out", str(out), "--quiet"]) == 0
+    summary = json.loads((out / "summary.json").read_text())["foil"]
+    assert summary["plated_capacity_mAh_cm2"] == pytest.approx(0.2, rel=1e-9)
+    assert summary["electrolyte"]["name"] == "lp57" and (out / "foil_timeseries.csv").exists()
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[kinetics]\ni0 = 1.0\n')
+    capsys.readouterr()
+    assert main(["simulate", str(bad), "--out", str(out)]) == 2
+    assert "case [kinetics]: unknown key(s) i0" in capsys.readouterr().err
