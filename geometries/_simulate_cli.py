@@ -103,6 +103,8 @@ def run(args) -> int:
               f"{s['envelope_growth_um']:.3f} µm, relative volume change {100 * s['relative_volume_change']:.1f} %, "
               f"top growth {100 * s['top_growth_fraction']:.1f} %, flux CV {s['flux_cv']:.3g}, final V "
               f"{1000 * s['final_voltage_V']:.1f} mV, conservation error {s['conservation_error']:.1e}")
+        if s["message"] != "completed":
+            print(f"  note: {s['message']}")
         if s["cap_bound_steps"]:
             print(f"  note: the per-step cap (0.1 of a voxel) bound in {s['cap_bound_steps']} of {s['steps']} steps; "
                   f"{s['capped_charge_C']:.3g} C was held back (counted, not lost)")

@@ -12,7 +12,9 @@ per-step cap of :mod:`hostsim.plating` (0.1) then binds only at hot spots that t
 share, and the run reports when it does. A 3D host is credited with at most twice the projected
 area (its interface ratio is 5-17, but plating concentrates near the top). A strip segment stops when the electrode potential
 passes ``voltage_cutoff`` (Li exhausted): the remaining steps carry no current and the
-segment's record says so.
+segment's record says so. The electrolyte depleting (c <= 1e-3 c0 in an electrolyte cell) or a
+non-finite step ends the segment the same way, keeping the last good state: no NaN reaches the
+results, and the summary says when it happened.
 """
 
 from __future__ import annotations
@@ -82,7 +84,7 @@ def steps_for(segment: Segment, grid: Grid, interface_ratio: float, fill_per_ste
 
 def run_protocol(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics, protocol: Protocol, *,
                  collector_layers: int = 1, fill_per_step: float = 0.05, rest_steps: int = 4,
-                 voltage_cutoff: float = 0.5, newton_steps: int = 8, progress=None):
+                 voltage_cutoff: float = 0.5, newton_steps: int = 8, depletion_ratio: float = 1e-3, progress=None):
     """Run the protocol; returns ``(state, series)`` with ``series`` a dict of numpy arrays (one
     entry per step, SI units) including envelope heights and the segment index."""
     projected = grid.length[0] * grid.length[1]
@@ -109,9 +111,17 @@ def run_protocol(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
             st, stopped = carry
             i = jnp.where(stopped, 0.0, current)
             new, rec = plating_step(grid, s, k, l, st, electrolyte, kinetics, i, dt, newton_steps=newton_steps)
-            stopped = stopped | (new.voltage > voltage_cutoff)
+            # depletion (c <= 1e-3 c0 in an electrolyte cell) or a non-finite step ends the
+            # segment: the state before that step is kept, the rest of the segment carries no current
+            depleted = (rec.min_concentration <= depletion_ratio * electrolyte.concentration) | ~jnp.isfinite(new.voltage)
+            new = jax.tree.map(lambda a, b: jnp.where(depleted, a, b), st._replace(time=new.time), new)
+            # the record of a rejected step shows the kept state; statistics of current-free steps
+            # (0/0) are reported as 0 rather than NaN
+            rec = rec._replace(voltage=new.voltage, plated_charge=new.plated_charge)
+            rec = jax.tree.map(lambda a: jnp.where(jnp.isfinite(a), a, jnp.zeros_like(a)), rec)
+            stopped = stopped | (new.voltage > voltage_cutoff) | depleted
             h = envelope_heights(s, new.theta, grid.voxel_size, collector_layers)
-            return (new, stopped), (rec, stopped, jnp.mean(h), jnp.max(h))
+            return (new, stopped), (rec, stopped, depleted, jnp.mean(h), jnp.max(h))
 
         length = min(n, chunk)
         key = (length, current, dt)
@@ -119,10 +129,11 @@ def run_protocol(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
             compiled[key] = jax.jit(lambda carry, body=body, length=length: jax.lax.scan(body, carry, None, length=length))
         carry = (state, jnp.asarray(False))
         for _ in range(n // length):
-            carry, (rec, stopped, h_mean, h_max) = compiled[key](carry)
+            carry, (rec, stopped, depleted, h_mean, h_max) = compiled[key](carry)
             for name, value in rec._asdict().items():
                 series.setdefault(name, []).append(np.asarray(value))
-            for name, value in (("cutoff", stopped), ("envelope_mean", h_mean), ("envelope_max", h_max)):
+            for name, value in (("cutoff", stopped), ("depleted", depleted), ("envelope_mean", h_mean),
+                                ("envelope_max", h_max)):
                 series.setdefault(name, []).append(np.asarray(value))
             series.setdefault("segment", []).append(np.full(length, index))
             series.setdefault("current", []).append(np.full(length, current))

@@ -77,6 +77,17 @@ def summarize(name, grid, s, k, theta0, collector_layers, host_top, state, serie
         hot = float(np.max(series["flux_mean"][sel] * series["hotspot_ratio"][sel]))
         tau = np.pi * d0 * (c0 * FARADAY) ** 2 / (4 * hot**2 * (1 - electrolyte.transference) ** 2)
         sand_ratio = max(sand_ratio, float(np.sum(dt[sel])) / tau)
+    depleted_at = None
+    message = "completed"
+    if np.any(series["depleted"]):
+        first = int(np.argmax(series["depleted"]))
+        depleted_at = float(series["time"][first] - dt[first])
+        message = (f"the electrolyte depleted at t = {depleted_at:.4g} s (c <= 1e-3 c0 next to the electrode) in "
+                   f"segment {int(series['segment'][first]) + 1}; results up to then are kept and the rest of that "
+                   f"segment carried no current")
+    elif np.any(series["cutoff"]):
+        first = int(np.argmax(series["cutoff"]))
+        message = f"the voltage cutoff ended segment {int(series['segment'][first]) + 1} at t = {float(series['time'][first]):.4g} s"
     return {
         "case": name,
         "grid_voxels": list(grid.shape),
@@ -106,6 +117,8 @@ def summarize(name, grid, s, k, theta0, collector_layers, host_top, state, serie
         "sei_loss_mAh_cm2": Q_SEI * new_area / projected / COULOMB_PER_MAH_CM2,
         "final_voltage_V": float(series["voltage"][-1]),
         "max_potential_residual": float(np.max(series["potential_residual"])),
+        "depleted_at_s": depleted_at,
+        "message": message,
         "electrolyte": electrolyte.describe(),
         "protocol": [dataclasses.asdict(seg) for seg in protocol.segments] + [{"cycles": protocol.cycles}],
     }

@@ -160,3 +160,23 @@ def test_cli_simulate_with_a_case_file(tmp_path, capsys):
     capsys.readouterr()
     assert main(["simulate", str(bad), "--out", str(out)]) == 2
     assert "case [kinetics]: unknown key(s) i0" in capsys.readouterr().err
+
+
+def test_impossible_current_ends_with_a_message_not_nan():
+    """100 mA/cm² against a reservoir 40 µm away (limiting current 117 mA/cm²... but Sand's time
+    at 100 mA/cm² is 5.7 s, far shorter than the 36 s of 1 mAh/cm²): the electrolyte at the
+    electrode depletes, the run stops that segment with a message, and nothing is NaN."""
+    from hostsim.protocol import Protocol, Segment
+    from hostsim.simulation import simulate
+
+    g = Grid.create((1, 1, 41), voxel_size=1e-6, lateral="no_flux", precision="float64")
+    s, k, l = _foil(g)
+    res = simulate("foil", g, s, k, l, jnp.zeros(g.shape), ORACLE, Kinetics(), Protocol((Segment.plate(300.0, 1.0),)),
+                   collector_layers=1, host_top=1)
+    summary = res.summary
+    assert summary["depleted_at_s"] is not None and "depleted at t =" in summary["message"]
+    for key in ("final_voltage_V", "plated_charge_C", "envelope_growth_um", "flux_cv", "conservation_error"):
+        assert np.isfinite(summary[key])
+    assert np.all(np.isfinite(np.asarray(res.state.concentration))) and float(jnp.min(res.state.concentration)) > -1e-6
+    # depletion comes at about Sand's time of the finite cell (semi-infinite 0.63 s at 300 mA/cm²)
+    assert 0.3 < summary["depleted_at_s"] < 2.0
