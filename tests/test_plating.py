@@ -180,3 +180,37 @@ def test_impossible_current_ends_with_a_message_not_nan():
     assert np.all(np.isfinite(np.asarray(res.state.concentration))) and float(jnp.min(res.state.concentration)) > -1e-6
     # depletion comes at about Sand's time of the finite cell (semi-infinite 0.63 s at 300 mA/cm²)
     assert 0.3 < summary["depleted_at_s"] < 2.0
+
+
+SMALL_HOSTS = {
+    "foil": dict(width_um=1.0, height_um=3.0, voxel_size_um=0.25),
+    "cu_skeleton": dict(width_um=3.0, height_um=3.0, thickness_um=2.0, fibre_length_um=2.0, voxel_size_um=0.25),
+    "cu_nanowires": dict(width_um=0.8, height_um=0.8, thickness_um=0.5),
+    "dealloyed_cu": dict(width_um=3.0, height_um=3.0, thickness_um=2.0, voxel_size_um=0.25),
+    "layered_rgo": dict(width_um=0.8, height_um=0.8, thickness_um=0.5, hole_diameter_um=0.15, holes_per_sheet=2,
+                        contacts_per_gap=3, li_infusion=0.3),
+    "fibre_scaffold": dict(width_um=3.2, height_um=3.2, thickness_um=2.0, fibre_diameter_um=0.5, voxel_size_um=0.2),
+    "seeded_capsules": dict(width_um=0.8, height_um=0.8, thickness_um=0.6, capsule_diameter_um=0.3, seed_diameter_um=0.06),
+    "graded": dict(width_um=3.0, height_um=3.0, thickness_um=2.0, voxel_size_um=0.25),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SMALL_HOSTS))
+def test_conservation_in_every_host_family(name):
+    """SPEC 6.1: in every family, Li gained x F / V_m equals the charge passed (float64, 1e-6), Li
+    never goes below zero or into host, and nothing is NaN."""
+    import geometries as geo
+
+    fam = geo.make_family(name, precision="float64", **SMALL_HOSTS[name])
+    f = fam.fields()
+    g = f.grid
+    area = g.length[0] * g.length[1]
+    J, steps = 10.0, 3
+    dt = 0.002 * FARADAY * g.voxel_size / LI_MOLAR_VOLUME / J  # 0.2 % of a voxel layer per step
+    st, rec = plate(g, f.s, f.k, f.l, initial_state(g, f.theta, ORACLE), ORACLE, Kinetics(), J * area, dt, steps)
+    gained = float(jnp.sum(st.theta - f.theta)) * g.voxel_size**3 * FARADAY / LI_MOLAR_VOLUME
+    passed = J * area * dt * steps - float(st.capped_charge) - float(st.undelivered_charge)
+    assert gained == pytest.approx(passed, rel=1e-6)
+    assert float(jnp.min(st.theta)) >= 0 and float(jnp.max(st.theta + f.s)) <= 1 + 1e-9
+    assert np.all(np.isfinite(np.asarray(rec.voltage)))
+    assert abs(float(st.undelivered_charge)) < 1e-3 * J * area * dt * steps  # the current was delivered
