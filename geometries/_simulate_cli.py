@@ -27,6 +27,8 @@ def register(subparsers) -> None:
         "and final fields (.vti). Without CASE: a planar Cu foil and a 3D Cu skeleton at 1 mA/cm² to 1 mAh/cm².")
     p.add_argument("case", nargs="?", help="case file (.toml); omit for the built-in default")
     p.add_argument("--out", default="hostsim_run", help="output directory (default ./hostsim_run)")
+    p.add_argument("--resume", metavar="DIR", default=None,
+                   help="continue an interrupted run in DIR (its case and checkpoints; same final result)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(handler=run)
 
@@ -59,14 +61,63 @@ def _case_host(geometry: dict, precision: str):
     return fam.name, fam
 
 
+def _save_checkpoint(path: Path, cp: dict) -> None:
+    import os
+
+    import numpy as np
+
+    flat = {f"state/{k}": v for k, v in cp["state"].items()}
+    flat.update({f"series/{k}": v for k, v in cp["series"].items()})
+    for key in ("segment", "chunk", "stopped", "interface_ratio"):
+        flat[key] = np.asarray(cp[key])
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, **flat)
+    os.replace(tmp, path)  # atomic: an interrupt never leaves a half-written checkpoint
+
+
+def _load_checkpoint(path: Path) -> dict:
+    import numpy as np
+
+    try:
+        with np.load(path) as z:
+            cp = {"state": {}, "series": {}}
+            for key in z.files:
+                if key.startswith("state/"):
+                    cp["state"][key[6:]] = z[key]
+                elif key.startswith("series/"):
+                    cp["series"][key[7:]] = z[key]
+                else:
+                    cp[key] = z[key].item()
+    except Exception as e:
+        raise InputError(f"{path}: unreadable checkpoint ({type(e).__name__}: {e}); delete it to restart that host") from None
+    return cp
+
+
 def run(args) -> int:
+    import shutil
+
     from hostsim.case import load_case, parse_case
     from hostsim.simulation import simulate, write_outputs
 
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{out}: exists and is not a directory")
+    if args.resume is not None:
+        out = Path(args.resume)
+        if not out.is_dir():
+            raise InputError(f"{out}: no such run directory to resume")
+        stored = out / "case.toml"
+        if args.case is not None:
+            raise InputError("--resume DIR takes the case stored in DIR; do not give a case file as well")
+        args.case = str(stored) if stored.exists() else None
+    else:
+        out = Path(args.out)
+        if out.exists() and not out.is_dir():
+            raise InputError(f"{out}: exists and is not a directory")
     case = load_case(args.case) if args.case else parse_case({}, "built-in default")
+    if args.resume is None:
+        out.mkdir(parents=True, exist_ok=True)
+        if args.case:
+            shutil.copyfile(args.case, out / "case.toml")
+        elif (out / "case.toml").exists():
+            (out / "case.toml").unlink()
     precision = case.numerics.get("precision", "float32")
     if precision == "float64":
         import jax
@@ -74,12 +125,18 @@ def run(args) -> int:
         jax.config.update("jax_enable_x64", True)
     hosts = [(fam.name, fam) for fam in _default_hosts()] if args.case is None or not case.geometry else [
         _case_host(case.geometry, precision)]
-    out.mkdir(parents=True, exist_ok=True)
     kw = {k: case.numerics[k] for k in ("fill_per_step", "newton_steps", "rest_steps") if k in case.numerics}
     if "voltage_cutoff_V" in case.numerics:
         kw["voltage_cutoff"] = case.numerics["voltage_cutoff_V"]
     summaries = {}
     for name, host in hosts:
+        done_file = out / f"{name}_summary.json"
+        checkpoint = out / f"{name}_checkpoint.npz"
+        if args.resume is not None and done_file.exists():
+            summaries[name] = json.loads(done_file.read_text())
+            print(f"{name}: already finished in {out}")
+            continue
+        resume = _load_checkpoint(checkpoint) if args.resume is not None and checkpoint.exists() else None
         fields = host.fields() if hasattr(host, "fields") else host
         start = time.perf_counter()
 
@@ -91,12 +148,19 @@ def run(args) -> int:
             print(f"\r{name}: step {done}/{total} ({seg.kind}) {elapsed:.0f} s elapsed, ETA {eta:.0f} s", end="",
                   file=sys.stderr, flush=True)
 
-        res = simulate(name, fields.grid, fields.s, fields.k, fields.l, fields.theta, case.electrolyte, case.kinetics,
-                       case.protocol, collector_layers=fields.collector_layers, host_top=fields.host_top,
-                       progress=progress, **kw)
+        try:
+            res = simulate(name, fields.grid, fields.s, fields.k, fields.l, fields.theta, case.electrolyte,
+                           case.kinetics, case.protocol, collector_layers=fields.collector_layers,
+                           host_top=fields.host_top, progress=progress,
+                           on_chunk=lambda cp, path=checkpoint: _save_checkpoint(path, cp), resume=resume, **kw)
+        except KeyboardInterrupt:
+            print(f"\ninterrupted: the last checkpoint is in {checkpoint}; continue with "
+                  f"'hostsim simulate --resume {out}'", file=sys.stderr)
+            return 130
         if not args.quiet:
             print(file=sys.stderr)
         write_outputs(out, res, fields.grid, {"s": fields.s, "k": fields.k, "l": fields.l})
+        checkpoint.unlink(missing_ok=True)
         summaries[name] = res.summary
         s = res.summary
         print(f"{name}: {s['plated_capacity_mAh_cm2']:.3f} mAh/cm² plated in {s['wall_time_s']:.1f} s; envelope growth "

@@ -84,12 +84,28 @@ def steps_for(segment: Segment, grid: Grid, interface_ratio: float, fill_per_ste
 
 def run_protocol(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics, protocol: Protocol, *,
                  collector_layers: int = 1, fill_per_step: float = 0.05, rest_steps: int = 4,
-                 voltage_cutoff: float = 0.5, newton_steps: int = 8, depletion_ratio: float = 1e-3, progress=None):
+                 voltage_cutoff: float = 0.5, newton_steps: int = 8, depletion_ratio: float = 1e-3, progress=None,
+                 on_chunk=None, resume: dict | None = None):
     """Run the protocol; returns ``(state, series)`` with ``series`` a dict of numpy arrays (one
-    entry per step, SI units) including envelope heights and the segment index."""
+    entry per step, SI units) including envelope heights and the segment index.
+
+    ``on_chunk(checkpoint)`` is called after every compiled chunk with a dict holding everything
+    needed to continue (state, series so far, position, the step plan); passing such a dict back
+    as ``resume`` continues the run where it stopped, with the same steps, so an interrupted run
+    ends with the same result as an uninterrupted one.
+    """
     projected = grid.length[0] * grid.length[1]
-    ratio = float(jnp.sum(interface_area(grid, s, k, state.theta))) / projected
-    series: dict[str, list] = {}
+    if resume is not None:
+        ratio = float(resume["interface_ratio"])
+        state = PlatingState(*(jnp.asarray(resume["state"][name]) for name in PlatingState._fields))
+        series = {name: [np.asarray(v)] for name, v in resume["series"].items()}
+        start_segment, start_chunk = int(resume["segment"]), int(resume["chunk"])
+        resume_stopped = bool(resume["stopped"])
+    else:
+        ratio = float(jnp.sum(interface_area(grid, s, k, state.theta))) / projected
+        series = {}
+        start_segment = start_chunk = 0
+        resume_stopped = False
     segments = protocol.expanded()
     done = 0
     chunk = 25  # steps per compiled scan: progress is reported between chunks
@@ -102,6 +118,9 @@ def run_protocol(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
     compiled = {}
     for index, seg in enumerate(segments):
         n = rounded(seg)
+        if index < start_segment:
+            done += n
+            continue
         sign = {"plate": 1.0, "strip": -1.0, "rest": 0.0}[seg.kind]
         current = sign * seg.current_density * projected
         dt = seg.seconds / n
@@ -127,8 +146,10 @@ def run_protocol(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
         key = (length, current, dt)
         if key not in compiled:
             compiled[key] = jax.jit(lambda carry, body=body, length=length: jax.lax.scan(body, carry, None, length=length))
-        carry = (state, jnp.asarray(False))
-        for _ in range(n // length):
+        first_chunk = start_chunk if index == start_segment else 0
+        carry = (state, jnp.asarray(resume_stopped if (index == start_segment and first_chunk) else False))
+        done += first_chunk * length
+        for chunk_index in range(first_chunk, n // length):
             carry, (rec, stopped, depleted, h_mean, h_max) = compiled[key](carry)
             for name, value in rec._asdict().items():
                 series.setdefault(name, []).append(np.asarray(value))
@@ -140,5 +161,13 @@ def run_protocol(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
             done += length
             if progress is not None:
                 progress(done, total_steps, seg)
+            if on_chunk is not None:
+                finished = chunk_index + 1 == n // length
+                on_chunk({
+                    "state": {name: np.asarray(v) for name, v in carry[0]._asdict().items()},
+                    "series": {name: np.concatenate(v) for name, v in series.items()},
+                    "segment": index + 1 if finished else index, "chunk": 0 if finished else chunk_index + 1,
+                    "stopped": bool(carry[1]) and not finished, "interface_ratio": ratio,
+                })
         state = carry[0]
     return state, {name: np.concatenate(v) for name, v in series.items()}

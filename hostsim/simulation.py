@@ -125,10 +125,13 @@ def summarize(name, grid, s, k, theta0, collector_layers, host_top, state, serie
 
 
 def simulate(name, grid, s, k, l, theta0, electrolyte, kinetics, protocol: Protocol, *, collector_layers=1,
-             host_top=1, progress=None, **kw) -> SimulationResult:
+             host_top=1, progress=None, on_chunk=None, resume=None, **kw) -> SimulationResult:
+    """Run ``protocol`` on the host; ``on_chunk``/``resume`` checkpoint and continue it
+    (:func:`hostsim.protocol.run_protocol`)."""
     start = time.perf_counter()
     state, series = run_protocol(grid, s, k, l, initial_state(grid, theta0, electrolyte), electrolyte, kinetics,
-                                 protocol, collector_layers=collector_layers, progress=progress, **kw)
+                                 protocol, collector_layers=collector_layers, progress=progress, on_chunk=on_chunk,
+                                 resume=resume, **kw)
     summary = summarize(name, grid, s, k, theta0, collector_layers, host_top, state, series, electrolyte, protocol,
                         time.perf_counter() - start)
     return SimulationResult(name, state, series, summary)
@@ -152,7 +155,6 @@ def write_outputs(directory, result: SimulationResult, grid, fields: dict) -> li
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / f"{result.name}_summary.json", out / f"{result.name}_timeseries.csv",
              out / f"{result.name}_fields_final.vti"]
-    paths[0].write_text(json.dumps(result.summary, indent=1, default=float))
     with open(paths[1], "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow([label for _, label, _ in SERIES_COLUMNS])
@@ -162,4 +164,5 @@ def write_outputs(directory, result: SimulationResult, grid, fields: dict) -> li
     write_vti(paths[2], {**fields, "theta": np.asarray(result.state.theta),
                          "concentration_mol_m3": np.asarray(result.state.concentration),
                          "phi_e_V": np.asarray(result.state.phi)}, voxel_size=grid.voxel_size)
+    paths[0].write_text(json.dumps(result.summary, indent=1, default=float))  # last: marks the host done
     return paths
