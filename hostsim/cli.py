@@ -1,4 +1,6 @@
-"""Command line: ``hostsim transport [VOLUME] [--axis x|y|z] [--pore-value V] [--json]``.
+"""Command line: ``hostsim transport [VOLUME] [--axis x|y|z] [--pore-value V] [--json]``, plus the
+subcommands other packages register under the ``hostsim.cli`` entry-point group:
+``hostsim geometry`` and ``hostsim simulate`` (from :mod:`geometries`, which builds hosts).
 
 Without VOLUME, ``hostsim transport`` runs the built-in default case: a 64^3 random two-phase
 medium (porosity 0.5, blob size 2 voxels, seed 0), so a fresh install can be checked with no
