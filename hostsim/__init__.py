@@ -26,7 +26,7 @@ from .constants import FARADAY, GAS_CONSTANT, LI_MOLAR_VOLUME, TEMPERATURE
 from .electrolyte import ELECTROLYTES, Electrolyte, get_electrolyte
 from .errors import InputError
 from .grid import Grid, axis_index
-from .io import load_volume, write_vti
+from .io import load_volume, write_pvd, write_vti
 from .kinetics import Kinetics, limiting_current_density, sand_time, wagner_number
 from .linsolve import PCG, SolveStats, linear_solve
 from .media import random_two_phase
@@ -98,5 +98,6 @@ __all__ = [
     "percolating_mask",
     "random_two_phase",
     "transport_solve",
+    "write_pvd",
     "write_vti",
 ]

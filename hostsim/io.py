@@ -123,11 +123,13 @@ def _quiet_vtk():
     vtkObject.GlobalWarningDisplayOff()
 
 
-def write_vti(path: str | os.PathLike, fields: dict, voxel_size: float = 1.0) -> Path:
-    """Write cell-centred fields (arrays ``[x, y, z]`` or ``[3, x, y, z]`` vectors) to a ``.vti``.
+def write_vti(path: str | os.PathLike, fields: dict, voxel_size: float = 1.0, metadata: dict | None = None) -> Path:
+    """Write cell-centred fields (arrays ``[x, y, z]`` or ``[3, x, y, z]`` vectors) to a ``.vti``
+    (zlib-compressed; spacing = ``voxel_size``).
 
     Integer/bool fields are written as int32 and floats as float32/float64, so ParaView reads
-    every field whatever dtype the caller passed.
+    every field whatever dtype the caller passed. ``metadata`` becomes VTK field data: numbers as
+    one-value arrays, strings as ASCII strings (VTK's string arrays do not survive non-ASCII).
     """
     import pyvista as pv
 
@@ -139,7 +141,7 @@ def write_vti(path: str | os.PathLike, fields: dict, voxel_size: float = 1.0) ->
     (shape,) = shapes
     image = pv.ImageData(dimensions=tuple(n + 1 for n in shape), spacing=(voxel_size,) * 3)
     for name, value in fields.items():
-        value = np.asarray(value)
+        value = np.asarray(value)  # one host copy per field (device arrays are fetched here)
         if value.dtype.kind in "biu":
             value = value.astype(np.int32)
         elif value.dtype not in (np.float32, np.float64):
@@ -148,8 +150,31 @@ def write_vti(path: str | os.PathLike, fields: dict, voxel_size: float = 1.0) ->
             image.cell_data[name] = np.stack([c.ravel(order="F") for c in value], axis=1)
         else:
             image.cell_data[name] = value.ravel(order="F")
+    for key, value in (metadata or {}).items():
+        if isinstance(value, str):
+            image.field_data[key] = np.array([value.encode("ascii", "replace").decode()], dtype=str)
+        else:
+            image.field_data[key] = np.atleast_1d(np.asarray(value, np.float64))
     try:
-        image.save(path)
+        image.save(path, compression="zlib")
     except Exception as e:
         raise InputError(f"{path}: could not write: {type(e).__name__}: {e}") from None
+    return path
+
+
+def write_pvd(path: str | os.PathLike, frames) -> Path:
+    """Write a ParaView ``.pvd`` collection: ``frames`` is ``[(time_s, file), ...]`` with the
+    files relative to the ``.pvd``'s folder. ParaView and ``pyvista.read`` open it as one
+    time series. Written to a temporary name and renamed, so a reader never sees half a file."""
+    from xml.sax.saxutils import quoteattr
+
+    path = Path(path)
+    lines = ['<?xml version="1.0"?>',
+             '<VTKFile type="Collection" version="0.1" byte_order="LittleEndian">', "  <Collection>"]
+    for t, file in frames:
+        lines.append(f'    <DataSet timestep="{float(t):.9g}" group="" part="0" file={quoteattr(str(file))}/>')
+    lines += ["  </Collection>", "</VTKFile>", ""]
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("\n".join(lines))
+    os.replace(tmp, path)
     return path
