@@ -6,8 +6,9 @@ family (or a volume to import) and only this package builds hosts; the engine's 
 
 Without a case: the built-in default — a planar Cu foil and a 3D Cu skeleton (0.5 µm fibres,
 porosity 0.8, 5 µm thick, 4 µm box at 0.125 µm voxels) side by side, 1 mA/cm² to 1 mAh/cm² in
-LP30 — about a minute on 2 CPU cores. DIR receives ``summary.json`` (one summary per host, keys
-with units), ``<host>_timeseries.csv`` and ``<host>_fields_final.vti``.
+LP30 — about a minute on 2 CPU cores. DIR receives what docs/outputs.md lists: per host a
+summary (keys with units), a time-series CSV, field snapshots (``.pvd`` of ``.vti``) and the final
+fields; then plots, 3D renders, an animation and ``report.html`` (``--no-report`` for batch runs).
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ def register(subparsers) -> None:
     p.add_argument("--resume", metavar="DIR", default=None,
                    help="continue an interrupted run in DIR (its case and checkpoints; same final result)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.add_argument("--no-report", action="store_true",
+                   help="batch mode: no plots, renders or report.html (fields, CSV and summary only)")
+    p.add_argument("--max-frames", type=int, default=None, metavar="N",
+                   help="field snapshots per host, initial and final included (default 40, or the case's [output])")
     p.set_defaults(handler=run)
 
 
@@ -98,6 +103,7 @@ def run(args) -> int:
 
     from hostsim.case import load_case, parse_case
     from hostsim.simulation import simulate, write_outputs
+    from hostsim.snapshots import SnapshotWriter
 
     if args.resume is not None:
         out = Path(args.resume)
@@ -112,6 +118,10 @@ def run(args) -> int:
         if out.exists() and not out.is_dir():
             raise InputError(f"{out}: exists and is not a directory")
     case = load_case(args.case) if args.case else parse_case({}, "built-in default")
+    max_frames = args.max_frames if args.max_frames is not None else case.output.get("max_frames", 40)
+    if max_frames < 2:
+        raise InputError(f"--max-frames: expected >= 2 (initial and final state); got {max_frames}")
+    report = case.output.get("report", True) and not args.no_report
     if args.resume is None:
         out.mkdir(parents=True, exist_ok=True)
         if args.case:
@@ -128,6 +138,7 @@ def run(args) -> int:
     kw = {k: case.numerics[k] for k in ("fill_per_step", "newton_steps", "rest_steps") if k in case.numerics}
     if "voltage_cutoff_V" in case.numerics:
         kw["voltage_cutoff"] = case.numerics["voltage_cutoff_V"]
+    kw["top"] = case.top
     summaries = {}
     for name, host in hosts:
         done_file = out / f"{name}_summary.json"
@@ -149,9 +160,12 @@ def run(args) -> int:
                   file=sys.stderr, flush=True)
 
         try:
+            writer = SnapshotWriter(out, name, fields.grid, {"s": fields.s, "k": fields.k, "l": fields.l},
+                                    collector_layers=fields.collector_layers, host_top=fields.host_top,
+                                    max_frames=max_frames, resume=resume is not None)
             res = simulate(name, fields.grid, fields.s, fields.k, fields.l, fields.theta, case.electrolyte,
                            case.kinetics, case.protocol, collector_layers=fields.collector_layers,
-                           host_top=fields.host_top, progress=progress,
+                           host_top=fields.host_top, progress=progress, snapshots=writer,
                            on_chunk=lambda cp, path=checkpoint: _save_checkpoint(path, cp), resume=resume, **kw)
         except KeyboardInterrupt:
             print(f"\ninterrupted: the last checkpoint is in {checkpoint}; continue with "
@@ -159,7 +173,8 @@ def run(args) -> int:
             return 130
         if not args.quiet:
             print(file=sys.stderr)
-        write_outputs(out, res, fields.grid, {"s": fields.s, "k": fields.k, "l": fields.l})
+        write_outputs(out, res, fields.grid, {"s": fields.s, "k": fields.k, "l": fields.l},
+                      collector_layers=fields.collector_layers, host_top=fields.host_top)
         checkpoint.unlink(missing_ok=True)
         summaries[name] = res.summary
         s = res.summary
@@ -173,5 +188,11 @@ def run(args) -> int:
             print(f"  note: the per-step cap (0.1 of a voxel) bound in {s['cap_bound_steps']} of {s['steps']} steps; "
                   f"{s['capped_charge_C']:.3g} C was held back (counted, not lost)")
     (out / "summary.json").write_text(json.dumps(summaries, indent=1, default=float))
-    print(f"results in {out}/ (summary.json, *_timeseries.csv, *_fields_final.vti)")
+    if report:
+        from hostsim.report import write_report
+
+        page = write_report(out, progress=None if args.quiet else lambda msg: print(msg, file=sys.stderr))
+        print(f"report: {page}")
+    print(f"results in {out}/ (summary.json, *_timeseries.csv, *_fields.pvd snapshots, *_fields_final.vti"
+          f"{', plots, renders, report.html' if report else ''})")
     return 0

@@ -35,9 +35,10 @@ from .operators import DiffusionOperator, Dirichlet, Neumann, assemble, face_coe
 from .interfaces import conducting_fraction, interface_area
 from .percolation import anchored_mask, label_clusters, percolating_mask
 from .protocol import Protocol, Segment, run_protocol
-from .plating import PlatingState, StepRecord, initial_state, plate, plating_step
+from .cell import LithiumCounterElectrode, Reservoir
+from .plating import PlatingState, StepRecord, initial_state, mean_plating_time, plate, plating_step
 from .potential import PotentialSolution, solve_potential
-from .salt import face_concentration, salt_step
+from .salt import face_concentration, salt_step, shared_sink
 from .transport import (
     TransportResult,
     effective_diffusivity_ratio,
@@ -49,6 +50,10 @@ from .transport import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "LithiumCounterElectrode",
+    "Reservoir",
+    "mean_plating_time",
+    "shared_sink",
     "ELECTROLYTES",
     "Electrolyte",
     "FARADAY",

@@ -19,9 +19,16 @@ key by key (the geometry section is validated by the geometry package that build
     [protocol]
     cycles = 1
 
+    [cell]
+    top = "reservoir"               # reservoir | li_counter_electrode (hostsim.cell)
+
     [numerics]
     precision = "float32"
     fill_per_step = 0.05
+
+    [output]
+    max_frames = 40                 # field snapshots (.vti + .pvd) per host, initial and final included
+    report = true                   # plots, renders and report.html after the run
 
 Every unknown key is an error naming the section and the allowed keys.
 """
@@ -32,12 +39,14 @@ import dataclasses
 import tomllib
 from pathlib import Path
 
+from .cell import LithiumCounterElectrode, Reservoir
 from .electrolyte import ELECTROLYTES, get_electrolyte
 from .errors import InputError
 from .kinetics import Kinetics
 from .protocol import Protocol, Segment
 
-SECTIONS = ("geometry", "electrolyte", "kinetics", "protocol", "numerics", "output")
+SECTIONS = ("geometry", "electrolyte", "kinetics", "protocol", "cell", "numerics", "output")
+TOPS = ("reservoir", "li_counter_electrode")
 KINETICS_KEYS = {
     "exchange_current_density_mA_cm2": ("exchange_current_density", 10.0),  # mA/cm² -> A/m²
     "alpha_a": ("alpha_a", 1.0), "alpha_c": ("alpha_c", 1.0),
@@ -58,6 +67,7 @@ class Case:
     protocol: Protocol
     numerics: dict
     output: dict
+    top: object = None  # hostsim.cell.Reservoir or LithiumCounterElectrode
 
 
 def _unknown(section, keys, allowed):
@@ -118,8 +128,20 @@ def parse_case(data: dict, source: str = "case") -> Case:
             else:
                 numerics[key] = _number("numerics", key, numerics[key], low=0, integer=kind is int)
     output = dict(data.get("output", {}))
-    _unknown("output", output.keys(), ("fields",))
-    return Case(source, geometry, electrolyte, kinetics, Protocol(tuple(segments), cycles), numerics, output)
+    _unknown("output", output.keys(), ("max_frames", "report"))
+    if "max_frames" in output:
+        output["max_frames"] = _number("output", "max_frames", output["max_frames"], low=1, integer=True)
+        if output["max_frames"] < 2:
+            raise InputError(f"case [output] max_frames: expected >= 2 (initial and final state); got {output['max_frames']}")
+    if "report" in output and not isinstance(output["report"], bool):
+        raise InputError(f"case [output] report: expected true or false; got {output['report']!r}")
+    cell = dict(data.get("cell", {}))
+    _unknown("cell", cell.keys(), ("top",))
+    top_name = cell.get("top", "reservoir")
+    if top_name not in TOPS:
+        raise InputError(f"case [cell] top: expected one of {', '.join(TOPS)}; got {top_name!r}")
+    top = Reservoir() if top_name == "reservoir" else LithiumCounterElectrode()
+    return Case(source, geometry, electrolyte, kinetics, Protocol(tuple(segments), cycles), numerics, output, top)
 
 
 def load_case(path) -> Case:

@@ -76,7 +76,12 @@ def _register_plugins(sub) -> None:
     from importlib.metadata import entry_points
 
     for ep in sorted(entry_points(group="hostsim.cli"), key=lambda e: e.name):
-        ep.load()(sub)
+        try:
+            register = ep.load()
+        except Exception as e:  # a broken plugin must not take the other subcommands down with it
+            print(f"hostsim: warning: subcommand {ep.name!r} unavailable ({type(e).__name__}: {e})", file=sys.stderr)
+            continue
+        register(sub)
 
 
 def _print_table(result, source: str) -> None:

@@ -11,8 +11,12 @@ One step (galvanostatic, fixed charge per step, so ``dt`` is constant and the lo
    (SPEC 4: default 0.1). Charge that a limit holds back is counted as ``capped_charge`` and the
    step reports the cap as binding — the run says so instead of silently losing Li;
 3. backward-Euler salt update with the sink ``(1 - t+) R_v / F`` in the electrolyte-side cells,
-   on the new electrolyte fraction. Salt displaced by growing Li (``(eps_old - eps_new) c``) is
-   removed locally — physically it is pushed out through the reservoir — and is reported as
+   on the new electrolyte fraction (:func:`hostsim.salt.shared_sink`: a cell with less than half
+   its volume electrolyte hands part of its sink to its electrolyte neighbours — the Li front in
+   it faces them — which keeps c positive in nearly full front cells). Salt displaced by growing
+   Li (``(eps_old - eps_new) c``) is removed locally — physically it is pushed out through the
+   reservoir, or in a closed cell (a Li counter electrode on top, :mod:`hostsim.cell`) it is
+   the salt of the volume the receding counter electrode frees — and is reported as
    ``displaced_salt`` [mol]. Charge the galvanostat asks for but the electrode cannot pass (a strip
    with no Li left: the potential runs away until the protocol's cutoff) is ``undelivered_charge``;
    ``plated + capped + undelivered = I t`` always.
@@ -32,9 +36,10 @@ from .constants import FARADAY, LI_MOLAR_VOLUME
 from .grid import Grid
 from .linsolve import PCG
 from .metrics import flux_statistics, li_interface_area
-from .operators import Dirichlet, Neumann, shift
+from .cell import Reservoir
+from .operators import Neumann, shift
 from .potential import solve_potential
-from .salt import salt_step
+from .salt import salt_step, shared_sink
 
 
 class PlatingState(NamedTuple):
@@ -47,6 +52,9 @@ class PlatingState(NamedTuple):
     capped_charge: jax.Array  # charge held back by the limits [C]
     displaced_salt: jax.Array  # salt pushed out by growing Li [mol]
     undelivered_charge: jax.Array  # requested charge the electrode could not pass (no Li left to strip) [C]
+    interfacial_current: jax.Array  # per cell, area-weighted mean current density of its interface faces in the last step [A/m²]
+    plated_time: jax.Array  # per cell, sum of t dtheta+ over plating increments [s] (mean plating time = this / plated_amount)
+    plated_amount: jax.Array  # per cell, sum of dtheta+ [-]
 
 
 class StepRecord(NamedTuple):
@@ -61,13 +69,20 @@ class StepRecord(NamedTuple):
     flux_cv: jax.Array  # [-]
     hotspot_ratio: jax.Array  # max / mean [-]
     hotspot_pnorm: jax.Array  # p-norm / mean [-] (p = 8)
-    min_interface_concentration: jax.Array  # [mol/m³] over cells owning interface area
+    min_interface_concentration: jax.Array  # [mol/m³] lowest surface concentration (extrapolated to the interface) over cells owning interface area
     li_interface_area: jax.Array  # Li/electrolyte area [m²]
+    current_error: jax.Array  # (passed - requested) / requested current of the potential solve [-]
 
 
 def initial_state(grid: Grid, theta, electrolyte) -> PlatingState:
     z = jnp.zeros((), grid.dtype)
-    return PlatingState(grid.as_field(theta), grid.full(electrolyte.concentration), grid.zeros(), z, z, z, z, z, z)
+    return PlatingState(grid.as_field(theta), grid.full(electrolyte.concentration), grid.zeros(), z, z, z, z, z, z,
+                        grid.zeros(), grid.zeros(), grid.zeros())
+
+
+def mean_plating_time(state: PlatingState):
+    """Per cell, the mean time [s] at which the Li plated into it was plated (0 where none was)."""
+    return jnp.where(state.plated_amount > 1e-9, state.plated_time / jnp.maximum(state.plated_amount, 1e-30), 0.0)
 
 
 def _li_change(grid, currents, dt, s, theta):
@@ -97,10 +112,11 @@ def _li_change(grid, currents, dt, s, theta):
 
 @eqx.filter_jit
 def plating_step(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics, current, dt,
-                 *, max_dtheta: float = 0.1, newton_steps: int = 8, solver: PCG = PCG(rtol=1e-8)):
-    """Advance one galvanostatic step of ``dt`` seconds at ``current`` [A] (> 0 plates)."""
+                 *, top=Reservoir(), max_dtheta: float = 0.1, newton_steps: int = 8, solver: PCG = PCG(rtol=1e-8)):
+    """Advance one galvanostatic step of ``dt`` seconds at ``current`` [A] (> 0 plates) with
+    ``top`` (:mod:`hostsim.cell`) closing the cell."""
     sol = solve_potential(grid, s, k, l, state.theta, state.concentration, electrolyte, kinetics, current=current,
-                          phi_guess=state.phi, newton_steps=newton_steps, solver=solver)
+                          top=top, phi_guess=state.phi, newton_steps=newton_steps, solver=solver)
     currents = list(zip(sol.face_area, sol.face_current))
     plate, strip = _li_change(grid, currents, dt, s, state.theta)
     room = jnp.clip(1.0 - s - state.theta, 0.0, None)
@@ -117,23 +133,35 @@ def plating_step(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
     c0 = electrolyte.concentration
     d_ref = electrolyte.diffusivity(c0)
     d_eff = electrolyte.diffusivity(state.concentration) * jnp.maximum(eps_new, floor)
-    sink = (1.0 - electrolyte.transference) * sol.reaction / FARADAY
-    displaced = jnp.sum((eps_old - eps_new) * state.concentration) * h3
+    sink = shared_sink(grid, (1.0 - electrolyte.transference) * sol.reaction / FARADAY, eps_new)
+    pushed = (eps_old - eps_new) * state.concentration  # [mol/m³ of cell]
+    displaced = jnp.sum(pushed) * h3
+    projected = grid.length[0] * grid.length[1]
     c_new, _ = salt_step(grid, state.concentration, jnp.maximum(eps_new, floor), d_eff, dt, sink=sink,
-                         lo=Neumann(0.0), hi=Dirichlet(c0), d_ref=d_ref, solver=solver)
-    new = PlatingState(theta, c_new, sol.phi, sol.voltage, state.time + dt, state.plated_charge + done,
+                         lo=Neumann(0.0), hi=top.salt_condition(electrolyte, current, projected), d_ref=d_ref,
+                         solver=solver)
+    area = sum(sol.face_area)
+    cell_current = sum(a * i for a, i in zip(sol.face_area, sol.face_current)) / jnp.maximum(area, 1e-300)
+    gained = jnp.maximum(dtheta, 0.0)
+    new = PlatingState(theta, c_new, sol.phi, sol.cell_voltage, state.time + dt, state.plated_charge + done,
                        state.capped_charge + (wanted - done), state.displaced_salt + displaced,
-                       state.undelivered_charge + (current * dt - wanted))
+                       state.undelivered_charge + (current * dt - wanted),
+                       jnp.where(area > 0, cell_current, 0.0), state.plated_time + (state.time + 0.5 * dt) * gained,
+                       state.plated_amount + gained)
     electrolyte_cells = eps_new > 0.5
     plating = current >= 0
     stats = flux_statistics(sol.face_area, sol.face_current, plating=True)
     stats_strip = flux_statistics(sol.face_area, sol.face_current, plating=False)
     mean, cv, hot, pn = (jnp.where(plating, a, b) for a, b in zip(stats, stats_strip))
-    owns = sum(sol.face_area) > 0
-    record = StepRecord(new.time, sol.voltage, new.plated_charge, jnp.max(jnp.abs(dtheta)), capped,
+    owns = area > 0
+    # surface concentration at the interfaces: the cell value extrapolated over the electrolyte's
+    # half-thickness eps h / 2 with the cell's flux (SPEC 6.2: "extrapolate c to the face")
+    d_cell = electrolyte.diffusivity(c_new)
+    surface = c_new - (1.0 - electrolyte.transference) * new.interfacial_current / FARADAY * eps_new * grid.voxel_size / (2.0 * d_cell)
+    record = StepRecord(new.time, sol.cell_voltage, new.plated_charge, jnp.max(jnp.abs(dtheta)), capped,
                         jnp.min(jnp.where(electrolyte_cells, c_new, jnp.inf)), sol.residual,
-                        mean, cv, hot, pn, jnp.min(jnp.where(owns, c_new, jnp.inf)),
-                        li_interface_area(sol.face_area, sol.face_cover))
+                        mean, cv, hot, pn, jnp.min(jnp.where(owns, surface, jnp.inf)),
+                        li_interface_area(sol.face_area, sol.face_cover), sol.current_error)
     return new, record
 
 

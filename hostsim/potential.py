@@ -11,8 +11,14 @@ with ``R_v`` [A/m³] the plating current per volume of the electrolyte-side cell
 (:mod:`hostsim.interfaces`), ``eta = V - phi - U`` (U = 0 vs Li/Li+). The conducting solid is
 one equipotential at ``V`` (SPEC 4: sigma_Cu / kappa ~ 1e7).
 
-Boundary conditions: ``z = 0`` no flux (the collector is part of the grid); ``z = L_z`` a
-reservoir: ``phi = 0`` and ``c = c0`` on the face (for ``ln c`` in ``L_D``).
+Boundary conditions: ``z = 0`` no flux (the collector is part of the grid); ``z = L_z`` the
+``top`` of :mod:`hostsim.cell`: ``phi = 0`` on the face, and ``c`` on the face (for ``ln c`` in
+``L_D``) is c0 for a :class:`~hostsim.cell.Reservoir` or extrapolated from the top cell with the
+known flux for a :class:`~hostsim.cell.LithiumCounterElectrode` (potentiostatic control takes it
+from the top cell, first order, as the current is not known in advance). With a counter
+electrode, ``phi = 0`` on its face means the potentials are measured against the electrolyte
+there; ``cell_voltage = voltage - eta_ce`` is the working electrode against the counter
+electrode's metal.
 
 Newton on ``(phi, V)``: the Jacobian block in ``phi`` is the diffusion operator plus the
 diagonal ``dR_v/dphi = -A i'(eta) / h³ >= 0`` (i' < 0), so it is SPD and the multigrid PCG
@@ -36,6 +42,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
+from .cell import Reservoir
 from .grid import Grid
 from .interfaces import _smoothstep as smoothstep
 from .interfaces import conducting_fraction, face_areas, li_fill, neighbours
@@ -54,6 +61,8 @@ class PotentialSolution(NamedTuple):
     face_cover: tuple  # per direction (6): Li cover of the conducting side [-]
     residual: jax.Array  # relative charge-balance residual at the end
     current_error: jax.Array  # (sum A i - I) / I (galvanostatic), 0 otherwise
+    counter_overpotential: jax.Array  # eta_ce [V] of the counter electrode (0 for a reservoir)
+    cell_voltage: jax.Array  # voltage - eta_ce [V]: against the counter electrode's metal (= voltage for a reservoir)
 
 
 def interface_faces(grid: Grid, s, k, l, theta):
@@ -101,6 +110,7 @@ def solve_potential(
     voltage=None,
     phi_guess=None,
     voltage_guess=None,
+    top=Reservoir(),
     newton_steps: int = 12,
     max_voltage_step: float = 0.05,
     solver: PCG = PCG(rtol=1e-8),
@@ -112,6 +122,7 @@ def solve_potential(
         concentration: salt concentration [mol/m³].
         current: total plating current [A] (galvanostatic; > 0 plates), or
         voltage: electrode potential [V] vs the reservoir (potentiostatic). Exactly one.
+        top: :class:`~hostsim.cell.Reservoir` (default) or :class:`~hostsim.cell.LithiumCounterElectrode`.
         newton_steps: Newton iterations (fixed count, jit-friendly; the residual is returned).
     """
     if (current is None) == (voltage is None):
@@ -125,7 +136,10 @@ def solve_potential(
     kappa_d = electrolyte.diffusional_conductivity(c) * jnp.maximum(eps, EPS_FLOOR) / kappa_ref
     h2 = grid.voxel_size**2
     ln_c = jnp.log(jnp.maximum(c, electrolyte.c_floor))
-    op_d, rhs_d = assemble(grid, kappa_d, Neumann(0.0), Dirichlet(jnp.log(c0)))
+    projected = grid.length[0] * grid.length[1]
+    c_top = top.face_concentration(grid, c, electrolyte.diffusivity(c) * jnp.maximum(eps, EPS_FLOOR), electrolyte,
+                                   0.0 if current is None else current, projected)
+    op_d, rhs_d = assemble(grid, kappa_d, Neumann(0.0), Dirichlet(jnp.log(jnp.maximum(c_top, electrolyte.c_floor))))
     diffusion_source = (op_d(ln_c) - rhs_d) / h2  # L_D(ln c) / kappa_ref [V/m²]
     areas, ls, covers = interface_faces(grid, s, k, l, theta)
     total_area = sum(jnp.sum(a) for a in areas)
@@ -135,9 +149,12 @@ def solve_potential(
         v = jnp.asarray(voltage, dtype)
     elif voltage_guess is not None:
         v = jnp.asarray(voltage_guess, dtype)
-    else:  # invert symmetric BV for the mean current density, plus the bare-surface barrier
+    else:  # invert symmetric BV for the mean current density at the interfaces' mean c, plus the bare-surface barrier
         j = current / jnp.maximum(total_area, 1e-30)
-        eta0 = -2.0 / kinetics.f * jnp.arcsinh(j / (2.0 * kinetics.exchange_current_density))
+        area_field = sum(areas)
+        c_interface = jnp.sum(area_field * c) / jnp.maximum(jnp.sum(area_field), 1e-30)  # area-weighted
+        i0 = jnp.maximum(kinetics.exchange_current(c_interface), 1e-6 * kinetics.exchange_current_density)
+        eta0 = -2.0 / kinetics.f * jnp.arcsinh(j / (2.0 * i0))
         v = (eta0 - kinetics.nucleation_overpotential_bare).astype(dtype)
     op0, rhs0 = assemble(grid, kappa, Neumann(0.0), Dirichlet(0.0))
 
@@ -172,6 +189,8 @@ def solve_potential(
     f, r, _ = residual(phi, v)
     _, _, currents = _reaction(kinetics, grid, areas, ls, covers, v - phi, c)
     scale = jnp.maximum(jnp.max(jnp.abs(h2 * r / kappa_ref)), 1e-30)
-    current_error = 0.0 if current is None else (jnp.sum(r) * grid.voxel_size**3 - current) / current
+    passed = jnp.sum(r) * grid.voxel_size**3
+    current_error = 0.0 if current is None else (passed - current) / current
+    eta_ce = top.overpotential(kinetics, passed if current is None else current, projected, c_top)
     return PotentialSolution(phi, v, r, tuple(currents), tuple(areas), tuple(covers), jnp.max(jnp.abs(f)) / scale,
-                             current_error)
+                             current_error, eta_ce, v - eta_ce)

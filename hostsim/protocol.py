@@ -12,7 +12,8 @@ per-step cap of :mod:`hostsim.plating` (0.1) then binds only at hot spots that t
 share, and the run reports when it does. A 3D host is credited with at most twice the projected
 area (its interface ratio is 5-17, but plating concentrates near the top). A strip segment stops when the electrode potential
 passes ``voltage_cutoff`` (Li exhausted): the remaining steps carry no current and the
-segment's record says so. The electrolyte depleting (c <= 1e-3 c0 in an electrolyte cell) or a
+segment's record says so. The electrolyte depleting (c <= 1e-3 c0 in an electrolyte cell or on
+an interface, extrapolated to it) or a
 non-finite step ends the segment the same way, keeping the last good state: no NaN reaches the
 results, and the summary says when it happened.
 """
@@ -31,6 +32,7 @@ from .errors import InputError
 from .grid import Grid
 from .interfaces import interface_area
 from .metrics import COULOMB_PER_MAH_CM2, envelope_heights
+from .cell import Reservoir
 from .plating import PlatingState, plating_step
 
 
@@ -84,7 +86,7 @@ def steps_for(segment: Segment, grid: Grid, interface_ratio: float, fill_per_ste
 
 def run_protocol(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics, protocol: Protocol, *,
                  collector_layers: int = 1, fill_per_step: float = 0.05, rest_steps: int = 4,
-                 voltage_cutoff: float = 0.5, newton_steps: int = 8, depletion_ratio: float = 1e-3, progress=None,
+                 voltage_cutoff: float = 0.5, newton_steps: int = 8, top=None, depletion_ratio: float = 1e-3, progress=None,
                  on_chunk=None, resume: dict | None = None):
     """Run the protocol; returns ``(state, series)`` with ``series`` a dict of numpy arrays (one
     entry per step, SI units) including envelope heights and the segment index.
@@ -129,10 +131,15 @@ def run_protocol(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
         def body(carry, _):
             st, stopped = carry
             i = jnp.where(stopped, 0.0, current)
-            new, rec = plating_step(grid, s, k, l, st, electrolyte, kinetics, i, dt, newton_steps=newton_steps)
+            new, rec = plating_step(grid, s, k, l, st, electrolyte, kinetics, i, dt, newton_steps=newton_steps,
+                                    top=Reservoir() if top is None else top)
             # depletion (c <= 1e-3 c0 in an electrolyte cell) or a non-finite step ends the
             # segment: the state before that step is kept, the rest of the segment carries no current
-            depleted = (rec.min_concentration <= depletion_ratio * electrolyte.concentration) | ~jnp.isfinite(new.voltage)
+            floor = depletion_ratio * electrolyte.concentration
+            depleted = ((rec.min_concentration <= floor) | (rec.min_interface_concentration <= floor)
+                        | ~jnp.isfinite(new.voltage)
+                        # plating current the electrode cannot pass: the surface is depleted (i0 ~ c^alpha_a)
+                        | ((i > 0) & (jnp.abs(rec.current_error) > 1e-2)))
             new = jax.tree.map(lambda a, b: jnp.where(depleted, a, b), st._replace(time=new.time), new)
             # the record of a rejected step shows the kept state; statistics of current-free steps
             # (0/0) are reported as 0 rather than NaN
@@ -168,6 +175,7 @@ def run_protocol(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
                     "series": {name: np.concatenate(v) for name, v in series.items()},
                     "segment": index + 1 if finished else index, "chunk": 0 if finished else chunk_index + 1,
                     "stopped": bool(carry[1]) and not finished, "interface_ratio": ratio,
+                    "done_steps": done, "total_steps": total_steps,
                 })
         state = carry[0]
     return state, {name: np.concatenate(v) for name, v in series.items()}

@@ -3,7 +3,8 @@
 :func:`simulate` runs a :class:`~hostsim.protocol.Protocol` on the fields of a host and returns
 a :class:`SimulationResult`: the final state, the per-step time series and a summary of scalars
 whose keys carry their units. :func:`write_outputs` writes ``summary.json``, ``timeseries.csv``
-and the final fields (``fields_final.vti``) into a directory.
+and the final fields (``fields_final.vti``) into a directory; snapshots during the run come from
+a :class:`~hostsim.snapshots.SnapshotWriter` (docs/outputs.md lists every file and field).
 
 Summary definitions (beyond :mod:`hostsim.metrics`):
 
@@ -13,10 +14,9 @@ Summary definitions (beyond :mod:`hostsim.metrics`):
 * ``top_growth_fraction``: Li above the host slab / Li gained;
 * ``flux_cv``, ``hotspot_ratio``: at the last plating step; ``min_concentration_ratio``: the
   lowest c / c0 in an electrolyte cell (eps > 0.5) over the run; ``min_front_concentration_ratio``:
-  the same over every cell owning interface area, including partly filled front cells — it can go
-  negative there (a known defect: backward Euler with the full sink in a cell with a few per cent
-  of electrolyte is not positivity preserving; the exchange current then uses max(c, 0), so the
-  cell stops reacting and charge is conserved, but the local salt balance is wrong); ``sand_time_ratio``: the longest plating
+  the lowest surface concentration (cell value extrapolated to the interface) over every cell
+  owning interface area, including partly filled front cells (kept positive by
+  :func:`hostsim.salt.shared_sink`); ``sand_time_ratio``: the longest plating
   segment's duration over Sand's time at its hot-spot current density (> 1: the hottest surface
   would have depleted in a semi-infinite electrolyte);
 * ``sei_loss_mAh_cm2``: q_SEI x (sum of the increases of the Li/electrolyte area) / projected area.
@@ -125,13 +125,27 @@ def summarize(name, grid, s, k, theta0, collector_layers, host_top, state, serie
 
 
 def simulate(name, grid, s, k, l, theta0, electrolyte, kinetics, protocol: Protocol, *, collector_layers=1,
-             host_top=1, progress=None, on_chunk=None, resume=None, **kw) -> SimulationResult:
+             host_top=1, progress=None, on_chunk=None, resume=None, snapshots=None, **kw) -> SimulationResult:
     """Run ``protocol`` on the host; ``on_chunk``/``resume`` checkpoint and continue it
-    (:func:`hostsim.protocol.run_protocol`)."""
+    (:func:`hostsim.protocol.run_protocol`); ``snapshots`` (a
+    :class:`~hostsim.snapshots.SnapshotWriter`) writes field snapshots during the run."""
     start = time.perf_counter()
-    state, series = run_protocol(grid, s, k, l, initial_state(grid, theta0, electrolyte), electrolyte, kinetics,
+    state0 = initial_state(grid, theta0, electrolyte)
+    if snapshots is not None:
+        if resume is None or not snapshots.frames:
+            snapshots.write(state0, 0)
+        user_chunk = on_chunk
+
+        def on_chunk(checkpoint):
+            snapshots.on_chunk(checkpoint)
+            if user_chunk is not None:
+                user_chunk(checkpoint)
+
+    state, series = run_protocol(grid, s, k, l, state0, electrolyte, kinetics,
                                  protocol, collector_layers=collector_layers, progress=progress, on_chunk=on_chunk,
                                  resume=resume, **kw)
+    if snapshots is not None:
+        snapshots.finish(state, len(series["time"]))
     summary = summarize(name, grid, s, k, theta0, collector_layers, host_top, state, series, electrolyte, protocol,
                         time.perf_counter() - start)
     return SimulationResult(name, state, series, summary)
@@ -147,22 +161,30 @@ SERIES_COLUMNS = [
 ]
 
 
-def write_outputs(directory, result: SimulationResult, grid, fields: dict) -> list[Path]:
-    """Write ``<name>_summary.json``, ``<name>_timeseries.csv``, ``<name>_fields_final.vti``."""
+def write_outputs(directory, result: SimulationResult, grid, fields: dict, *, collector_layers=1, host_top=1) -> list[Path]:
+    """Write ``<name>_timeseries.csv``, ``<name>_fields_final.vti`` and, last,
+    ``<name>_summary.json`` (docs/outputs.md). ``fields`` holds the host's ``s, k, l``."""
     from .io import write_vti
+    from .snapshots import UNITS, snapshot_fields
 
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / f"{result.name}_summary.json", out / f"{result.name}_timeseries.csv",
              out / f"{result.name}_fields_final.vti"]
+    projected = grid.length[0] * grid.length[1]
+    columns = [(label, np.asarray(result.series[key], np.float64) * scale) for key, label, scale in SERIES_COLUMNS]
+    columns.insert(4, ("capacity_mAh_cm2", np.asarray(result.series["plated_charge"], np.float64) / projected
+                       / COULOMB_PER_MAH_CM2))
     with open(paths[1], "w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow([label for _, label, _ in SERIES_COLUMNS])
-        cols = [np.asarray(result.series[key], np.float64) * scale for key, _, scale in SERIES_COLUMNS]
-        for row in zip(*cols):
+        w.writerow([label for label, _ in columns])
+        for row in zip(*(values for _, values in columns)):
             w.writerow([f"{v:.9g}" for v in row])
-    write_vti(paths[2], {**fields, "theta": np.asarray(result.state.theta),
-                         "concentration_mol_m3": np.asarray(result.state.concentration),
-                         "phi_e_V": np.asarray(result.state.phi)}, voxel_size=grid.voxel_size)
+    st = result.state
+    write_vti(paths[2], snapshot_fields(fields, st), voxel_size=grid.voxel_size, metadata={
+        "time_s": float(st.time), "voltage_V": float(st.voltage), "plated_charge_C": float(st.plated_charge),
+        "capacity_mAh_cm2": float(st.plated_charge) / projected / COULOMB_PER_MAH_CM2,
+        "voxel_size_m": grid.voxel_size, "collector_layers": collector_layers, "host_top": host_top,
+        "case": result.name, "units": json.dumps(UNITS)})
     paths[0].write_text(json.dumps(result.summary, indent=1, default=float))  # last: marks the host done
     return paths

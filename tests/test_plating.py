@@ -134,7 +134,7 @@ def test_simulate_writes_summary_csv_and_fields(tmp_path):
     assert summary["envelope_growth_um"] == pytest.approx(0.2 * MAH_CM2 * LI_MOLAR_VOLUME / FARADAY * 1e6, rel=1e-9)
     rows = list(csv.reader(open(paths[1])))
     assert rows[0][0] == "time_s" and len(rows) == summary["steps"] + 1
-    assert "theta" in pv.read(paths[2]).cell_data
+    assert "li_fraction" in pv.read(paths[2]).cell_data
 
 
 def test_cli_simulate_with_a_case_file(tmp_path, capsys):
@@ -151,7 +151,7 @@ def test_cli_simulate_with_a_case_file(tmp_path, capsys):
         '[numerics]\nprecision = "float64"\n'
     )
     out = tmp_path / "run"
-    assert main(["simulate", str(case), "--out", str(out), "--quiet"]) == 0
+    assert main(["simulate", str(case), "--out", str(out), "--quiet", "--no-report"]) == 0
     summary = json.loads((out / "summary.json").read_text())["foil"]
     assert summary["plated_capacity_mAh_cm2"] == pytest.approx(0.2, rel=1e-9)
     assert summary["electrolyte"]["name"] == "lp57" and (out / "foil_timeseries.csv").exists()
@@ -214,6 +214,7 @@ def test_conservation_in_every_host_family(name):
     assert float(jnp.min(st.theta)) >= 0 and float(jnp.max(st.theta + f.s)) <= 1 + 1e-9
     assert np.all(np.isfinite(np.asarray(rec.voltage)))
     assert abs(float(st.undelivered_charge)) < 1e-3 * J * area * dt * steps  # the current was delivered
+    assert float(jnp.min(rec.min_interface_concentration)) > 0  # salt stays positive at every front
 
 
 def test_interrupted_protocol_resumes_to_the_same_result():
@@ -252,7 +253,7 @@ def test_cli_resume_after_an_interruption(tmp_path, capsys):
                     '[[protocol.segment]]\nkind = "plate"\ncurrent_mA_cm2 = 1.0\ncapacity_mAh_cm2 = 0.3\n'
                     '[numerics]\nprecision = "float64"\n')
     full = tmp_path / "full"
-    assert main(["simulate", str(case), "--out", str(full), "--quiet"]) == 0
+    assert main(["simulate", str(case), "--out", str(full), "--quiet", "--no-report"]) == 0
     # an "interrupted" run: the case and a checkpoint taken after the first chunk, nothing else
     import geometries as geo
 
@@ -265,7 +266,7 @@ def test_cli_resume_after_an_interruption(tmp_path, capsys):
     part.mkdir()
     shutil.copyfile(case, part / "case.toml")
     _save_checkpoint(part / "foil_checkpoint.npz", checkpoints[0])
-    assert main(["simulate", "--resume", str(part), "--quiet"]) == 0
+    assert main(["simulate", "--resume", str(part), "--quiet", "--no-report"]) == 0
     a = json.loads((full / "summary.json").read_text())["foil"]
     b = json.loads((part / "summary.json").read_text())["foil"]
     for key in ("plated_charge_C", "envelope_growth_um", "final_voltage_V", "steps"):

@@ -1,0 +1,120 @@
+"""What a run writes (docs/outputs.md): field snapshots as a .pvd collection of compressed .vti
+files that pyvista (and ParaView) re-open with the same names and values, the time-series CSV
+columns, report.html, and clear errors for bad run directories (issue 5)."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+
+SMALL_CASE = ('[geometry]\nfamily = "cu_skeleton"\nwidth_um = 3.0\nheight_um = 4.0\nthickness_um = 2.0\n'
+              'voxel_size_um = 0.25\nfibre_diameter_um = 0.5\n'
+              '[[protocol.segment]]\nkind = "plate"\ncurrent_mA_cm2 = 1.0\ncapacity_mAh_cm2 = 0.3\n'
+              '[[protocol.segment]]\nkind = "strip"\ncurrent_mA_cm2 = 1.0\ncapacity_mAh_cm2 = 0.1\n'
+              '[numerics]\nprecision = "float64"\n[output]\nmax_frames = 6\n')
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    """A real (small) run through the CLI, batch mode (no report)."""
+    from hostsim.cli import main
+
+    d = tmp_path_factory.mktemp("run")
+    case = d / "case.toml"
+    case.write_text(SMALL_CASE)
+    out = d / "out"
+    assert main(["simulate", str(case), "--out", str(out), "--quiet", "--no-report"]) == 0
+    return out
+
+
+def _pvd_frames(path):
+    root = ET.parse(path).getroot()
+    return [(float(e.get("timestep")), e.get("file")) for e in root.iter("DataSet")]
+
+
+def test_snapshots_form_a_time_series_pyvista_reopens(small_run):
+    import pyvista as pv
+
+    from hostsim.snapshots import UNITS
+
+    name = "cu_skeleton"
+    frames = _pvd_frames(small_run / f"{name}_fields.pvd")
+    times = [t for t, _ in frames]
+    assert 3 <= len(frames) <= 6 and times[0] == 0.0 and np.all(np.diff(times) > 0)
+    reader = pv.get_reader(str(small_run / f"{name}_fields.pvd"))
+    np.testing.assert_allclose(reader.time_values, times)
+    reader.set_active_time_value(reader.time_values[-1])
+    last = reader.read()[0]
+    assert set(UNITS) <= set(last.cell_data.keys())
+    assert json.loads(str(last.field_data["units"][0])) == UNITS
+    final = pv.read(small_run / f"{name}_fields_final.vti")
+    for key in UNITS:  # the last snapshot is the final state
+        np.testing.assert_array_equal(np.asarray(last.cell_data[key]), np.asarray(final.cell_data[key]))
+    summary = json.loads((small_run / f"{name}_summary.json").read_text())
+    assert float(final.field_data["time_s"][0]) == pytest.approx(times[-1])
+    assert float(final.field_data["voltage_V"][0]) == pytest.approx(summary["final_voltage_V"], rel=1e-6)
+    assert float(final.spacing[0]) == pytest.approx(0.25e-6)
+    # the plated Li (final - initial) in the files is the summary's plated charge
+    first = pv.read(small_run / frames[0][1])
+    dtheta = np.sum(np.asarray(final.cell_data["li_fraction"], np.float64) - np.asarray(first.cell_data["li_fraction"]))
+    from hostsim import FARADAY, LI_MOLAR_VOLUME
+
+    assert dtheta * (0.25e-6) ** 3 * FARADAY / LI_MOLAR_VOLUME == pytest.approx(summary["plated_charge_C"], rel=1e-4)
+    # Li plated during the run carries its plating time; stripping current shows as negative current
+    t = np.asarray(final.cell_data["plating_time_s"])
+    assert t.max() <= times[-1] and t.max() > 0
+    assert np.asarray(final.cell_data["plating_current_A_m2"]).min() < 0  # the run ends stripping
+    # the snapshot files are compressed (zlib) VTK XML
+    assert b'compressor="vtkZLibDataCompressor"' in (small_run / frames[1][1]).read_bytes()[:2000]
+
+
+def test_timeseries_has_capacity_and_units(small_run):
+    import csv
+
+    rows = list(csv.reader(open(small_run / "cu_skeleton_timeseries.csv")))
+    head = rows[0]
+    for col in ("time_s", "voltage_V", "capacity_mAh_cm2", "envelope_mean_um", "flux_cv"):
+        assert col in head
+    cap = np.array([float(r[head.index("capacity_mAh_cm2")]) for r in rows[1:]])
+    assert cap.max() == pytest.approx(0.3, rel=2e-2) and cap[-1] == pytest.approx(0.2, rel=3e-2)
+
+
+def test_report_is_self_contained_with_numbers_and_plots(small_run):
+    from hostsim.report import write_report
+
+    page = write_report(small_run, renders=False)
+    text = page.read_text()
+    srcs = re.findall(r'src="([^"]*)"', text)
+    assert len(srcs) >= 4 and all(s.startswith("data:image/") for s in srcs)  # embedded, no links
+    assert "envelope growth (mean) [µm]" in text and "final voltage [mV]" in text
+    assert "cu_skeleton" in text and 'kind = "strip"' in html.unescape(text)  # the case file is shown
+    for png in ("voltage.png", "depth_profile.png", "current_histogram.png", "envelope.png"):
+        assert (small_run / "figures" / png).stat().st_size > 5000
+
+
+def test_report_cli_and_errors(tmp_path, capsys):
+    from hostsim.cli import main
+
+    assert main(["report", str(tmp_path / "nowhere")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("hostsim: error:") and "nowhere" in err and "\n" not in err
+    (tmp_path / "x_summary.json").write_text("{not json")
+    assert main(["report", str(tmp_path)]) == 2
+    assert "x_summary.json" in capsys.readouterr().err
+
+
+def test_bad_output_options_are_refused(tmp_path, capsys):
+    from hostsim.cli import main
+
+    case = tmp_path / "case.toml"
+    case.write_text('[output]\nmax_frames = 1\n')
+    assert main(["simulate", str(case), "--out", str(tmp_path / "o")]) == 2
+    assert "max_frames" in capsys.readouterr().err
+    case.write_text('[cell]\ntop = "lithium"\n')
+    assert main(["simulate", str(case), "--out", str(tmp_path / "o")]) == 2
+    assert "li_counter_electrode" in capsys.readouterr().err
