@@ -80,8 +80,25 @@ def _save_checkpoint(path: Path, cp: dict) -> None:
     os.replace(tmp, path)  # atomic: an interrupt never leaves a half-written checkpoint
 
 
+def _clear_outputs(out: Path) -> None:
+    """A fresh run into an existing directory: remove what an earlier run wrote there (only
+    hostsim's own file patterns), so stale hosts never reach the report or pass for finished."""
+    import shutil
+
+    for pattern in ("*_summary.json", "*_timeseries.csv", "*_fields.pvd", "*_fields_final.vti", "*_checkpoint.npz",
+                    "*_checkpoint.tmp.npz", "summary.json", "report.html"):
+        for path in out.glob(pattern):
+            path.unlink()
+    for pattern in ("*_fields", "figures", "renders"):
+        for path in out.glob(pattern):
+            if path.is_dir():
+                shutil.rmtree(path)
+
+
 def _load_checkpoint(path: Path) -> dict:
     import numpy as np
+
+    from hostsim.plating import PlatingState
 
     try:
         with np.load(path) as z:
@@ -95,6 +112,10 @@ def _load_checkpoint(path: Path) -> dict:
                     cp[key] = z[key].item()
     except Exception as e:
         raise InputError(f"{path}: unreadable checkpoint ({type(e).__name__}: {e}); delete it to restart that host") from None
+    missing = sorted(set(PlatingState._fields) - set(cp["state"]))
+    if missing:
+        raise InputError(f"{path}: checkpoint from another hostsim version (no {', '.join(missing)}); delete it to "
+                         f"restart that host")
     return cp
 
 
@@ -124,6 +145,7 @@ def run(args) -> int:
     report = case.output.get("report", True) and not args.no_report
     if args.resume is None:
         out.mkdir(parents=True, exist_ok=True)
+        _clear_outputs(out)
         if args.case:
             shutil.copyfile(args.case, out / "case.toml")
         elif (out / "case.toml").exists():
@@ -171,10 +193,22 @@ def run(args) -> int:
             print(f"\ninterrupted: the last checkpoint is in {checkpoint}; continue with "
                   f"'hostsim simulate --resume {out}'", file=sys.stderr)
             return 130
+        except Exception as e:  # a solver that fails under jit (equinox error_if) arrives as a runtime error
+            text = str(e)
+            if "did not converge" not in text and "converge" not in text.lower():
+                raise
+            first = next((line.strip() for line in text.splitlines() if "converge" in line.lower()), text[:200])
+            raise InputError(f"{name}: the linear solver failed ({first}); the last checkpoint is in {checkpoint}. "
+                             f"Try [numerics] precision = \"float64\" or a larger grid") from None
         if not args.quiet:
             print(file=sys.stderr)
-        write_outputs(out, res, fields.grid, {"s": fields.s, "k": fields.k, "l": fields.l},
-                      collector_layers=fields.collector_layers, host_top=fields.host_top)
+        try:
+            write_outputs(out, res, fields.grid, {"s": fields.s, "k": fields.k, "l": fields.l},
+                          collector_layers=fields.collector_layers, host_top=fields.host_top)
+        except KeyboardInterrupt:
+            print(f"\ninterrupted while writing {name}'s results; 'hostsim simulate --resume {out}' writes them "
+                  f"again from {checkpoint}", file=sys.stderr)
+            return 130
         checkpoint.unlink(missing_ok=True)
         summaries[name] = res.summary
         s = res.summary
@@ -191,7 +225,12 @@ def run(args) -> int:
     if report:
         from hostsim.report import write_report
 
-        page = write_report(out, progress=None if args.quiet else lambda msg: print(msg, file=sys.stderr))
+        try:
+            page = write_report(out, progress=None if args.quiet else lambda msg: print(msg, file=sys.stderr))
+        except KeyboardInterrupt:
+            print(f"\ninterrupted while writing the report; the results are complete in {out}; "
+                  f"'hostsim report {out}' makes the report", file=sys.stderr)
+            return 130
         print(f"report: {page}")
     print(f"results in {out}/ (summary.json, *_timeseries.csv, *_fields.pvd snapshots, *_fields_final.vti"
           f"{', plots, renders, report.html' if report else ''})")

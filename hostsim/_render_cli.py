@@ -3,9 +3,9 @@
 Registered as a ``hostsim.cli`` entry point (``render = "hostsim._render_cli:register"``):
 
     hostsim render RUN_DIR --out final.png                     # every case side by side, iso view
-    hostsim render RUN_DIR --case skeleton --view section --out section.png
-    hostsim render RUN_DIR/skeleton_fields.pvd --field plating_current_A_m2 --out current.png
-    hostsim render RUN_DIR --case skeleton --animate plating.gif
+    hostsim render RUN_DIR --case cu_skeleton --view section --out section.png
+    hostsim render RUN_DIR/cu_skeleton_fields.pvd --field plating_current_A_m2 --out current.png
+    hostsim render RUN_DIR --case cu_skeleton --animate plating.gif
 
 pyvista/VTK are imported only when the subcommand runs, so ``hostsim --help`` stays fast.
 """

@@ -57,14 +57,14 @@ class Electrolyte(eqx.Module):
     def diffusivity(self, c):
         """Salt diffusivity D(c) [m²/s]."""
         if not self._uses_correlation("diffusivity"):
-            return jnp.full_like(jnp.asarray(c, float), self.diffusivity_value)
+            return jnp.full_like(jnp.asarray(c) * 1.0, self.diffusivity_value)
         m = jnp.maximum(jnp.asarray(c), self.c_floor) / 1000.0
         return 1e-4 * 10.0 ** (-4.43 - 54.0 / (self.temperature - 229.0 - 5.0 * m) - 0.22 * m)
 
     def conductivity(self, c):
         """Ionic conductivity kappa(c) [S/m]."""
         if not self._uses_correlation("conductivity"):
-            return jnp.full_like(jnp.asarray(c, float), self.conductivity_value)
+            return jnp.full_like(jnp.asarray(c) * 1.0, self.conductivity_value)
         m = jnp.maximum(jnp.asarray(c), self.c_floor) / 1000.0
         t = self.temperature
         inner = (-10.5 + 0.0740 * t - 6.96e-5 * t**2 + 0.668 * m - 0.0178 * m * t + 2.80e-5 * m * t**2
@@ -74,7 +74,7 @@ class Electrolyte(eqx.Module):
     def thermodynamic_factor(self, c):
         """1 + dln f±/dln c [-]."""
         if not self._uses_correlation("thermodynamic_factor"):
-            return jnp.full_like(jnp.asarray(c, float), self.thermodynamic_factor_value)
+            return jnp.full_like(jnp.asarray(c) * 1.0, self.thermodynamic_factor_value)
         m = jnp.maximum(jnp.asarray(c), self.c_floor) / 1000.0
         return (0.601 - 0.24 * jnp.sqrt(m) + 0.982 * (1.0 - 0.0052 * (self.temperature - 294.0)) * m**1.5) / (1.0 - 0.38)
 

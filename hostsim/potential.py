@@ -142,20 +142,22 @@ def solve_potential(
     op_d, rhs_d = assemble(grid, kappa_d, Neumann(0.0), Dirichlet(jnp.log(jnp.maximum(c_top, electrolyte.c_floor))))
     diffusion_source = (op_d(ln_c) - rhs_d) / h2  # L_D(ln c) / kappa_ref [V/m²]
     areas, ls, covers = interface_faces(grid, s, k, l, theta)
-    total_area = sum(jnp.sum(a) for a in areas)
 
     phi = jnp.zeros(grid.shape, dtype) if phi_guess is None else grid.as_field(phi_guess)
     if voltage is not None:
         v = jnp.asarray(voltage, dtype)
-    elif voltage_guess is not None:
-        v = jnp.asarray(voltage_guess, dtype)
     else:  # invert symmetric BV for the mean current density at the interfaces' mean c, plus the bare-surface barrier
-        j = current / jnp.maximum(total_area, 1e-30)
         area_field = sum(areas)
-        c_interface = jnp.sum(area_field * c) / jnp.maximum(jnp.sum(area_field), 1e-30)  # area-weighted
+        wetted = jnp.sum(area_field)
+        safe_area = jnp.where(wetted > 0, wetted, 1.0)
+        j = current / safe_area
+        c_interface = jnp.sum(area_field * c) / safe_area  # area-weighted
         i0 = jnp.maximum(kinetics.exchange_current(c_interface), 1e-6 * kinetics.exchange_current_density)
         eta0 = -2.0 / kinetics.f * jnp.arcsinh(j / (2.0 * i0))
         v = (eta0 - kinetics.nucleation_overpotential_bare).astype(dtype)
+        if voltage_guess is not None:  # a warm start where it is finite (NaN: no guess)
+            guess = jnp.asarray(voltage_guess, dtype)
+            v = jnp.where(jnp.isfinite(guess), guess, v)
     op0, rhs0 = assemble(grid, kappa, Neumann(0.0), Dirichlet(0.0))
 
     def residual(phi, v):
@@ -191,6 +193,8 @@ def solve_potential(
     scale = jnp.maximum(jnp.max(jnp.abs(h2 * r / kappa_ref)), 1e-30)
     passed = jnp.sum(r) * grid.voxel_size**3
     current_error = 0.0 if current is None else (passed - current) / current
-    eta_ce = top.overpotential(kinetics, passed if current is None else current, projected, c_top)
+    # the counter electrode carries the current that passed (not the requested one, which an
+    # electrode out of Li cannot pass)
+    eta_ce = jnp.asarray(top.overpotential(kinetics, passed, projected, c_top), dtype)
     return PotentialSolution(phi, v, r, tuple(currents), tuple(areas), tuple(covers), jnp.max(jnp.abs(f)) / scale,
                              current_error, eta_ce, v - eta_ce)

@@ -12,8 +12,9 @@ per-step cap of :mod:`hostsim.plating` (0.1) then binds only at hot spots that t
 share, and the run reports when it does. A 3D host is credited with at most twice the projected
 area (its interface ratio is 5-17, but plating concentrates near the top). A strip segment stops when the electrode potential
 passes ``voltage_cutoff`` (Li exhausted): the remaining steps carry no current and the
-segment's record says so. The electrolyte depleting (c <= 1e-3 c0 in an electrolyte cell or on
-an interface, extrapolated to it) or a
+segment's record says so. The
+electrolyte depleting (c <= 1e-3 c0 in an electrolyte cell or on an interface, extrapolated to
+it; or a plating current the electrode cannot pass while its surface is below 0.05 c0) or a
 non-finite step ends the segment the same way, keeping the last good state: no NaN reaches the
 results, and the summary says when it happened.
 """
@@ -135,11 +136,17 @@ def run_protocol(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
                                     top=Reservoir() if top is None else top)
             # depletion (c <= 1e-3 c0 in an electrolyte cell) or a non-finite step ends the
             # segment: the state before that step is kept, the rest of the segment carries no current
-            floor = depletion_ratio * electrolyte.concentration
+            c0 = electrolyte.concentration
+            floor = depletion_ratio * c0
+            short = jnp.abs(rec.current_error) > 1e-2  # the potential solve passed < 99 % of the current
             depleted = ((rec.min_concentration <= floor) | (rec.min_interface_concentration <= floor)
                         | ~jnp.isfinite(new.voltage)
-                        # plating current the electrode cannot pass: the surface is depleted (i0 ~ c^alpha_a)
-                        | ((i > 0) & (jnp.abs(rec.current_error) > 1e-2)))
+                        # plating current the electrode cannot pass at a nearly depleted surface (i0 ~ c^alpha_a)
+                        | ((i > 0) & short & (rec.min_interface_concentration < 0.05 * c0)))
+            # a plating step that passed < 99 % without depletion: Newton ran out of steps (reported, not
+            # hidden). A stripping shortfall means the Li is running out: the potential then climbs to
+            # the cutoff within a step or two (Newton is warm-started) and the segment stops there
+            unconverged = (i > 0) & short & ~depleted
             new = jax.tree.map(lambda a, b: jnp.where(depleted, a, b), st._replace(time=new.time), new)
             # the record of a rejected step shows the kept state; statistics of current-free steps
             # (0/0) are reported as 0 rather than NaN
@@ -147,7 +154,8 @@ def run_protocol(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
             rec = jax.tree.map(lambda a: jnp.where(jnp.isfinite(a), a, jnp.zeros_like(a)), rec)
             stopped = stopped | (new.voltage > voltage_cutoff) | depleted
             h = envelope_heights(s, new.theta, grid.voxel_size, collector_layers)
-            return (new, stopped), (rec, stopped, depleted, jnp.mean(h), jnp.max(h))
+            applied = jnp.where(depleted, 0.0, i)  # the current of the step as run (0 once the segment stopped)
+            return (new, stopped), (rec, stopped, depleted, jnp.mean(h), jnp.max(h), applied, unconverged)
 
         length = min(n, chunk)
         key = (length, current, dt)
@@ -157,14 +165,13 @@ def run_protocol(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
         carry = (state, jnp.asarray(resume_stopped if (index == start_segment and first_chunk) else False))
         done += first_chunk * length
         for chunk_index in range(first_chunk, n // length):
-            carry, (rec, stopped, depleted, h_mean, h_max) = compiled[key](carry)
+            carry, (rec, stopped, depleted, h_mean, h_max, applied, unconverged) = compiled[key](carry)
             for name, value in rec._asdict().items():
                 series.setdefault(name, []).append(np.asarray(value))
             for name, value in (("cutoff", stopped), ("depleted", depleted), ("envelope_mean", h_mean),
-                                ("envelope_max", h_max)):
+                                ("envelope_max", h_max), ("current", applied), ("unconverged", unconverged)):
                 series.setdefault(name, []).append(np.asarray(value))
             series.setdefault("segment", []).append(np.full(length, index))
-            series.setdefault("current", []).append(np.full(length, current))
             done += length
             if progress is not None:
                 progress(done, total_steps, seg)

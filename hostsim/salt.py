@@ -80,7 +80,9 @@ def shared_sink(grid: Grid, sink, porosity, threshold: float = 0.5):
     sink = jnp.broadcast_to(jnp.asarray(sink, grid.dtype), grid.shape)
     around = neighbours(grid, eps)
     total = sum(around)
-    keep = jnp.where(total > 1e-12, _smoothstep(eps / threshold), 1.0)
+    wet = total > 1e-12
+    keep = jnp.where(wet, _smoothstep(eps / threshold), 1.0)
+    safe_total = jnp.where(wet, total, 1.0)  # not max(total, tiny): its reverse pass overflows in float32 (NaN)
     moved = sink * (1.0 - keep)
     out = sink * keep
     d = 0
@@ -88,7 +90,7 @@ def shared_sink(grid: Grid, sink, porosity, threshold: float = 0.5):
         if grid.shape[axis] == 1:
             continue
         for offset in (-1, 1):
-            share = around[d] / jnp.maximum(total, 1e-30)
+            share = around[d] / safe_total
             out = out + shift(moved * share, -offset, axis, grid.periodic[axis])
             d += 1
     return out

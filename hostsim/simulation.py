@@ -82,12 +82,17 @@ def summarize(name, grid, s, k, theta0, collector_layers, host_top, state, serie
     if np.any(series["depleted"]):
         first = int(np.argmax(series["depleted"]))
         depleted_at = float(series["time"][first] - dt[first])
-        message = (f"the electrolyte depleted at t = {depleted_at:.4g} s (c <= 1e-3 c0 next to the electrode) in "
-                   f"segment {int(series['segment'][first]) + 1}; results up to then are kept and the rest of that "
-                   f"segment carried no current")
+        message = (f"the electrolyte depleted at t = {depleted_at:.4g} s (surface c <= 1e-3 c0, or the electrode could "
+                   f"not pass the current at a surface below 0.05 c0) in segment {int(series['segment'][first]) + 1}; "
+                   f"results up to then are kept and the rest of that segment carried no current")
     elif np.any(series["cutoff"]):
         first = int(np.argmax(series["cutoff"]))
-        message = f"the voltage cutoff ended segment {int(series['segment'][first]) + 1} at t = {float(series['time'][first]):.4g} s"
+        message = (f"segment {int(series['segment'][first]) + 1} stopped at t = {float(series['time'][first]):.4g} s: "
+                   f"the voltage cutoff, or no Li left to strip")
+    unconverged = int(np.sum(series.get("unconverged", 0)))
+    if unconverged:
+        message += (f"; in {unconverged} step(s) the potential solve passed less than 99 % of the current "
+                    f"(raise [numerics] newton_steps)")
     return {
         "case": name,
         "grid_voxels": list(grid.shape),
@@ -100,6 +105,7 @@ def summarize(name, grid, s, k, theta0, collector_layers, host_top, state, serie
         "capped_charge_C": float(state.capped_charge),
         "undelivered_charge_C": float(state.undelivered_charge),
         "cap_bound_steps": int(np.sum(series["cap_binding"])),
+        "unconverged_steps": unconverged,
         "conservation_error": abs(gained - delivered) / max(throughput, 1e-300),
         "envelope_growth_um": (env[-1] - env[0]) * 1e6,
         "envelope_max_column_um": float(np.max(series["envelope_max"])) * 1e6,

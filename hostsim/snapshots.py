@@ -7,7 +7,8 @@ steps, plus the initial and the final state, so a run never writes more than ``m
 frames whatever its length. Each snapshot holds the host, the Li and the electrolyte fields with
 units in their names, and the run's scalars as field data. The ``.pvd`` and a small frame list
 are rewritten atomically after every frame, so an interrupted run leaves a valid collection and
-``resume=True`` continues it. Arrays are fetched from the device once per frame (the checkpoint
+``resume=True`` continues it (with the ``max_frames`` it started with, kept in
+``<name>_fields/frames.json``). Arrays are fetched from the device once per frame (the checkpoint
 already holds them as numpy) and written zlib-compressed.
 """
 
@@ -57,8 +58,10 @@ class SnapshotWriter:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.index_file = self.folder / "frames.json"
         self.frames = []  # [(time_s, relative path, steps done)]
-        if resume and self.index_file.exists():
-            self.frames = [tuple(f) for f in json.loads(self.index_file.read_text())]
+        if resume and self.index_file.exists():  # continue the series with the spacing it started with
+            stored = json.loads(self.index_file.read_text())
+            self.max_frames = int(stored["max_frames"])
+            self.frames = [tuple(f) for f in stored["frames"]]
 
     @property
     def pvd(self) -> Path:
@@ -84,7 +87,7 @@ class SnapshotWriter:
     def _save_index(self):
         write_pvd(self.pvd, [(t, rel) for t, rel, _ in self.frames])
         tmp = self.index_file.with_name(self.index_file.name + ".tmp")
-        tmp.write_text(json.dumps(self.frames))
+        tmp.write_text(json.dumps({"max_frames": self.max_frames, "frames": self.frames}))
         os.replace(tmp, self.index_file)
 
     def on_chunk(self, checkpoint: dict):

@@ -86,8 +86,9 @@ def test_gradient_through_a_short_plating_transient():
 
 def test_plate_rest_strip_protocol_on_a_foil():
     """Plate 0.5 mAh/cm², rest, strip 0.6 mAh/cm² at 1 mA/cm²: the envelope grows by Q V_m / F,
-    all Li is stripped (relative volume change 100 %, SPEC 5), no dead Li, and the 0.1 mAh/cm²
-    the foil cannot give back is counted as capped charge (never host, never below zero)."""
+    all Li is stripped (relative volume change 100 %, SPEC 5), no dead Li, the strip stops at the
+    voltage cutoff when the Li is gone (never host, never below zero), and the charge balance
+    holds."""
     from hostsim.metrics import COULOMB_PER_MAH_CM2, dead_li_fraction
     from hostsim.protocol import Protocol, Segment, run_protocol
 
@@ -98,14 +99,21 @@ def test_plate_rest_strip_protocol_on_a_foil():
     st, ser = run_protocol(g, s, k, l, initial_state(g, jnp.zeros(g.shape), ORACLE), ORACLE, Kinetics(), proto)
     h_max, h_end = ser["envelope_mean"].max(), ser["envelope_mean"][-1]
     assert h_max == pytest.approx(0.5 * COULOMB_PER_MAH_CM2 * LI_MOLAR_VOLUME / FARADAY, rel=1e-9)
-    assert (h_max - h_end) / h_max == pytest.approx(1.0, abs=1e-9)
-    assert float(jnp.sum(st.theta)) == pytest.approx(0.0, abs=1e-12) and float(jnp.min(st.theta)) >= 0
+    # the electrode polarises to the cutoff as the last Li goes (its cover weight vanishes): measured,
+    # 8e-6 of the film (0.04 nm) is left, so the relative volume change is 1 to 1e-5
+    assert (h_max - h_end) / h_max == pytest.approx(1.0, abs=1e-4)
+    plated = 0.5 * COULOMB_PER_MAH_CM2 * LI_MOLAR_VOLUME / FARADAY / h * 4  # sum of theta after plating
+    assert float(jnp.sum(st.theta)) < 1e-4 * plated and float(jnp.min(st.theta)) >= 0
     assert dead_li_fraction(s, k, st.theta) == 0.0
     area = (2 * h) ** 2
+    # the strip stops at the voltage cutoff once the Li is gone; the steps after it carry no current.
+    # Charge passed = Li gained + charge held back (capped or undelivered), to round-off
+    dt = np.diff(np.concatenate([[0.0], ser["time"]]))
+    passed = float(np.sum(ser["current"] * dt))
     missing = float(st.capped_charge) + float(st.undelivered_charge)
-    assert missing == pytest.approx(-0.1 * COULOMB_PER_MAH_CM2 * area, rel=1e-6)
-    assert float(st.plated_charge) + missing == pytest.approx(-0.1 * COULOMB_PER_MAH_CM2 * area, rel=1e-6)
-    assert ser["voltage"][-1] > 0.1  # Li exhausted: the electrode polarises anodically
+    assert float(st.plated_charge) + missing == pytest.approx(passed, abs=1e-9 * 0.5 * COULOMB_PER_MAH_CM2 * area)
+    assert ser["cutoff"][-1] and ser["voltage"].max() > 0.5  # Li exhausted: the electrode polarised to the cutoff
+    assert passed > -0.1 * COULOMB_PER_MAH_CM2 * area  # it stopped before the 0.6 mAh/cm² asked for
     rest = ser["segment"] == 1
     assert np.allclose(ser["plated_charge"][rest], ser["plated_charge"][rest][0])  # nothing moves at rest
 
