@@ -204,3 +204,17 @@ def test_strip_to_exhaustion_stops_and_conserves():
     assert "no Li left" in sm["message"] and sm["conservation_error"] < 1e-9
     assert float(jnp.sum(res.state.theta)) < 1e-9  # all plated Li stripped
     assert res.series["current"][-1] == 0.0
+
+
+def test_sealed_pocket_takes_no_current():
+    """A pocket of electrolyte sealed on all six sides by Li has no ionic path: it offers no
+    interface (hostsim.interfaces.ion_access). Opened by one electrolyte neighbour it does."""
+    from hostsim.interfaces import face_areas
+
+    g = Grid.create((5, 5, 5), voxel_size=1e-6, lateral="periodic", precision="float64")
+    s = jnp.zeros(g.shape)
+    k = jnp.zeros(g.shape)
+    theta = jnp.ones(g.shape).at[2, 2, 2].set(0.8)  # 20 % electrolyte in the centre, Li all around
+    assert float(sum(face_areas(g, s, k, theta))[2, 2, 2]) == 0.0
+    opened = theta.at[2, 2, 3].set(0.0)  # one neighbour becomes electrolyte
+    assert float(sum(face_areas(g, s, k, opened))[2, 2, 2]) > 1.0 * g.voxel_size**2
