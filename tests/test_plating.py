@@ -64,24 +64,39 @@ def test_conservation_in_a_3d_host_and_the_cap():
     assert li2 + float(st2.capped_charge) == pytest.approx(J * area * 20 * dt, rel=1e-6)
 
 
-def test_gradient_through_a_short_plating_transient():
-    """SPEC 6.8: d(Li plated on the pillar) / d(i0) through three plating steps (potential Newton,
-    salt and Li updates) against central differences, float64, 1e-4 relative."""
-    g = Grid.create((6, 6, 10), voxel_size=1e-6, lateral="periodic", precision="float64")
-    s = jnp.zeros(g.shape).at[:, :, 0].set(1.0).at[2:4, 2:4, 1:4].set(1.0)
-    k, l = jnp.ones(g.shape), jnp.zeros(g.shape)
-    pillar = jnp.zeros(g.shape).at[1:5, 1:5, 1:5].set(1.0)
+def _pillar_share(precision):
+    """Li plated on a pillar / all Li after three plating steps, as a function of i0."""
+    g = Grid.create((6, 6, 10), voxel_size=1e-6, lateral="periodic", precision=precision)
+    s = jnp.zeros(g.shape, g.dtype).at[:, :, 0].set(1.0).at[2:4, 2:4, 1:4].set(1.0)
+    k, l = jnp.ones(g.shape, g.dtype), jnp.zeros(g.shape, g.dtype)
+    pillar = jnp.zeros(g.shape, g.dtype).at[1:5, 1:5, 1:5].set(1.0)
 
     def on_pillar(i0):
         kin = Kinetics(exchange_current_density=i0)
-        st, _ = plate(g, s, k, l, initial_state(g, jnp.zeros(g.shape), ORACLE), ORACLE, kin, 50.0 * (6e-6) ** 2, 2.0, 3)
+        st, _ = plate(g, s, k, l, initial_state(g, jnp.zeros(g.shape, g.dtype), ORACLE), ORACLE, kin,
+                      50.0 * (6e-6) ** 2, 2.0, 3)
         return jnp.sum(st.theta * pillar) / jnp.sum(st.theta)
 
+    return on_pillar
+
+
+def test_gradient_through_a_short_plating_transient():
+    """SPEC 6.8: d(Li plated on the pillar) / d(i0) through three plating steps (potential Newton,
+    salt and Li updates) against central differences, float64, 1e-4 relative."""
+    on_pillar = _pillar_share("float64")
     i0 = 10.0
     ad = float(jax.grad(on_pillar)(i0))
     fd = float((on_pillar(i0 * (1 + 1e-4)) - on_pillar(i0 * (1 - 1e-4))) / (2e-4 * i0))
     assert abs(fd) > 1e-8
     assert ad == pytest.approx(fd, rel=1e-4)
+
+
+def test_float32_gradient_is_finite_and_matches_float64():
+    """The same gradient in float32 (a max(total, tiny) in the salt sink once made it NaN): finite
+    and within 1 % of float64 (measured 3.7204e-5 vs 3.72e-5)."""
+    g64 = float(jax.grad(_pillar_share("float64"))(10.0))
+    g32 = float(jax.grad(_pillar_share("float32"))(jnp.float32(10.0)))
+    assert np.isfinite(g32) and g32 == pytest.approx(g64, rel=1e-2)
 
 
 def test_plate_rest_strip_protocol_on_a_foil():
