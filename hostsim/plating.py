@@ -35,6 +35,7 @@ import jax.numpy as jnp
 from .constants import FARADAY, LI_MOLAR_VOLUME
 from .grid import Grid
 from .linsolve import PCG
+from .newton import AdaptiveNewton, NewtonSolver
 from .metrics import RESOLVED_FACE, flux_statistics, li_interface_area
 from .cell import Reservoir
 from .operators import Neumann, shift
@@ -73,6 +74,9 @@ class StepRecord(NamedTuple):
     min_interface_concentration: jax.Array  # [mol/m³] lowest surface concentration (extrapolated to the interface) over cells owning interface area
     li_interface_area: jax.Array  # Li/electrolyte area [m²]
     current_error: jax.Array  # (passed - requested) / requested current of the potential solve [-]
+    newton_iterations: jax.Array  # Newton iterations of the potential solve
+    linear_iterations: jax.Array  # PCG iterations of the potential solve (all inner solves; -1: not counted)
+    newton_converged: jax.Array  # the potential solve met its tolerances
 
 
 def initial_state(grid: Grid, theta, electrolyte) -> PlatingState:
@@ -113,7 +117,8 @@ def _li_change(grid, currents, dt, s, theta):
 
 @eqx.filter_jit
 def plating_step(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics, current, dt,
-                 *, top=Reservoir(), max_dtheta: float = 0.1, newton_steps: int = 8, solver: PCG = PCG(rtol=1e-8)):
+                 *, top=Reservoir(), max_dtheta: float = 0.1, newton: NewtonSolver = AdaptiveNewton(),
+                 solver: PCG = PCG(rtol=1e-8)):
     """Advance one galvanostatic step of ``dt`` seconds at ``current`` [A] (> 0 plates) with
     ``top`` (:mod:`hostsim.cell`) closing the cell."""
     if jnp.dtype(grid.dtype) == jnp.float32 and solver.rtol < 1e-6:
@@ -125,7 +130,7 @@ def plating_step(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
     same_direction = (state.time > 0) & (jnp.sign(state.electrode_potential) == -jnp.sign(current)) & (current != 0)
     guess = jnp.where(same_direction, state.electrode_potential, jnp.nan)
     sol = solve_potential(grid, s, k, l, state.theta, state.concentration, electrolyte, kinetics, current=current,
-                          top=top, phi_guess=state.phi, voltage_guess=guess, newton_steps=newton_steps, solver=solver)
+                          top=top, phi_guess=state.phi, voltage_guess=guess, newton=newton, solver=solver)
     currents = list(zip(sol.face_area, sol.face_current))
     plate, strip = _li_change(grid, currents, dt, s, state.theta)
     room = jnp.clip(1.0 - s - state.theta, 0.0, None)
@@ -177,7 +182,8 @@ def plating_step(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
     record = StepRecord(new.time, sol.cell_voltage, new.plated_charge, jnp.max(jnp.abs(dtheta)), capped,
                         jnp.min(jnp.where(electrolyte_cells, c_new, jnp.inf)), sol.residual,
                         mean, cv, hot, pn, jnp.min(jnp.where(owns, surface, jnp.inf)),
-                        li_interface_area(sol.face_area, sol.face_cover), sol.current_error)
+                        li_interface_area(sol.face_area, sol.face_cover), sol.current_error,
+                        sol.newton.iterations, sol.newton.linear_iterations, sol.newton.converged)
     return new, record
 
 

@@ -20,12 +20,14 @@ electrode, ``phi = 0`` on its face means the potentials are measured against the
 there; ``cell_voltage = voltage - eta_ce`` is the working electrode against the counter
 electrode's metal.
 
-Newton on ``(phi, V)``: the Jacobian block in ``phi`` is the diffusion operator plus the
-diagonal ``dR_v/dphi = -A i'(eta) / h³ >= 0`` (i' < 0), so it is SPD and the multigrid PCG
-solves it. Galvanostatic control adds the scalar constraint ``sum A i = I``; the bordered
-system is solved by two SPD solves per iteration and a Schur complement for ``dV``.
-Potentiostatic control fixes V. Each V update is limited to ``max_voltage_step`` (exponential
-kinetics overshoot otherwise).
+Newton on ``(phi, V)`` (:mod:`hostsim.newton`): the Jacobian block in ``phi`` is the diffusion
+operator plus the diagonal ``dR_v/dphi = -A i'(eta) / h³ >= 0`` (i' < 0), so it is SPD and the
+multigrid PCG solves it. Galvanostatic control adds the scalar constraint ``sum A i = I``; the
+bordered system is solved by a Schur complement for ``dV``. Potentiostatic control fixes V.
+The default :class:`~hostsim.newton.AdaptiveNewton` stops on stated tolerances and is
+differentiated implicitly (one adjoint bordered solve at the converged point).
+:class:`PotentialProblem` holds everything the root depends on (its array leaves are what
+gradients flow into).
 
 Per-voxel transport coefficients: ``kappa_eff = kappa(c) max(eps, eps_floor)`` and likewise
 ``kappa_D``: a voxel's electrolyte fraction weights its conductance linearly (parallel mixing;
@@ -46,8 +48,9 @@ from .cell import Reservoir
 from .grid import Grid
 from .interfaces import _smoothstep as smoothstep
 from .interfaces import conducting_fraction, face_areas, li_fill, neighbours
-from .linsolve import PCG, linear_solve
-from .operators import Dirichlet, Neumann, assemble
+from .linsolve import PCG
+from .newton import AdaptiveNewton, Bordered, NewtonSolver, NewtonStats
+from .operators import DiffusionOperator, Dirichlet, Neumann, assemble
 
 EPS_FLOOR = 1e-6
 
@@ -63,6 +66,7 @@ class PotentialSolution(NamedTuple):
     current_error: jax.Array  # (sum A i - I) / I (galvanostatic), 0 otherwise
     counter_overpotential: jax.Array  # eta_ce [V] of the counter electrode (0 for a reservoir)
     cell_voltage: jax.Array  # voltage - eta_ce [V]: against the counter electrode's metal (= voltage for a reservoir)
+    newton: NewtonStats  # iterations, PCG iterations, final residuals, converged
 
 
 def interface_faces(grid: Grid, s, k, l, theta):
@@ -98,6 +102,59 @@ def _reaction(kinetics, grid, areas, ls, covers, eta, c):
     return total / h3, slope / h3, currents
 
 
+class PotentialProblem(eqx.Module):
+    """The charge balance ``F(phi, V) = 0`` (and, galvanostatic, ``G(phi, V) = 0``) of one step.
+
+    ``F = A0 phi - source + h² R_v(V - phi) / kappa_ref`` per cell (``A0``: the relative
+    conductance with ``phi = 0`` on the top face; ``source``: the diffusion potential's term);
+    ``G = (sum R_v h³ - I) / A_projected`` [A/m²]. Array leaves (fields, kinetics parameters,
+    the current) are what the solution is differentiated with respect to.
+    """
+
+    grid: Grid
+    conductance: DiffusionOperator
+    source: jax.Array
+    areas: tuple
+    ls: tuple
+    covers: tuple
+    concentration: jax.Array
+    kinetics: object
+    kappa_ref: jax.Array
+    current: jax.Array | None  # total current [A] (galvanostatic), None: V is given
+
+    def reaction(self, phi, v):
+        """``R_v`` [A/m³], ``dR_v/deta`` and the face current densities at ``(phi, V)``."""
+        return _reaction(self.kinetics, self.grid, self.areas, self.ls, self.covers, v - phi, self.concentration)
+
+    def residual(self, phi, v):
+        """``(F, G, size of F's terms, size of G's terms, R_v, dR_v/deta)``."""
+        grid = self.grid
+        h2, h3 = grid.voxel_size**2, grid.voxel_size**3
+        r, dr, _ = self.reaction(phi, v)
+        flow = self.conductance(phi)
+        react = h2 * r / self.kappa_ref
+        f = flow - self.source + react
+        scale = jnp.max(jnp.abs(flow)) + jnp.max(jnp.abs(self.source)) + jnp.max(jnp.abs(react))
+        projected = grid.length[0] * grid.length[1]
+        if self.current is None:
+            return f, jnp.zeros((), f.dtype), scale, jnp.ones((), f.dtype), r, dr
+        g = (jnp.sum(r) * h3 - self.current) / projected
+        current_scale = jnp.maximum(jnp.abs(self.current), jnp.sum(jnp.abs(r)) * h3) / projected
+        return f, g.astype(f.dtype), scale, current_scale, r, dr
+
+    def jacobian(self, dr) -> Bordered:
+        """The Newton Jacobian (:class:`~hostsim.newton.Bordered`) given ``dR_v/deta``."""
+        grid = self.grid
+        h2, h3 = grid.voxel_size**2, grid.voxel_size**3
+        d = -h2 * dr / self.kappa_ref  # dF/dphi's diagonal part: >= 0 (i' < 0)
+        op = self.conductance
+        jac = DiffusionOperator(op.face_conductance, op.diagonal + d, op.total_diagonal + d, op.periodic)
+        if self.current is None:
+            return Bordered(jac, None, None, None)
+        projected = grid.length[0] * grid.length[1]
+        return Bordered(jac, -d, -dr * h3 / projected, jnp.sum(dr) * h3 / projected)
+
+
 @eqx.filter_jit
 def solve_potential(
     grid: Grid,
@@ -111,8 +168,7 @@ def solve_potential(
     phi_guess=None,
     voltage_guess=None,
     top=Reservoir(),
-    newton_steps: int = 12,
-    max_voltage_step: float = 0.05,
+    newton: NewtonSolver = AdaptiveNewton(),
     solver: PCG = PCG(rtol=1e-8),
 ) -> PotentialSolution:
     """Solve for ``phi_e`` (and ``V`` under galvanostatic control).
@@ -122,8 +178,12 @@ def solve_potential(
         concentration: salt concentration [mol/m³].
         current: total plating current [A] (galvanostatic; > 0 plates), or
         voltage: electrode potential [V] vs the reservoir (potentiostatic). Exactly one.
+        phi_guess, voltage_guess: warm start (a NaN voltage guess means none).
         top: :class:`~hostsim.cell.Reservoir` (default) or :class:`~hostsim.cell.LithiumCounterElectrode`.
-        newton_steps: Newton iterations (fixed count, jit-friendly; the residual is returned).
+        newton: :class:`~hostsim.newton.AdaptiveNewton` (default: stops on its tolerances, implicit
+            derivative) or :class:`~hostsim.newton.FixedNewton` (a fixed count, differentiated
+            through the iterates).
+        solver: the inner PCG (its ``rtol`` is the tightest inner tolerance).
     """
     if (current is None) == (voltage is None):
         raise ValueError("give exactly one of current (galvanostatic) or voltage (potentiostatic)")
@@ -159,42 +219,15 @@ def solve_potential(
             guess = jnp.asarray(voltage_guess, dtype)
             v = jnp.where(jnp.isfinite(guess), guess, v)
     op0, rhs0 = assemble(grid, kappa, Neumann(0.0), Dirichlet(0.0))
-
-    def residual(phi, v):
-        r, dr, _ = _reaction(kinetics, grid, areas, ls, covers, v - phi, c)
-        f = op0(phi) - rhs0 - h2 * (diffusion_source - r / kappa_ref)
-        return f, r, dr
-
-    h3 = grid.voxel_size**3
-
-    def newton(carry, _):
-        phi, v = carry
-        f, r, dr = residual(phi, v)
-        # dR/dphi = -dr >= 0 (i' < 0); Jacobian = op0 + h² (-dr) / kappa_ref
-        jac, _ = assemble(grid, kappa, Neumann(0.0), Dirichlet(0.0), reaction=-dr / kappa_ref)
-        x1, _ = linear_solve(jac, -f, solver, throw=False)
-        if current is None:
-            return (phi + x1, v), None
-        b = h2 * dr / kappa_ref  # dF/dV
-        x2, _ = linear_solve(jac, b, solver, throw=False)
-        g = jnp.sum(r) * h3 - current
-        g_phi = -dr * h3
-        denominator = jnp.sum(dr) * h3 - jnp.sum(g_phi * x2)
-        # no reactive surface left (e.g. all Li stripped): dV is capped below instead of NaN
-        denominator = jnp.where(jnp.abs(denominator) > 1e-300, denominator, -1e-300)
-        dv = (-g - jnp.sum(g_phi * x1)) / denominator
-        dv = jnp.clip(dv, -max_voltage_step, max_voltage_step)
-        return (phi + x1 - x2 * dv, v + dv), None
-
-    # one compiled Newton step, scanned (an unrolled loop of multigrid solves compiles for minutes)
-    (phi, v), _ = jax.lax.scan(newton, (phi, v), None, length=newton_steps)
-    f, r, _ = residual(phi, v)
-    _, _, currents = _reaction(kinetics, grid, areas, ls, covers, v - phi, c)
-    scale = jnp.maximum(jnp.max(jnp.abs(h2 * r / kappa_ref)), 1e-30)
+    problem = PotentialProblem(grid, op0, rhs0 + h2 * diffusion_source, tuple(areas), tuple(ls), tuple(covers), c,
+                               kinetics, jnp.asarray(kappa_ref, dtype),
+                               None if current is None else jnp.asarray(current, dtype))
+    phi, v, stats = newton.solve(problem, phi, v, solver)
+    r, _, currents = problem.reaction(phi, v)
     passed = jnp.sum(r) * grid.voxel_size**3
     current_error = 0.0 if current is None else (passed - current) / current
     # the counter electrode carries the current that passed (not the requested one, which an
     # electrode out of Li cannot pass)
     eta_ce = jnp.asarray(top.overpotential(kinetics, passed, projected, c_top), dtype)
-    return PotentialSolution(phi, v, r, tuple(currents), tuple(areas), tuple(covers), jnp.max(jnp.abs(f)) / scale,
-                             current_error, eta_ce, v - eta_ce)
+    return PotentialSolution(phi, v, r, tuple(currents), tuple(areas), tuple(covers), stats.residual,
+                             current_error, eta_ce, v - eta_ce, stats)

@@ -34,6 +34,7 @@ from .grid import Grid
 from .interfaces import interface_area
 from .metrics import COULOMB_PER_MAH_CM2, envelope_heights
 from .cell import Reservoir
+from .newton import AdaptiveNewton
 from .plating import PlatingState, plating_step
 
 
@@ -87,7 +88,7 @@ def steps_for(segment: Segment, grid: Grid, interface_ratio: float, fill_per_ste
 
 def run_protocol(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics, protocol: Protocol, *,
                  collector_layers: int = 1, fill_per_step: float = 0.05, rest_steps: int = 4,
-                 voltage_cutoff: float = 0.5, newton_steps: int = 8, top=None, depletion_ratio: float = 1e-3, progress=None,
+                 voltage_cutoff: float = 0.5, newton=None, top=None, depletion_ratio: float = 1e-3, progress=None,
                  on_chunk=None, resume: dict | None = None):
     """Run the protocol; returns ``(state, series)`` with ``series`` a dict of numpy arrays (one
     entry per step, SI units) including envelope heights and the segment index.
@@ -132,7 +133,8 @@ def run_protocol(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
         def body(carry, _):
             st, stopped = carry
             i = jnp.where(stopped, 0.0, current)
-            new, rec = plating_step(grid, s, k, l, st, electrolyte, kinetics, i, dt, newton_steps=newton_steps,
+            new, rec = plating_step(grid, s, k, l, st, electrolyte, kinetics, i, dt,
+                                    newton=AdaptiveNewton() if newton is None else newton,
                                     top=Reservoir() if top is None else top)
             # depletion (c <= 1e-3 c0 in an electrolyte cell) or a non-finite step ends the
             # segment: the state before that step is kept, the rest of the segment carries no current
