@@ -57,6 +57,7 @@ class Bordered(eqx.Module):
     b: jax.Array | None
     g: jax.Array | None
     gv: jax.Array | None
+    g_per_b: jax.Array | None = None  # g = g_per_b b (both are the BV slope per cell): A^-1 g costs nothing more
 
     def matvec(self, x):
         """The Jacobian applied to ``(dphi, dV)`` (linear; transposable)."""
@@ -232,11 +233,13 @@ def _implicit_root_jvp(primals, tangents, *, newton: AdaptiveNewton, solver: PCG
     # right-hand sides: a good primal never loosens them
     tol = jnp.asarray(solver.rtol, phi.dtype)
     if galvanostatic:
-        x2, _ = _pcg(solver, jac.operator, jac.b, tol)  # A^-1 b, shared by the solve and its transpose
-        y2, _ = _pcg(solver, jac.operator, jac.g, tol)  # A^-1 g
-        x2, y2 = jax.lax.stop_gradient((x2, y2))
-    else:
-        x2 = y2 = None
+        x2, _ = _pcg(solver, jac.operator, jac.b, tol)  # A^-1 b, for the tangent solve
+        y2 = x2 * jac.g_per_b  # A^-1 g, for its transpose (the adjoint)
+
+    if not galvanostatic:
+        dphi = jax.lax.custom_linear_solve(jac.operator, -df, lambda _mv, r: _pcg(solver, jac.operator, r, tol)[0],
+                                           symmetric=True)
+        return (phi, v, stats), (dphi, jnp.zeros_like(v), zero_stats)
 
     def solve(_matvec, rhs):
         dphi, dv, _ = _schur(jac, rhs[0], rhs[1], x2, solver, tol)
@@ -245,10 +248,10 @@ def _implicit_root_jvp(primals, tangents, *, newton: AdaptiveNewton, solver: PCG
     def transpose_solve(_vecmat, rhs):
         return _schur_transpose(jac, rhs[0], rhs[1], y2, solver, tol)
 
-    dg = jnp.zeros_like(v) if dg is None else jnp.asarray(dg, v.dtype)
+    # both parts of the right-hand side must be linear in the tangents for reverse mode (a tangent
+    # reaching F but not G, e.g. d/d(kappa), leaves dg a constant zero): tie each to the other
+    df, dg = df + 0.0 * dg, jnp.asarray(dg, v.dtype) + 0.0 * jnp.sum(df)
     dphi, dv = jax.lax.custom_linear_solve(jac.matvec, (-df, -dg), solve, transpose_solve)
-    if not galvanostatic:
-        dv = jnp.zeros_like(v)
     return (phi, v, stats), (dphi, dv, zero_stats)
 
 

@@ -152,7 +152,9 @@ class PotentialProblem(eqx.Module):
         if self.current is None:
             return Bordered(jac, None, None, None)
         projected = grid.length[0] * grid.length[1]
-        return Bordered(jac, -d, -dr * h3 / projected, jnp.sum(dr) * h3 / projected)
+        b = h2 * dr / self.kappa_ref  # dF/dV
+        g_per_b = -grid.voxel_size * self.kappa_ref / projected  # dG/dphi = -dr h³ / A = g_per_b b
+        return Bordered(jac, b, g_per_b * b, jnp.sum(dr) * h3 / projected, jnp.asarray(g_per_b, b.dtype))
 
 
 @eqx.filter_jit

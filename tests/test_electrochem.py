@@ -60,19 +60,34 @@ def test_butler_volmer_limits_and_symmetry():
 
 
 def test_nucleation_gate():
-    k = Kinetics()  # eta_n = 30 mV on bare Cu, 0 on lithiophilic surfaces, width 5 mV
-    bare_below = float(k.interfacial_current(-0.010, 1000.0, lithiophilicity=0.0, li_cover=0.0))
-    bare_above = float(k.interfacial_current(-0.060, 1000.0, lithiophilicity=0.0, li_cover=0.0))
-    philic = float(k.interfacial_current(-0.010, 1000.0, lithiophilicity=1.0, li_cover=0.0))
-    covered = float(k.interfacial_current(-0.010, 1000.0, lithiophilicity=0.0, li_cover=1.0))
-    bv = float(k.butler_volmer(-0.010, 1000.0))
-    assert bare_below < 0.02 * bv  # below the barrier: suppressed (sigmoid(-4) = 1.8 %)
-    assert bare_above == pytest.approx(float(k.butler_volmer(-0.060, 1000.0)) * float(jax.nn.sigmoid(6.0)), rel=1e-6)
-    assert philic == pytest.approx(bv * float(jax.nn.sigmoid(2.0)), rel=1e-6) and covered == pytest.approx(bv)
+    """The gate (docs/electrochemistry.md): a threshold at the barrier on bare Cu, no gate at all at
+    a zero barrier, never on stripping, C1 in eta and l."""
+    k = Kinetics()  # eta_n = 30 mV on bare Cu, 0 on lithiophilic surfaces, ramp width 5 mV
+    bv = lambda e: float(k.butler_volmer(e, 1000.0))  # noqa: E731
+    bare = lambda e: float(k.interfacial_current(e, 1000.0, lithiophilicity=0.0, li_cover=0.0))  # noqa: E731
+    assert bare(-0.010) == 0.0 and bare(-0.0274) == 0.0  # below eta_n - w/2 nothing plates
+    assert bare(-0.0326) == pytest.approx(bv(-0.0326), rel=1e-12)  # above eta_n + w/2: full BV
+    assert 0.0 < bare(-0.030) < bv(-0.030) and bare(-0.030) == pytest.approx(0.5 * bv(-0.030), rel=1e-6)
+    # a zero barrier is no gate: a lithiophilic face carries exactly the Li face's current at every eta
+    for eta in (-1e-5, -1e-3, -0.01, -0.1):
+        philic = float(k.interfacial_current(eta, 1000.0, lithiophilicity=1.0, li_cover=0.0))
+        covered = float(k.interfacial_current(eta, 1000.0, lithiophilicity=0.0, li_cover=1.0))
+        assert philic == bv(eta) and covered == bv(eta)
+    # linear regime of a lithiophilic face: R = RT / (F i0) (alpha_a + alpha_c = 1) to 1 %
+    eta = -1e-5
+    resistance = -eta / float(k.interfacial_current(eta, 1000.0, lithiophilicity=1.0, li_cover=0.0))
+    assert resistance == pytest.approx(1.0 / (k.f * k.exchange_current_density), rel=1e-2)
     # stripping is not gated
-    assert float(k.interfacial_current(0.01, 1000.0, 0.0, 0.0)) == pytest.approx(float(k.butler_volmer(0.01, 1000.0)))
-    g = jax.grad(lambda e: k.interfacial_current(e, 1000.0, 0.0, 0.0))(-0.03)
-    assert np.isfinite(float(g)) and float(g) < 0
+    assert bare(0.01) == pytest.approx(bv(0.01))
+    # C1 and differentiable in eta and in l (central differences, float64)
+    for e0, l0 in ((-0.029, 0.0), (-0.004, 0.9), (-0.02, 0.5)):
+        f = lambda e, l: k.interfacial_current(e, 1000.0, lithiophilicity=l, li_cover=0.2)  # noqa: E731
+        ge, gl = jax.grad(f, argnums=(0, 1))(jnp.float64(e0), jnp.float64(l0))
+        d = 1e-7
+        fd_e = (float(f(e0 + d, l0)) - float(f(e0 - d, l0))) / (2 * d)
+        fd_l = (float(f(e0, l0 + d)) - float(f(e0, l0 - d))) / (2 * d)
+        assert float(ge) == pytest.approx(fd_e, rel=1e-5) and float(gl) == pytest.approx(fd_l, rel=1e-5)
+        assert float(gl) >= 0  # more lithiophilic never plates less
 
 
 def test_characteristic_scales_of_spec():
