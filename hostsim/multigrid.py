@@ -166,13 +166,19 @@ class MultigridHierarchy(eqx.Module):
         x = self.inverse_diagonals[level] * r  # first sweep from zero needs no apply
         x = self._smooth(level, x, r, self.smoothing_steps - 1)
         r_coarse = isolated(restrict, isolated(lambda x: r - op(x), x))
-        e_coarse = self._vcycle(level + 1, r_coarse)
-        for _ in range(self.cycle - 1):
-            coarse_op = self.levels[level + 1] if level + 1 < len(self.levels) else None
-            if coarse_op is None:
-                break  # the coarsest solve is exact: repeating it changes nothing
-            coarse_residual = isolated(lambda e: r_coarse - coarse_op(e), e_coarse)
-            e_coarse = e_coarse + self._vcycle(level + 1, coarse_residual)
+        if level + 1 == len(self.levels):
+            e_coarse = self._vcycle(level + 1, r_coarse)  # the coarsest solve is exact: once is enough
+        else:
+            coarse_op = self.levels[level + 1]
+
+            def visit(_, e):  # one coarse-grid correction (a W-cycle makes two)
+                return e + self._vcycle(level + 1, isolated(lambda e: r_coarse - coarse_op(e), e))
+
+            # a loop, not unrolled visits: each level is traced once, so the program grows
+            # linearly with the number of levels instead of as 2^levels (compile time), and the
+            # trip count is hidden from XLA so it does not unroll it again
+            trips = jax.lax.optimization_barrier(jnp.asarray(self.cycle, jnp.int32))
+            e_coarse = jax.lax.fori_loop(0, trips, visit, jnp.zeros_like(r_coarse))
         x = x + prolong(e_coarse, op.shape)
         return self._smooth(level, x, r, self.smoothing_steps)
 

@@ -116,7 +116,7 @@ class AdaptiveNewton(eqx.Module):
 
     Attributes:
         rtol: charge-balance tolerance: ``max|F| <= rtol x`` the size of the terms that balance
-            (``max|A0 phi| + max|source| + max|reaction|``). ``None``: 1e-5 in float32 (its
+            (``max|diag(A0) phi| + max|source| + max|reaction|``). ``None``: 1e-5 in float32 (its
             round-off floor is ~1e-6), 1e-9 in float64.
         current_rtol: current tolerance (galvanostatic): ``|sum A i - I| <= current_rtol x
             max(|I|, sum |A i|)``. ``None``: 1e-5 in float32, 1e-10 in float64.

@@ -134,7 +134,10 @@ class PotentialProblem(eqx.Module):
         flow = self.conductance(phi)
         react = h2 * r / self.kappa_ref
         f = flow - self.source + react
-        scale = jnp.max(jnp.abs(flow)) + jnp.max(jnp.abs(self.source)) + jnp.max(jnp.abs(react))
+        # the size of the terms that cancel in F (the operator's diagonal part, not its small
+        # result): F's round-off floor is eps times this, so the tolerance is reachable in float32
+        scale = (jnp.max(jnp.abs(self.conductance.total_diagonal * phi)) + jnp.max(jnp.abs(self.source))
+                 + jnp.max(jnp.abs(react)))
         projected = grid.length[0] * grid.length[1]
         if self.current is None:
             return f, jnp.zeros((), f.dtype), scale, jnp.ones((), f.dtype), r, dr
@@ -157,36 +160,10 @@ class PotentialProblem(eqx.Module):
         return Bordered(jac, b, g_per_b * b, jnp.sum(dr) * h3 / projected, jnp.asarray(g_per_b, b.dtype))
 
 
-@eqx.filter_jit
-def solve_potential(
-    grid: Grid,
-    s, k, l, theta,
-    concentration,
-    electrolyte,
-    kinetics,
-    *,
-    current=None,
-    voltage=None,
-    phi_guess=None,
-    voltage_guess=None,
-    top=Reservoir(),
-    newton: NewtonSolver = AdaptiveNewton(),
-    solver: PCG = PCG(rtol=1e-8),
-) -> PotentialSolution:
-    """Solve for ``phi_e`` (and ``V`` under galvanostatic control).
-
-    Args:
-        s, k, l, theta: host and Li fields on ``grid``.
-        concentration: salt concentration [mol/m³].
-        current: total plating current [A] (galvanostatic; > 0 plates), or
-        voltage: electrode potential [V] vs the reservoir (potentiostatic). Exactly one.
-        phi_guess, voltage_guess: warm start (a NaN voltage guess means none).
-        top: :class:`~hostsim.cell.Reservoir` (default) or :class:`~hostsim.cell.LithiumCounterElectrode`.
-        newton: :class:`~hostsim.newton.AdaptiveNewton` (default: stops on its tolerances, implicit
-            derivative) or :class:`~hostsim.newton.FixedNewton` (a fixed count, differentiated
-            through the iterates).
-        solver: the inner PCG (its ``rtol`` is the tightest inner tolerance).
-    """
+def potential_problem(grid: Grid, s, k, l, theta, concentration, electrolyte, kinetics, *, current=None, voltage=None,
+                      phi_guess=None, voltage_guess=None, top=Reservoir()):
+    """The :class:`PotentialProblem` of one state, its starting point ``(phi, V)`` and what the
+    solution needs besides (``c_top``, the projected area). See :func:`solve_potential`."""
     if (current is None) == (voltage is None):
         raise ValueError("give exactly one of current (galvanostatic) or voltage (potentiostatic)")
     dtype = grid.dtype
@@ -224,12 +201,48 @@ def solve_potential(
     problem = PotentialProblem(grid, op0, rhs0 + h2 * diffusion_source, tuple(areas), tuple(ls), tuple(covers), c,
                                kinetics, jnp.asarray(kappa_ref, dtype),
                                None if current is None else jnp.asarray(current, dtype))
+    return problem, phi, v, c_top, projected
+
+
+@eqx.filter_jit
+def solve_potential(
+    grid: Grid,
+    s, k, l, theta,
+    concentration,
+    electrolyte,
+    kinetics,
+    *,
+    current=None,
+    voltage=None,
+    phi_guess=None,
+    voltage_guess=None,
+    top=Reservoir(),
+    newton: NewtonSolver = AdaptiveNewton(),
+    solver: PCG = PCG(rtol=1e-8),
+) -> PotentialSolution:
+    """Solve for ``phi_e`` (and ``V`` under galvanostatic control).
+
+    Args:
+        s, k, l, theta: host and Li fields on ``grid``.
+        concentration: salt concentration [mol/m³].
+        current: total plating current [A] (galvanostatic; > 0 plates), or
+        voltage: electrode potential [V] vs the reservoir (potentiostatic). Exactly one.
+        phi_guess, voltage_guess: warm start (a NaN voltage guess means none).
+        top: :class:`~hostsim.cell.Reservoir` (default) or :class:`~hostsim.cell.LithiumCounterElectrode`.
+        newton: :class:`~hostsim.newton.AdaptiveNewton` (default: stops on its tolerances, implicit
+            derivative) or :class:`~hostsim.newton.FixedNewton` (a fixed count, differentiated
+            through the iterates).
+        solver: the inner PCG (its ``rtol`` is the tightest inner tolerance).
+    """
+    problem, phi, v, c_top, projected = potential_problem(
+        grid, s, k, l, theta, concentration, electrolyte, kinetics, current=current, voltage=voltage,
+        phi_guess=phi_guess, voltage_guess=voltage_guess, top=top)
     phi, v, stats = newton.solve(problem, phi, v, solver)
     r, _, currents = problem.reaction(phi, v)
     passed = jnp.sum(r) * grid.voxel_size**3
     current_error = 0.0 if current is None else (passed - current) / current
     # the counter electrode carries the current that passed (not the requested one, which an
     # electrode out of Li cannot pass)
-    eta_ce = jnp.asarray(top.overpotential(kinetics, passed, projected, c_top), dtype)
-    return PotentialSolution(phi, v, r, tuple(currents), tuple(areas), tuple(covers), stats.residual,
+    eta_ce = jnp.asarray(top.overpotential(kinetics, passed, projected, c_top), grid.dtype)
+    return PotentialSolution(phi, v, r, tuple(currents), problem.areas, problem.covers, stats.residual,
                              current_error, eta_ce, v - eta_ce, stats)
