@@ -22,6 +22,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.ad_checkpoint import checkpoint_name
 
 from .multigrid import Multigrid
 from .operators import DiffusionOperator, isolated
@@ -33,6 +34,9 @@ class SolveStats(eqx.Module):
     iterations: jax.Array
     relative_residual: jax.Array
     converged: jax.Array
+
+
+SOLUTION_NAME = "hostsim.linear_solution"  # jax.ad_checkpoint name of a solve's primal solution
 
 
 def _vdot(a, b):
@@ -130,6 +134,7 @@ def _implicit_solve(solver: PCG):
         op, rhs, guess = primals
         d_op, d_rhs, _ = tangents
         u, stats = _solve_from_guess(solver, op, rhs, guess)
+        u = checkpoint_name(u, SOLUTION_NAME)  # saveable: a rematerialised caller need not solve again
         _, d_op_u = jax.jvp(lambda o: o(u), (op,), (d_op,))
         du = jax.lax.custom_linear_solve(
             op,

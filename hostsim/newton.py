@@ -34,8 +34,11 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.ad_checkpoint import checkpoint_name
 
 from .linsolve import PCG, SolveStats
+
+SOLUTION_NAME = "hostsim.potential_solution"  # jax.ad_checkpoint name of the converged (phi, V) and A^-1 b
 from .operators import DiffusionOperator
 
 
@@ -73,6 +76,10 @@ def _pcg(solver: PCG, op, rhs, tol, guess=None):
     if guess is None:
         x, stats = solver.solve(op, rhs, tol / solver.rtol)
         return x, stats.iterations
+    # a zero right-hand side has the exact solution 0: drop the guess (else the tolerance, relative
+    # to ||rhs|| = 0, is unreachable and float32 CG runs to its cap into NaN — measured when the
+    # whole surface sat below the nucleation barrier for one Newton iterate, so b = A^-1 0)
+    guess = jnp.where(rhs_norm > 0, guess, 0.0)
     b = rhs - op(guess)
     b_norm = jnp.sqrt(jnp.sum(b * b))
     scale = rhs_norm / jnp.where(b_norm > 0, b_norm, 1.0)
@@ -170,14 +177,21 @@ class AdaptiveNewton(eqx.Module):
         x2 = jnp.zeros_like(phi)
         zero = jnp.asarray(0, jnp.int32)
         forcing = jnp.asarray(self.forcing_max, phi.dtype)
-        state = (phi, v, f, g, dr, res, cur, done, norm, scale, x2, forcing, zero, zero)
+        # a bracket on V: the current decreases monotonically with V (dR/dV <= 0), so G < 0 (too
+        # little current) bounds V from above and G > 0 from below. Newton steps that leave the
+        # bracket are replaced by bisection. Needed at the nucleation barrier: the gate's ramp
+        # makes the linearised current overshoot into the zero-current region below the
+        # barrier and back (measured: 12 iterations without converging on a bare Cu nanowire host)
+        inf = jnp.asarray(jnp.inf, phi.dtype)
+        lo, hi = bracket_update(-inf, inf, v, g)
+        state = (phi, v, f, g, dr, res, cur, done, norm, scale, x2, forcing, zero, zero, lo, hi)
 
         def cond(state):
-            *_, done, _, _, _, _, k, _ = state
+            done, k = state[7], state[12]
             return (~done) & (k < self.max_steps)
 
         def body(state):
-            phi, v, f, g, dr, _, _, _, norm, scale, x2, forcing, k, linear = state
+            phi, v, f, g, dr, _, _, _, norm, scale, x2, forcing, k, linear, lo, hi = state
             jac = problem.jacobian(dr)
             # never solve tighter than the outer tolerance needs (half of it) or the PCG can reach
             floor = 0.5 * rtol * scale / jnp.maximum(norm, jnp.finfo(phi.dtype).tiny)
@@ -189,21 +203,31 @@ class AdaptiveNewton(eqx.Module):
             x1, its1 = _pcg(solver, jac.operator, -f, tol)
             if galvanostatic:
                 dv = jnp.clip(_border_step(jac, -g, x1, x2), -self.max_voltage_step, self.max_voltage_step)
+                target = v + dv
+                outside = (target <= lo) | (target >= hi)
+                bisect = jnp.where(jnp.isfinite(lo) & jnp.isfinite(hi), 0.5 * (lo + hi), target)
+                dv = jnp.where(outside, bisect, target) - v
                 phi = phi + x1 - x2 * dv
                 v = v + dv
             else:
                 phi = phi + x1
             f, g, dr, res, cur, done, new_norm, scale = measure(phi, v)
+            lo, hi = bracket_update(lo, hi, v, g)
             ratio = new_norm / jnp.maximum(norm, jnp.finfo(phi.dtype).tiny)
             forcing = self.forcing_gamma * ratio**2
             # safeguard (Eisenstat & Walker 1996): do not let the forcing term drop too fast
             forcing = jnp.where(self.forcing_gamma * tol**2 > 0.1, jnp.maximum(forcing, self.forcing_gamma * tol**2),
                                 forcing)
             return (phi, v, f, g, dr, res, cur, done, new_norm, scale, x2, forcing.astype(phi.dtype), k + 1,
-                    linear + its1 + its2)
+                    linear + its1 + its2, lo, hi)
 
-        phi, v, _, _, _, res, cur, done, _, _, _, _, k, linear = jax.lax.while_loop(cond, body, state)
+        phi, v, _, _, _, res, cur, done, _, _, _, _, k, linear, _, _ = jax.lax.while_loop(cond, body, state)
         return phi, v, NewtonStats(k, linear, res, cur, done)
+
+
+def bracket_update(lo, hi, v, g):
+    """Tighten the bracket ``(lo, hi)`` on V with the current residual ``g`` at ``v``."""
+    return jnp.where(g > 0, jnp.maximum(lo, v), lo), jnp.where(g < 0, jnp.minimum(hi, v), hi)
 
 
 def _zero_tangent(x):
@@ -222,6 +246,9 @@ def _implicit_root_jvp(primals, tangents, *, newton: AdaptiveNewton, solver: PCG
     problem, phi0, v0 = primals
     t_problem = tangents[0]
     phi, v, stats = newton.iterate(problem, phi0, v0, solver)
+    # saved for the backward pass under the step policy (hostsim.plating.SAVED_IN_STEPS): the
+    # rematerialised step then never repeats the Newton iterations
+    phi, v = checkpoint_name((phi, v), SOLUTION_NAME)
     zero_stats = jax.tree.map(_zero_tangent, stats)
     if t_problem is None or not jax.tree.leaves(t_problem):
         return (phi, v, stats), (jnp.zeros_like(phi), jnp.zeros_like(v), zero_stats)
@@ -234,6 +261,7 @@ def _implicit_root_jvp(primals, tangents, *, newton: AdaptiveNewton, solver: PCG
     tol = jnp.asarray(solver.rtol, phi.dtype)
     if galvanostatic:
         x2, _ = _pcg(solver, jac.operator, jac.b, tol)  # A^-1 b, for the tangent solve
+        x2 = checkpoint_name(x2, SOLUTION_NAME)
         y2 = x2 * jac.g_per_b  # A^-1 g, for its transpose (the adjoint)
 
     if not galvanostatic:

@@ -26,6 +26,7 @@ Units: ``theta`` [-], ``c`` [mol/m³], ``V`` [V], currents [A], charge [C], time
 
 from __future__ import annotations
 
+from functools import partial
 from typing import NamedTuple
 
 import equinox as eqx
@@ -35,12 +36,20 @@ import jax.numpy as jnp
 from .constants import FARADAY, LI_MOLAR_VOLUME
 from .grid import Grid
 from .linsolve import PCG
+from .linsolve import SOLUTION_NAME as LINEAR_SOLUTION
+from .newton import SOLUTION_NAME as NEWTON_SOLUTION
 from .newton import AdaptiveNewton, NewtonSolver
 from .metrics import RESOLVED_FACE, flux_statistics, li_interface_area
 from .cell import Reservoir
 from .operators import Neumann, shift
 from .potential import solve_potential
 from .salt import salt_step, shared_sink
+
+
+# What a rematerialised step keeps for the backward pass: the converged potential (phi, V, A^-1 b)
+# and the salt solve's solution — a few fields per step — so the backward pass repeats neither the
+# Newton iterations nor the salt solve, only the cheap elementwise work around them
+SAVED_IN_STEPS = jax.checkpoint_policies.save_only_these_names(NEWTON_SOLUTION, LINEAR_SOLUTION)
 
 
 class PlatingState(NamedTuple):
@@ -209,9 +218,10 @@ def plating_step(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
 
 def plate(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics, current, dt, steps: int, **kw):
     """``steps`` galvanostatic steps as a ``lax.scan`` with each step under ``jax.checkpoint``
-    (memory for reverse-mode gradients grows with the state, not with the Newton/PCG work)."""
+    (memory for reverse-mode gradients grows with the state, not with the Newton/PCG work; the
+    converged potential and salt solutions are kept, :data:`SAVED_IN_STEPS`)."""
 
-    @jax.checkpoint
+    @partial(jax.checkpoint, policy=SAVED_IN_STEPS)
     def body(st, _):
         return plating_step(grid, s, k, l, st, electrolyte, kinetics, current, dt, **kw)
 

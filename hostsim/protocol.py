@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -35,7 +36,7 @@ from .interfaces import interface_area
 from .metrics import COULOMB_PER_MAH_CM2, envelope_heights
 from .cell import Reservoir
 from .newton import AdaptiveNewton
-from .plating import PlatingState, plating_step
+from .plating import SAVED_IN_STEPS, PlatingState, plating_step
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,7 +130,7 @@ def run_protocol(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
         current = sign * seg.current_density * projected
         dt = seg.seconds / n
 
-        @jax.checkpoint
+        @partial(jax.checkpoint, policy=SAVED_IN_STEPS)
         def body(carry, _):
             st, stopped = carry
             i = jnp.where(stopped, 0.0, current)
