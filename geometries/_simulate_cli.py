@@ -157,7 +157,11 @@ def run(args) -> int:
         jax.config.update("jax_enable_x64", True)
     hosts = [(fam.name, fam) for fam in _default_hosts()] if args.case is None or not case.geometry else [
         _case_host(case.geometry, precision)]
-    kw = {k: case.numerics[k] for k in ("fill_per_step", "newton_steps", "rest_steps") if k in case.numerics}
+    kw = {k: case.numerics[k] for k in ("fill_per_step", "rest_steps") if k in case.numerics}
+    if "newton_steps" in case.numerics:  # the cap on the adaptive Newton's iterations per step
+        from hostsim.newton import AdaptiveNewton
+
+        kw["newton"] = AdaptiveNewton(max_steps=case.numerics["newton_steps"])
     if "voltage_cutoff_V" in case.numerics:
         kw["voltage_cutoff"] = case.numerics["voltage_cutoff_V"]
     kw["top"] = case.top

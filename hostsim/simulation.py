@@ -123,6 +123,8 @@ def summarize(name, grid, s, k, theta0, collector_layers, host_top, state, serie
         "sei_loss_mAh_cm2": Q_SEI * new_area / projected / COULOMB_PER_MAH_CM2,
         "final_voltage_V": float(series["voltage"][-1]),
         "max_potential_residual": float(np.max(series["potential_residual"])),
+        "newton_iterations_mean": float(np.mean(series["newton_iterations"])) if "newton_iterations" in series else None,
+        "pcg_iterations_mean": float(np.mean(series["linear_iterations"])) if "linear_iterations" in series else None,
         "depleted_at_s": depleted_at,
         "message": message,
         "electrolyte": electrolyte.describe(),
