@@ -25,7 +25,7 @@ key by key (the geometry section is validated by the geometry package that build
     [numerics]
     precision = "float32"
     fill_per_step = 0.05
-    newton_steps = 12               # cap on Newton iterations per step (it stops earlier on its tolerances)
+    newton_steps = 25               # cap on Newton iterations per step (it stops earlier on its tolerances)
 
     [output]
     max_frames = 40                 # field snapshots (.vti + .pvd) per host, initial and final included

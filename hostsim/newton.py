@@ -136,7 +136,7 @@ class AdaptiveNewton(eqx.Module):
 
     rtol: float | None = None
     current_rtol: float | None = None
-    max_steps: int = 12
+    max_steps: int = 25  # warm steps take 1-3; the first step on bare Cu walks the barrier's ramp in ~10
     forcing_max: float = 0.1
     forcing_gamma: float = 0.9
     max_voltage_step: float = 0.05
