@@ -203,7 +203,7 @@ torch.set_num_threads({threads})
 vol = np.load(sys.argv[1])
 s = taufactor.Solver(vol, device="cpu")
 s.solve(iter_limit=100000, verbose=False, conv_crit=1e-4)
-print(float(s.D_eff))
+print(s.D_eff)
 """
 
 
@@ -260,9 +260,9 @@ def table(results: dict) -> str:
     de = results.get("default")
     if de:
         old = de.get("old_fixed_newton_8_simulation_s")
-        lines.append(f"| default case, simulation only (compile incl.) [s] | "
-                     f"{sum(old.values()):.1f} | {sum(s['wall_time_s'] for s in de['new_summary'].values()):.1f} (cold cache) |"
-                     if old else "| default case simulation [s] | — | — |")
+        new = sum(s['wall_time_s'] for s in de['new_summary'].values())
+        lines.append(f"| default case, simulation only (compile incl.) [s] | {sum(old.values()):.1f} | {new:.1f} |"
+                     if old else f"| default case, simulation only, warm cache [s] | — | {new:.1f} |")
         lines.append(f"| `hostsim simulate --no-report`, cold / warm cache [s] | — | "
                      f"{de['cli_cold_s']:.1f} / {de['cli_warm_s']:.1f} |")
     tr = results.get("transport")
@@ -287,18 +287,17 @@ def main(argv=None) -> int:
 
     results = {"date": datetime.date.today().isoformat(), "machine": platform.platform(),
                "cpus": os.cpu_count(), "jax": jax.__version__, "backend": jax.default_backend()}
+    out = Path(args.output)
     for part in args.parts:
         print(f"[bench_plating] {part} ...", file=sys.stderr, flush=True)
         results[part] = {"step": bench_step, "gradient": bench_gradient, "default": bench_default,
                          "transport": bench_transport}[part](args)
+        # after every part: a later part that fails keeps what was measured
+        stored = json.loads(out.read_text()) if out.exists() else {}  # parts of earlier runs not repeated
+        stored.update(results)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(stored, indent=1))
     print(table(results))
-    out = Path(args.output)
-    if out.exists():  # keep parts measured in an earlier run that this one did not repeat
-        old = json.loads(out.read_text())
-        old.update(results)
-        results = old
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=1))
     print(f"wrote {out}")
     return 0
 
