@@ -142,8 +142,9 @@ def test_implicit_potential_gradient_matches_finite_differences():
     I = 0.5 * (4e-6) ** 2  # 50 µA/cm²: inside the gate's ramp at l = 0.9 (eta_n = 3 mV)
 
     def voltage(l, i0, s):
+        # i0 as an array: a Python float is a static field of Kinetics (one compilation per value)
         return solve_potential(g, s, k0, jnp.full(g.shape, l), theta, c, ORACLE,
-                               Kinetics(exchange_current_density=i0), current=I).voltage
+                               Kinetics(exchange_current_density=jnp.asarray(i0, jnp.float64)), current=I).voltage
 
     def pillar(s, v):
         sol = solve_potential(g, s, k0, jnp.full(g.shape, 0.8), theta, c, ORACLE, Kinetics(), voltage=v)
