@@ -16,7 +16,8 @@ The engine is a set of small modules re-exported here:
 * :mod:`hostsim.kinetics` — Butler–Volmer with the nucleation gate, Sand's time, limiting current;
 * :mod:`hostsim.salt` — backward-Euler salt transport steps;
 * :mod:`hostsim.interfaces` — face-based electrode/electrolyte interfaces;
-* :mod:`hostsim.potential` — quasi-static potential, BV interfaces, galvanostatic/potentiostatic Newton;
+* :mod:`hostsim.potential` — quasi-static potential, BV interfaces, galvanostatic/potentiostatic problem;
+* :mod:`hostsim.newton` — adaptive inexact Newton with an implicit derivative (and the fixed-count reference);
 * :mod:`hostsim.plating` — galvanostatic plating/stripping steps into voxels (``lax.scan`` + checkpoint);
 * :mod:`hostsim.protocol` — plate / rest / strip segments and cycles;
 * :mod:`hostsim.metrics` — SPEC 5 metrics (flux CV, hot spots, envelope, top growth, dead Li, SEI).
@@ -37,7 +38,8 @@ from .percolation import anchored_mask, label_clusters, percolating_mask
 from .protocol import Protocol, Segment, run_protocol
 from .cell import LithiumCounterElectrode, Reservoir
 from .plating import PlatingState, StepRecord, initial_state, mean_plating_time, plate, plating_step
-from .potential import PotentialSolution, solve_potential
+from .newton import AdaptiveNewton, FixedNewton, NewtonStats
+from .potential import PotentialProblem, PotentialSolution, potential_problem, solve_potential
 from .salt import face_concentration, salt_step, shared_sink
 from .transport import (
     TransportResult,
@@ -74,6 +76,11 @@ __all__ = [
     "face_concentration",
     "interface_area",
     "solve_potential",
+    "AdaptiveNewton",
+    "FixedNewton",
+    "NewtonStats",
+    "PotentialProblem",
+    "potential_problem",
     "get_electrolyte",
     "limiting_current_density",
     "salt_step",
