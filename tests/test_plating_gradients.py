@@ -123,7 +123,8 @@ def _check_family(name):
     for key, value in g64.items():
         assert np.isfinite(g32[key]), f"{name}.{key}"
         # within 2 % (of the largest parameter gradient for one that is nearly zero)
-        assert abs(g32[key] - value) <= 0.02 * max(abs(value), 0.05 * scale), f"{name}.{key}: {g32[key]} vs {value}"
+        # (and 1e-9 absolute: a foil's deposit height does not depend on its parameters at all)
+        assert abs(g32[key] - value) <= max(0.02 * max(abs(value), 0.05 * scale), 1e-9), f"{name}.{key}: {g32[key]} vs {value}"
 
 
 def test_float32_family_parameter_gradients_through_plating():
