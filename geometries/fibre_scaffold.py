@@ -23,7 +23,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from ._fibre_family import FIBRE_PARAMETERS, FibreFamily
-from ._host import Parameter, continuous, static
+from ._host import Parameter, continuous, dense_infusion, static
 
 _LIU = "Liu et al., Nat. Commun. 7, 10992 (2016)"
 _LIANG = "Liang et al., PNAS 113, 2862 (2016)"
@@ -82,5 +82,5 @@ class CoatedFibreScaffold(FibreFamily):
             share = shell / jnp.maximum(solid, 1e-6)
             k = share * k_shell + (1.0 - share) * k_core
             l = jnp.where(solid > 1e-6, l_shell, 0.0) + 0.0 * share
-        theta = self.li_infusion * (1.0 - solid) * self.region(dtype)
+        theta = dense_infusion(solid, self.region(dtype), self.li_infusion)
         return solid, k, l, theta

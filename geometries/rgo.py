@@ -21,7 +21,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-from ._host import HostFamily, Parameter, continuous, static
+from ._host import HostFamily, Parameter, continuous, dense_infusion, static
 from ._sdf import lateral_images, occupancy, soft_union
 
 _LIN = "Lin et al., Nat. Nanotech. 11, 626 (2016)"
@@ -98,5 +98,5 @@ class LayeredRGO(HostFamily):
         z_cells = jnp.arange(self.host_shape[2])
         mask = ((z_cells >= self.collector_layers) & (z_cells < self.host_top)).astype(dtype)[None, None, :]
         solid = solid * mask
-        theta = self.li_infusion * (1.0 - solid) * mask
+        theta = dense_infusion(solid, mask, self.li_infusion)
         return solid, 1.0, 1.0, theta

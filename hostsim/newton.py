@@ -131,6 +131,12 @@ class AdaptiveNewton(eqx.Module):
         forcing_max, forcing_gamma: Eisenstat–Walker forcing terms (choice 2: ``eta_k = gamma
             (||F_k|| / ||F_k-1||)^2``, at most ``forcing_max``, at least what the outer tolerance
             needs and never below the PCG's ``rtol``).
+        initial_forcing: the first iteration's forcing term. A step warm-started from the last
+            one begins inside Newton's quadratic region, where the first iterate's error is the
+            inner solve's: 0.01 lets one iteration meet the tolerances. Measured on the default
+            skeleton (32x32x80, float32, 25 plating steps): 0.1 took 2.0 Newton iterations and
+            12.0 PCG iterations per step (40 ms), 0.01 took 1.16 and 9.3 (26-28 ms), with the
+            same Li field to float32 round-off.
         max_voltage_step: largest change of V per iteration [V] (exponential kinetics overshoot).
     """
 
@@ -138,6 +144,7 @@ class AdaptiveNewton(eqx.Module):
     current_rtol: float | None = None
     max_steps: int = 25  # warm steps take 1-3; the first step on bare Cu walks the barrier's ramp in ~10
     forcing_max: float = 0.1
+    initial_forcing: float = 0.01
     forcing_gamma: float = 0.9
     max_voltage_step: float = 0.05
 
@@ -146,6 +153,9 @@ class AdaptiveNewton(eqx.Module):
             value = getattr(self, name)
             if value is not None and not 0.0 < value < 1.0:
                 raise ValueError(f"AdaptiveNewton.{name} must be in (0, 1); got {value}")
+        if not 0.0 < self.initial_forcing <= self.forcing_max < 1.0:
+            raise ValueError(f"AdaptiveNewton needs 0 < initial_forcing <= forcing_max < 1; got "
+                             f"{self.initial_forcing}, {self.forcing_max}")
         if int(self.max_steps) < 1:
             raise ValueError(f"AdaptiveNewton.max_steps must be >= 1; got {self.max_steps}")
 
@@ -176,7 +186,7 @@ class AdaptiveNewton(eqx.Module):
         f, g, dr, res, cur, done, norm, scale = measure(phi, v)
         x2 = jnp.zeros_like(phi)
         zero = jnp.asarray(0, jnp.int32)
-        forcing = jnp.asarray(self.forcing_max, phi.dtype)
+        forcing = jnp.asarray(self.initial_forcing, phi.dtype)
         # a bracket on V: the current decreases monotonically with V (dR/dV <= 0), so G < 0 (too
         # little current) bounds V from above and G > 0 from below. Newton steps that leave the
         # bracket are replaced by bisection. Needed at the nucleation barrier: the gate's ramp

@@ -37,6 +37,7 @@ from .constants import FARADAY, LI_MOLAR_VOLUME
 from .grid import Grid
 from .linsolve import PCG
 from .linsolve import SOLUTION_NAME as LINEAR_SOLUTION
+from .connectivity import attached, conducting_nodes, update_connected
 from .newton import SOLUTION_NAME as NEWTON_SOLUTION
 from .newton import AdaptiveNewton, NewtonSolver
 from .metrics import RESOLVED_FACE, flux_statistics, li_interface_area
@@ -66,6 +67,7 @@ class PlatingState(NamedTuple):
     plated_time: jax.Array  # per cell, sum of t dtheta+ over plating increments [s] (mean plating time = this / plated_amount)
     plated_amount: jax.Array  # per cell, sum of dtheta+ [-]
     electrode_potential: jax.Array  # working electrode vs the electrolyte at the top face [V] (Newton's warm start)
+    connected: jax.Array  # bool per cell: conducting node connected to the collector at the last step (hostsim.connectivity)
 
 
 class StepRecord(NamedTuple):
@@ -90,8 +92,9 @@ class StepRecord(NamedTuple):
 
 def initial_state(grid: Grid, theta, electrolyte) -> PlatingState:
     z = jnp.zeros((), grid.dtype)
+    # connected: none known yet, so the first step finds the connected set from the collector
     return PlatingState(grid.as_field(theta), grid.full(electrolyte.concentration), grid.zeros(), z, z, z, z, z, z,
-                        grid.zeros(), grid.zeros(), grid.zeros(), z)
+                        grid.zeros(), grid.zeros(), grid.zeros(), z, jnp.zeros(grid.shape, bool))
 
 
 def mean_plating_time(state: PlatingState):
@@ -158,8 +161,11 @@ def plating_step(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
     # (plating: V < 0, stripping: V > 0); otherwise Newton starts from the inverted Butler-Volmer guess
     same_direction = (state.time > 0) & (jnp.sign(state.electrode_potential) == -jnp.sign(current)) & (current != 0)
     guess = jnp.where(same_direction, state.electrode_potential, jnp.nan)
+    # only conductor connected to the collector is at V (SPEC 4): floating host and Li neither plate nor strip
+    connected, _ = update_connected(grid, conducting_nodes(s, k, jax.lax.stop_gradient(state.theta)), state.connected)
     sol = solve_potential(grid, s, k, l, state.theta, state.concentration, electrolyte, kinetics, current=current,
-                          top=top, phi_guess=state.phi, voltage_guess=guess, newton=newton, solver=solver)
+                          top=top, phi_guess=state.phi, voltage_guess=guess, newton=newton, solver=solver,
+                          attached=attached(grid, connected))
     currents = list(zip(sol.face_area, sol.face_current))
     plate, strip = _li_change(grid, currents, dt, s, state.theta)
     room = jnp.clip(1.0 - s - state.theta, 0.0, None)
@@ -176,22 +182,29 @@ def plating_step(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
     c0 = electrolyte.concentration
     d_ref = electrolyte.diffusivity(c0)
     d_eff = electrolyte.diffusivity(state.concentration) * jnp.maximum(eps_new, floor)
-    sink = shared_sink(grid, (1.0 - electrolyte.transference) * sol.reaction / FARADAY, eps_new)
+    # the charge the limits held back never passes: the salt sees the share of the face currents that
+    # became (or came from) Li, and so does the external circuit (``plated_charge`` counts ``done``)
+    passed = jnp.where(jnp.abs(wanted) > 0, done / jnp.where(jnp.abs(wanted) > 0, wanted, 1.0), 0.0)
+    reaction = sol.reaction * passed
+    sink = shared_sink(grid, (1.0 - electrolyte.transference) * reaction / FARADAY, eps_new)
     pushed = (eps_old - eps_new) * state.concentration  # [mol/m³ of cell]
     displaced = jnp.sum(pushed) * h3
     projected = grid.length[0] * grid.length[1]
-    c_new, _ = salt_step(grid, state.concentration, jnp.maximum(eps_new, floor), d_eff, dt, sink=sink,
-                         lo=Neumann(0.0), hi=top.salt_condition(electrolyte, jnp.sum(sol.reaction) * h3, projected), d_ref=d_ref,
+    c_new, salt_stats = salt_step(grid, state.concentration, jnp.maximum(eps_new, floor), d_eff, dt, sink=sink,
+                         lo=Neumann(0.0), hi=top.salt_condition(electrolyte, jnp.sum(reaction) * h3, projected), d_ref=d_ref,
                          solver=solver)
+    # an unconverged salt solve is a failed step: non-finite, so the protocol keeps the state before it
+    c_new = jnp.where(salt_stats.converged, c_new, jnp.nan)
     area = sum(sol.face_area)
     cell_current = sum(a * i for a, i in zip(sol.face_area, sol.face_current)) / jnp.where(area > 0, area, 1.0)
     gained = jnp.where(dtheta > 0, dtheta, 0.0)
     new = PlatingState(theta, c_new, sol.phi, sol.cell_voltage, state.time + dt, state.plated_charge + done,
-                       state.capped_charge + (wanted - done), state.displaced_salt + displaced,
-                       state.undelivered_charge + (current * dt - wanted),
+                       # magnitudes (the same sign for plating and stripping steps)
+                       state.capped_charge + (jnp.abs(wanted) - jnp.abs(done)), state.displaced_salt + displaced,
+                       state.undelivered_charge + (jnp.abs(current * dt) - jnp.abs(wanted)),
                        jnp.where(area > RESOLVED_FACE * grid.voxel_size**2, cell_current, 0.0),
                        state.plated_time + (state.time + 0.5 * dt) * gained,
-                       state.plated_amount + gained, sol.voltage)
+                       state.plated_amount + gained, sol.voltage, connected)
     electrolyte_cells = eps_new > 0.5
     plating = current >= 0
     stats = flux_statistics(sol.face_area, sol.face_current, plating=True)
@@ -206,7 +219,7 @@ def plating_step(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
     d_cell = electrolyte.diffusivity(c_new)
     # the cell's whole reaction counts as a flux through one face (R_v h [A/m²]): for a planar front
     # that is its current density; a sliver face's (unphysical) density does not enter
-    flux = (1.0 - electrolyte.transference) * sol.reaction * grid.voxel_size / FARADAY
+    flux = (1.0 - electrolyte.transference) * reaction * grid.voxel_size / FARADAY
     surface = c_new - flux * eps_new * grid.voxel_size / (2.0 * d_cell)
     record = StepRecord(new.time, sol.cell_voltage, new.plated_charge, jnp.max(jnp.abs(dtheta)), capped,
                         jnp.min(jnp.where(electrolyte_cells, c_new, jnp.inf)), sol.residual,

@@ -70,8 +70,9 @@ class PotentialSolution(NamedTuple):
     newton: NewtonStats  # iterations, PCG iterations, final residuals, converged
 
 
-def interface_faces(grid: Grid, s, k, l, theta):
-    """Per interface direction: area [m²], lithiophilicity and Li cover of the conducting side."""
+def interface_faces(grid: Grid, s, k, l, theta, attached=None, stripping=False):
+    """Per interface direction: area [m²], lithiophilicity and Li cover of the conducting side.
+    ``attached``/``stripping``: see :func:`hostsim.interfaces.face_areas`."""
     cond = conducting_fraction(s, k, theta)
     # Li share of the conducting phase. The floor is 1e-3 of a cell, not 1e-12: with 1e-12 a cell
     # holding no conductor had d(cover)/d(theta) = 1e12 at theta = 0, a derivative of a switch no
@@ -85,7 +86,7 @@ def interface_faces(grid: Grid, s, k, l, theta):
     # layer on a foil stalled at 97 % and the flux CV read 0.24)
     own = smoothstep(li_fill(s, theta) / 0.05)
     covers = [1.0 - (1.0 - cq) * (1.0 - own) for cq in neighbours(grid, cover)]
-    return face_areas(grid, s, k, theta), neighbours(grid, l), covers
+    return face_areas(grid, s, k, theta, attached, stripping), neighbours(grid, l), covers
 
 
 def _reaction(kinetics, grid, areas, ls, covers, eta, c):
@@ -167,7 +168,7 @@ class PotentialProblem(eqx.Module):
 
 
 def potential_problem(grid: Grid, s, k, l, theta, concentration, electrolyte, kinetics, *, current=None, voltage=None,
-                      phi_guess=None, voltage_guess=None, top=Reservoir()):
+                      phi_guess=None, voltage_guess=None, top=Reservoir(), attached=None):
     """The :class:`PotentialProblem` of one state, its starting point ``(phi, V)`` and what the
     solution needs besides (``c_top``, the projected area). See :func:`solve_potential`."""
     if (current is None) == (voltage is None):
@@ -187,7 +188,8 @@ def potential_problem(grid: Grid, s, k, l, theta, concentration, electrolyte, ki
                                    0.0 if current is None else current, projected)
     op_d, rhs_d = assemble(grid, kappa_d, Neumann(0.0), Dirichlet(jnp.log(jnp.maximum(c_top, electrolyte.c_floor))))
     diffusion_source = (op_d(ln_c) - rhs_d) / h2  # L_D(ln c) / kappa_ref [V/m²]
-    areas, ls, covers = interface_faces(grid, s, k, l, theta)
+    stripping = (jnp.asarray(current) < 0) if current is not None else (jnp.asarray(voltage) > 0)
+    areas, ls, covers = interface_faces(grid, s, k, l, theta, attached, stripping)
 
     phi = jnp.zeros(grid.shape, dtype) if phi_guess is None else grid.as_field(phi_guess)
     if voltage is not None:
@@ -224,6 +226,7 @@ def solve_potential(
     phi_guess=None,
     voltage_guess=None,
     top=Reservoir(),
+    attached=None,
     newton: NewtonSolver = AdaptiveNewton(),
     solver: PCG = PCG(rtol=1e-8),
 ) -> PotentialSolution:
@@ -236,6 +239,8 @@ def solve_potential(
         voltage: electrode potential [V] vs the reservoir (potentiostatic). Exactly one.
         phi_guess, voltage_guess: warm start (a NaN voltage guess means none).
         top: :class:`~hostsim.cell.Reservoir` (default) or :class:`~hostsim.cell.LithiumCounterElectrode`.
+        attached: boolean field of cells whose conductor is at ``V`` (:mod:`hostsim.connectivity`);
+            ``None``: every conductor (callers that know the host is connected).
         newton: :class:`~hostsim.newton.AdaptiveNewton` (default: stops on its tolerances, implicit
             derivative) or :class:`~hostsim.newton.FixedNewton` (a fixed count, differentiated
             through the iterates).
@@ -243,7 +248,7 @@ def solve_potential(
     """
     problem, phi, v, c_top, projected = potential_problem(
         grid, s, k, l, theta, concentration, electrolyte, kinetics, current=current, voltage=voltage,
-        phi_guess=phi_guess, voltage_guess=voltage_guess, top=top)
+        phi_guess=phi_guess, voltage_guess=voltage_guess, top=top, attached=attached)
     phi, v, stats = newton.solve(problem, phi, v, solver)
     r, _, currents = problem.reaction(phi, v)
     passed = jnp.sum(r) * grid.voxel_size**3

@@ -88,7 +88,7 @@ def steps_for(segment: Segment, grid: Grid, interface_ratio: float, fill_per_ste
 
 
 def run_protocol(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics, protocol: Protocol, *,
-                 collector_layers: int = 1, fill_per_step: float = 0.05, rest_steps: int = 4,
+                 collector_layers: int = 1, host_top: int | None = None, fill_per_step: float = 0.05, rest_steps: int = 4,
                  voltage_cutoff: float = 0.5, newton=None, top=None, depletion_ratio: float = 1e-3, progress=None,
                  on_chunk=None, resume: dict | None = None):
     """Run the protocol; returns ``(state, series)`` with ``series`` a dict of numpy arrays (one
@@ -143,7 +143,7 @@ def run_protocol(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
             floor = depletion_ratio * c0
             short = jnp.abs(rec.current_error) > 1e-2  # the potential solve passed < 99 % of the current
             depleted = ((rec.min_concentration <= floor) | (rec.min_interface_concentration <= floor)
-                        | ~jnp.isfinite(new.voltage)
+                        | ~jnp.isfinite(new.voltage) | ~jnp.all(jnp.isfinite(new.concentration))
                         # plating current the electrode cannot pass at a nearly depleted surface (i0 ~ c^alpha_a)
                         | ((i > 0) & short & (rec.min_interface_concentration < 0.05 * c0)))
             # a plating step that passed < 99 % without depletion: Newton ran out of steps (reported, not
@@ -156,7 +156,7 @@ def run_protocol(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
             rec = rec._replace(voltage=new.voltage, plated_charge=new.plated_charge)
             rec = jax.tree.map(lambda a: jnp.where(jnp.isfinite(a), a, jnp.zeros_like(a)), rec)
             stopped = stopped | (new.voltage > voltage_cutoff) | depleted
-            h = envelope_heights(s, new.theta, grid.voxel_size, collector_layers)
+            h = envelope_heights(s, new.theta, grid.voxel_size, collector_layers, host_top)
             applied = jnp.where(depleted, 0.0, i)  # the current of the step as run (0 once the segment stopped)
             return (new, stopped), (rec, stopped, depleted, jnp.mean(h), jnp.max(h), applied, unconverged)
 

@@ -8,18 +8,30 @@ a :class:`~hostsim.snapshots.SnapshotWriter` (docs/outputs.md lists every file a
 
 Summary definitions (beyond :mod:`hostsim.metrics`):
 
-* ``conservation_error``: |Li gained x F / V_m - (I t - capped - undelivered)| / sum |I| dt;
-* ``envelope_growth_um``: mean envelope height at the end minus at the start;
+* ``passed_plating_charge_C`` / ``passed_stripping_charge_C``: the charge that passed the
+  external circuit while plating / stripping (what became Li or came from Li; the charge the
+  per-step limits or the potential solve could not pass never does, and is never turned into Li
+  or salt); ``coulombic_efficiency``: stripped / plated when the run stripped;
+* ``conservation_error``: |Li gained (from the Li field) - net passed charge (from the step
+  records)| / sum |I| dt;
+* ``envelope_growth_um``: mean envelope height at the end minus at the start (the envelope of a
+  column is the higher of the host slab's top and the material's top, :func:`envelope_heights`);
   ``relative_volume_change``: (H_max - H_min) / H_max over the run (mean envelope);
-* ``top_growth_fraction``: Li above the host slab / Li gained;
+* ``top_growth_fraction``: Li above the host slab / all Li in the electrode at the end (plated
+  and infused, so a strip or an infused host reads a fraction in [0, 1]); ``pore_volume_use``:
+  Li in the slab (infused included) / the slab's pore volume;
 * ``flux_cv``, ``hotspot_ratio``: at the last plating step; ``min_concentration_ratio``: the
   lowest c / c0 in an electrolyte cell (eps > 0.5) over the run; ``min_front_concentration_ratio``:
   the lowest surface concentration (cell value extrapolated to the interface) over every cell
   owning interface area, including partly filled front cells (kept positive by
-  :func:`hostsim.salt.shared_sink`); ``sand_time_ratio``: the longest plating
-  segment's duration over Sand's time at its hot-spot current density (> 1: the hottest surface
-  would have depleted in a semi-infinite electrolyte);
-* ``sei_loss_mAh_cm2``: q_SEI x (sum of the increases of the Li/electrolyte area) / projected area.
+  :func:`hostsim.salt.shared_sink`); ``sand_time_ratio``: the longest plating segment's duration
+  over Sand's time at the *projected* current density (the salt reaches a host through its
+  electrolyte-facing side, so that current density sets its depletion; > 1: a planar electrode
+  at this current would have depleted in a semi-infinite electrolyte);
+* ``final_voltage_V``, ``max_potential_residual``: over the steps that carried current (after a
+  cutoff or depletion stop the remaining steps carry none);
+* ``sei_loss_mAh_cm2``: q_SEI x (Li/electrolyte area created by each plating segment, end minus
+  start where positive, summed) / projected area.
 """
 
 from __future__ import annotations
@@ -56,26 +68,40 @@ def summarize(name, grid, s, k, theta0, collector_layers, host_top, state, serie
     dt = np.diff(np.concatenate([[0.0], series["time"]]))
     charge_requested = float(np.sum(series["current"] * dt))
     throughput = float(np.sum(np.abs(series["current"]) * dt))
+    # the charge that passed the external circuit in each step: what became Li (> 0) or came from Li
+    # (< 0); the limits' and the solve's shortfalls never pass (hostsim.plating)
+    passed = np.diff(np.concatenate([[0.0], np.asarray(series["plated_charge"], np.float64)]))
+    plated_q, stripped_q = float(np.sum(passed[passed > 0])), float(-np.sum(passed[passed < 0]))
     gained = _li_coulombs(state.theta, h) - _li_coulombs(theta0, h)
-    delivered = charge_requested - float(state.capped_charge) - float(state.undelivered_charge)
     theta = np.asarray(state.theta, np.float64)
-    above = _li_coulombs(theta[:, :, host_top:], h) - _li_coulombs(np.asarray(theta0)[:, :, host_top:], h)
-    h0 = float(np.mean(np.asarray(envelope_heights(s, theta0, h, collector_layers))))
+    electrode_li = _li_coulombs(theta, h)
+    above = _li_coulombs(theta[:, :, host_top:], h)
+    h0 = float(np.mean(np.asarray(envelope_heights(s, theta0, h, collector_layers, host_top))))
     env = np.concatenate([[h0], series["envelope_mean"]])
     plating_steps = series["current"] > 0
+    carried = np.nonzero(series["current"] != 0)[0]
+    last_carried = carried[-1] if carried.size else len(dt) - 1  # the last step that carried current
     last = np.nonzero(plating_steps)[0][-1] if plating_steps.any() else len(dt) - 1
+    # SEI: per plating segment, the Li/electrolyte area it created (end minus start, if positive);
+    # summing every step's increase instead counted the front's voxel-scale jitter (~5 %)
     li_area = np.concatenate([[0.0], series["li_interface_area"]])
-    new_area = float(np.sum(np.maximum(np.diff(li_area), 0.0)))
+    segment = np.concatenate([[-1], series["segment"]])
+    new_area = 0.0
+    for seg in sorted(set(series["segment"][plating_steps].tolist())):
+        idx = np.nonzero(segment == seg)[0]
+        new_area += max(float(li_area[idx[-1]] - li_area[idx[0] - 1]), 0.0)
     slab = slice(collector_layers, host_top)
-    pore = float(np.sum(1.0 - np.asarray(s, np.float64)[:, :, slab] - np.asarray(theta0)[:, :, slab]))
-    inside = float(np.sum(theta[:, :, slab] - np.asarray(theta0)[:, :, slab]))
+    pore = float(np.sum(1.0 - np.asarray(s, np.float64)[:, :, slab]))
+    inside = float(np.sum(theta[:, :, slab]))
     c0 = electrolyte.concentration
     d0 = float(electrolyte.diffusivity(c0))
     sand_ratio = 0.0
     for seg in sorted(set(series["segment"][plating_steps].tolist())):
         sel = (series["segment"] == seg) & plating_steps
-        hot = float(np.max(series["flux_mean"][sel] * series["hotspot_ratio"][sel]))
-        tau = np.pi * d0 * (c0 * FARADAY) ** 2 / (4 * hot**2 * (1 - electrolyte.transference) ** 2)
+        # the salt that feeds a host enters through its electrolyte-facing side: the projected
+        # current density sets its depletion, not the local interfacial current density
+        j = float(np.max(series["current"][sel])) / projected
+        tau = np.pi * d0 * (c0 * FARADAY) ** 2 / (4 * j**2 * (1 - electrolyte.transference) ** 2)
         sand_ratio = max(sand_ratio, float(np.sum(dt[sel])) / tau)
     depleted_at = None
     message = "completed"
@@ -106,11 +132,14 @@ def summarize(name, grid, s, k, theta0, collector_layers, host_top, state, serie
         "undelivered_charge_C": float(state.undelivered_charge),
         "cap_bound_steps": int(np.sum(series["cap_binding"])),
         "unconverged_steps": unconverged,
-        "conservation_error": abs(gained - delivered) / max(throughput, 1e-300),
+        "passed_plating_charge_C": plated_q,
+        "passed_stripping_charge_C": stripped_q,
+        "coulombic_efficiency": stripped_q / plated_q if stripped_q > 0 and plated_q > 0 else None,
+        "conservation_error": abs(gained - (plated_q - stripped_q)) / max(throughput, 1e-300),
         "envelope_growth_um": (env[-1] - env[0]) * 1e6,
         "envelope_max_column_um": float(np.max(series["envelope_max"])) * 1e6,
         "relative_volume_change": float((env.max() - env.min()) / env.max()) if env.max() > 0 else 0.0,
-        "top_growth_fraction": above / gained if gained > 0 else 0.0,
+        "top_growth_fraction": above / electrode_li if electrode_li > 0 else 0.0,
         "pore_volume_use": inside / pore if pore > 0 else 0.0,
         "flux_cv": float(series["flux_cv"][last]),
         "hotspot_ratio": float(series["hotspot_ratio"][last]),
@@ -121,8 +150,8 @@ def summarize(name, grid, s, k, theta0, collector_layers, host_top, state, serie
         "sand_time_ratio": sand_ratio,
         "dead_li_fraction": dead_li_fraction(s, k, state.theta, collector_layers, grid.lateral == "periodic"),
         "sei_loss_mAh_cm2": Q_SEI * new_area / projected / COULOMB_PER_MAH_CM2,
-        "final_voltage_V": float(series["voltage"][-1]),
-        "max_potential_residual": float(np.max(series["potential_residual"])),
+        "final_voltage_V": float(series["voltage"][last_carried]),
+        "max_potential_residual": float(np.max(series["potential_residual"][carried])) if carried.size else 0.0,
         "newton_iterations_mean": float(np.mean(series["newton_iterations"])) if "newton_iterations" in series else None,
         "pcg_iterations_mean": float(np.mean(series["linear_iterations"])) if "linear_iterations" in series else None,
         "depleted_at_s": depleted_at,
@@ -150,7 +179,8 @@ def simulate(name, grid, s, k, l, theta0, electrolyte, kinetics, protocol: Proto
                 user_chunk(checkpoint)
 
     state, series = run_protocol(grid, s, k, l, state0, electrolyte, kinetics,
-                                 protocol, collector_layers=collector_layers, progress=progress, on_chunk=on_chunk,
+                                 protocol, collector_layers=collector_layers, host_top=host_top, progress=progress,
+                                 on_chunk=on_chunk,
                                  resume=resume, **kw)
     if snapshots is not None:
         snapshots.finish(state, len(series["time"]))

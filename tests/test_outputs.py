@@ -64,7 +64,7 @@ def test_snapshots_form_a_time_series_pyvista_reopens(small_run):
     dtheta = np.sum(np.asarray(final.cell_data["li_fraction"], np.float64) - np.asarray(first.cell_data["li_fraction"]))
     from hostsim import FARADAY, LI_MOLAR_VOLUME
 
-    passed = summary["requested_charge_C"] - summary["capped_charge_C"] - summary["undelivered_charge_C"]
+    passed = summary["passed_plating_charge_C"] - summary["passed_stripping_charge_C"]
     assert dtheta * (0.25e-6) ** 3 * FARADAY / LI_MOLAR_VOLUME == pytest.approx(passed, rel=1e-6)
     # Li plated during the run carries its plating time; stripping current shows as negative current
     t = np.asarray(final.cell_data["plating_time_s"])

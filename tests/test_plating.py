@@ -122,11 +122,15 @@ def test_plate_rest_strip_protocol_on_a_foil():
     assert dead_li_fraction(s, k, st.theta) == 0.0
     area = (2 * h) ** 2
     # the strip stops at the voltage cutoff once the Li is gone; the steps after it carry no current.
-    # Charge passed = Li gained + charge held back (capped or undelivered), to round-off
+    # Charge requested = Li gained + charge held back (capped or undelivered, magnitudes per step), to
+    # round-off; each step holds back no more than it asked for
     dt = np.diff(np.concatenate([[0.0], ser["time"]]))
     passed = float(np.sum(ser["current"] * dt))
+    throughput = float(np.sum(np.abs(ser["current"]) * dt))
+    moved = np.diff(np.concatenate([[0.0], ser["plated_charge"]]))  # charge that became (+) or left (-) Li
     missing = float(st.capped_charge) + float(st.undelivered_charge)
-    assert float(st.plated_charge) + missing == pytest.approx(passed, abs=1e-9 * 0.5 * COULOMB_PER_MAH_CM2 * area)
+    assert float(np.sum(np.abs(moved))) + missing == pytest.approx(throughput, abs=1e-9 * 0.5 * COULOMB_PER_MAH_CM2 * area)
+    assert float(st.plated_charge) == pytest.approx(float(np.sum(moved)), abs=1e-12 * throughput)
     assert ser["cutoff"][-1] and ser["voltage"].max() > 0.5  # Li exhausted: the electrode polarised to the cutoff
     assert passed > -0.1 * COULOMB_PER_MAH_CM2 * area  # it stopped before the 0.6 mAh/cm² asked for
     rest = ser["segment"] == 1

@@ -48,7 +48,7 @@ def _host(precision):
     l = np.zeros(g.shape)
     l[1:5, 1:5, 1:6] = rng.uniform(0.1, 0.9, (4, 4, 5))
     theta = np.zeros(g.shape)
-    theta[0, :, 1:3] = rng.uniform(0.2, 0.6, (6, 2))
+    theta[0, :, 1:3] = rng.uniform(0.5, 0.95, (6, 2))  # connected (> NODE), some within the front ramp
     return g, [jnp.asarray(x, g.dtype) for x in (s, k, l, theta)]
 
 
