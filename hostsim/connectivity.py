@@ -34,7 +34,9 @@ from .grid import Grid
 from .operators import shift
 
 NODE = 0.05  # a cell holding more conductor (host s k + Li) than this joins its neighbours electrically (docs)
-SWEEPS_PER_TRIP = 4  # dilations per while-loop trip (fewer convergence checks)
+SWEEPS_PER_TRIP = 1  # one dilation per trip: XLA fuses unrolled dilations into one stencil that recomputes
+# the inner ones (measured on the default skeleton, 82k cells: from the collector 85 ms with 4 per trip, 11 ms
+# with 1; the incremental update of a plating step 4.1 ms vs 0.27 ms)
 
 
 def conducting_nodes(s, k, theta):
