@@ -42,7 +42,7 @@ from .newton import SOLUTION_NAME as NEWTON_SOLUTION
 from .newton import AdaptiveNewton, NewtonSolver
 from .metrics import RESOLVED_FACE, flux_statistics, li_interface_area
 from .cell import Reservoir
-from .operators import Neumann, shift
+from .operators import Dirichlet, Neumann, shift
 from .potential import solve_potential
 from .salt import salt_step, shared_sink
 
@@ -88,6 +88,7 @@ class StepRecord(NamedTuple):
     newton_iterations: jax.Array  # Newton iterations of the potential solve
     linear_iterations: jax.Array  # PCG iterations of the potential solve (all inner solves; -1: not counted)
     newton_converged: jax.Array  # the potential solve met its tolerances
+    salt_inflow: jax.Array  # salt entering through the top face [mol/s] (0 for a rejected step)
 
 
 def initial_state(grid: Grid, theta, electrolyte) -> PlatingState:
@@ -190,9 +191,15 @@ def plating_step(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
     pushed = (eps_old - eps_new) * state.concentration  # [mol/m³ of cell]
     displaced = jnp.sum(pushed) * h3
     projected = grid.length[0] * grid.length[1]
+    top_salt = top.salt_condition(electrolyte, jnp.sum(reaction) * h3, projected)
     c_new, salt_stats = salt_step(grid, state.concentration, jnp.maximum(eps_new, floor), d_eff, dt, sink=sink,
-                         lo=Neumann(0.0), hi=top.salt_condition(electrolyte, jnp.sum(reaction) * h3, projected), d_ref=d_ref,
-                         solver=solver)
+                         lo=Neumann(0.0), hi=top_salt, d_ref=d_ref, solver=solver)
+    # salt entering through the top face [mol/s], as the discretisation has it (half-cell conductance
+    # 2 D_eff / h to a Dirichlet value; the flux itself for a Neumann top): for the salt balance
+    if isinstance(top_salt, Dirichlet):
+        salt_inflow = jnp.sum(2.0 * d_eff[:, :, -1] * (top_salt.value - c_new[:, :, -1])) * grid.voxel_size
+    else:
+        salt_inflow = jnp.asarray(top_salt.flux, c_new.dtype) * projected
     # an unconverged salt solve is a failed step: non-finite, so the protocol keeps the state before it
     c_new = jnp.where(salt_stats.converged, c_new, jnp.nan)
     area = sum(sol.face_area)
@@ -225,7 +232,8 @@ def plating_step(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
                         jnp.min(jnp.where(electrolyte_cells, c_new, jnp.inf)), sol.residual,
                         mean, cv, hot, pn, jnp.min(jnp.where(owns, surface, jnp.inf)),
                         li_interface_area(sol.face_area, sol.face_cover), sol.current_error,
-                        sol.newton.iterations, sol.newton.linear_iterations, sol.newton.converged)
+                        sol.newton.iterations, sol.newton.linear_iterations, sol.newton.converged,
+                        salt_inflow)
     return new, record
 
 

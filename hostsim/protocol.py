@@ -153,7 +153,8 @@ def run_protocol(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
             new = jax.tree.map(lambda a, b: jnp.where(depleted, a, b), st._replace(time=new.time), new)
             # the record of a rejected step shows the kept state; statistics of current-free steps
             # (0/0) are reported as 0 rather than NaN
-            rec = rec._replace(voltage=new.voltage, plated_charge=new.plated_charge)
+            rec = rec._replace(voltage=new.voltage, plated_charge=new.plated_charge,
+                               salt_inflow=jnp.where(depleted, 0.0, rec.salt_inflow))
             rec = jax.tree.map(lambda a: jnp.where(jnp.isfinite(a), a, jnp.zeros_like(a)), rec)
             stopped = stopped | (new.voltage > voltage_cutoff) | depleted
             h = envelope_heights(s, new.theta, grid.voxel_size, collector_layers, host_top)

@@ -204,6 +204,9 @@ def test_impossible_current_ends_with_a_message_not_nan():
     assert summary["depleted_at_s"] is not None and "depleted at t =" in summary["message"]
     for key in ("final_voltage_V", "plated_charge_C", "envelope_growth_um", "flux_cv", "conservation_error"):
         assert np.isfinite(summary[key])
+    # residual and voltage of the steps that carried current (issue 11: the residual read 1.00, the
+    # rejected step's, after a depletion stop)
+    assert summary["max_potential_residual"] < 1e-6 and summary["final_voltage_V"] < 0
     assert np.all(np.isfinite(np.asarray(res.state.concentration))) and float(jnp.min(res.state.concentration)) > -1e-6
     # depletion comes at about Sand's time of the finite cell (semi-infinite 0.63 s at 300 mA/cm²)
     assert 0.3 < summary["depleted_at_s"] < 2.0
