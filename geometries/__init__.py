@@ -20,6 +20,7 @@ Importers: :func:`import_volume` (voxel stacks with a label → material map),
 
 from hostsim.io import load_volume
 
+from ._case import case_hosts, default_hosts, geometry_host
 from ._host import HostFamily, HostFields, Parameter
 from ._registry import FAMILIES, Host, build, describe_families, family_parameters, make_family
 from .capsules import SeededCapsules
@@ -45,7 +46,7 @@ from .rgo import LayeredRGO
 __all__ = [
     "FAMILIES", "MATERIALS", "CoatedFibreScaffold", "CuNanowires", "CuSkeleton", "DealloyedCu", "GradedHost",
     "Host", "HostFamily", "HostFields", "HostReport", "LayeredRGO", "Material", "Parameter", "PlanarFoil",
-    "SeededCapsules", "build", "describe_families", "family_parameters", "fields_from_labels", "host_report",
+    "SeededCapsules", "build", "case_hosts", "default_hosts", "describe_families", "family_parameters", "fields_from_labels", "geometry_host", "host_report",
     "import_volume", "load_host_vti", "load_volume", "make_family", "material", "parse_labels",
     "read_host_vti_metadata", "save_host_vti",
     "voxelize_mesh",

@@ -185,11 +185,11 @@ def _old_default() -> dict:
     from hostsim.simulation import simulate
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from geometries._simulate_cli import _default_hosts
+    from geometries import default_hosts
 
     case = parse_case({}, "built-in default")
     times = {}
-    for fam in _default_hosts():
+    for _, fam in default_hosts():
         f = fam.fields()
         res = simulate(fam.name, f.grid, f.s, f.k, f.l, f.theta, case.electrolyte, case.kinetics, case.protocol,
                        collector_layers=f.collector_layers, host_top=f.host_top, newton=FixedNewton(8), top=case.top)

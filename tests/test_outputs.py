@@ -148,16 +148,41 @@ def test_resumed_snapshot_series_keeps_its_frame_budget(tmp_path):
 def test_fresh_run_clears_an_earlier_run_and_old_checkpoints_are_refused(small_run, tmp_path, capsys):
     import shutil
 
-    from geometries._simulate_cli import _clear_outputs, _load_checkpoint
+    from hostsim.run import clear_outputs, load_checkpoint
     from hostsim.errors import InputError
 
     d = tmp_path / "old"
     shutil.copytree(small_run, d)
     (d / "stale_summary.json").write_text("{}")
     (d / "notes.txt").write_text("mine")
-    _clear_outputs(d)
+    clear_outputs(d)
     assert sorted(p.name for p in d.iterdir()) == ["case.toml", "notes.txt"]  # the case is copied in again
     old = tmp_path / "old_checkpoint.npz"
     np.savez(old, **{"state/theta": np.zeros(3), "segment": np.asarray(0)})
     with pytest.raises(InputError, match="another hostsim version"):
-        _load_checkpoint(old)
+        load_checkpoint(old)
+
+
+def test_run_pipeline_is_a_library(tmp_path, small_run):
+    """Issue 12's prerequisite: the case -> hosts -> run -> files pipeline works without the CLI
+    (geometries.case_hosts + hostsim.run.run_hosts), with the CLI's numbers, and a resume of a
+    finished run reads the summaries back instead of running again."""
+    import tomllib
+
+    import geometries as geo
+    from hostsim.case import parse_case
+    from hostsim.run import prepare_output, run_hosts
+
+    case = parse_case(tomllib.loads(SMALL_CASE), "small")
+    hosts = geo.case_hosts(case)
+    assert [name for name, _ in hosts] == ["cu_skeleton"]
+    out = prepare_output(tmp_path / "lib")
+    summaries = run_hosts(out, hosts, case, max_frames=3)
+    cli = json.loads((small_run / "cu_skeleton_summary.json").read_text())
+    for key in ("plated_capacity_mAh_cm2", "envelope_growth_um", "flux_cv", "final_voltage_V"):
+        assert summaries["cu_skeleton"][key] == pytest.approx(cli[key], rel=1e-9), key
+    assert (out / "cu_skeleton_fields_final.vti").exists() and not (out / "cu_skeleton_checkpoint.npz").exists()
+    seen = []
+    again = run_hosts(out, hosts, case, resume=True, on_host=lambda name, s, before: seen.append(before))
+    assert seen == [True] and again["cu_skeleton"]["wall_time_s"] == summaries["cu_skeleton"]["wall_time_s"]
+    assert [name for name, _ in geo.case_hosts(parse_case({}, "default"))] == ["foil", "cu_skeleton"]

@@ -273,7 +273,7 @@ def test_cli_resume_after_an_interruption(tmp_path, capsys):
     import json
     import shutil
 
-    from geometries._simulate_cli import _save_checkpoint
+    from hostsim.run import save_checkpoint
     from hostsim.case import load_case
     from hostsim.cli import main
     from hostsim.protocol import run_protocol
@@ -295,7 +295,7 @@ def test_cli_resume_after_an_interruption(tmp_path, capsys):
     part = tmp_path / "part"
     part.mkdir()
     shutil.copyfile(case, part / "case.toml")
-    _save_checkpoint(part / "foil_checkpoint.npz", checkpoints[0])
+    save_checkpoint(part / "foil_checkpoint.npz", checkpoints[0])
     assert main(["simulate", "--resume", str(part), "--quiet", "--no-report"]) == 0
     a = json.loads((full / "summary.json").read_text())["foil"]
     b = json.loads((part / "summary.json").read_text())["foil"]
