@@ -173,6 +173,11 @@ class AdaptiveNewton(eqx.Module):
 
     def iterate(self, problem, phi, v, solver: PCG):
         """The Newton loop itself (not differentiated)."""
+        phi, v, stats, _ = self._iterate(problem, phi, v, solver)
+        return phi, v, stats
+
+    def _iterate(self, problem, phi, v, solver: PCG):
+        """The Newton loop; also returns its last ``A^-1 b`` (a warm start for the derivative's)."""
         rtol, current_rtol = self.tolerances(phi.dtype)
         galvanostatic = problem.current is not None
 
@@ -231,8 +236,8 @@ class AdaptiveNewton(eqx.Module):
             return (phi, v, f, g, dr, res, cur, done, new_norm, scale, x2, forcing.astype(phi.dtype), k + 1,
                     linear + its1 + its2, lo, hi)
 
-        phi, v, _, _, _, res, cur, done, _, _, _, _, k, linear, _, _ = jax.lax.while_loop(cond, body, state)
-        return phi, v, NewtonStats(k, linear, res, cur, done)
+        phi, v, _, _, _, res, cur, done, _, _, x2, _, k, linear, _, _ = jax.lax.while_loop(cond, body, state)
+        return phi, v, NewtonStats(k, linear, res, cur, done), x2
 
 
 BRACKET_RESIDUAL = 1e-2  # phi must balance charge to this (relative) ...
@@ -264,7 +269,7 @@ def _implicit_root(problem, phi, v, *, newton: AdaptiveNewton, solver: PCG):
 def _implicit_root_jvp(primals, tangents, *, newton: AdaptiveNewton, solver: PCG):
     problem, phi0, v0 = primals
     t_problem = tangents[0]
-    phi, v, stats = newton.iterate(problem, phi0, v0, solver)
+    phi, v, stats, x2_newton = newton._iterate(problem, phi0, v0, solver)
     # saved for the backward pass under the step policy (hostsim.plating.SAVED_IN_STEPS): the
     # rematerialised step then never repeats the Newton iterations
     phi, v = checkpoint_name((phi, v), SOLUTION_NAME)
@@ -279,7 +284,9 @@ def _implicit_root_jvp(primals, tangents, *, newton: AdaptiveNewton, solver: PCG
     # right-hand sides: a good primal never loosens them
     tol = jnp.asarray(solver.rtol, phi.dtype)
     if galvanostatic:
-        x2, _ = _pcg(solver, jac.operator, jac.b, tol)  # A^-1 b, for the tangent solve
+        # A^-1 b, for the tangent solve, from the Newton's own (solved to its last forcing term, at the
+        # previous iterate's Jacobian: close; zero when Newton stopped before its first iteration)
+        x2, _ = _pcg(solver, jac.operator, jac.b, tol, guess=x2_newton)
         x2 = checkpoint_name(x2, SOLUTION_NAME)
         y2 = x2 * jac.g_per_b  # A^-1 g, for its transpose (the adjoint)
 
