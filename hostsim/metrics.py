@@ -49,12 +49,19 @@ def flux_statistics(face_area, face_current, plating: bool = True):
     i = i if plating else -i
     resolved = a > RESOLVED_FACE * jnp.max(a)
     w = a * (i > 0) * resolved
-    total = jnp.maximum(jnp.sum(w), 1e-300)
+    tiny = jnp.finfo(a.dtype).tiny
+    # guarded so that gradients stay finite where a statistic has no current to work on (no face
+    # carries current of this sign: 0/0; a uniform current: sqrt at 0): 1e-300 underflowed to 0 in
+    # float32 and the design loop's gradient of the flux CV was NaN
+    total = jnp.maximum(jnp.sum(w), tiny)
     mean = jnp.sum(w * i) / total
+    safe_mean = jnp.where(mean > 0, mean, 1.0)
     var = jnp.sum(w * (i - mean) ** 2) / total
     imax = jnp.max(jnp.where(w > 0, i, 0.0))
-    pnorm = (jnp.sum(w * jnp.maximum(i, 0.0) ** P_NORM) / total) ** (1.0 / P_NORM)
-    return mean, jnp.sqrt(var) / mean, imax / mean, pnorm / mean
+    moment = jnp.sum(w * jnp.maximum(i, 0.0) ** P_NORM) / total
+    pnorm = jnp.where(moment > 0, jnp.where(moment > 0, moment, 1.0) ** (1.0 / P_NORM), 0.0)
+    cv = jnp.where(var > 0, jnp.sqrt(jnp.where(var > 0, var, 1.0)), 0.0) / safe_mean
+    return mean, cv, imax / safe_mean, pnorm / safe_mean
 
 
 def active_area_ratio(face_area, face_current, projected_area, threshold: float = 0.1):

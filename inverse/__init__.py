@@ -1,10 +1,12 @@
-"""Inverse design of hosts (depends on geometries and hostsim).
+"""Inverse design of hosts (depends on geometries and hostsim; issue 12).
 
-Starts small: :func:`tortuosity_objective`, a differentiable design objective (the through-plane
-tortuosity factor of a continuous conductivity field) that the optax loop of a later issue
-will minimise; its gradient is exact (implicit adjoint through the multigrid-PCG solve).
+parameterisation (:mod:`inverse.parameterisations`) -> host fields -> plating run and design terms
+(:mod:`inverse.objectives`) -> weighted objective -> optax update (:mod:`inverse.loop`); a study
+file (:mod:`inverse.study`) names all of it, and ``hostsim design`` runs it.
 """
 
-from .objectives import tortuosity_objective
+from .objectives import TERMS, plating_terms, tortuosity_objective, weighted_objective
+from .parameterisations import FamilyParameters, LayerProfile, bounded, unbounded
 
-__all__ = ["tortuosity_objective"]
+__all__ = ["TERMS", "FamilyParameters", "LayerProfile", "bounded", "plating_terms", "tortuosity_objective",
+           "unbounded", "weighted_objective"]

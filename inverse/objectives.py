@@ -1,4 +1,21 @@
-"""Design objectives (differentiable scalars of a design field)."""
+"""Design objectives: differentiable scalars of a design field or of a plating run (issue 12).
+
+:func:`plating_terms` runs the plating transient of a design (``hostsim.plate``: a ``lax.scan``
+of galvanostatic steps with the implicit Newton derivative) and returns every design term as a
+scalar, each differentiable in the fields:
+
+* ``top_growth``: Li plated above the host slab / all Li plated [-];
+* ``envelope_growth_um``: mean electrode-height change [µm] (envelope = max(slab top, material
+  top) per column, :func:`hostsim.metrics.envelope_heights`);
+* ``flux_cv``: area-weighted CV of the interfacial current density, averaged over the steps [-];
+* ``hotspot``: p-norm (p = 8) hot-spot ratio, averaged over the steps [-];
+* ``sei_mAh_cm2``: SEI-loss proxy, q_SEI x (sum of the Li-area increases) / projected area;
+* ``host_mass_mg_cm2``: host mass per projected area (conducting share at ``conductor_density``,
+  the rest at ``insulator_density``).
+
+:func:`weighted_objective` combines them with weights, each normalised by the starting design's
+value. :func:`tortuosity_objective` is the steady transport objective.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +23,12 @@ import jax
 import jax.numpy as jnp
 
 from hostsim import PCG, Grid, effective_diffusivity_ratio
+from hostsim.metrics import COULOMB_PER_MAH_CM2, Q_SEI, envelope_heights
+from hostsim.plating import initial_state, plate
+
+CU_DENSITY = 8960.0  # kg/m³, copper (CRC Handbook of Chemistry and Physics, 97th ed.)
+PI_DENSITY = 1420.0  # kg/m³, polyimide (DuPont Kapton HN datasheet)
+TERMS = ("top_growth", "envelope_growth_um", "flux_cv", "hotspot", "sei_mAh_cm2", "host_mass_mg_cm2")
 
 
 def tortuosity_objective(grid: Grid, conductivity: jax.Array, solver: PCG = PCG()) -> jax.Array:
@@ -17,3 +40,40 @@ def tortuosity_objective(grid: Grid, conductivity: jax.Array, solver: PCG = PCG(
     respect to it is finite but wrong (docs/solver.md).
     """
     return jnp.mean(conductivity) / effective_diffusivity_ratio(grid, conductivity, solver=solver)
+
+
+def plating_terms(grid: Grid, fields, electrolyte, kinetics, *, current_density, capacity, steps,
+                  collector_layers, host_top, top=None, conductor_density=CU_DENSITY,
+                  insulator_density=PI_DENSITY) -> dict:
+    """Plate ``capacity`` [C/m²] at ``current_density`` [A/m²] in ``steps`` steps into the design
+    ``fields = (s, k, l, theta0)``; returns the design terms (see the module docstring)."""
+    s, k, l, theta0 = fields
+    h = grid.voxel_size
+    projected = grid.length[0] * grid.length[1]
+    kw = {} if top is None else {"top": top}
+    state, rec = plate(grid, s, k, l, initial_state(grid, theta0, electrolyte), electrolyte, kinetics,
+                       current_density * projected, capacity / current_density / steps, steps, **kw)
+    gained = state.theta - theta0
+    total = jnp.sum(gained)
+    envelope = (jnp.mean(envelope_heights(s, state.theta, h, collector_layers, host_top))
+                - jnp.mean(envelope_heights(s, theta0, h, collector_layers, host_top)))
+    area = jnp.concatenate([jnp.zeros(1, rec.li_interface_area.dtype), rec.li_interface_area])
+    mass = jnp.sum(s * (k * conductor_density + (1.0 - k) * insulator_density)) * h**3 / projected  # kg/m²
+    return {
+        "top_growth": jnp.sum(gained[:, :, host_top:]) / total,
+        "envelope_growth_um": envelope * 1e6,
+        "flux_cv": jnp.mean(rec.flux_cv),
+        "hotspot": jnp.mean(rec.hotspot_pnorm),
+        "sei_mAh_cm2": Q_SEI * jnp.sum(jax.nn.relu(jnp.diff(area))) / projected / COULOMB_PER_MAH_CM2,
+        "host_mass_mg_cm2": mass * 100.0,  # kg/m² -> mg/cm²
+    }
+
+
+def weighted_objective(terms: dict, weights: dict, reference: dict):
+    """``sum_i w_i terms_i / |reference_i|`` over the weighted terms (the reference is the starting
+    design's value, so every weight reads as 'per unit of the start')."""
+    total = 0.0
+    for name, w in weights.items():
+        if w:
+            total = total + w * terms[name] / jnp.maximum(jnp.abs(reference[name]), 1e-12)
+    return total

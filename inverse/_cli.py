@@ -1,0 +1,85 @@
+"""``hostsim design [STUDY.toml] --out DIR [--resume DIR]``: run a design study (issue 12).
+
+Registered as a ``hostsim.cli`` entry point from :mod:`inverse`. Without a study: the built-in
+default (:data:`inverse.study.DEFAULT_STUDY`), a layer-profile design of k and l over a small Cu
+skeleton plated fast. This module is only the shell: the loop is :func:`inverse.loop.run_study`.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+from hostsim import InputError
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "design", help="design a host by gradient (a TOML study, or the built-in layer-profile default)",
+        description="Optimise a host design (layer profiles of k and l, or a family's parameters) for the "
+        "study's weighted objective through a differentiable plating transient; writes log.jsonl/log.csv, "
+        "checkpoint.npz (resumable) and design.json into DIR.")
+    p.add_argument("study", nargs="?", help="study file (.toml); omit for the built-in default")
+    p.add_argument("--out", default="hostsim_design", help="output directory (default ./hostsim_design)")
+    p.add_argument("--resume", metavar="DIR", default=None, help="continue an interrupted study in DIR")
+    p.add_argument("--iterations", type=int, default=None, help="override [optimizer] iterations")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(handler=run)
+
+
+def run(args) -> int:
+    from hostsim.cli import enable_compilation_cache
+
+    from .study import DEFAULT_STUDY, load_study, parse_study
+
+    if args.resume is not None:
+        out = Path(args.resume)
+        if not out.is_dir():
+            raise InputError(f"{out}: no such study directory to resume")
+        if args.study is not None:
+            raise InputError("--resume DIR takes the study stored in DIR; do not give a study file as well")
+        stored = out / "study.toml"
+        study = load_study(stored) if stored.exists() else parse_study(DEFAULT_STUDY, "built-in default")
+    else:
+        out = Path(args.out)
+        if out.exists() and not out.is_dir():
+            raise InputError(f"{out}: exists and is not a directory")
+        study = load_study(args.study) if args.study else parse_study(DEFAULT_STUDY, "built-in default")
+        out.mkdir(parents=True, exist_ok=True)
+        if args.study:
+            shutil.copyfile(args.study, out / "study.toml")
+        elif (out / "study.toml").exists():
+            (out / "study.toml").unlink()
+    if args.iterations is not None:
+        if args.iterations < 1:
+            raise InputError(f"--iterations: expected >= 1; got {args.iterations}")
+        study.optimizer["iterations"] = args.iterations
+    if study.case.numerics.get("precision", "float32") == "float64":
+        import jax
+
+        jax.config.update("jax_enable_x64", True)
+    enable_compilation_cache()
+    from .loop import run_study
+
+    def progress(done, total, row, eta):
+        if not args.quiet:
+            print(f"\riteration {done}/{total}: objective {row['objective']:.4f}, top growth "
+                  f"{row['top_growth']:.4f}, flux CV {row['flux_cv']:.4f}, ETA {eta:.0f} s", end="", file=sys.stderr,
+                  flush=True)
+
+    try:
+        record = run_study(study, out, resume=args.resume is not None, progress=progress)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: the last checkpoint is in {out / 'checkpoint.npz'}; continue with "
+              f"'hostsim design --resume {out}'", file=sys.stderr)
+        return 130
+    if not args.quiet:
+        print(file=sys.stderr)
+    s, f = record["start"], record["final"]
+    print(f"design: objective {record['objective_start']:.4f} -> {record['objective_final']:.4f} in "
+          f"{record['iterations']} iterations; top growth {s['top_growth']:.4f} -> {f['top_growth']:.4f}, flux CV "
+          f"{s['flux_cv']:.4f} -> {f['flux_cv']:.4f}, envelope growth {s['envelope_growth_um']:.3f} -> "
+          f"{f['envelope_growth_um']:.3f} µm (the optimiser's model; verify with hostsim simulate)")
+    print(f"results in {out}/ (log.jsonl, log.csv, checkpoint.npz, design.json)")
+    return 0

@@ -1,0 +1,177 @@
+"""The design loop: parameterisation -> fields -> plating run -> objective -> optax update.
+
+:func:`run_study` optimises a :class:`~inverse.study.Study` into a directory:
+
+* ``log.jsonl`` and ``log.csv``: one row per iteration (objective, every design term, gradient
+  norm, step time);
+* ``checkpoint.npz``: written atomically after every iteration (design vector, optimiser state,
+  iteration, the start's reference terms). ``resume=True`` continues from it; the log is cut back
+  to the checkpoint, so an interrupted study (Ctrl-C or ``kill -9``) ends with the same
+  trajectory, bit for bit, as an uninterrupted one (CPU, same machine);
+* ``design.json``: the final design (per-layer profiles or family parameters) and its terms
+  beside the start's.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from hostsim import InputError
+
+from .objectives import TERMS, plating_terms, weighted_objective
+from .parameterisations import FamilyParameters, LayerProfile
+from .study import Study
+
+
+def parameterisation(study: Study):
+    """The study's parameterisation over its base host."""
+    import geometries as geo
+
+    precision = study.case.numerics.get("precision", "float32")
+    name, family = geo.geometry_host(study.case.geometry, precision)
+    d = study.design
+    if d["parameterisation"] == "family":
+        return FamilyParameters(family, None if d.get("parameters") is None else tuple(d["parameters"]))
+    return LayerProfile(family.fields(), layers=d["layers"], design=tuple(d["fields"]), start_k=d["start_k"],
+                        start_l=d["start_l"])
+
+
+def design_terms(study: Study, param):
+    """``x -> terms`` of the study's plating transient (not jitted)."""
+    base = param.base if isinstance(param, LayerProfile) else param.family.fields()
+    seg = study.segment
+
+    def terms(x):
+        return plating_terms(base.grid, param.fields(x), study.case.electrolyte, study.case.kinetics,
+                             current_density=seg.current_density, capacity=seg.capacity,
+                             steps=study.design["plating_steps"], collector_layers=base.collector_layers,
+                             host_top=base.host_top, top=study.case.top)
+
+    return terms
+
+
+def optimizer(study: Study):
+    o = study.optimizer
+    step = optax.adam(o["learning_rate"]) if o["name"] == "adam" else optax.sgd(o["learning_rate"])
+    return optax.chain(optax.clip_by_global_norm(o["clip"]), step) if o["clip"] > 0 else step
+
+
+def _save(path: Path, x, opt_state, iteration: int, reference: dict) -> None:
+    leaves = jax.tree.leaves(opt_state)
+    arrays = {"x": np.asarray(x), "iteration": np.asarray(iteration)}
+    arrays.update({f"opt/{i}": np.asarray(leaf) for i, leaf in enumerate(leaves)})
+    arrays.update({f"reference/{k}": np.asarray(v) for k, v in reference.items()})
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)  # atomic: a kill never leaves half a checkpoint
+
+
+def _load(path: Path, opt_state_like):
+    try:
+        with np.load(path) as z:
+            x = jnp.asarray(z["x"])
+            iteration = int(z["iteration"])
+            treedef = jax.tree.structure(opt_state_like)
+            like = jax.tree.leaves(opt_state_like)
+            leaves = [jnp.asarray(z[f"opt/{i}"], dtype=jnp.asarray(leaf).dtype) for i, leaf in enumerate(like)]
+            reference = {k[len("reference/"):]: jnp.asarray(z[k]) for k in z.files if k.startswith("reference/")}
+    except Exception as e:
+        raise InputError(f"{path}: unreadable design checkpoint ({type(e).__name__}: {e}); delete it to restart") from None
+    return x, jax.tree.unflatten(treedef, leaves), iteration, reference
+
+
+def _cut_log(out: Path, rows: int) -> None:
+    """Keep the first ``rows`` iterations of the logs (a kill between a log row and its checkpoint
+    leaves one row too many)."""
+    jl = out / "log.jsonl"
+    if jl.exists():
+        lines = jl.read_text().splitlines(keepends=True)[:rows]
+        jl.write_text("".join(lines))
+    cv = out / "log.csv"
+    if cv.exists():
+        lines = cv.read_text().splitlines(keepends=True)[:rows + 1]
+        cv.write_text("".join(lines))
+
+
+def _to_float(d: dict) -> dict:
+    return {k: float(v) for k, v in d.items()}
+
+
+def run_study(study: Study, out, *, resume: bool = False, progress=None) -> dict:
+    """Optimise ``study`` into ``out``; returns the final design record (``design.json``)."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    param = parameterisation(study)
+    terms = design_terms(study, param)
+    opt = optimizer(study)
+    x = param.initial()
+    opt_state = opt.init(x)
+    checkpoint = out / "checkpoint.npz"
+    if resume and checkpoint.exists():
+        x, opt_state, start, reference = _load(checkpoint, opt_state)
+        _cut_log(out, start)
+    else:
+        for name in ("log.jsonl", "log.csv", "checkpoint.npz", "design.json"):
+            (out / name).unlink(missing_ok=True)
+        reference = jax.jit(terms)(x)
+        start = 0
+    weights = study.weights
+
+    def loss(x):
+        t = terms(x)
+        return weighted_objective(t, weights, reference), t
+
+    value_and_grad = jax.jit(jax.value_and_grad(loss, has_aux=True))
+
+    @jax.jit
+    def update(x, grad, opt_state):
+        updates, opt_state = opt.update(grad, opt_state, x)
+        return optax.apply_updates(x, updates), opt_state
+
+    iterations = study.optimizer["iterations"]
+    started = time.perf_counter()
+    for it in range(start, iterations):
+        t0 = time.perf_counter()
+        (value, t), grad = value_and_grad(x)
+        if not bool(jnp.isfinite(value)) or not bool(jnp.all(jnp.isfinite(grad))):
+            raise InputError(f"design iteration {it}: the objective or its gradient is not finite; lower "
+                             f"[optimizer] learning_rate or check the study")
+        x_next, opt_state = update(x, grad, opt_state)
+        row = {"iteration": it, "objective": float(value), **_to_float(t),
+               "gradient_norm": float(jnp.linalg.norm(grad)), "step_s": time.perf_counter() - t0}
+        with open(out / "log.jsonl", "a") as fh:
+            fh.write(json.dumps(row) + "\n")
+        new_csv = not (out / "log.csv").exists()
+        with open(out / "log.csv", "a", newline="") as fh:
+            w = csv.writer(fh)
+            if new_csv:
+                w.writerow(list(row))
+            w.writerow([f"{v:.9g}" if isinstance(v, float) else v for v in row.values()])
+        x = x_next
+        _save(checkpoint, x, opt_state, it + 1, reference)
+        if progress is not None:
+            elapsed = time.perf_counter() - started
+            progress(it + 1, iterations, row, elapsed / (it + 1 - start) * (iterations - it - 1))
+    final = jax.jit(terms)(x)
+    record = {"parameterisation": study.design["parameterisation"], "iterations": iterations,
+              "start": _to_float(reference), "final": _to_float(final),
+              "objective_start": float(weighted_objective(reference, weights, reference)),
+              "objective_final": float(weighted_objective(final, weights, reference)), "x": np.asarray(x).tolist()}
+    if isinstance(param, LayerProfile):
+        record["layer_profiles"] = {k: np.asarray(v).tolist() for k, v in param.profiles(x).items()}
+    else:
+        record["family_parameters"] = _to_float(param.values(x))
+    (out / "design.json").write_text(json.dumps(record, indent=1))
+    return record
+
+
+__all__ = ["TERMS", "design_terms", "optimizer", "parameterisation", "run_study"]

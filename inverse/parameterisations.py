@@ -1,0 +1,132 @@
+"""Design parameterisations: an unconstrained vector ``x`` -> host fields ``(s, k, l, theta)``.
+
+Each is an :class:`equinox.Module` holding what stays fixed (the base host); ``initial()`` gives
+the starting ``x`` and ``fields(x)`` the host. Bounds are mapped smoothly (a sigmoid between two
+bounds), so any ``x`` is a valid design and the optimiser needs no projection for them.
+
+* :class:`LayerProfile` (issue 12, 2b): the conducting share ``k`` and the lithiophilicity ``l``
+  per layer through the host's thickness (>= 8 layers), over a fixed microstructure ``s``: the
+  graded-host design space.
+* :class:`FamilyParameters` (2a): any host family's continuous parameters within their published
+  ranges (the others fixed).
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from geometries import HostFields
+from hostsim import InputError
+
+
+def bounded(x, low, high):
+    """``low + (high - low) sigmoid(x)``: R -> (low, high), smooth."""
+    return low + (high - low) * jax.nn.sigmoid(x)
+
+
+def unbounded(value, low, high):
+    """The inverse of :func:`bounded` (``value`` strictly inside the bounds)."""
+    u = (np.asarray(value, np.float64) - low) / (high - low)
+    u = np.clip(u, 1e-6, 1 - 1e-6)
+    return np.log(u / (1 - u))
+
+
+class LayerProfile(eqx.Module):
+    """``k`` and ``l`` per layer over a fixed host (``base``), ``layers`` equal layers between the
+    collector and the slab's top. Host voxels take their layer's values (collector layers and
+    cells above the slab keep the base's); ``s`` and the initial Li are the base's.
+
+    Attributes:
+        base: the host fields the profile is laid over (its ``s`` is the fixed microstructure).
+        layers: number of layers (>= 8 for the graded-host space of issue 12; >= 1 allowed).
+        design: which fields are designed, a subset of ``("k", "l")``.
+        start_k, start_l: the uniform starting values.
+    """
+
+    base: HostFields
+    layers: int = eqx.field(static=True, default=8)
+    design: tuple = eqx.field(static=True, default=("k", "l"))
+    start_k: float = eqx.field(static=True, default=1.0)
+    start_l: float = eqx.field(static=True, default=0.5)
+
+    def __check_init__(self):
+        if int(self.layers) < 1:
+            raise InputError(f"layer profile: layers must be >= 1; got {self.layers}")
+        if not self.design or set(self.design) - {"k", "l"}:
+            raise InputError(f"layer profile: design must name k and/or l; got {list(self.design)}")
+        slab = self.base.host_top - self.base.collector_layers
+        if slab < self.layers:
+            raise InputError(f"layer profile: the host slab is {slab} voxel layers thick, fewer than layers = "
+                             f"{self.layers}")
+
+    def layer_index(self) -> np.ndarray:
+        """Per z layer of the grid: the design layer it belongs to, -1 outside the slab."""
+        nz = self.base.grid.shape[2]
+        c, top = self.base.collector_layers, self.base.host_top
+        z = np.arange(nz)
+        index = np.floor((z - c) * self.layers / (top - c)).astype(int)
+        return np.where((z >= c) & (z < top), index, -1)
+
+    def initial(self) -> jax.Array:
+        start = {"k": self.start_k, "l": self.start_l}
+        # the sigmoid's open range: a start on a bound (k = 1) begins just inside it
+        return jnp.concatenate([jnp.full(self.layers, float(unbounded(start[name], 0.0, 1.0)), self.base.grid.dtype)
+                                for name in self.design])
+
+    def profiles(self, x) -> dict:
+        """The per-layer values, by field name."""
+        return {name: bounded(x[i * self.layers:(i + 1) * self.layers], 0.0, 1.0) for i, name in enumerate(self.design)}
+
+    def fields(self, x):
+        base = self.base
+        index = jnp.asarray(self.layer_index())
+        in_slab = (index >= 0)[None, None, :]
+        out = {"k": base.k, "l": base.l}
+        for name, values in self.profiles(x).items():
+            per_z = values[jnp.clip(index, 0, self.layers - 1)][None, None, :]
+            out[name] = jnp.where(in_slab & (base.s > 0), per_z, out[name])
+        return base.s, out["k"], out["l"], base.theta
+
+
+class FamilyParameters(eqx.Module):
+    """A host family's continuous parameters ``names`` as the design, each mapped into its
+    published range (open bounds get a margin of 1e-3 of the range; a missing upper bound is
+    taken as 10x the start); everything else stays as in ``family``."""
+
+    family: eqx.Module
+    names: tuple = eqx.field(static=True)
+    bounds: tuple = eqx.field(static=True)
+
+    def __init__(self, family, names=None):
+        table = {p.name: p for p in type(family).PARAMETERS}
+        continuous = [n for n in table if isinstance(getattr(family, n, None), jax.Array)]
+        names = tuple(continuous if names is None else names)
+        for n in names:
+            if n not in continuous:
+                raise InputError(f"family parameters: {family.name} has no continuous parameter {n!r}; "
+                                 f"continuous: {', '.join(continuous)}")
+        bounds = []
+        for n in names:
+            p, start = table[n], float(np.asarray(getattr(family, n)))
+            low = 0.0 if p.low is None else p.low
+            high = 10.0 * max(abs(start), 1e-9) if p.high is None else p.high
+            margin = 1e-3 * (high - low)
+            bounds.append((low + (0.0 if p.low_inclusive else margin), high - (0.0 if p.high_inclusive else margin)))
+        self.family, self.names, self.bounds = family, names, tuple(bounds)
+
+    def initial(self) -> jax.Array:
+        return jnp.asarray([float(unbounded(np.asarray(getattr(self.family, n)), lo, hi))
+                            for n, (lo, hi) in zip(self.names, self.bounds)])
+
+    def values(self, x) -> dict:
+        return {n: bounded(x[i], lo, hi) for i, (n, (lo, hi)) in enumerate(zip(self.names, self.bounds))}
+
+    def fields(self, x):
+        values = self.values(x)
+        fam = eqx.tree_at(lambda f: [getattr(f, n) for n in self.names], self.family,
+                          [values[n].astype(getattr(self.family, n).dtype) for n in self.names])
+        f = fam.fields()
+        return f.s, f.k, f.l, f.theta

@@ -1,0 +1,145 @@
+"""Study files (TOML): what to design, on which host, under which plating, for which objective,
+with which optimiser and budget. Every key is validated; a bad one is one
+:class:`~hostsim.InputError` line naming the section and the key.
+
+    [design]
+    parameterisation = "layer_profile"   # layer_profile | family
+    layers = 8                           # layer_profile: design layers through the slab
+    fields = ["k", "l"]                  # layer_profile: which fields are designed
+    start_k = 1.0                        # layer_profile: the uniform start
+    start_l = 0.5
+    parameters = ["porosity"]            # family: which continuous parameters (default: all)
+    plating_steps = 20                   # steps of the plating transient per design iteration
+
+    [geometry]                           # the base host, as in a case file (family + parameters)
+    [electrolyte] [kinetics] [cell] [numerics]   # as in a case file
+    [[protocol.segment]]                 # exactly one plate segment: the design transient
+    kind = "plate"
+    current_mA_cm2 = 4.0
+    capacity_mAh_cm2 = 0.4
+
+    [objective]                          # weights of the terms, each normalised by the start's value
+    top_growth = 1.0
+    flux_cv = 0.1                        # also: envelope_growth_um, hotspot, sei_mAh_cm2, host_mass_mg_cm2
+
+    [optimizer]
+    name = "adam"                        # adam | sgd
+    learning_rate = 0.2
+    clip = 1.0                           # global-norm clipping of the gradient (0: none)
+    iterations = 20
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from pathlib import Path
+
+from hostsim import InputError
+from hostsim.case import Case, parse_case
+
+from .objectives import TERMS
+
+DESIGN_KEYS = ("parameterisation", "layers", "fields", "start_k", "start_l", "parameters", "plating_steps")
+OPTIMIZER_KEYS = ("name", "learning_rate", "clip", "iterations")
+STUDY_SECTIONS = ("design", "objective", "optimizer")
+
+DEFAULT_STUDY = {
+    # a thick, fine Cu skeleton plated fast to ~60 % of its pore volume: the uniform start crowds
+    # the reaction at the top (transport), not for lack of room
+    "design": {"parameterisation": "layer_profile", "layers": 8, "fields": ["k", "l"], "start_k": 0.9,
+               "start_l": 0.5, "plating_steps": 16},
+    "geometry": {"family": "cu_skeleton", "width_um": 3.0, "height_um": 7.0, "thickness_um": 4.0,
+                 "voxel_size_um": 0.25, "fibre_diameter_um": 0.5},
+    "protocol": {"segment": [{"kind": "plate", "current_mA_cm2": 8.0, "capacity_mAh_cm2": 0.4}]},
+    "objective": {"flux_cv": 1.0},
+    "optimizer": {"name": "adam", "learning_rate": 0.3, "clip": 1.0, "iterations": 12},
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Study:
+    source: str
+    case: Case  # the simulation sections and the base host's [geometry]
+    design: dict
+    weights: dict
+    optimizer: dict
+
+    @property
+    def segment(self):
+        return self.case.protocol.segments[0]
+
+
+def _unknown(section, keys, allowed):
+    bad = sorted(set(keys) - set(allowed))
+    if bad:
+        raise InputError(f"study [{section}]: unknown key(s) {', '.join(bad)}; allowed: {', '.join(sorted(allowed))}")
+
+
+def _number(section, key, value, low=None, integer=False, allow_equal=False):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or value in (float("inf"), float("-inf")):
+        raise InputError(f"study [{section}] {key}: expected a finite number, got {value!r}")
+    if integer and int(value) != value:
+        raise InputError(f"study [{section}] {key}: expected an integer, got {value!r}")
+    if low is not None and not (value >= low if allow_equal else value > low):
+        raise InputError(f"study [{section}] {key}: must be {'>=' if allow_equal else '>'} {low}, got {value!r}")
+    return int(value) if integer else float(value)
+
+
+def parse_study(data: dict, source: str = "study") -> Study:
+    data = dict(data)
+    design = dict(data.pop("design", {}))
+    weights = dict(data.pop("objective", {}))
+    optimizer = dict(data.pop("optimizer", {}))
+    case = parse_case(data, source)
+    if not case.geometry:
+        raise InputError("study [geometry]: give the base host (family and its parameters)")
+    if "file" in case.geometry:
+        raise InputError("study [geometry]: design starts from a host family (family = ...), not an imported file")
+    segments = case.protocol.segments
+    if len(segments) != 1 or segments[0].kind != "plate" or case.protocol.cycles != 1:
+        raise InputError("study [protocol]: the design transient is exactly one plate segment (one cycle)")
+    _unknown("design", design.keys(), DESIGN_KEYS)
+    kind = design.setdefault("parameterisation", "layer_profile")
+    if kind not in ("layer_profile", "family"):
+        raise InputError(f"study [design] parameterisation: expected layer_profile or family; got {kind!r}")
+    design["layers"] = _number("design", "layers", design.get("layers", 8), low=1, integer=True, allow_equal=True)
+    design["plating_steps"] = _number("design", "plating_steps", design.get("plating_steps", 20), low=1, integer=True,
+                                      allow_equal=True)
+    fields = design.setdefault("fields", ["k", "l"])
+    if not isinstance(fields, list) or not fields or set(fields) - {"k", "l"}:
+        raise InputError(f"study [design] fields: expected a list of k and/or l; got {fields!r}")
+    for key in ("start_k", "start_l"):
+        value = _number("design", key, design.get(key, 1.0 if key == "start_k" else 0.5), low=0, allow_equal=True)
+        if value > 1:
+            raise InputError(f"study [design] {key}: must be <= 1, got {value!r}")
+        design[key] = value
+    params = design.get("parameters")
+    if params is not None and (not isinstance(params, list) or not all(isinstance(p, str) for p in params)):
+        raise InputError(f"study [design] parameters: expected a list of parameter names; got {params!r}")
+    _unknown("objective", weights.keys(), TERMS)
+    weights = {k: _number("objective", k, v, low=0, allow_equal=True) for k, v in weights.items()}
+    if not any(weights.values()):
+        raise InputError(f"study [objective]: give at least one positive weight ({', '.join(TERMS)})")
+    _unknown("optimizer", optimizer.keys(), OPTIMIZER_KEYS)
+    name = optimizer.setdefault("name", "adam")
+    if name not in ("adam", "sgd"):
+        raise InputError(f"study [optimizer] name: expected adam or sgd; got {name!r}")
+    optimizer["learning_rate"] = _number("optimizer", "learning_rate", optimizer.get("learning_rate", 0.2), low=0)
+    optimizer["clip"] = _number("optimizer", "clip", optimizer.get("clip", 1.0), low=0, allow_equal=True)
+    optimizer["iterations"] = _number("optimizer", "iterations", optimizer.get("iterations", 20), low=1, integer=True,
+                                      allow_equal=True)
+    if optimizer["iterations"] > 100000:
+        raise InputError(f"study [optimizer] iterations: at most 100000; got {optimizer['iterations']}")
+    return Study(source, case, design, weights, optimizer)
+
+
+def load_study(path) -> Study:
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: study file not found")
+    try:
+        data = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: not valid TOML: {e}") from None
+    return parse_study(data, str(path))
