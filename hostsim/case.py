@@ -145,12 +145,16 @@ def parse_case(data: dict, source: str = "case") -> Case:
     return Case(source, geometry, electrolyte, kinetics, Protocol(tuple(segments), cycles), numerics, output, top)
 
 
-def load_case(path) -> Case:
+def read_toml(path, what: str = "case") -> dict:
+    """The table of a TOML file; a missing or malformed file is one :class:`InputError` line."""
     path = Path(path)
     if not path.exists():
-        raise InputError(f"{path}: case file not found")
+        raise InputError(f"{path}: {what} file not found")
     try:
-        data = tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise InputError(f"{path}: not valid TOML: {e}") from None
-    return parse_case(data, str(path))
+
+
+def load_case(path) -> Case:
+    return parse_case(read_toml(path, "case"), str(path))

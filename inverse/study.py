@@ -32,11 +32,9 @@ with which optimiser and budget. Every key is validated; a bad one is one
 from __future__ import annotations
 
 import dataclasses
-import tomllib
-from pathlib import Path
 
 from hostsim import InputError
-from hostsim.case import Case, parse_case
+from hostsim.case import Case, parse_case, read_toml
 
 from .objectives import TERMS
 
@@ -135,11 +133,4 @@ def parse_study(data: dict, source: str = "study") -> Study:
 
 
 def load_study(path) -> Study:
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: study file not found")
-    try:
-        data = tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: not valid TOML: {e}") from None
-    return parse_study(data, str(path))
+    return parse_study(read_toml(path, "study"), str(path))
