@@ -81,5 +81,12 @@ def run(args) -> int:
           f"{record['iterations']} iterations; top growth {s['top_growth']:.4f} -> {f['top_growth']:.4f}, flux CV "
           f"{s['flux_cv']:.4f} -> {f['flux_cv']:.4f}, envelope growth {s['envelope_growth_um']:.3f} -> "
           f"{f['envelope_growth_um']:.3f} µm (the optimiser's model; verify with hostsim simulate)")
-    print(f"results in {out}/ (log.jsonl, log.csv, checkpoint.npz, design.json)")
+    v = record.get("verification")
+    if v:
+        a, b = v["start"], v["final"]
+        print(f"verification (hostsim simulate pipeline): top growth {a['top_growth_fraction']:.4f} -> "
+              f"{b['top_growth_fraction']:.4f}, flux CV {a['flux_cv']:.4f} -> {b['flux_cv']:.4f}, envelope growth "
+              f"{a['envelope_growth_um']:.3f} -> {b['envelope_growth_um']:.3f} µm, SEI {a['sei_loss_mAh_cm2']:.4f} -> "
+              f"{b['sei_loss_mAh_cm2']:.4f} mAh/cm²")
+    print(f"results in {out}/ (log.jsonl, log.csv, checkpoint.npz, design.json, final_host.vti, verification/)")
     return 0

@@ -9,7 +9,8 @@
   to the checkpoint, so an interrupted study (Ctrl-C or ``kill -9``) ends with the same
   trajectory, bit for bit, as an uninterrupted one (CPU, same machine);
 * ``design.json``: the final design (per-layer profiles or family parameters) and its terms
-  beside the start's.
+  beside the start's, and the verification: the start and the final design re-simulated by the
+  ordinary run pipeline (``verification/``, ``final_host.vti``).
 """
 
 from __future__ import annotations
@@ -106,8 +107,10 @@ def _to_float(d: dict) -> dict:
     return {k: float(v) for k, v in d.items()}
 
 
-def run_study(study: Study, out, *, resume: bool = False, progress=None) -> dict:
-    """Optimise ``study`` into ``out``; returns the final design record (``design.json``)."""
+def run_study(study: Study, out, *, resume: bool = False, progress=None, verify: bool = True) -> dict:
+    """Optimise ``study`` into ``out``; returns the final design record (``design.json``). With
+    ``verify`` the start and the final design are re-simulated by the run pipeline
+    (:func:`verify_design`)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     param = parameterisation(study)
@@ -170,8 +173,35 @@ def run_study(study: Study, out, *, resume: bool = False, progress=None) -> dict
         record["layer_profiles"] = {k: np.asarray(v).tolist() for k, v in param.profiles(x).items()}
     else:
         record["family_parameters"] = _to_float(param.values(x))
+    if verify:
+        record["verification"] = verify_design(study, param, param.initial(), x, out)
     (out / "design.json").write_text(json.dumps(record, indent=1))
     return record
 
 
-__all__ = ["TERMS", "design_terms", "optimizer", "parameterisation", "run_study"]
+VERIFIED = ("top_growth_fraction", "envelope_growth_um", "relative_volume_change", "flux_cv", "hotspot_ratio",
+            "sei_loss_mAh_cm2", "final_voltage_V", "plated_capacity_mAh_cm2", "dead_li_fraction", "message")
+
+
+def verify_design(study: Study, param, x_start, x_final, out: Path) -> dict:
+    """Re-simulate the start and the final design with the ordinary run pipeline
+    (:func:`hostsim.run.run_hosts`, the study's case: its protocol at ``fill_per_step``, not the
+    design transient's step count) into ``out/verification``; the final host is also saved as
+    ``final_host.vti``. Returns the summaries' headline numbers (units in the keys): the report's
+    claims come from here, not from the optimiser's model."""
+    import geometries as geo
+    from hostsim.run import prepare_output, run_hosts
+
+    base = param.base if isinstance(param, LayerProfile) else param.family.fields()
+    hosts = []
+    for name, x in (("start", x_start), ("final", x_final)):
+        s, k, l, theta = param.fields(x)
+        hosts.append((name, geo.HostFields(s, k, l, theta, base.grid, base.collector_layers, base.host_top,
+                                           f"design {name}")))
+    geo.save_host_vti(out / "final_host.vti", hosts[1][1], metadata={"study": study.source})
+    folder = prepare_output(out / "verification")
+    summaries = run_hosts(folder, hosts, study.case, max_frames=2)
+    return {name: {key: summaries[name][key] for key in VERIFIED} for name, _ in hosts}
+
+
+__all__ = ["TERMS", "design_terms", "optimizer", "parameterisation", "run_study", "verify_design"]

@@ -133,6 +133,11 @@ def test_design_cli_logs_checkpoints_and_resumes_bit_identically(tmp_path, capsy
     design = json.loads((full / "design.json").read_text())
     assert design["objective_final"] < design["objective_start"] and len(design["layer_profiles"]["k"]) == 8
     assert (full / "log.csv").read_text().count("\n") == 4 and (full / "study.toml").exists()
+    # the verification: start and final design through the ordinary run pipeline, same charge
+    v = design["verification"]
+    assert v["start"]["plated_capacity_mAh_cm2"] == pytest.approx(0.05, rel=1e-2)
+    assert v["final"]["plated_capacity_mAh_cm2"] == pytest.approx(0.05, rel=1e-2)
+    assert (full / "final_host.vti").exists() and (full / "verification" / "final_summary.json").exists()
 
     part = tmp_path / "part"
     assert main(["design", str(study), "--out", str(part), "--quiet", "--iterations", "2"]) == 0
