@@ -4,6 +4,8 @@
 
 * ``log.jsonl`` and ``log.csv``: one row per iteration (objective, every design term, gradient
   norm, step time);
+* ``design.pvd`` with ``design/design_NNNN.vti``: the design (``s, k, l``) after every update,
+  iteration 0 the start (ParaView opens it as a time series);
 * ``checkpoint.npz``: written atomically after every iteration (design vector, optimiser state,
   iteration, the start's reference terms). ``resume=True`` continues from it; the log is cut back
   to the checkpoint, so an interrupted study (Ctrl-C or ``kill -9``) ends with the same
@@ -103,6 +105,37 @@ def _cut_log(out: Path, rows: int) -> None:
         cv.write_text("".join(lines))
 
 
+def _snapshot(out: Path, param, x, iteration: int) -> None:
+    """Write the design after ``iteration`` updates as ``design/design_NNNN.vti`` (``s, k, l``) and
+    rewrite ``design.pvd`` from the frames on disk (time = iteration)."""
+    from hostsim.io import write_vti
+
+    folder = out / "design"
+    folder.mkdir(exist_ok=True)
+    s, k, l, _ = param.fields(x)
+    base = param.base if isinstance(param, LayerProfile) else None
+    voxel = base.grid.voxel_size if base is not None else param.family.voxel_size_um * 1e-6
+    write_vti(folder / f"design_{iteration:04d}.vti", {"s": np.asarray(s), "k": np.asarray(k), "l": np.asarray(l)},
+              voxel_size=voxel, metadata={"iteration": iteration})
+    _write_design_pvd(out)
+
+
+def _write_design_pvd(out: Path, keep: int | None = None) -> None:
+    """``design.pvd`` from the snapshot frames on disk; with ``keep``, frames after that iteration
+    (written past the last checkpoint) are deleted first."""
+    from hostsim.io import write_pvd
+
+    folder = out / "design"
+    frames = []
+    for path in sorted(folder.glob("design_*.vti")):
+        n = int(path.stem.split("_")[1])
+        if keep is not None and n > keep:
+            path.unlink()
+            continue
+        frames.append((n, f"design/{path.name}"))
+    write_pvd(out / "design.pvd", frames)
+
+
 def _to_float(d: dict) -> dict:
     return {k: float(v) for k, v in d.items()}
 
@@ -122,11 +155,15 @@ def run_study(study: Study, out, *, resume: bool = False, progress=None, verify:
     if resume and checkpoint.exists():
         x, opt_state, start, reference = _load(checkpoint, opt_state)
         _cut_log(out, start)
+        _write_design_pvd(out, keep=start)
     else:
-        for name in ("log.jsonl", "log.csv", "checkpoint.npz", "design.json"):
+        for name in ("log.jsonl", "log.csv", "checkpoint.npz", "design.json", "design.pvd"):
             (out / name).unlink(missing_ok=True)
+        for path in (out / "design").glob("design_*.vti") if (out / "design").is_dir() else ():
+            path.unlink()
         reference = jax.jit(terms)(x)
         start = 0
+        _snapshot(out, param, x, 0)
     weights = study.weights
 
     def loss(x):
@@ -160,6 +197,7 @@ def run_study(study: Study, out, *, resume: bool = False, progress=None, verify:
                 w.writerow(list(row))
             w.writerow([f"{v:.9g}" if isinstance(v, float) else v for v in row.values()])
         x = x_next
+        _snapshot(out, param, x, it + 1)  # before the checkpoint: a resume deletes frames past it
         _save(checkpoint, x, opt_state, it + 1, reference)
         if progress is not None:
             elapsed = time.perf_counter() - started

@@ -145,6 +145,15 @@ def test_design_cli_logs_checkpoints_and_resumes_bit_identically(tmp_path, capsy
         fh.write(json.dumps({**rows[2], "step_s": 0.0, "objective": -1.0}) + "\n")
     assert main(["design", "--resume", str(part), "--quiet"]) == 0
     assert _study_log(part) == rows
+    # design snapshots: the start and every update, as one ParaView series
+    import pyvista as pv
+
+    for out in (full, part):
+        frames = pv.get_reader(str(out / "design.pvd")).time_values
+        assert list(frames) == [0.0, 1.0, 2.0, 3.0]
+    a = pv.read(full / "design" / "design_0003.vti")
+    b = pv.read(part / "design" / "design_0003.vti")
+    assert np.array_equal(np.asarray(a.cell_data["k"]), np.asarray(b.cell_data["k"]))
     with np.load(full / "checkpoint.npz") as a, np.load(part / "checkpoint.npz") as b:
         assert np.array_equal(a["x"], b["x"]) and int(a["iteration"]) == int(b["iteration"]) == 3
 
