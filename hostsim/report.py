@@ -158,3 +158,8 @@ def write_report(directory, *, progress=None, renders: bool = True) -> Path:
 
 
 __all__ = ["write_report"]
+
+
+# for other packages' pages (the design report of inverse/): the same style and embedded images
+PAGE_STYLE = _STYLE
+embed_image = _img

@@ -88,6 +88,10 @@ def run(args) -> int:
               f"{b['top_growth_fraction']:.4f}, flux CV {a['flux_cv']:.4f} -> {b['flux_cv']:.4f}, envelope growth "
               f"{a['envelope_growth_um']:.3f} -> {b['envelope_growth_um']:.3f} µm, SEI {a['sei_loss_mAh_cm2']:.4f} -> "
               f"{b['sei_loss_mAh_cm2']:.4f} mAh/cm²")
+    if record.get("verification"):
+        from .report import write_design_report
+
+        print(f"report: {write_design_report(out)}")
     print(f"results in {out}/ (log.jsonl, log.csv, checkpoint.npz, design.json, design.pvd snapshots, final_host.vti, "
           f"verification/)")
     return 0

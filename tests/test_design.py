@@ -138,6 +138,8 @@ def test_design_cli_logs_checkpoints_and_resumes_bit_identically(tmp_path, capsy
     assert v["start"]["plated_capacity_mAh_cm2"] == pytest.approx(0.05, rel=1e-2)
     assert v["final"]["plated_capacity_mAh_cm2"] == pytest.approx(0.05, rel=1e-2)
     assert (full / "final_host.vti").exists() and (full / "verification" / "final_summary.json").exists()
+    page = (full / "report.html").read_text()
+    assert page.count("data:image/png;base64") == 2 and "Verification" in page and "flux CV" in page
 
     part = tmp_path / "part"
     assert main(["design", str(study), "--out", str(part), "--quiet", "--iterations", "2"]) == 0

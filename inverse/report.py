@@ -1,0 +1,83 @@
+"""``report.html`` of a design study: the objective history, the start's and the final design's
+verification runs side by side (their numbers and where the Li went through the thickness), and
+the design itself. Every claim comes from the verification runs (:func:`inverse.loop.verify_design`),
+not from the optimiser's model; the page embeds its images (one file)."""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+ROWS = (("top_growth_fraction", "top growth: Li above the host / all Li [-]", "{:.4f}"),
+        ("envelope_growth_um", "envelope growth [µm]", "{:.3f}"),
+        ("relative_volume_change", "relative volume change [-]", "{:.4f}"),
+        ("flux_cv", "flux CV at the last plating step [-]", "{:.4f}"),
+        ("hotspot_ratio", "hot-spot ratio max/mean [-]", "{:.3f}"),
+        ("sei_loss_mAh_cm2", "SEI-loss proxy [mAh/cm²]", "{:.4f}"),
+        ("final_voltage_V", "final electrode potential [V]", "{:.4f}"),
+        ("plated_capacity_mAh_cm2", "plated capacity [mAh/cm²]", "{:.4f}"),
+        ("dead_li_fraction", "dead Li [-]", "{:.4f}"))
+
+
+def _history_plot(out: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    it = [r["iteration"] for r in rows]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), constrained_layout=True)
+    axes[0].plot(it, [r["objective"] for r in rows], "o-", color="#1f5fa8")
+    axes[0].set(xlabel="iteration", ylabel="objective (start = 1) [-]", title="weighted objective")
+    for key in ("top_growth", "flux_cv", "hotspot", "sei_mAh_cm2", "envelope_growth_um"):
+        first = rows[0][key]
+        if abs(first) > 1e-12:
+            axes[1].plot(it, [r[key] / first for r in rows], label=key)
+    axes[1].set(xlabel="iteration", ylabel="term / its start value [-]", title="design terms (optimiser's model)")
+    axes[1].legend(fontsize=8)
+    path = out / "history.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def write_design_report(out) -> Path:
+    """Write ``out/report.html`` from a finished study directory (``design.json``, the logs and
+    ``verification/``)."""
+    from hostsim.plots import plot_depth_profile
+    from hostsim.report import PAGE_STYLE, embed_image
+    from hostsim.results import load_run
+
+    out = Path(out)
+    record = json.loads((out / "design.json").read_text())
+    parts = [f"<h1>hostsim design study</h1><p>{html.escape(record['parameterisation'])}, "
+             f"{record['iterations']} iterations; objective {record['objective_start']:.4f} → "
+             f"{record['objective_final']:.4f} (the optimiser's model).</p>",
+             embed_image(_history_plot(out), "objective and design terms per iteration")]
+    v = record.get("verification")
+    if v:
+        parts.append("<h2>Verification: start and final design through the run pipeline</h2><table>"
+                     "<tr><th>metric</th><th>start</th><th>final</th></tr>")
+        for key, label, fmt in ROWS:
+            a, b = v["start"][key], v["final"][key]
+            parts.append(f"<tr><td>{html.escape(label)}</td><td>{fmt.format(a)}</td><td>{fmt.format(b)}</td></tr>")
+        parts.append("</table>")
+        depth = plot_depth_profile(load_run(out / "verification"), out / "depth_profile.png")
+        parts.append(embed_image(Path(depth), "where the plated Li went through the thickness: start (left) and final design"))
+    if "layer_profiles" in record:
+        parts.append("<h2>The design: values per layer, collector to top</h2><table><tr><th>field</th>"
+                     + "".join(f"<th>{i}</th>" for i in range(len(next(iter(record['layer_profiles'].values())))))
+                     + "</tr>")
+        for name, values in record["layer_profiles"].items():
+            parts.append(f"<tr><td>{name}</td>" + "".join(f"<td>{x:.3f}</td>" for x in values) + "</tr>")
+        parts.append("</table>")
+    if "family_parameters" in record:
+        parts.append("<h2>The design: family parameters</h2><table>"
+                     + "".join(f"<tr><td>{html.escape(k)}</td><td>{x:.4g}</td></tr>"
+                               for k, x in record["family_parameters"].items()) + "</table>")
+    page = out / "report.html"
+    page.write_text(f"<!doctype html><html><head><meta charset='utf-8'><title>hostsim design</title>"
+                    f"<style>{PAGE_STYLE}</style></head><body>{''.join(parts)}</body></html>")
+    return page
