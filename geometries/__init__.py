@@ -18,7 +18,7 @@ Importers: :func:`import_volume` (voxel stacks with a label → material map),
 :func:`voxelize_mesh` (surface meshes), :func:`save_host_vti` / :func:`load_host_vti`.
 """
 
-from hostsim.io import load_volume
+from hostsim.run.io import load_volume
 
 from ._case import case_hosts, default_hosts, geometry_host
 from ._host import HostFamily, HostFields, Parameter

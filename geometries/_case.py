@@ -1,5 +1,5 @@
 """Hosts of a case: the ``[geometry]`` section of a case file turned into hosts (a family or an
-imported volume), and the built-in default pair. The run pipeline (:mod:`hostsim.run`) takes the
+imported volume), and the built-in default pair. The run pipeline (:mod:`hostsim.run.pipeline`) takes the
 hosts from here, so ``hostsim simulate``, the design loop and batch runs resolve a case alike."""
 
 from __future__ import annotations

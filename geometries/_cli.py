@@ -125,7 +125,7 @@ def run(args) -> int:
     if out is not None:
         if out is True:
             raise InputError(f"{args.family}: --out needs a file name (.vti)")
-        from hostsim.io import check_writable
+        from hostsim.run.io import check_writable
 
         check_writable(out)
     if args.family == "imported":
@@ -158,7 +158,7 @@ def _imported(opts: dict):
     import time
 
     from ._registry import Host
-    from hostsim.io import VOLUME_SUFFIXES
+    from hostsim.run.io import VOLUME_SUFFIXES
 
     from .importers import import_volume, parse_labels, voxelize_mesh
     from .report import host_report

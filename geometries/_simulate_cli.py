@@ -2,7 +2,7 @@
 
 Registered as a ``hostsim.cli`` entry point from :mod:`geometries`, because a case names a host
 family (or a volume to import) and only this package builds hosts; the engine's case parser
-(:mod:`hostsim.case`) validates everything else.
+(:mod:`hostsim.run.case`) validates everything else.
 
 Without a case: the built-in default — a planar Cu foil and a 3D Cu skeleton (0.5 µm fibres,
 porosity 0.8, 5 µm thick, 4 µm box at 0.125 µm voxels) side by side, 1 mA/cm² to 1 mAh/cm² in
@@ -11,7 +11,7 @@ summary (keys with units), a time-series CSV, field snapshots (``.pvd`` of ``.vt
 fields; then plots, 3D renders, an animation and ``report.html`` (``--no-report`` for batch runs).
 
 This module is only the command-line shell: the hosts come from :func:`geometries.case_hosts`,
-the runs, checkpoints and resume from :mod:`hostsim.run`.
+the runs, checkpoints and resume from :mod:`hostsim.run.pipeline`.
 """
 
 from __future__ import annotations
@@ -39,10 +39,10 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    """The CLI shell: arguments -> :func:`geometries.case_hosts` -> :func:`hostsim.run.run_hosts`
+    """The CLI shell: arguments -> :func:`geometries.case_hosts` -> :func:`hostsim.run.pipeline.run_hosts`
     -> printed summaries and the report."""
-    from hostsim.case import load_case, parse_case
-    from hostsim.run import Interrupted, prepare_output, run_hosts
+    from hostsim.run.case import load_case, parse_case
+    from hostsim.run.pipeline import Interrupted, prepare_output, run_hosts
 
     from ._case import case_hosts
 
@@ -95,7 +95,7 @@ def run(args) -> int:
         print(f"\n{e}", file=sys.stderr)
         return 130
     if report:
-        from hostsim.report import write_report
+        from hostsim.pictures.report import write_report
 
         try:
             page = write_report(out, progress=None if args.quiet else lambda msg: print(msg, file=sys.stderr))

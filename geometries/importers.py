@@ -4,7 +4,7 @@ Conventions (SPEC 3), shared with every host family:
 
 * arrays are indexed ``[x, y, z]``; ``z`` is the through-plane axis and ``z = 0`` the current
   collector side (a tiff stack, whose pages are z-slices of ``[y, x]``, is transposed by
-  :func:`hostsim.io.load_volume`);
+  :func:`hostsim.run.io.load_volume`);
 * user-facing lengths are in µm (``*_um`` arguments); inside, everything is SI — the
   :class:`hostsim.Grid` voxel size is in metres and so is the spacing of the ``.vti`` files
   written here;
@@ -55,7 +55,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from hostsim import Grid, InputError
-from hostsim.io import _quiet_vtk, check_writable, load_volume
+from hostsim.run.io import _quiet_vtk, check_writable, load_volume
 
 from ._host import _FIELDS_IN_MEMORY, HostFields, available_memory_bytes
 from .materials import MATERIALS, Material

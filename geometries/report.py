@@ -96,7 +96,7 @@ def _iso_surface(s: np.ndarray, h: float, periodic: bool):
     continued one cell beyond the box so that a transition at an end cell is found."""
     import pyvista as pv
 
-    from hostsim.io import _quiet_vtk
+    from hostsim.run.io import _quiet_vtk
 
     _quiet_vtk()
     nx, ny, _ = s.shape

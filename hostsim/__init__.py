@@ -1,47 +1,37 @@
 """hostsim: a differentiable 3D finite-volume simulator of Li-ion transport and Li-metal plating
 inside 3D anode hosts (JAX; CPU and GPU).
 
-The engine is a set of small modules re-exported here:
+The engine is split into layers, each a subpackage of small modules; the public API is re-exported
+here:
 
-* :mod:`hostsim.grid` — :class:`Grid` (shape, voxel size, lateral boundary, through-plane axis);
-* :mod:`hostsim.operators` — matrix-free 7-point FV diffusion operators, boundary conditions;
-* :mod:`hostsim.multigrid` — geometric multigrid preconditioner (and Jacobi / identity);
-* :mod:`hostsim.linsolve` — PCG with an implicit adjoint (``jax.lax.custom_linear_solve``);
-* :mod:`hostsim.transport` — effective transport (D_eff/D, porosity, tortuosity factor);
-* :mod:`hostsim.percolation` — 6-connected clusters spanning an axis;
-* :mod:`hostsim.io` — volume readers (.npy/.npz/.tif/.vti) and .vti writer;
-* :mod:`hostsim.media` — built-in random two-phase media;
-* :mod:`hostsim.constants` — F, R, T, Li molar volume;
-* :mod:`hostsim.electrolyte` — electrolyte parameter sets (constant and Valøen–Reimers);
-* :mod:`hostsim.kinetics` — Butler–Volmer with the nucleation gate, Sand's time, limiting current;
-* :mod:`hostsim.salt` — backward-Euler salt transport steps;
-* :mod:`hostsim.interfaces` — face-based electrode/electrolyte interfaces;
-* :mod:`hostsim.potential` — quasi-static potential, BV interfaces, galvanostatic/potentiostatic problem;
-* :mod:`hostsim.newton` — adaptive inexact Newton with an implicit derivative (and the fixed-count reference);
-* :mod:`hostsim.plating` — galvanostatic plating/stripping steps into voxels (``lax.scan`` + checkpoint);
-* :mod:`hostsim.protocol` — plate / rest / strip segments and cycles;
-* :mod:`hostsim.metrics` — SPEC 5 metrics (flux CV, hot spots, envelope, top growth, dead Li, SEI).
+* :mod:`hostsim.numerics` — grid, finite-volume operator, multigrid PCG, Newton, connectivity;
+* :mod:`hostsim.transport` — effective transport (D_eff/D, tortuosity factor) and random media;
+* :mod:`hostsim.electrochemistry` — electrolytes, kinetics, interfaces, potential, salt, the
+  plating step, the SPEC 5 metrics;
+* :mod:`hostsim.run` — case files, protocols, the run pipeline (checkpoints, resume), outputs;
+* :mod:`hostsim.pictures` — plots, 3-D renders, ``report.html``;
+* :mod:`hostsim.cli` — the ``hostsim`` command and its plug-in subcommands.
 """
 
-from .constants import FARADAY, GAS_CONSTANT, LI_MOLAR_VOLUME, TEMPERATURE
-from .electrolyte import ELECTROLYTES, Electrolyte, get_electrolyte
-from .errors import InputError
-from .grid import Grid, axis_index
-from .io import load_volume, write_pvd, write_vti
-from .kinetics import Kinetics, limiting_current_density, sand_time, wagner_number
-from .linsolve import PCG, SolveStats, linear_solve
-from .media import random_two_phase
-from .multigrid import Identity, Jacobi, Multigrid
-from .operators import DiffusionOperator, Dirichlet, Neumann, assemble, face_coefficients
-from .interfaces import conducting_fraction, interface_area
-from .percolation import anchored_mask, label_clusters, percolating_mask
-from .protocol import Protocol, Segment, run_protocol
-from .cell import LithiumCounterElectrode, Reservoir
-from .plating import PlatingState, StepRecord, initial_state, mean_plating_time, plate, plating_step
-from .newton import AdaptiveNewton, FixedNewton, NewtonStats
-from .potential import PotentialProblem, PotentialSolution, potential_problem, solve_potential
-from .salt import face_concentration, salt_step, shared_sink
-from .transport import (
+from hostsim.electrochemistry.constants import FARADAY, GAS_CONSTANT, LI_MOLAR_VOLUME, TEMPERATURE
+from hostsim.electrochemistry.electrolyte import ELECTROLYTES, Electrolyte, get_electrolyte
+from hostsim.errors import InputError
+from hostsim.numerics.grid import Grid, axis_index
+from hostsim.run.io import load_volume, write_pvd, write_vti
+from hostsim.electrochemistry.kinetics import Kinetics, limiting_current_density, sand_time, wagner_number
+from hostsim.numerics.linsolve import PCG, SolveStats, linear_solve
+from hostsim.transport.media import random_two_phase
+from hostsim.numerics.multigrid import Identity, Jacobi, Multigrid
+from hostsim.numerics.operators import DiffusionOperator, Dirichlet, Neumann, assemble, face_coefficients
+from hostsim.electrochemistry.interfaces import conducting_fraction, interface_area
+from hostsim.numerics.percolation import anchored_mask, label_clusters, percolating_mask
+from hostsim.run.protocol import Protocol, Segment, run_protocol
+from hostsim.electrochemistry.cell import LithiumCounterElectrode, Reservoir
+from hostsim.electrochemistry.plating import PlatingState, StepRecord, initial_state, mean_plating_time, plate, plating_step
+from hostsim.numerics.newton import AdaptiveNewton, FixedNewton, NewtonStats
+from hostsim.electrochemistry.potential import PotentialProblem, PotentialSolution, potential_problem, solve_potential
+from hostsim.electrochemistry.salt import face_concentration, salt_step, shared_sink
+from hostsim.transport.effective import (
     TransportResult,
     effective_diffusivity_ratio,
     effective_transport,

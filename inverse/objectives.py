@@ -6,7 +6,7 @@ scalar, each differentiable in the fields:
 
 * ``top_growth``: Li plated above the host slab / all Li plated [-];
 * ``envelope_growth_um``: mean electrode-height change [µm] (envelope = max(slab top, material
-  top) per column, :func:`hostsim.metrics.envelope_heights`);
+  top) per column, :func:`hostsim.electrochemistry.metrics.envelope_heights`);
 * ``flux_cv``: area-weighted CV of the interfacial current density, averaged over the steps [-];
 * ``hotspot``: p-norm (p = 8) hot-spot ratio, averaged over the steps [-];
 * ``sei_mAh_cm2``: SEI-loss proxy, q_SEI x (sum of the Li-area increases) / projected area;
@@ -23,8 +23,8 @@ import jax
 import jax.numpy as jnp
 
 from hostsim import PCG, Grid, effective_diffusivity_ratio
-from hostsim.metrics import COULOMB_PER_MAH_CM2, Q_SEI, envelope_heights
-from hostsim.plating import initial_state, plate
+from hostsim.electrochemistry.metrics import COULOMB_PER_MAH_CM2, Q_SEI, envelope_heights
+from hostsim.electrochemistry.plating import initial_state, plate
 
 CU_DENSITY = 8960.0  # kg/m³, copper (CRC Handbook of Chemistry and Physics, 97th ed.)
 PI_DENSITY = 1420.0  # kg/m³, polyimide (DuPont Kapton HN datasheet)

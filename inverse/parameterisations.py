@@ -9,6 +9,10 @@ bounds), so any ``x`` is a valid design and the optimiser needs no projection fo
   graded-host design space.
 * :class:`FamilyParameters` (2a): any host family's continuous parameters within their published
   ranges (the others fixed).
+* :class:`~inverse.freeform.FreeForm` (2c, its own module): density and lithiophilicity per voxel,
+  filtered and projected.
+
+Each has ``base`` (the starting host: grid, collector, slab), ``initial()`` and ``fields(x)``.
 """
 
 from __future__ import annotations
@@ -116,6 +120,11 @@ class FamilyParameters(eqx.Module):
             margin = 1e-3 * (high - low)
             bounds.append((low + (0.0 if p.low_inclusive else margin), high - (0.0 if p.high_inclusive else margin)))
         self.family, self.names, self.bounds = family, names, tuple(bounds)
+
+    @property
+    def base(self) -> HostFields:
+        """The starting host (the family as given)."""
+        return self.family.fields()
 
     def initial(self) -> jax.Array:
         return jnp.asarray([float(unbounded(np.asarray(getattr(self.family, n)), lo, hi))

@@ -46,9 +46,9 @@ def _history_plot(out: Path) -> Path:
 def write_design_report(out) -> Path:
     """Write ``out/report.html`` from a finished study directory (``design.json``, the logs and
     ``verification/``)."""
-    from hostsim.plots import plot_depth_profile
-    from hostsim.report import PAGE_STYLE, embed_image
-    from hostsim.results import load_run
+    from hostsim.pictures.plots import plot_depth_profile
+    from hostsim.pictures.report import PAGE_STYLE, embed_image
+    from hostsim.run.results import load_run
 
     out = Path(out)
     record = json.loads((out / "design.json").read_text())

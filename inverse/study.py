@@ -3,12 +3,17 @@ with which optimiser and budget. Every key is validated; a bad one is one
 :class:`~hostsim.InputError` line naming the section and the key.
 
     [design]
-    parameterisation = "layer_profile"   # layer_profile | family
+    parameterisation = "layer_profile"   # layer_profile | family | free_form
     layers = 8                           # layer_profile: design layers through the slab
     fields = ["k", "l"]                  # layer_profile: which fields are designed
     start_k = 1.0                        # layer_profile: the uniform start
     start_l = 0.5
     parameters = ["porosity"]            # family: which continuous parameters (default: all)
+    porosity = 0.6                       # free_form: pore fraction of the slab, held exactly
+    feature_size_um = 0.75               # free_form: minimum feature size (the filter's; >= 2 voxels)
+    beta_start = 1.0                     # free_form: projection sharpness, doubled every beta_every
+    beta_max = 32.0                      #   iterations up to beta_max (continuation)
+    beta_every = 10
     plating_steps = 20                   # steps of the plating transient per design iteration
 
     [geometry]                           # the base host, as in a case file (family + parameters)
@@ -34,11 +39,12 @@ from __future__ import annotations
 import dataclasses
 
 from hostsim import InputError
-from hostsim.case import Case, parse_case, read_toml
+from hostsim.run.case import Case, parse_case, read_toml
 
 from .objectives import TERMS
 
-DESIGN_KEYS = ("parameterisation", "layers", "fields", "start_k", "start_l", "parameters", "plating_steps")
+DESIGN_KEYS = ("parameterisation", "layers", "fields", "start_k", "start_l", "parameters", "plating_steps",
+               "porosity", "feature_size_um", "beta_start", "beta_max", "beta_every")
 OPTIMIZER_KEYS = ("name", "learning_rate", "clip", "iterations")
 STUDY_SECTIONS = ("design", "objective", "optimizer")
 
@@ -84,6 +90,21 @@ def _number(section, key, value, low=None, integer=False, allow_equal=False):
     return int(value) if integer else float(value)
 
 
+def _free_form_keys(design: dict) -> None:
+    """Validate and default the free-form keys in place (porosity None: the base host's)."""
+    if design.get("porosity") is not None:
+        design["porosity"] = _number("design", "porosity", design["porosity"], low=0)
+        if not 0.05 <= design["porosity"] <= 0.95:
+            raise InputError(f"study [design] porosity: must be in [0.05, 0.95]; got {design['porosity']!r}")
+    design["feature_size_um"] = _number("design", "feature_size_um", design.get("feature_size_um", 0.75), low=0)
+    design["beta_start"] = _number("design", "beta_start", design.get("beta_start", 1.0), low=0)
+    design["beta_max"] = _number("design", "beta_max", design.get("beta_max", 32.0), low=0)
+    if design["beta_max"] < design["beta_start"] or design["beta_max"] > 1024:
+        raise InputError(f"study [design] beta_max: must be in [beta_start, 1024]; got {design['beta_max']!r}")
+    design["beta_every"] = _number("design", "beta_every", design.get("beta_every", 10), low=1, integer=True,
+                                   allow_equal=True)
+
+
 def parse_study(data: dict, source: str = "study") -> Study:
     data = dict(data)
     design = dict(data.pop("design", {}))
@@ -99,13 +120,17 @@ def parse_study(data: dict, source: str = "study") -> Study:
         raise InputError("study [protocol]: the design transient is exactly one plate segment (one cycle)")
     _unknown("design", design.keys(), DESIGN_KEYS)
     kind = design.setdefault("parameterisation", "layer_profile")
-    if kind not in ("layer_profile", "family"):
-        raise InputError(f"study [design] parameterisation: expected layer_profile or family; got {kind!r}")
+    if kind not in ("layer_profile", "family", "free_form"):
+        raise InputError(f"study [design] parameterisation: expected layer_profile, family or free_form; got {kind!r}")
     design["layers"] = _number("design", "layers", design.get("layers", 8), low=1, integer=True, allow_equal=True)
     design["plating_steps"] = _number("design", "plating_steps", design.get("plating_steps", 20), low=1, integer=True,
                                       allow_equal=True)
-    fields = design.setdefault("fields", ["k", "l"])
-    if not isinstance(fields, list) or not fields or set(fields) - {"k", "l"}:
+    fields = design.setdefault("fields", ["s", "l"] if kind == "free_form" else ["k", "l"])
+    if kind == "free_form":
+        if fields not in (["s"], ["s", "l"]):
+            raise InputError(f"study [design] fields: free_form designs [\"s\"] or [\"s\", \"l\"]; got {fields!r}")
+        _free_form_keys(design)
+    elif not isinstance(fields, list) or not fields or set(fields) - {"k", "l"}:
         raise InputError(f"study [design] fields: expected a list of k and/or l; got {fields!r}")
     for key in ("start_k", "start_l"):
         value = _number("design", key, design.get(key, 1.0 if key == "start_k" else 0.5), low=0, allow_equal=True)

@@ -22,8 +22,8 @@ import jax
 
 import geometries as geo
 from hostsim import Kinetics, get_electrolyte
-from hostsim.connectivity import conducting_nodes, connected_nodes, update_connected
-from hostsim.plating import initial_state, plate, plating_step
+from hostsim.numerics.connectivity import conducting_nodes, connected_nodes, update_connected
+from hostsim.electrochemistry.plating import initial_state, plate, plating_step
 
 
 def best_of(fn, repeats):

@@ -60,11 +60,11 @@ def main(argv=None):
         data["design"]["plating_steps"] = steps
         study = parse_study(data, "default")
         param = parameterisation(study)
-        terms = design_terms(study, param)
+        terms = design_terms(study, param.base)
         x = param.initial()
-        forward = jax.jit(terms)
+        forward = jax.jit(lambda x: terms(param, x))
         reference = forward(x)
-        iteration = jax.jit(jax.value_and_grad(lambda x: weighted_objective(terms(x), study.weights, reference)))
+        iteration = jax.jit(jax.value_and_grad(lambda x: weighted_objective(terms(param, x), study.weights, reference)))
         t_f = best_of(forward, x, args.repeats)
         t_g = best_of(iteration, x, args.repeats)
         rows.append({"plating_steps": steps, "grid": list(param.base.grid.shape), "forward_s": t_f,

@@ -66,8 +66,8 @@ def bench_step(args) -> dict:
     import numpy as np
 
     import hostsim as hs
-    from hostsim.newton import AdaptiveNewton, FixedNewton
-    from hostsim.potential import potential_problem
+    from hostsim.numerics.newton import AdaptiveNewton, FixedNewton
+    from hostsim.electrochemistry.potential import potential_problem
 
     f = _skeleton()
     g = f.grid
@@ -119,7 +119,7 @@ def bench_gradient(args) -> dict:
     import jax.numpy as jnp
 
     import hostsim as hs
-    from hostsim.newton import AdaptiveNewton, FixedNewton
+    from hostsim.numerics.newton import AdaptiveNewton, FixedNewton
 
     f = _skeleton()
     g = f.grid
@@ -180,9 +180,9 @@ def bench_default(args) -> dict:
 def _old_default() -> dict:
     """The default case's two hosts through the library with the old fixed-count Newton (simulation
     time only, compilation included, as the CLI's progress line counts it)."""
-    from hostsim.case import parse_case
-    from hostsim.newton import FixedNewton
-    from hostsim.simulation import simulate
+    from hostsim.run.case import parse_case
+    from hostsim.numerics.newton import FixedNewton
+    from hostsim.run.simulation import simulate
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from geometries import default_hosts

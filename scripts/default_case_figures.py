@@ -29,8 +29,8 @@ def main() -> int:
         start = time.perf_counter()
         subprocess.run([sys.executable, "-m", "hostsim.cli", "simulate", "--out", str(run), "--quiet"], check=True)
         seconds = time.perf_counter() - start
-    from hostsim.report import write_report
-    from hostsim.render import render
+    from hostsim.pictures.report import write_report
+    from hostsim.pictures.render import render
 
     images = ROOT / "docs" / "images"
     images.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hostsim.io import write_pvd, write_vti
+from hostsim.run.io import write_pvd, write_vti
 
 UNITS = {"solid_fraction": "-", "conducting": "-", "lithiophilicity": "-", "li_fraction": "-",
          "concentration_mol_m3": "mol/m^3", "potential_V": "V", "plating_current_A_m2": "A/m^2",

@@ -1,6 +1,6 @@
 """The whole plating loop (potential + Li update + salt) against SPEC 6.2-6.4 in a 1-D cell:
 a lithiophilic Cu collector, an electrolyte gap L, and on top either a reservoir or a planar Li
-counter electrode (:mod:`hostsim.cell`). Surface concentrations are extrapolated to the
+counter electrode (:mod:`hostsim.electrochemistry.cell`). Surface concentrations are extrapolated to the
 electrode faces over half a cell (SPEC 6.2: "extrapolate c to the face")."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from hostsim import FARADAY, Grid, Kinetics, LithiumCounterElectrode, Reservoir, get_electrolyte
-from hostsim.constants import GAS_CONSTANT, TEMPERATURE
-from hostsim.kinetics import limiting_current_density, sand_time
-from hostsim.plating import initial_state, plate
-from hostsim.protocol import Protocol, Segment, run_protocol
+from hostsim.electrochemistry.constants import GAS_CONSTANT, TEMPERATURE
+from hostsim.electrochemistry.kinetics import limiting_current_density, sand_time
+from hostsim.electrochemistry.plating import initial_state, plate
+from hostsim.run.protocol import Protocol, Segment, run_protocol
 
 ORACLE = get_electrolyte("spec_oracle")
 D, C0, TP = 3e-10, 1000.0, 0.38
@@ -132,11 +132,11 @@ def test_sand_time_through_the_full_loop():
 def test_shared_sink_keeps_front_cells_positive():
     """A nearly full front cell (1 % electrolyte) under a hot-spot face (100 mA/cm²): with the sink
     on its own electrolyte, one 0.1 s backward-Euler step drives c below zero (measured -161
-    mol/m³); shared with the electrolyte above (hostsim.salt.shared_sink) it stays with its
+    mol/m³); shared with the electrolyte above (hostsim.electrochemistry.salt.shared_sink) it stays with its
     neighbour (899.5 vs 899.1 mol/m³). The sink's total is unchanged
     and cells at least half electrolyte keep all of theirs."""
-    from hostsim.operators import Dirichlet, Neumann
-    from hostsim.salt import salt_step, shared_sink
+    from hostsim.numerics.operators import Dirichlet, Neumann
+    from hostsim.electrochemistry.salt import salt_step, shared_sink
 
     h = 1e-6
     g = Grid.create((1, 1, 12), voxel_size=h, lateral="no_flux", precision="float64")
@@ -198,7 +198,7 @@ def test_strip_to_exhaustion_stops_and_conserves():
     """Plate 0.2, strip 0.3 mAh/cm² against a reservoir: the strip stops when the Li is gone (the
     electrode cannot pass the current), the summary says so, and the steps after the stop carry
     no current, so the conservation error stays at round-off."""
-    from hostsim.simulation import simulate
+    from hostsim.run.simulation import simulate
 
     g, s, k, l = _cell(20e-6, 1e-6)
     res = simulate("foil", g, s, k, l, jnp.zeros(g.shape), ORACLE, Kinetics(),
@@ -211,8 +211,8 @@ def test_strip_to_exhaustion_stops_and_conserves():
 
 def test_sealed_pocket_takes_no_current():
     """A pocket of electrolyte sealed on all six sides by Li has no ionic path: it offers no
-    interface (hostsim.interfaces.ion_access). Opened by one electrolyte neighbour it does."""
-    from hostsim.interfaces import face_areas
+    interface (hostsim.electrochemistry.interfaces.ion_access). Opened by one electrolyte neighbour it does."""
+    from hostsim.electrochemistry.interfaces import face_areas
 
     g = Grid.create((5, 5, 5), voxel_size=1e-6, lateral="periodic", precision="float64")
     s = jnp.zeros(g.shape)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from hostsim import Kinetics, get_electrolyte
-from hostsim.metrics import COULOMB_PER_MAH_CM2
+from hostsim.electrochemistry.metrics import COULOMB_PER_MAH_CM2
 
 LP30 = get_electrolyte("lp30")
 
@@ -73,7 +73,7 @@ def test_layer_profile_maps_any_vector_into_bounds_per_layer():
     assert vals.size and np.ptp(vals) == 0.0
 
 
-@pytest.mark.parametrize("kind", ["layer_profile", pytest.param("family", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("kind", ["layer_profile", "free_form", pytest.param("family", marks=pytest.mark.slow)])
 def test_design_gradient_matches_central_differences(kind):
     """d(weighted objective)/dx through a 4-step plating transient (float64), along a random
     direction, equals central differences to 1e-4 relative: every term enters the objective."""
@@ -83,6 +83,10 @@ def test_design_gradient_matches_central_differences(kind):
         fam = _base("float64")
         if kind == "layer_profile":
             param = LayerProfile(fam.fields(), layers=8, start_k=0.9, start_l=0.5)
+        elif kind == "free_form":
+            from inverse.freeform import FreeForm
+
+            param = FreeForm(fam.fields(), porosity=0.6, feature_size=0.5e-6, beta=4.0)
         else:
             param = FamilyParameters(fam, ("porosity",))
         base = fam.fields()
@@ -107,7 +111,7 @@ def test_design_gradient_matches_central_differences(kind):
         d = 1e-5
         fd = (float(f(x0 + d * direction)) - float(f(x0 - d * direction))) / (2 * d)
         assert abs(fd) > 1e-6
-        assert float(jnp.dot(grad, direction)) == pytest.approx(fd, rel=1e-4)
+        assert float(jnp.vdot(grad, direction)) == pytest.approx(fd, rel=1e-4)
 
 
 def _study_log(out):

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from hostsim import Grid, InputError
-from hostsim.constants import FARADAY, GAS_CONSTANT, TEMPERATURE
-from hostsim.electrolyte import ELECTROLYTES, get_electrolyte
-from hostsim.kinetics import Kinetics, limiting_current_density, sand_time, wagner_number
-from hostsim.operators import Dirichlet, Neumann
-from hostsim.salt import face_concentration, salt_step
+from hostsim.electrochemistry.constants import FARADAY, GAS_CONSTANT, TEMPERATURE
+from hostsim.electrochemistry.electrolyte import ELECTROLYTES, get_electrolyte
+from hostsim.electrochemistry.kinetics import Kinetics, limiting_current_density, sand_time, wagner_number
+from hostsim.numerics.operators import Dirichlet, Neumann
+from hostsim.electrochemistry.salt import face_concentration, salt_step
 
 ORACLE = get_electrolyte("spec_oracle")  # D 3e-10, c0 1000, t+ 0.38, kappa 1, TDF 1 (SPEC 6)
 

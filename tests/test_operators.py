@@ -90,7 +90,7 @@ def test_second_order_in_h():
 def test_every_multigrid_level_conserves(shape):
     """With periodic / no-flux sides and no Dirichlet face, A 1 = 0 on every level (row sums
     zero), including axes that coarsen from length 2 to 1 and odd (padded) sizes."""
-    from hostsim.multigrid import coarsen
+    from hostsim.numerics.multigrid import coarsen
 
     rng = np.random.default_rng(0)
     grid = hs.Grid.create(shape, lateral="periodic", axis="z", precision="float64")

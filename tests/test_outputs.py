@@ -40,7 +40,7 @@ def _pvd_frames(path):
 def test_snapshots_form_a_time_series_pyvista_reopens(small_run):
     import pyvista as pv
 
-    from hostsim.snapshots import UNITS
+    from hostsim.run.snapshots import UNITS
 
     name = "cu_skeleton"
     frames = _pvd_frames(small_run / f"{name}_fields.pvd")
@@ -86,7 +86,7 @@ def test_timeseries_has_capacity_and_units(small_run):
 
 
 def test_report_is_self_contained_with_numbers_and_plots(small_run):
-    from hostsim.report import write_report
+    from hostsim.pictures.report import write_report
 
     page = write_report(small_run, renders=False)
     text = page.read_text()
@@ -125,8 +125,8 @@ def test_resumed_snapshot_series_keeps_its_frame_budget(tmp_path):
     """A SnapshotWriter resumed in a run directory continues the frame list with the max_frames
     the run started with (not the resuming command's), so the series stays within its budget."""
     from hostsim import Grid, get_electrolyte
-    from hostsim.plating import initial_state
-    from hostsim.snapshots import SnapshotWriter
+    from hostsim.electrochemistry.plating import initial_state
+    from hostsim.run.snapshots import SnapshotWriter
 
     g = Grid.create((2, 2, 4), voxel_size=1e-6, precision="float64")
     host = {"s": np.zeros(g.shape), "k": np.zeros(g.shape), "l": np.zeros(g.shape)}
@@ -148,7 +148,7 @@ def test_resumed_snapshot_series_keeps_its_frame_budget(tmp_path):
 def test_fresh_run_clears_an_earlier_run_and_old_checkpoints_are_refused(small_run, tmp_path, capsys):
     import shutil
 
-    from hostsim.run import clear_outputs, load_checkpoint
+    from hostsim.run.pipeline import clear_outputs, load_checkpoint
     from hostsim.errors import InputError
 
     d = tmp_path / "old"
@@ -165,13 +165,13 @@ def test_fresh_run_clears_an_earlier_run_and_old_checkpoints_are_refused(small_r
 
 def test_run_pipeline_is_a_library(tmp_path, small_run):
     """Issue 12's prerequisite: the case -> hosts -> run -> files pipeline works without the CLI
-    (geometries.case_hosts + hostsim.run.run_hosts), with the CLI's numbers, and a resume of a
+    (geometries.case_hosts + hostsim.run.pipeline.run_hosts), with the CLI's numbers, and a resume of a
     finished run reads the summaries back instead of running again."""
     import tomllib
 
     import geometries as geo
-    from hostsim.case import parse_case
-    from hostsim.run import prepare_output, run_hosts
+    from hostsim.run.case import parse_case
+    from hostsim.run.pipeline import prepare_output, run_hosts
 
     case = parse_case(tomllib.loads(SMALL_CASE), "small")
     hosts = geo.case_hosts(case)

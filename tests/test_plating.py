@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from hostsim import FARADAY, LI_MOLAR_VOLUME, Grid, Kinetics, get_electrolyte
-from hostsim.plating import initial_state, plate
+from hostsim.electrochemistry.plating import initial_state, plate
 
 ORACLE = get_electrolyte("spec_oracle")
 MAH_CM2 = 36000.0  # C/m² per mAh/cm²
@@ -104,8 +104,8 @@ def test_plate_rest_strip_protocol_on_a_foil():
     all Li is stripped (relative volume change 100 %, SPEC 5), no dead Li, the strip stops at the
     voltage cutoff when the Li is gone (never host, never below zero), and the charge balance
     holds."""
-    from hostsim.metrics import COULOMB_PER_MAH_CM2, dead_li_fraction
-    from hostsim.protocol import Protocol, Segment, run_protocol
+    from hostsim.electrochemistry.metrics import COULOMB_PER_MAH_CM2, dead_li_fraction
+    from hostsim.run.protocol import Protocol, Segment, run_protocol
 
     h = 0.5e-6
     g = Grid.create((2, 2, 14), voxel_size=h, lateral="periodic", precision="float64")
@@ -144,8 +144,8 @@ def test_simulate_writes_summary_csv_and_fields(tmp_path):
 
     import pyvista as pv
 
-    from hostsim.protocol import Protocol, Segment
-    from hostsim.simulation import simulate, write_outputs
+    from hostsim.run.protocol import Protocol, Segment
+    from hostsim.run.simulation import simulate, write_outputs
 
     g = Grid.create((2, 2, 10), voxel_size=0.5e-6, lateral="periodic", precision="float64")
     s, k, l = _foil(g)
@@ -193,8 +193,8 @@ def test_impossible_current_ends_with_a_message_not_nan():
     """100 mA/cm² against a reservoir 40 µm away (limiting current 117 mA/cm²... but Sand's time
     at 100 mA/cm² is 5.7 s, far shorter than the 36 s of 1 mAh/cm²): the electrolyte at the
     electrode depletes, the run stops that segment with a message, and nothing is NaN."""
-    from hostsim.protocol import Protocol, Segment
-    from hostsim.simulation import simulate
+    from hostsim.run.protocol import Protocol, Segment
+    from hostsim.run.simulation import simulate
 
     g = Grid.create((1, 1, 41), voxel_size=1e-6, lateral="no_flux", precision="float64")
     s, k, l = _foil(g)
@@ -250,7 +250,7 @@ def test_conservation_in_every_host_family(name):
 def test_interrupted_protocol_resumes_to_the_same_result():
     """A run stopped after any chunk and resumed from its checkpoint ends bit-identical to an
     uninterrupted run (same steps, same state)."""
-    from hostsim.protocol import Protocol, Segment, run_protocol
+    from hostsim.run.protocol import Protocol, Segment, run_protocol
 
     h = 0.5e-6
     g = Grid.create((2, 2, 10), voxel_size=h, lateral="periodic", precision="float64")
@@ -273,10 +273,10 @@ def test_cli_resume_after_an_interruption(tmp_path, capsys):
     import json
     import shutil
 
-    from hostsim.run import save_checkpoint
-    from hostsim.case import load_case
+    from hostsim.run.pipeline import save_checkpoint
+    from hostsim.run.case import load_case
     from hostsim.cli import main
-    from hostsim.protocol import run_protocol
+    from hostsim.run.protocol import run_protocol
 
     case = tmp_path / "case.toml"
     case.write_text('[geometry]\nfamily = "foil"\nwidth_um = 1.0\nheight_um = 4.0\nvoxel_size_um = 0.5\n'

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from hostsim import Grid, Kinetics, get_electrolyte
-from hostsim.plating import initial_state, plate
+from hostsim.electrochemistry.plating import initial_state, plate
 
 LP30 = get_electrolyte("lp30")
 MAH_CM2 = 36000.0  # C/m² per mAh/cm²

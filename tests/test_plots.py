@@ -1,4 +1,4 @@
-"""Run-directory reader (hostsim.results) and matplotlib plots (hostsim.plots) on the synthetic
+"""Run-directory reader (hostsim.run.results) and matplotlib plots (hostsim.pictures.plots) on the synthetic
 run of tests/run_fixture.py (cases foil and skeleton, 8x8x16 voxels of 0.5 µm, 4 frames)."""
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from run_fixture import COLUMNS, _fields, write_fake_run  # noqa: E402
 
 from hostsim.errors import InputError  # noqa: E402
-from hostsim.io import write_vti  # noqa: E402
-from hostsim.plots import (  # noqa: E402
+from hostsim.run.io import write_vti  # noqa: E402
+from hostsim.pictures.plots import (  # noqa: E402
     FILES,
     UM_PER_MAH_CM2,
     envelope_growth,
@@ -27,7 +27,7 @@ from hostsim.plots import (  # noqa: E402
     plot_run,
     plot_voltage,
 )
-from hostsim.results import EXPECTED_COLUMNS, depth_profile, load_run, read_snapshot  # noqa: E402
+from hostsim.run.results import EXPECTED_COLUMNS, depth_profile, load_run, read_snapshot  # noqa: E402
 
 SHAPE, VOXEL, T_END = (8, 8, 16), 0.5e-6, 3600.0
 DPI = 120

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from hostsim import FARADAY, Grid, Kinetics, get_electrolyte
-from hostsim.potential import solve_potential
+from hostsim.electrochemistry.potential import solve_potential
 
 ORACLE = get_electrolyte("spec_oracle")  # D 3e-10, c0 1000, t+ 0.38, kappa 1, TDF 1
 

@@ -1,4 +1,4 @@
-"""Off-screen 3-D renders and animations (hostsim.render, ``hostsim render``) of the synthetic run
+"""Off-screen 3-D renders and animations (hostsim.pictures.render, ``hostsim render``) of the synthetic run
 of tests/run_fixture.py (cases foil and skeleton, 8x8x16 voxels of 0.5 µm, 4 frames)."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from run_fixture import write_fake_run  # noqa: E402
 
 from hostsim.errors import InputError  # noqa: E402
-from hostsim.render import VIEWS, animate, render  # noqa: E402
+from hostsim.pictures.render import VIEWS, animate, render  # noqa: E402
 
 SIZE = (320, 240)  # small: fast, and the layout must still work
 

@@ -1,0 +1,98 @@
+"""What closes the cell above the electrolyte: the top face of the grid (SPEC 4, issue 4).
+
+Two choices, passed as objects (``top=``) to :func:`hostsim.solve_potential`,
+:func:`hostsim.plating_step` and everything above them:
+
+* :class:`Reservoir` — bulk electrolyte at the top face: ``c = c0`` and ``phi_e = 0``. The
+  voltage is the working electrode against a Li reference in the bulk. This suits a host in a
+  large cell (a separator many diffusion lengths thick) and SPEC 6.3's "plating against a
+  reservoir".
+* :class:`LithiumCounterElectrode` — a planar Li electrode at the top face (a Li|host cell with a
+  gap = the headroom, SPEC 6.3/6.4's symmetric cell): it releases salt with the flux
+  ``(1 - t+) I / (F A)`` while the host plates (takes it up while it strips), so the salt
+  between the electrodes is conserved; the cell voltage includes the counter electrode's
+  Butler–Volmer overpotential.
+
+Choices and their consequences (the SPEC leaves them open):
+
+* the counter electrode carries a **uniform** current density ``I / A`` (A = projected area);
+  the electrolyte potential on the top face is one value (``phi_e = -eta_ce``). Both hold for a
+  planar electrode several pore sizes away from the host; a counter electrode touching the host
+  would need its own current distribution;
+* it stays **planar and fixed**: the Li it gives up is not removed from the grid. In a real
+  cell the counter electrode recedes by the volume the deposit gains and the electrolyte is
+  pushed along; here the electrolyte volume shrinks by the deposit's volume, and the salt of
+  that volume is removed where the deposit grows (``displaced_salt``, as for the reservoir), so
+  concentrations stay right and ``sum(eps c) + displaced_salt`` is conserved. (Putting that salt
+  back at the top instead raised the counter electrode's concentration by 0.7 mol/m³ within
+  1 s at 10 mA/cm² — measured — a local artefact the real cell does not have.)
+* its kinetics default to the working electrode's (same Li metal, same electrolyte), without a
+  nucleation barrier (it is Li already).
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax.numpy as jnp
+
+from hostsim.electrochemistry.constants import FARADAY
+from hostsim.electrochemistry.kinetics import Kinetics
+from hostsim.numerics.operators import Dirichlet, Neumann
+
+
+class Reservoir(eqx.Module):
+    """Bulk electrolyte at the top face: ``c = c0``, ``phi_e = 0``."""
+
+    def salt_condition(self, electrolyte, current, projected_area):
+        return Dirichlet(electrolyte.concentration)
+
+    def face_concentration(self, grid, concentration, effective_diffusivity, electrolyte, current, projected_area):
+        """Concentration on the top face [mol/m³] (for the diffusion potential)."""
+        return jnp.asarray(electrolyte.concentration, grid.dtype)
+
+    def overpotential(self, kinetics, current, projected_area, face_concentration):
+        """Counter-electrode overpotential [V] (0: the reservoir is the reference)."""
+        return jnp.zeros((), jnp.result_type(current, float))
+
+    @property
+    def closed(self) -> bool:
+        return False
+
+
+class LithiumCounterElectrode(Reservoir):
+    """A planar Li electrode on the top face (uniform current, fixed position)."""
+
+    kinetics: Kinetics | None = None  # None: the working electrode's kinetics
+
+    def salt_condition(self, electrolyte, current, projected_area):
+        # salt released into the electrolyte [mol/(m² s)]: the counter electrode strips while the host plates
+        return Neumann((1.0 - electrolyte.transference) * current / (FARADAY * projected_area))
+
+    def face_concentration(self, grid, concentration, effective_diffusivity, electrolyte, current, projected_area):
+        """Top-face value per column: the top cell plus the known flux over half a cell
+        (exact for the linear profile between the electrodes)."""
+        q = (1.0 - electrolyte.transference) * current / (FARADAY * projected_area)
+        top = concentration[:, :, -1:]
+        d = effective_diffusivity[:, :, -1:]
+        return jnp.broadcast_to(top + q * grid.voxel_size / (2.0 * d), concentration.shape)
+
+    def overpotential(self, kinetics, current, projected_area, face_concentration):
+        """eta_ce [V] of the counter electrode carrying ``-current / area`` (it strips while the
+        host plates): Butler–Volmer inverted by Newton (8 steps from the symmetric-BV guess)."""
+        kin = self.kinetics if self.kinetics is not None else kinetics
+        i = -current / projected_area
+        c = jnp.mean(face_concentration)
+        eta = -2.0 / kin.f * jnp.arcsinh(i / (2.0 * kin.exchange_current(c)))
+        for _ in range(8):
+            r = kin.butler_volmer(eta, c) - i
+            slope = -kin.exchange_current(c) * kin.f * (kin.alpha_c * jnp.exp(-kin.alpha_c * kin.f * eta)
+                                                          + kin.alpha_a * jnp.exp(kin.alpha_a * kin.f * eta))
+            eta = eta - r / slope
+        return eta
+
+    @property
+    def closed(self) -> bool:
+        return True
+
+
+__all__ = ["LithiumCounterElectrode", "Reservoir"]

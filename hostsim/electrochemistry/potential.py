@@ -1,0 +1,260 @@
+"""Quasi-static electrolyte potential with Butler–Volmer interfaces and galvanostatic or
+potentiostatic control (SPEC 4).
+
+Charge conservation in the electrolyte, ``div i_e = -R_v`` with
+``i_e = -kappa_eff grad phi_e + kappa_D,eff grad ln c``, written as
+
+    -div(kappa_eff grad phi) = L_D(ln c) - R_v(phi, V),    L_D(u) = -div(kappa_D,eff grad u)
+
+with ``R_v`` [A/m³] the plating current per volume of the electrolyte-side cell,
+``R_v = sum_faces A_f i(eta, c, l_q, cover_q) / h³`` over the cell's interface faces
+(:mod:`hostsim.electrochemistry.interfaces`), ``eta = V - phi - U`` (U = 0 vs Li/Li+). The conducting solid is
+one equipotential at ``V`` (SPEC 4: sigma_Cu / kappa ~ 1e7).
+
+Boundary conditions: ``z = 0`` no flux (the collector is part of the grid); ``z = L_z`` the
+``top`` of :mod:`hostsim.electrochemistry.cell`: ``phi = 0`` on the face, and ``c`` on the face (for ``ln c`` in
+``L_D``) is c0 for a :class:`~hostsim.electrochemistry.cell.Reservoir` or extrapolated from the top cell with the
+known flux for a :class:`~hostsim.electrochemistry.cell.LithiumCounterElectrode` (potentiostatic control takes it
+from the top cell, first order, as the current is not known in advance). With a counter
+electrode, ``phi = 0`` on its face means the potentials are measured against the electrolyte
+there; ``cell_voltage = voltage - eta_ce`` is the working electrode against the counter
+electrode's metal.
+
+Newton on ``(phi, V)`` (:mod:`hostsim.numerics.newton`): the Jacobian block in ``phi`` is the diffusion
+operator plus the diagonal ``dR_v/dphi = -A i'(eta) / h³ >= 0`` (i' < 0), so it is SPD and the
+multigrid PCG solves it. Galvanostatic control adds the scalar constraint ``sum A i = I``; the
+bordered system is solved by a Schur complement for ``dV``. Potentiostatic control fixes V.
+The default :class:`~hostsim.numerics.newton.AdaptiveNewton` stops on stated tolerances and is
+differentiated implicitly (one adjoint bordered solve at the converged point).
+:class:`PotentialProblem` holds everything the root depends on (its array leaves are what
+gradients flow into).
+
+Per-voxel transport coefficients: ``kappa_eff = kappa(c) max(eps, eps_floor)`` and likewise
+``kappa_D``: a voxel's electrolyte fraction weights its conductance linearly (parallel mixing;
+resolved geometry carries the tortuosity). ``eps_floor`` (1e-6) keeps the operator nonsingular
+in solid voxels — an artificial leak of 1e-6 kappa through solid, negligible against any real
+path.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+
+from hostsim.electrochemistry.cell import Reservoir
+from hostsim.numerics.grid import Grid
+from hostsim.electrochemistry.interfaces import _smoothstep as smoothstep
+from hostsim.electrochemistry.interfaces import conducting_fraction, face_areas, li_fill, neighbours
+from hostsim.numerics.linsolve import PCG
+from hostsim.numerics.newton import AdaptiveNewton, Bordered, NewtonSolver, NewtonStats
+from hostsim.numerics.operators import DiffusionOperator, Dirichlet, Neumann, assemble
+
+EPS_FLOOR = 1e-6
+COVER_FLOOR = 1e-3  # conducting fraction below which a cell's Li cover ramps from 0 (see interface_faces)
+
+
+class PotentialSolution(NamedTuple):
+    phi: jax.Array  # electrolyte potential [V]
+    voltage: jax.Array  # electrode potential V [V] vs Li/Li+ at the reservoir
+    reaction: jax.Array  # R_v, plating current per cell volume [A/m³]
+    face_current: tuple  # per direction (6): current density on each face [A/m²] (plating > 0)
+    face_area: tuple  # per direction (6): interface area [m²]
+    face_cover: tuple  # per direction (6): Li cover of the conducting side [-]
+    residual: jax.Array  # relative charge-balance residual at the end
+    current_error: jax.Array  # (sum A i - I) / I (galvanostatic), 0 otherwise
+    counter_overpotential: jax.Array  # eta_ce [V] of the counter electrode (0 for a reservoir)
+    cell_voltage: jax.Array  # voltage - eta_ce [V]: against the counter electrode's metal (= voltage for a reservoir)
+    newton: NewtonStats  # iterations, PCG iterations, final residuals, converged
+
+
+def interface_faces(grid: Grid, s, k, l, theta, attached=None, stripping=False):
+    """Per interface direction: area [m²], lithiophilicity and Li cover of the conducting side.
+    ``attached``/``stripping``: see :func:`hostsim.electrochemistry.interfaces.face_areas`."""
+    cond = conducting_fraction(s, k, theta)
+    # Li share of the conducting phase. The floor is 1e-3 of a cell, not 1e-12: with 1e-12 a cell
+    # holding no conductor had d(cover)/d(theta) = 1e12 at theta = 0, a derivative of a switch no
+    # finite perturbation sees (measured: d(top growth)/d(theta0) of 1.3e3 in an empty electrolyte
+    # cell after 30 steps where central differences give 1e-8; it doubled every step and overflowed
+    # float32 after ~85 steps). A cell with < 0.1 % conductor presents no measurable face anyway.
+    cover = jnp.clip(theta / jnp.maximum(cond, COVER_FLOOR), 0.0, 1.0)
+    # Li plated into the electrolyte-side cell sits on the face it came through: the face is Li
+    # covered once that cell holds a few per cent of Li, whatever the conducting side is made of
+    # (otherwise the bare Cu under a Li film keeps its nucleation barrier: measured, the first Li
+    # layer on a foil stalled at 97 % and the flux CV read 0.24)
+    own = smoothstep(li_fill(s, theta) / 0.05)
+    covers = [1.0 - (1.0 - cq) * (1.0 - own) for cq in neighbours(grid, cover)]
+    return face_areas(grid, s, k, theta, attached, stripping), neighbours(grid, l), covers
+
+
+def _reaction(kinetics, grid, areas, ls, covers, eta, c):
+    """R_v [A/m³], its derivative in eta, and the face current densities."""
+    bv = lambda e: kinetics.butler_volmer(e, c)  # noqa: E731
+    total = jnp.zeros_like(eta)
+    slope = jnp.zeros_like(eta)
+    currents = []
+    for a, l, cov in zip(areas, ls, covers):
+        def face(e, l=l, cov=cov):
+            # plating: nucleation gate; stripping: only Li strips (never host), weighted by the Li
+            # cover of the conducting side
+            return jnp.where(e < 0, kinetics.nucleation_gate(e, l, cov), cov) * bv(e)
+
+        i, di = jax.jvp(face, (eta,), (jnp.ones_like(eta),))
+        currents.append(i)
+        total = total + a * i
+        slope = slope + a * di
+    h3 = grid.voxel_size**3
+    return total / h3, slope / h3, currents
+
+
+class PotentialProblem(eqx.Module):
+    """The charge balance ``F(phi, V) = 0`` (and, galvanostatic, ``G(phi, V) = 0``) of one step.
+
+    ``F = A0 phi - source + h² R_v(V - phi) / kappa_ref`` per cell (``A0``: the relative
+    conductance with ``phi = 0`` on the top face; ``source``: the diffusion potential's term);
+    ``G = (sum R_v h³ - I) / A_projected`` [A/m²]. Array leaves (fields, kinetics parameters,
+    the current) are what the solution is differentiated with respect to.
+    """
+
+    grid: Grid
+    conductance: DiffusionOperator
+    source: jax.Array
+    areas: tuple
+    ls: tuple
+    covers: tuple
+    concentration: jax.Array
+    kinetics: object
+    kappa_ref: jax.Array
+    current: jax.Array | None  # total current [A] (galvanostatic), None: V is given
+
+    def reaction(self, phi, v):
+        """``R_v`` [A/m³], ``dR_v/deta`` and the face current densities at ``(phi, V)``."""
+        return _reaction(self.kinetics, self.grid, self.areas, self.ls, self.covers, v - phi, self.concentration)
+
+    def residual(self, phi, v):
+        """``(F, G, size of F's terms, size of G's terms, R_v, dR_v/deta)``."""
+        grid = self.grid
+        h2, h3 = grid.voxel_size**2, grid.voxel_size**3
+        r, dr, _ = self.reaction(phi, v)
+        flow = self.conductance(phi)
+        react = h2 * r / self.kappa_ref
+        f = flow - self.source + react
+        # the size of the terms that cancel in F (the operator's diagonal part, not its small
+        # result): F's round-off floor is eps times this, so the tolerance is reachable in float32
+        scale = (jnp.max(jnp.abs(self.conductance.total_diagonal * phi)) + jnp.max(jnp.abs(self.source))
+                 + jnp.max(jnp.abs(react)))
+        projected = grid.length[0] * grid.length[1]
+        if self.current is None:
+            return f, jnp.zeros((), f.dtype), scale, jnp.ones((), f.dtype), r, dr
+        g = (jnp.sum(r) * h3 - self.current) / projected
+        current_scale = jnp.maximum(jnp.abs(self.current), jnp.sum(jnp.abs(r)) * h3) / projected
+        return f, g.astype(f.dtype), scale, current_scale, r, dr
+
+    def jacobian(self, dr) -> Bordered:
+        """The Newton Jacobian (:class:`~hostsim.numerics.newton.Bordered`) given ``dR_v/deta``."""
+        grid = self.grid
+        h2, h3 = grid.voxel_size**2, grid.voxel_size**3
+        d = -h2 * dr / self.kappa_ref  # dF/dphi's diagonal part: >= 0 (i' < 0)
+        op = self.conductance
+        jac = DiffusionOperator(op.face_conductance, op.diagonal + d, op.total_diagonal + d, op.periodic)
+        if self.current is None:
+            return Bordered(jac, None, None, None)
+        projected = grid.length[0] * grid.length[1]
+        b = h2 * dr / self.kappa_ref  # dF/dV
+        g_per_b = -grid.voxel_size * self.kappa_ref / projected  # dG/dphi = -dr h³ / A = g_per_b b
+        return Bordered(jac, b, g_per_b * b, jnp.sum(dr) * h3 / projected, jnp.asarray(g_per_b, b.dtype))
+
+
+def potential_problem(grid: Grid, s, k, l, theta, concentration, electrolyte, kinetics, *, current=None, voltage=None,
+                      phi_guess=None, voltage_guess=None, top=Reservoir(), attached=None):
+    """The :class:`PotentialProblem` of one state, its starting point ``(phi, V)`` and what the
+    solution needs besides (``c_top``, the projected area). See :func:`solve_potential`."""
+    if (current is None) == (voltage is None):
+        raise ValueError("give exactly one of current (galvanostatic) or voltage (potentiostatic)")
+    dtype = grid.dtype
+    c = grid.as_field(concentration)
+    eps = 1.0 - s - theta
+    eps = jnp.where(eps > 1.0, 1.0, jnp.where(eps < 0.0, 0.0, eps))  # clip with the inside's derivative at the bounds
+    c0 = electrolyte.concentration
+    kappa_ref = electrolyte.conductivity(c0)
+    kappa = electrolyte.conductivity(c) * jnp.maximum(eps, EPS_FLOOR) / kappa_ref
+    kappa_d = electrolyte.diffusional_conductivity(c) * jnp.maximum(eps, EPS_FLOOR) / kappa_ref
+    h2 = grid.voxel_size**2
+    ln_c = jnp.log(jnp.maximum(c, electrolyte.c_floor))
+    projected = grid.length[0] * grid.length[1]
+    c_top = top.face_concentration(grid, c, electrolyte.diffusivity(c) * jnp.maximum(eps, EPS_FLOOR), electrolyte,
+                                   0.0 if current is None else current, projected)
+    op_d, rhs_d = assemble(grid, kappa_d, Neumann(0.0), Dirichlet(jnp.log(jnp.maximum(c_top, electrolyte.c_floor))))
+    diffusion_source = (op_d(ln_c) - rhs_d) / h2  # L_D(ln c) / kappa_ref [V/m²]
+    stripping = (jnp.asarray(current) < 0) if current is not None else (jnp.asarray(voltage) > 0)
+    areas, ls, covers = interface_faces(grid, s, k, l, theta, attached, stripping)
+
+    phi = jnp.zeros(grid.shape, dtype) if phi_guess is None else grid.as_field(phi_guess)
+    if voltage is not None:
+        v = jnp.asarray(voltage, dtype)
+    else:  # invert symmetric BV for the mean current density at the interfaces' mean c, plus the bare-surface barrier
+        area_field = sum(areas)
+        wetted = jnp.sum(area_field)
+        safe_area = jnp.where(wetted > 0, wetted, 1.0)
+        j = current / safe_area
+        c_interface = jnp.sum(area_field * c) / safe_area  # area-weighted
+        i0 = jnp.maximum(kinetics.exchange_current(c_interface), 1e-6 * kinetics.exchange_current_density)
+        eta0 = -2.0 / kinetics.f * jnp.arcsinh(j / (2.0 * i0))
+        v = (eta0 - kinetics.nucleation_overpotential_bare).astype(dtype)
+        if voltage_guess is not None:  # a warm start where it is finite (NaN: no guess)
+            guess = jnp.asarray(voltage_guess, dtype)
+            v = jnp.where(jnp.isfinite(guess), guess, v)
+    op0, rhs0 = assemble(grid, kappa, Neumann(0.0), Dirichlet(0.0))
+    problem = PotentialProblem(grid, op0, rhs0 + h2 * diffusion_source, tuple(areas), tuple(ls), tuple(covers), c,
+                               kinetics, jnp.asarray(kappa_ref, dtype),
+                               None if current is None else jnp.asarray(current, dtype))
+    return problem, phi, v, c_top, projected
+
+
+@eqx.filter_jit
+def solve_potential(
+    grid: Grid,
+    s, k, l, theta,
+    concentration,
+    electrolyte,
+    kinetics,
+    *,
+    current=None,
+    voltage=None,
+    phi_guess=None,
+    voltage_guess=None,
+    top=Reservoir(),
+    attached=None,
+    newton: NewtonSolver = AdaptiveNewton(),
+    solver: PCG = PCG(rtol=1e-8),
+) -> PotentialSolution:
+    """Solve for ``phi_e`` (and ``V`` under galvanostatic control).
+
+    Args:
+        s, k, l, theta: host and Li fields on ``grid``.
+        concentration: salt concentration [mol/m³].
+        current: total plating current [A] (galvanostatic; > 0 plates), or
+        voltage: electrode potential [V] vs the reservoir (potentiostatic). Exactly one.
+        phi_guess, voltage_guess: warm start (a NaN voltage guess means none).
+        top: :class:`~hostsim.electrochemistry.cell.Reservoir` (default) or :class:`~hostsim.electrochemistry.cell.LithiumCounterElectrode`.
+        attached: boolean field of cells whose conductor is at ``V`` (:mod:`hostsim.numerics.connectivity`);
+            ``None``: every conductor (callers that know the host is connected).
+        newton: :class:`~hostsim.numerics.newton.AdaptiveNewton` (default: stops on its tolerances, implicit
+            derivative) or :class:`~hostsim.numerics.newton.FixedNewton` (a fixed count, differentiated
+            through the iterates).
+        solver: the inner PCG (its ``rtol`` is the tightest inner tolerance).
+    """
+    problem, phi, v, c_top, projected = potential_problem(
+        grid, s, k, l, theta, concentration, electrolyte, kinetics, current=current, voltage=voltage,
+        phi_guess=phi_guess, voltage_guess=voltage_guess, top=top, attached=attached)
+    phi, v, stats = newton.solve(problem, phi, v, solver)
+    r, _, currents = problem.reaction(phi, v)
+    passed = jnp.sum(r) * grid.voxel_size**3
+    current_error = 0.0 if current is None else (passed - current) / current
+    # the counter electrode carries the current that passed (not the requested one, which an
+    # electrode out of Li cannot pass)
+    eta_ce = jnp.asarray(top.overpotential(kinetics, passed, projected, c_top), grid.dtype)
+    return PotentialSolution(phi, v, r, tuple(currents), problem.areas, problem.covers, stats.residual,
+                             current_error, eta_ce, v - eta_ce, stats)

@@ -1,0 +1,352 @@
+"""Newton solvers for the quasi-static potential and their implicit derivative (SPEC 4, 7).
+
+The potential problem (:mod:`hostsim.electrochemistry.potential`) is a nonlinear system ``F(phi, V; p) = 0``
+(charge balance in every cell) bordered, under galvanostatic control, by one scalar equation
+``G(phi, V; p) = sum_faces A i - I = 0``. Its Jacobian is
+
+    [ A      b  ]     A = dF/dphi: the diffusion operator plus the BV slope on the diagonal (SPD)
+    [ g^T    gv ]     b = dF/dV,  g = dG/dphi,  gv = dG/dV
+
+and is solved by a Schur complement: two SPD multigrid-PCG solves (``A x1 = -F``,
+``A x2 = b``) and a scalar for ``dV``. Two strategies, passed as objects:
+
+* :class:`AdaptiveNewton` (the default): a ``lax.while_loop`` that stops when the charge-balance
+  residual and the current error are below stated tolerances (or at a cap); inexact inner
+  solves with Eisenstat–Walker forcing (loose while far from the root, tight at the end, never
+  tighter than the outer tolerance needs); ``x2`` warm-started from the previous iteration. Its
+  derivative is *implicit*: a ``custom_jvp`` whose tangent is one bordered solve with the
+  converged Jacobian (``jax.lax.custom_linear_solve``), so reverse mode costs one adjoint
+  bordered solve (one PCG solve plus one reused ``A^-1 b``), never a replay of the iterates.
+  Memory does not grow with the Newton or PCG work.
+* :class:`FixedNewton` — the earlier scheme: a fixed number of iterations, differentiated
+  through every iterate. Kept as the reference the benchmarks compare against.
+
+Under ``vmap`` a batched ``while_loop`` runs until its slowest member has converged; the other
+members' iterates stay converged (a converged Newton step is a no-op up to round-off), and the
+reported iteration counts are per member.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.ad_checkpoint import checkpoint_name
+
+from hostsim.numerics.linsolve import PCG, SolveStats
+
+SOLUTION_NAME = "hostsim.potential_solution"  # jax.ad_checkpoint name of the converged (phi, V) and A^-1 b
+from hostsim.numerics.operators import DiffusionOperator
+
+
+class NewtonStats(eqx.Module):
+    """Health of one Newton solve (arrays, so they batch under ``vmap``)."""
+
+    iterations: jax.Array  # Newton iterations taken
+    linear_iterations: jax.Array  # PCG iterations summed over every inner solve
+    residual: jax.Array  # final relative charge-balance residual (max-norm over the size of the terms)
+    current_error: jax.Array  # final |G| / max(|I|, sum |A i|) (0 under potentiostatic control)
+    converged: jax.Array
+
+
+class Bordered(eqx.Module):
+    """The Newton Jacobian at one point (see the module docstring); ``border`` is None under
+    potentiostatic control (V given: only ``A``)."""
+
+    operator: DiffusionOperator
+    b: jax.Array | None
+    g: jax.Array | None
+    gv: jax.Array | None
+    g_per_b: jax.Array | None = None  # g = g_per_b b (both are the BV slope per cell): A^-1 g costs nothing more
+
+    def matvec(self, x):
+        """The Jacobian applied to ``(dphi, dV)`` (linear; transposable)."""
+        dphi, dv = x
+        if self.b is None:
+            return self.operator(dphi), jnp.zeros_like(dv)
+        return self.operator(dphi) + self.b * dv, jnp.sum(self.g * dphi) + self.gv * dv
+
+
+def _pcg(solver: PCG, op, rhs, tol, guess=None):
+    """PCG from ``guess`` to ``||r|| <= tol ||rhs||`` (tol >= solver.rtol); returns (x, iterations)."""
+    rhs_norm = jnp.sqrt(jnp.sum(rhs * rhs))
+    if guess is None:
+        x, stats = solver.solve(op, rhs, tol / solver.rtol)
+        return x, stats.iterations
+    # a zero right-hand side has the exact solution 0: drop the guess (else the tolerance, relative
+    # to ||rhs|| = 0, is unreachable and float32 CG runs to its cap into NaN — measured when the
+    # whole surface sat below the nucleation barrier for one Newton iterate, so b = A^-1 0)
+    guess = jnp.where(rhs_norm > 0, guess, 0.0)
+    b = rhs - op(guess)
+    b_norm = jnp.sqrt(jnp.sum(b * b))
+    scale = rhs_norm / jnp.where(b_norm > 0, b_norm, 1.0)
+    d, stats = solver.solve(op, b, tol / solver.rtol * scale)
+    return guess + d, stats.iterations
+
+
+def _border_step(jac: Bordered, rhs_v, x1, x2):
+    """``dV`` of the bordered system from ``x1 = A^-1 rhs_phi`` and ``x2 = A^-1 b``."""
+    denominator = jac.gv - jnp.sum(jac.g * x2)
+    # no reactive surface left (e.g. all Li stripped): dV is large and finite (then clipped), not NaN
+    tiny = jnp.sqrt(jnp.finfo(x1.dtype).tiny)
+    denominator = jnp.where(jnp.abs(denominator) > tiny, denominator, -tiny)
+    return (rhs_v - jnp.sum(jac.g * x1)) / denominator
+
+
+def _schur(jac: Bordered, rhs_phi, rhs_v, x2, solver, tol):
+    """Solve the bordered system with ``x2 = A^-1 b`` known: one PCG solve."""
+    x1, its = _pcg(solver, jac.operator, rhs_phi, tol)
+    if jac.b is None:
+        return x1, jnp.zeros_like(rhs_v), its
+    dv = _border_step(jac, rhs_v, x1, x2)
+    return x1 - x2 * dv, dv, its
+
+
+def _schur_transpose(jac: Bordered, rhs_phi, rhs_v, y2, solver, tol):
+    """Solve the transposed bordered system ``[[A, g], [b^T, gv]] (l, m) = (rhs_phi, rhs_v)`` with
+    ``y2 = A^-1 g`` known (A symmetric): one PCG solve."""
+    y1, _ = _pcg(solver, jac.operator, rhs_phi, tol)
+    if jac.b is None:
+        return y1, jnp.zeros_like(rhs_v)
+    denominator = jac.gv - jnp.sum(jac.b * y2)
+    tiny = jnp.sqrt(jnp.finfo(y1.dtype).tiny)
+    denominator = jnp.where(jnp.abs(denominator) > tiny, denominator, -tiny)
+    m = (rhs_v - jnp.sum(jac.b * y1)) / denominator
+    return y1 - y2 * m, m
+
+
+class AdaptiveNewton(eqx.Module):
+    """Inexact Newton with a stopping test and an implicit derivative.
+
+    Attributes:
+        rtol: charge-balance tolerance: ``max|F| <= rtol x`` the size of the terms that balance
+            (``max|diag(A0) phi| + max|source| + max|reaction|``). ``None``: 1e-5 in float32 (its
+            round-off floor is ~1e-6), 1e-9 in float64.
+        current_rtol: current tolerance (galvanostatic): ``|sum A i - I| <= current_rtol x
+            max(|I|, sum |A i|)``. ``None``: 1e-5 in float32, 1e-10 in float64.
+        max_steps: cap on Newton iterations (a capped solve is reported, not hidden).
+        forcing_max, forcing_gamma: Eisenstat–Walker forcing terms (choice 2: ``eta_k = gamma
+            (||F_k|| / ||F_k-1||)^2``, at most ``forcing_max``, at least what the outer tolerance
+            needs and never below the PCG's ``rtol``).
+        initial_forcing: the first iteration's forcing term. A step warm-started from the last
+            one begins inside Newton's quadratic region, where the first iterate's error is the
+            inner solve's: 0.01 lets one iteration meet the tolerances. Measured on the default
+            skeleton (32x32x80, float32, 25 plating steps): 0.1 took 2.0 Newton iterations and
+            12.0 PCG iterations per step (40 ms), 0.01 took 1.16 and 9.3 (26-28 ms), with the
+            same Li field to float32 round-off.
+        max_voltage_step: largest change of V per iteration [V] (exponential kinetics overshoot).
+    """
+
+    rtol: float | None = None
+    current_rtol: float | None = None
+    max_steps: int = 25  # warm steps take 1-3; the first step on bare Cu walks the barrier's ramp in ~10
+    forcing_max: float = 0.1
+    initial_forcing: float = 0.01
+    forcing_gamma: float = 0.9
+    max_voltage_step: float = 0.05
+
+    def __check_init__(self):
+        for name in ("rtol", "current_rtol"):
+            value = getattr(self, name)
+            if value is not None and not 0.0 < value < 1.0:
+                raise ValueError(f"AdaptiveNewton.{name} must be in (0, 1); got {value}")
+        if not 0.0 < self.initial_forcing <= self.forcing_max < 1.0:
+            raise ValueError(f"AdaptiveNewton needs 0 < initial_forcing <= forcing_max < 1; got "
+                             f"{self.initial_forcing}, {self.forcing_max}")
+        if int(self.max_steps) < 1:
+            raise ValueError(f"AdaptiveNewton.max_steps must be >= 1; got {self.max_steps}")
+
+    def tolerances(self, dtype):
+        single = jnp.dtype(dtype) == jnp.float32
+        rtol = self.rtol if self.rtol is not None else (1e-5 if single else 1e-9)
+        current_rtol = self.current_rtol if self.current_rtol is not None else (1e-5 if single else 1e-10)
+        return rtol, current_rtol
+
+    def solve(self, problem, phi, v, solver: PCG):
+        """``(phi, V, stats)`` at the root of ``problem`` from the guess ``(phi, V)``; derivatives
+        with respect to ``problem`` are implicit."""
+        phi, v = jax.lax.stop_gradient((phi, v))
+        return _implicit_root(problem, phi, v, newton=self, solver=solver)
+
+    def iterate(self, problem, phi, v, solver: PCG):
+        """The Newton loop itself (not differentiated)."""
+        phi, v, stats, _ = self._iterate(problem, phi, v, solver)
+        return phi, v, stats
+
+    def _iterate(self, problem, phi, v, solver: PCG):
+        """The Newton loop; also returns its last ``A^-1 b`` (a warm start for the derivative's)."""
+        rtol, current_rtol = self.tolerances(phi.dtype)
+        galvanostatic = problem.current is not None
+
+        def measure(phi, v):
+            f, g, scale, current_scale, r, dr = problem.residual(phi, v)
+            res = jnp.max(jnp.abs(f)) / jnp.maximum(scale, jnp.finfo(phi.dtype).tiny)
+            cur = jnp.abs(g) / jnp.maximum(current_scale, jnp.finfo(phi.dtype).tiny) if galvanostatic else jnp.zeros_like(res)
+            done = (res <= rtol) & (cur <= current_rtol)
+            return f, g, dr, res, cur, done, jnp.sqrt(jnp.sum(f * f)), scale
+
+        f, g, dr, res, cur, done, norm, scale = measure(phi, v)
+        x2 = jnp.zeros_like(phi)
+        zero = jnp.asarray(0, jnp.int32)
+        forcing = jnp.asarray(self.initial_forcing, phi.dtype)
+        # a bracket on V: the current decreases monotonically with V (dR/dV <= 0), so G < 0 (too
+        # little current) bounds V from above and G > 0 from below. Newton steps that leave the
+        # bracket are replaced by bisection. Needed at the nucleation barrier: the gate's ramp
+        # makes the linearised current overshoot into the zero-current region below the
+        # barrier and back (measured: 12 iterations without converging on a bare Cu nanowire host)
+        inf = jnp.asarray(jnp.inf, phi.dtype)
+        lo, hi = bracket_update(-inf, inf, v, g, res, cur)
+        state = (phi, v, f, g, dr, res, cur, done, norm, scale, x2, forcing, zero, zero, lo, hi)
+
+        def cond(state):
+            done, k = state[7], state[12]
+            return (~done) & (k < self.max_steps)
+
+        def body(state):
+            phi, v, f, g, dr, _, _, _, norm, scale, x2, forcing, k, linear, lo, hi = state
+            jac = problem.jacobian(dr)
+            # never solve tighter than the outer tolerance needs (half of it) or the PCG can reach
+            floor = 0.5 * rtol * scale / jnp.maximum(norm, jnp.finfo(phi.dtype).tiny)
+            tol = jnp.clip(forcing, jnp.maximum(floor, solver.rtol), self.forcing_max)
+            if galvanostatic:
+                x2, its2 = _pcg(solver, jac.operator, jac.b, tol, guess=x2)
+            else:
+                its2 = zero
+            x1, its1 = _pcg(solver, jac.operator, -f, tol)
+            if galvanostatic:
+                dv = jnp.clip(_border_step(jac, -g, x1, x2), -self.max_voltage_step, self.max_voltage_step)
+                target = v + dv
+                outside = (target <= lo) | (target >= hi)
+                bisect = jnp.where(jnp.isfinite(lo) & jnp.isfinite(hi), 0.5 * (lo + hi), target)
+                dv = jnp.where(outside, bisect, target) - v
+                phi = phi + x1 - x2 * dv
+                v = v + dv
+            else:
+                phi = phi + x1
+            f, g, dr, res, cur, done, new_norm, scale = measure(phi, v)
+            lo, hi = bracket_update(lo, hi, v, g, res, cur)
+            ratio = new_norm / jnp.maximum(norm, jnp.finfo(phi.dtype).tiny)
+            forcing = self.forcing_gamma * ratio**2
+            # safeguard (Eisenstat & Walker 1996): do not let the forcing term drop too fast
+            forcing = jnp.where(self.forcing_gamma * tol**2 > 0.1, jnp.maximum(forcing, self.forcing_gamma * tol**2),
+                                forcing)
+            return (phi, v, f, g, dr, res, cur, done, new_norm, scale, x2, forcing.astype(phi.dtype), k + 1,
+                    linear + its1 + its2, lo, hi)
+
+        phi, v, _, _, _, res, cur, done, _, _, x2, _, k, linear, _, _ = jax.lax.while_loop(cond, body, state)
+        return phi, v, NewtonStats(k, linear, res, cur, done), x2
+
+
+BRACKET_RESIDUAL = 1e-2  # phi must balance charge to this (relative) ...
+BRACKET_CURRENT = 1e-2  # ... and the current be off by more than this before G's sign bounds V
+
+
+def bracket_update(lo, hi, v, g, residual, current_error):
+    """Tighten the bracket ``(lo, hi)`` on V with the current residual ``g`` at ``v`` — only where
+    G's sign is about V: phi balances charge to 1 % and the current is off by more than 1 %.
+    (Far from charge balance, G's sign says more about phi: measured, such a bracket stalled a
+    0.5 V ohmic-drop step at a 2 % current error. Near the root, G's sign is round-off and phi's
+    last error: measured, every step of a foil plating in float64 stalled at 1e-6.)"""
+    ok = (residual <= BRACKET_RESIDUAL) & (current_error > BRACKET_CURRENT)
+    return jnp.where(ok & (g > 0), jnp.maximum(lo, v), lo), jnp.where(ok & (g < 0), jnp.minimum(hi, v), hi)
+
+
+def _zero_tangent(x):
+    if jnp.issubdtype(x.dtype, jnp.inexact):
+        return jnp.zeros_like(x)
+    return np.zeros(x.shape, dtype=jax.dtypes.float0)
+
+
+@eqx.filter_custom_jvp
+def _implicit_root(problem, phi, v, *, newton: AdaptiveNewton, solver: PCG):
+    return newton.iterate(problem, phi, v, solver)
+
+
+@_implicit_root.def_jvp
+def _implicit_root_jvp(primals, tangents, *, newton: AdaptiveNewton, solver: PCG):
+    problem, phi0, v0 = primals
+    t_problem = tangents[0]
+    phi, v, stats, x2_newton = newton._iterate(problem, phi0, v0, solver)
+    # saved for the backward pass under the step policy (hostsim.electrochemistry.plating.SAVED_IN_STEPS): the
+    # rematerialised step then never repeats the Newton iterations
+    phi, v = checkpoint_name((phi, v), SOLUTION_NAME)
+    zero_stats = jax.tree.map(_zero_tangent, stats)
+    if t_problem is None or not jax.tree.leaves(t_problem):
+        return (phi, v, stats), (jnp.zeros_like(phi), jnp.zeros_like(v), zero_stats)
+    # tangent of the residual at the root, the solution held fixed
+    _, (df, dg) = eqx.filter_jvp(lambda p: p.residual(phi, v)[:2], (problem,), (t_problem,))
+    jac = jax.lax.stop_gradient(problem.jacobian(problem.residual(phi, v)[5]))
+    galvanostatic = problem.current is not None
+    # the derivative's solves are as tight as the PCG allows (its rtol), relative to their own
+    # right-hand sides: a good primal never loosens them
+    tol = jnp.asarray(solver.rtol, phi.dtype)
+    if galvanostatic:
+        # A^-1 b, for the tangent solve, from the Newton's own (solved to its last forcing term, at the
+        # previous iterate's Jacobian: close; zero when Newton stopped before its first iteration)
+        x2, _ = _pcg(solver, jac.operator, jac.b, tol, guess=x2_newton)
+        x2 = checkpoint_name(x2, SOLUTION_NAME)
+        y2 = x2 * jac.g_per_b  # A^-1 g, for its transpose (the adjoint)
+
+    if not galvanostatic:
+        dphi = jax.lax.custom_linear_solve(jac.operator, -df, lambda _mv, r: _pcg(solver, jac.operator, r, tol)[0],
+                                           symmetric=True)
+        return (phi, v, stats), (dphi, jnp.zeros_like(v), zero_stats)
+
+    def solve(_matvec, rhs):
+        dphi, dv, _ = _schur(jac, rhs[0], rhs[1], x2, solver, tol)
+        return dphi, dv
+
+    def transpose_solve(_vecmat, rhs):
+        return _schur_transpose(jac, rhs[0], rhs[1], y2, solver, tol)
+
+    # both parts of the right-hand side must be linear in the tangents for reverse mode (a tangent
+    # reaching F but not G, e.g. d/d(kappa), leaves dg a constant zero): tie each to the other
+    df, dg = df + 0.0 * dg, jnp.asarray(dg, v.dtype) + 0.0 * jnp.sum(df)
+    dphi, dv = jax.lax.custom_linear_solve(jac.matvec, (-df, -dg), solve, transpose_solve)
+    return (phi, v, stats), (dphi, dv, zero_stats)
+
+
+class FixedNewton(eqx.Module):
+    """A fixed number of full Newton iterations, differentiated through every iterate (the
+    scheme before :class:`AdaptiveNewton`; kept as the benchmarks' reference).
+
+    Attributes:
+        steps: Newton iterations.
+        max_voltage_step: largest change of V per iteration [V].
+    """
+
+    steps: int = 8
+    max_voltage_step: float = 0.05
+
+    def solve(self, problem, phi, v, solver: PCG):
+        from hostsim.numerics.linsolve import linear_solve
+
+        galvanostatic = problem.current is not None
+
+        def step(carry, _):
+            phi, v = carry
+            f, g, _, _, _, dr = problem.residual(phi, v)
+            jac = problem.jacobian(dr)
+            x1, _ = linear_solve(jac.operator, -f, solver, throw=False)
+            if not galvanostatic:
+                return (phi + x1, v), None
+            x2, _ = linear_solve(jac.operator, jac.b, solver, throw=False)
+            denominator = jac.gv - jnp.sum(jac.g * x2)
+            denominator = jnp.where(jnp.abs(denominator) > 1e-300, denominator, -1e-300)
+            dv = jnp.clip((-g - jnp.sum(jac.g * x1)) / denominator, -self.max_voltage_step, self.max_voltage_step)
+            return (phi + x1 - x2 * dv, v + dv), None
+
+        (phi, v), _ = jax.lax.scan(step, (phi, v), None, length=self.steps)
+        f, g, scale, current_scale, _, _ = problem.residual(phi, v)
+        res = jnp.max(jnp.abs(f)) / jnp.maximum(scale, 1e-30)
+        cur = jnp.abs(g) / jnp.maximum(current_scale, 1e-30) if galvanostatic else jnp.zeros_like(res)
+        steps = jnp.asarray(self.steps, jnp.int32)
+        return phi, v, NewtonStats(steps, jnp.asarray(-1, jnp.int32), res, cur, jnp.isfinite(res))
+
+
+NewtonSolver = AdaptiveNewton | FixedNewton
+
+__all__ = ["AdaptiveNewton", "Bordered", "FixedNewton", "NewtonStats", "NewtonSolver"]

@@ -1,0 +1,187 @@
+"""The run pipeline as a library: case -> hosts -> runs -> output files, with checkpoints and resume.
+
+``hostsim simulate`` is a thin shell over this module (and over :func:`geometries.case_hosts`,
+which turns a case's ``[geometry]`` into hosts: the engine never builds hosts itself). The design
+loop and batch runs call the same functions:
+
+* :func:`prepare_output` makes (or, for a resume, checks) the output directory and clears what an
+  earlier run left there;
+* :func:`simulation_options` turns a case's ``[numerics]`` and ``[cell]`` into the keyword
+  arguments of :func:`hostsim.run.simulation.simulate`;
+* :func:`run_host` runs one host with snapshots, a checkpoint after every compiled chunk and the
+  final files; an interrupted host continues from its checkpoint to the same result;
+* :func:`run_hosts` runs a list of hosts into one directory and writes ``summary.json``.
+
+A *host* here is anything with the fields ``grid, s, k, l, theta, collector_layers, host_top``
+(:class:`geometries.HostFields` is one).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from hostsim.run.case import Case
+from hostsim.errors import InputError
+
+OUTPUT_PATTERNS = ("*_summary.json", "*_timeseries.csv", "*_fields.pvd", "*_fields_final.vti", "*_checkpoint.npz",
+                   "*_checkpoint.tmp.npz", "summary.json", "report.html")
+OUTPUT_FOLDERS = ("*_fields", "figures", "renders")
+
+
+class Interrupted(Exception):
+    """A run stopped by Ctrl-C; ``str(e)`` says how to continue it."""
+
+
+def clear_outputs(out: Path) -> None:
+    """Remove what an earlier run wrote into ``out`` (only hostsim's own file patterns), so stale
+    hosts never reach the report or pass for finished."""
+    for pattern in OUTPUT_PATTERNS:
+        for path in out.glob(pattern):
+            path.unlink()
+    for pattern in OUTPUT_FOLDERS:
+        for path in out.glob(pattern):
+            if path.is_dir():
+                shutil.rmtree(path)
+
+
+def prepare_output(out, case_file=None, *, resume: bool = False) -> Path:
+    """The output directory of a run. A fresh run creates it, clears earlier outputs and stores
+    the case file (``case.toml``) there; a resume checks that it exists."""
+    out = Path(out)
+    if resume:
+        if not out.is_dir():
+            raise InputError(f"{out}: no such run directory to resume")
+        return out
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: exists and is not a directory")
+    out.mkdir(parents=True, exist_ok=True)
+    clear_outputs(out)
+    if case_file is not None:
+        shutil.copyfile(case_file, out / "case.toml")
+    elif (out / "case.toml").exists():
+        (out / "case.toml").unlink()
+    return out
+
+
+def save_checkpoint(path: Path, checkpoint: dict) -> None:
+    """Write a :func:`hostsim.run.protocol.run_protocol` checkpoint atomically (``.npz``)."""
+    flat = {f"state/{k}": v for k, v in checkpoint["state"].items()}
+    flat.update({f"series/{k}": v for k, v in checkpoint["series"].items()})
+    for key in ("segment", "chunk", "stopped", "interface_ratio"):
+        flat[key] = np.asarray(checkpoint[key])
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, **flat)
+    os.replace(tmp, path)  # atomic: an interrupt never leaves a half-written checkpoint
+
+
+def load_checkpoint(path: Path) -> dict:
+    """Read a checkpoint written by :func:`save_checkpoint`; a damaged or foreign one is an
+    :class:`InputError` that says what to do."""
+    from hostsim.electrochemistry.plating import PlatingState
+
+    try:
+        with np.load(path) as z:
+            cp = {"state": {}, "series": {}}
+            for key in z.files:
+                if key.startswith("state/"):
+                    cp["state"][key[6:]] = z[key]
+                elif key.startswith("series/"):
+                    cp["series"][key[7:]] = z[key]
+                else:
+                    cp[key] = z[key].item()
+    except Exception as e:
+        raise InputError(f"{path}: unreadable checkpoint ({type(e).__name__}: {e}); delete it to restart that host") from None
+    missing = sorted(set(PlatingState._fields) - set(cp["state"]))
+    if missing:
+        raise InputError(f"{path}: checkpoint from another hostsim version (no {', '.join(missing)}); delete it to "
+                         f"restart that host")
+    return cp
+
+
+def simulation_options(case: Case) -> dict:
+    """Keyword arguments of :func:`hostsim.run.simulation.simulate` from a case's ``[numerics]`` and
+    ``[cell]`` sections."""
+    kw = {k: case.numerics[k] for k in ("fill_per_step", "rest_steps") if k in case.numerics}
+    if "newton_steps" in case.numerics:  # the cap on the adaptive Newton's iterations per step
+        from hostsim.numerics.newton import AdaptiveNewton
+
+        kw["newton"] = AdaptiveNewton(max_steps=case.numerics["newton_steps"])
+    if "voltage_cutoff_V" in case.numerics:
+        kw["voltage_cutoff"] = case.numerics["voltage_cutoff_V"]
+    kw["top"] = case.top
+    return kw
+
+
+def run_host(out: Path, name: str, fields, case: Case, *, resume: bool = False, max_frames: int = 40,
+             progress: Callable | None = None):
+    """Run ``case``'s protocol on one host into ``out``; returns the
+    :class:`~hostsim.run.simulation.SimulationResult`. With ``resume`` it continues from the host's
+    checkpoint when there is one. ``progress(done, total, segment)`` is called between chunks.
+    Raises :class:`Interrupted` on Ctrl-C (the checkpoint is kept)."""
+    from hostsim.run.simulation import simulate, write_outputs
+    from hostsim.run.snapshots import SnapshotWriter
+
+    checkpoint = out / f"{name}_checkpoint.npz"
+    start = load_checkpoint(checkpoint) if resume and checkpoint.exists() else None
+    host = {"s": fields.s, "k": fields.k, "l": fields.l}
+    try:
+        writer = SnapshotWriter(out, name, fields.grid, host, collector_layers=fields.collector_layers,
+                                host_top=fields.host_top, max_frames=max_frames, resume=start is not None)
+        result = simulate(name, fields.grid, fields.s, fields.k, fields.l, fields.theta, case.electrolyte,
+                          case.kinetics, case.protocol, collector_layers=fields.collector_layers,
+                          host_top=fields.host_top, progress=progress, snapshots=writer,
+                          on_chunk=lambda cp: save_checkpoint(checkpoint, cp), resume=start,
+                          **simulation_options(case))
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted: the last checkpoint is in {checkpoint}; continue with "
+                          f"'hostsim simulate --resume {out}'") from None
+    except Exception as e:  # a solver that fails under jit arrives as a runtime error
+        text = str(e)
+        if "converge" not in text.lower():
+            raise
+        first = next((line.strip() for line in text.splitlines() if "converge" in line.lower()), text[:200])
+        raise InputError(f"{name}: the linear solver failed ({first}); the last checkpoint is in {checkpoint}. "
+                         f"Try [numerics] precision = \"float64\" or a larger grid") from None
+    try:
+        write_outputs(out, result, fields.grid, host, collector_layers=fields.collector_layers,
+                      host_top=fields.host_top)
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted while writing {name}'s results; 'hostsim simulate --resume {out}' writes "
+                          f"them again from {checkpoint}") from None
+    checkpoint.unlink(missing_ok=True)
+    return result
+
+
+def run_hosts(out: Path, hosts, case: Case, *, resume: bool = False, max_frames: int = 40,
+              progress: Callable | None = None, on_host: Callable | None = None) -> dict:
+    """Run every ``(name, host)`` of ``hosts`` into ``out`` (``host`` has ``fields()`` or is the
+    fields); writes ``summary.json`` and returns the summaries by name. With ``resume``, finished
+    hosts are read back and interrupted ones continue from their checkpoints.
+    ``progress(name, done, total, segment, elapsed_s)``; ``on_host(name, summary, finished_before)``."""
+    summaries = {}
+    for name, host in hosts:
+        done_file = out / f"{name}_summary.json"
+        if resume and done_file.exists():
+            summaries[name] = json.loads(done_file.read_text())
+            if on_host is not None:
+                on_host(name, summaries[name], True)
+            continue
+        fields = host.fields() if hasattr(host, "fields") else host
+        started = time.perf_counter()
+        step_progress = None
+        if progress is not None:
+            def step_progress(done, total, seg, name=name, started=started):
+                progress(name, done, total, seg, time.perf_counter() - started)
+        result = run_host(out, name, fields, case, resume=resume, max_frames=max_frames, progress=step_progress)
+        summaries[name] = result.summary
+        if on_host is not None:
+            on_host(name, result.summary, False)
+    (out / "summary.json").write_text(json.dumps(summaries, indent=1, default=float))
+    return summaries
