@@ -6,6 +6,8 @@ import dataclasses
 import time
 import warnings as _warnings
 
+import numpy as np
+
 from hostsim import InputError
 
 from ._host import DOMAIN_PARAMETERS, HostFamily, HostFields, Parameter
@@ -67,6 +69,15 @@ def make_family(name: str, **params) -> HostFamily:
     if unknown:
         allowed = ", ".join(p.name for p, _ in family_parameters(name))
         raise InputError(f"{name}: unknown parameter(s) {', '.join(unknown)}; allowed: {allowed}")
+    # a string or a boolean where a number belongs is one line here, not a converter's traceback
+    table = {p.name: p for p, _ in family_parameters(name)}
+    for key, value in params.items():
+        p = table.get(key)
+        numeric = p is not None and not p.choices
+        if numeric and (isinstance(value, (str, bytes, bool)) or not isinstance(value, (int, float, np.number, np.ndarray)) and
+                        not hasattr(value, "dtype")):
+            unit = f" [{p.unit}]" if p.unit not in ("", "-") else ""
+            raise InputError(f"{name}: {key} must be a number{unit}; got {value!r}")
     return cls(**params)
 
 

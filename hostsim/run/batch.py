@@ -1,0 +1,285 @@
+"""Batch runs: a sweep is a base case plus axes; every member is an ordinary run of the pipeline
+(:mod:`hostsim.run.pipeline`) with ordinary outputs, and the members' summaries merge into one
+table (issue 13).
+
+A sweep file is a case file with one more section::
+
+    [sweep]
+    mode = "grid"                 # grid: every combination of the axes; zip: the axes taken together
+    [sweep.axes]                  # dotted paths into the case, each a list of values
+    "geometry.porosity" = [0.6, 0.7, 0.8]
+    "geometry.seed" = [0, 1]
+    "protocol.segment.0.current_mA_cm2" = [1.0, 2.0]
+    "electrolyte.name" = ["lp30", "lp40"]
+    "kinetics.exchange_current_density_mA_cm2" = [0.5, 1.0]
+    # imported volumes: "geometry.file" = ["a.vti", "b.tif"]
+
+* :func:`parse_sweep` validates the sweep *and every member's case* before any run (a bad value
+  in one member is one line naming the member and the key, exit code 2);
+* :func:`run_batch` runs the members into ``DIR/members/<key>/`` (``key``: a hash of the
+  member's resolved case, so a resume, or a sweep that grew, skips what is already done), writes
+  ``results.csv`` and ``results.parquet`` after every member, and never lets one member's failure
+  stop the others;
+* the host of a member comes from a callable the caller passes (``geometries.case_hosts`` for the
+  CLI): the engine never builds hosts itself.
+
+Members share compiled programs: in one process the second member with the same grid shape and
+static settings reuses the first one's compilation (and the persistent cache across processes).
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import dataclasses
+import hashlib
+import itertools
+import json
+import time
+from pathlib import Path
+from typing import Callable
+
+from hostsim.errors import InputError
+from hostsim.run.case import Case, parse_case
+
+SWEEP_KEYS = ("mode", "axes")
+MAX_MEMBERS = 100000
+
+
+@dataclasses.dataclass(frozen=True)
+class Member:
+    index: int
+    key: str  # hash of the resolved case (16 hex digits)
+    parameters: dict  # axis path -> value
+    data: dict  # the member's case, as TOML data
+    case: Case
+
+
+@dataclasses.dataclass(frozen=True)
+class Sweep:
+    source: str
+    mode: str
+    axes: dict  # path -> list of values
+    members: tuple
+
+
+def _set_path(data: dict, path: str, value, source: str) -> None:
+    """Set ``a.b.0.c`` in nested TOML data (numbers index arrays of tables, which must exist)."""
+    parts = path.split(".")
+    node = data
+    for i, part in enumerate(parts[:-1]):
+        nxt = parts[i + 1]
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise InputError(f"{source}: [sweep.axes] {path!r}: the base case has no item {part} at "
+                                 f"{'.'.join(parts[:i]) or 'the top'}")
+            node = node[int(part)]
+            continue
+        if not isinstance(node, dict):
+            raise InputError(f"{source}: [sweep.axes] {path!r}: {'.'.join(parts[:i])} is not a table")
+        if part not in node:
+            if nxt.isdigit():
+                raise InputError(f"{source}: [sweep.axes] {path!r}: the base case has no {'.'.join(parts[:i + 1])} "
+                                 f"list to index")
+            node[part] = {}
+        node = node[part]
+    last = parts[-1]
+    if isinstance(node, list):
+        if not last.isdigit() or int(last) >= len(node):
+            raise InputError(f"{source}: [sweep.axes] {path!r}: no item {last}")
+        node[int(last)] = value
+    elif isinstance(node, dict):
+        node[last] = value
+    else:
+        raise InputError(f"{source}: [sweep.axes] {path!r}: {'.'.join(parts[:-1])} is not a table")
+
+
+def member_key(data: dict) -> str:
+    """A stable hash of a member's resolved case (key order does not matter)."""
+    text = json.dumps(data, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def parse_sweep(data: dict, source: str = "sweep", validate_host: Callable | None = None) -> Sweep:
+    """The sweep's members, each with a validated case. ``validate_host(case)`` (optional) checks a
+    member's ``[geometry]`` cheaply (no fields built) and raises :class:`InputError`."""
+    data = copy.deepcopy(dict(data))
+    sweep = data.pop("sweep", None)
+    if not isinstance(sweep, dict):
+        raise InputError(f"{source}: no [sweep] section (give [sweep.axes] with at least one axis)")
+    bad = sorted(set(sweep) - set(SWEEP_KEYS))
+    if bad:
+        raise InputError(f"{source}: [sweep] unknown key(s) {', '.join(bad)}; allowed: {', '.join(SWEEP_KEYS)}")
+    mode = sweep.get("mode", "grid")
+    if mode not in ("grid", "zip"):
+        raise InputError(f"{source}: [sweep] mode: expected \"grid\" or \"zip\"; got {mode!r}")
+    axes = sweep.get("axes")
+    if not isinstance(axes, dict) or not axes:
+        raise InputError(f"{source}: [sweep.axes]: give at least one axis (\"section.key\" = [values])")
+    for path, values in axes.items():
+        if path.split(".")[0] not in ("geometry", "electrolyte", "kinetics", "protocol", "cell", "numerics"):
+            raise InputError(f"{source}: [sweep.axes] {path!r}: an axis is a path into geometry, electrolyte, "
+                             f"kinetics, protocol, cell or numerics")
+        if not isinstance(values, list) or not values:
+            raise InputError(f"{source}: [sweep.axes] {path!r}: expected a non-empty list of values; got {values!r}")
+    names = list(axes)
+    if mode == "zip":
+        lengths = {len(v) for v in axes.values()}
+        if len(lengths) != 1:
+            raise InputError(f"{source}: [sweep] mode = \"zip\" needs axes of equal length; got "
+                             f"{', '.join(f'{n}: {len(axes[n])}' for n in names)}")
+        combos = list(zip(*(axes[n] for n in names)))
+    else:
+        count = 1
+        for n in names:
+            count *= len(axes[n])
+        if count > MAX_MEMBERS:
+            raise InputError(f"{source}: the sweep has {count} members (at most {MAX_MEMBERS})")
+        combos = list(itertools.product(*(axes[n] for n in names)))
+    members, seen = [], {}
+    for index, combo in enumerate(combos):
+        member = copy.deepcopy(data)
+        params = dict(zip(names, combo))
+        for path, value in params.items():
+            _set_path(member, path, value, source)
+        where = f"{source} member {index} ({', '.join(f'{k} = {v!r}' for k, v in params.items())})"
+        case = parse_case(copy.deepcopy(member), where)
+        if validate_host is not None:
+            try:
+                validate_host(case)
+            except InputError as e:
+                raise InputError(f"{where}: {e}") from None
+        key = member_key(member)
+        if key in seen:
+            raise InputError(f"{where}: the same case as member {seen[key]} (repeated axis values)")
+        seen[key] = index
+        members.append(Member(index, key, params, member, case))
+    return Sweep(source, mode, dict(axes), tuple(members))
+
+
+def _flat(value):
+    return value if isinstance(value, (int, float, str, bool)) or value is None else json.dumps(value)
+
+
+def member_rows(out: Path, member: Member) -> list | None:
+    """The table rows of a finished member (one per host), or None while it has not finished."""
+    folder = out / "members" / member.key
+    base = {"member": member.index, "key": member.key, **{k: _flat(v) for k, v in member.parameters.items()}}
+    failed = folder / "failed.json"
+    if failed.exists():
+        f = json.loads(failed.read_text())
+        return [{**base, "host": None, "status": "failed", "message": f["message"], "member_wall_time_s": f["wall_time_s"]}]
+    done = folder / "summary.json"
+    if not done.exists():
+        return None
+    summaries = json.loads(done.read_text())
+    wall = json.loads((folder / "member.json").read_text()).get("wall_time_s")
+    rows = []
+    for host, s in summaries.items():
+        status = "completed" if s.get("message") == "completed" else "stopped"
+        rows.append({**base, "host": host, "status": status, "message": s.get("message"), "member_wall_time_s": wall,
+                     **{k: _flat(v) for k, v in s.items() if k not in ("message", "name")}})
+    return rows
+
+
+def write_table(out: Path, rows: list) -> None:
+    """``results.csv`` and ``results.parquet`` (pyarrow), columns in first-seen order, written
+    atomically (a kill never leaves half a table)."""
+    import os
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    columns = []
+    for r in rows:
+        columns.extend(k for k in r if k not in columns)
+    tmp = out / "results.tmp.csv"
+    with open(tmp, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=columns)
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: r.get(k) for k in columns})
+    os.replace(tmp, out / "results.csv")
+    table = {}
+    for c in columns:
+        values = [r.get(c) for r in rows]
+        kinds = {type(v) for v in values if v is not None}
+        if kinds <= {int, float} and kinds:
+            values = [None if v is None else float(v) for v in values] if float in kinds else values
+        elif len(kinds) > 1:
+            values = [None if v is None else str(v) for v in values]
+        table[c] = values
+    tmp = out / "results.tmp.parquet"
+    pq.write_table(pa.table(table), tmp)
+    os.replace(tmp, out / "results.parquet")
+
+
+def run_batch(sweep: Sweep, out, hosts_of: Callable, *, resume: bool = False, max_frames: int = 2,
+              share: tuple = (0, 1), progress: Callable | None = None) -> list:
+    """Run the sweep's members into ``out/members/<key>/``; returns the table rows (all finished
+    members, also those another process ran). ``hosts_of(case) -> [(name, host)]``.
+
+    ``share = (process_id, num_processes)``: this process runs members ``index % n == id``
+    (multi-process batches; any process can merge the table at the end). With ``resume`` a member
+    that has finished (or failed) is skipped and an interrupted one continues from its checkpoint.
+    ``progress(done, total, member, row_status, elapsed_s, eta_s)`` after each member."""
+    from hostsim.run.pipeline import Interrupted, prepare_output, run_hosts
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "members").mkdir(exist_ok=True)
+    pid, count = share
+    mine = [m for m in sweep.members if m.index % count == pid]
+    started = time.perf_counter()
+    ran = 0
+    for done, member in enumerate(mine, 1):
+        folder = out / "members" / member.key
+        finished = member_rows(out, member) is not None
+        if finished and resume:
+            status = "skipped"
+        else:
+            again = resume and folder.is_dir()
+            folder = prepare_output(folder, resume=again)
+            (folder / "failed.json").unlink(missing_ok=True)
+            t0 = time.perf_counter()
+            (folder / "member.json").write_text(json.dumps({"index": member.index, "key": member.key,
+                                                            "parameters": member.parameters, "case": member.data},
+                                                           indent=1, default=str))
+            try:
+                run_hosts(folder, hosts_of(member.case), member.case, resume=again, max_frames=max_frames)
+                status = "completed"
+            except Interrupted:
+                raise
+            except KeyboardInterrupt:
+                raise Interrupted("interrupted") from None
+            except Exception as e:  # one member's failure is its row, never the batch's end
+                message = str(e).strip().splitlines()[0][:500] if str(e).strip() else type(e).__name__
+                (folder / "failed.json").write_text(json.dumps({"message": f"{type(e).__name__}: {message}",
+                                                                "wall_time_s": time.perf_counter() - t0}))
+                status = "failed"
+            record = json.loads((folder / "member.json").read_text())
+            record["wall_time_s"] = time.perf_counter() - t0
+            (folder / "member.json").write_text(json.dumps(record, indent=1, default=str))
+            ran += 1
+        rows = collect(out, sweep)
+        write_table(out, rows)
+        if progress is not None:
+            elapsed = time.perf_counter() - started
+            eta = elapsed / max(ran, 1) * (len(mine) - done) if ran else float("nan")
+            progress(done, len(mine), member, status, elapsed, eta)
+    rows = collect(out, sweep)
+    write_table(out, rows)
+    return rows
+
+
+def collect(out: Path, sweep: Sweep) -> list:
+    """Rows of every finished member, in member order."""
+    rows = []
+    for m in sweep.members:
+        r = member_rows(Path(out), m)
+        if r is not None:
+            rows.extend(r)
+    return rows
+
+
+__all__ = ["Member", "Sweep", "collect", "member_key", "member_rows", "parse_sweep", "run_batch", "write_table"]

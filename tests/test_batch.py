@@ -1,0 +1,162 @@
+"""Batch runs (issue 13): sweeps expand into validated members, every member is an ordinary run of
+the pipeline (the same numbers as `hostsim simulate` on its case), failures stay in their row,
+an interrupted batch resumes to the same table, and bad sweep files exit 2 with one line."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from hostsim.cli import main
+from hostsim.errors import InputError
+from hostsim.run.batch import parse_sweep, run_batch
+
+FOIL_SWEEP = """
+[sweep]
+mode = "grid"
+[sweep.axes]
+"protocol.segment.0.current_mA_cm2" = [1.0, 3.0]
+"geometry.lithiophilicity" = [0.0, 1.0]
+[geometry]
+family = "foil"
+width_um = 1.0
+height_um = 4.0
+voxel_size_um = 0.25
+[[protocol.segment]]
+kind = "plate"
+current_mA_cm2 = 1.0
+capacity_mAh_cm2 = 0.05
+[numerics]
+fill_per_step = 0.25
+"""
+
+
+def _sweep(text=FOIL_SWEEP, tmp_path=None):
+    import tomllib
+
+    from geometries._batch_cli import validate_host
+
+    return parse_sweep(tomllib.loads(text), "sweep.toml", validate_host=validate_host)
+
+
+def test_a_grid_sweep_expands_into_validated_members_with_stable_keys():
+    sweep = _sweep()
+    assert len(sweep.members) == 4
+    assert len({m.key for m in sweep.members}) == 4
+    m = sweep.members[3]
+    assert m.parameters == {"protocol.segment.0.current_mA_cm2": 3.0, "geometry.lithiophilicity": 1.0}
+    assert m.case.protocol.segments[0].current_density == pytest.approx(30.0)  # 3 mA/cm² in A/m²
+    # the key hashes the resolved case: the same member in a zip sweep has the same key
+    zipped = _sweep(FOIL_SWEEP.replace('mode = "grid"', 'mode = "zip"'))
+    assert [x.key for x in zipped.members] == [sweep.members[0].key, sweep.members[3].key]
+
+
+def _table(path):
+    rows = pq.read_table(path).to_pylist()
+    for r in rows:
+        r.pop("member_wall_time_s")
+        r.pop("wall_time_s", None)
+    return rows
+
+
+def test_members_are_ordinary_runs_failures_stay_in_their_row_and_resume_gives_the_same_table(tmp_path):
+    """A 4-member foil sweep where the host of one member fails to build: that member is a failed
+    row with its message and the other three complete. Each member's summary equals
+    `hostsim simulate` of its case (1e-12). A batch interrupted after its first member and resumed
+    ends with the same table as the uninterrupted one."""
+    from geometries import case_hosts
+
+    sweep = _sweep()
+    bad = sweep.members[1].key
+
+    def hosts_of(case, calls=[]):  # noqa: B006 - counts calls for the interrupt below
+        calls.append(case)
+        if case is sweep.members[1].case:
+            raise RuntimeError("host builder exploded")
+        return case_hosts(case)
+
+    rows = run_batch(sweep, tmp_path / "full", hosts_of)
+    assert [r["status"] for r in rows] == ["completed", "failed", "completed", "completed"]
+    assert "host builder exploded" in rows[1]["message"]
+    assert (tmp_path / "full" / "members" / bad / "failed.json").exists()
+    # a member is an ordinary run: the same summary as `hostsim simulate` on its case
+    member = sweep.members[3]
+    case_file = tmp_path / "member3.toml"
+    case_file.write_text(FOIL_SWEEP.split("[geometry]")[1].join(["[geometry]", ""])
+                         .replace("current_mA_cm2 = 1.0", "current_mA_cm2 = 3.0")
+                         .replace("voxel_size_um = 0.25\n", "voxel_size_um = 0.25\nlithiophilicity = 1.0\n"))
+    assert main(["simulate", str(case_file), "--out", str(tmp_path / "single"), "--no-report", "--quiet",
+                 "--max-frames", "2"]) == 0
+    single = json.loads((tmp_path / "single" / "summary.json").read_text())["foil"]
+    batch = json.loads((tmp_path / "full" / "members" / member.key / "summary.json").read_text())["foil"]
+    for key in ("plated_charge_C", "envelope_growth_um", "final_voltage_V", "flux_cv", "sei_loss_mAh_cm2"):
+        assert batch[key] == pytest.approx(single[key], rel=1e-12, abs=1e-30)
+
+    class Stop(KeyboardInterrupt):
+        pass
+
+    def interrupting(case, seen=[]):  # noqa: B006
+        seen.append(case)
+        if len(seen) == 2:
+            raise Stop()
+        return hosts_of(case)
+
+    from hostsim.run.pipeline import Interrupted
+
+    with pytest.raises(Interrupted):
+        run_batch(sweep, tmp_path / "part", interrupting)
+    assert len(pq.read_table(tmp_path / "part" / "results.parquet").to_pylist()) == 1  # the first member only
+    run_batch(sweep, tmp_path / "part", hosts_of, resume=True)
+    assert _table(tmp_path / "part" / "results.parquet") == _table(tmp_path / "full" / "results.parquet")
+    csv_rows = (tmp_path / "part" / "results.csv").read_text().splitlines()
+    assert len(csv_rows) == 5 and "envelope_growth_um" in csv_rows[0]
+
+
+@pytest.mark.parametrize(
+    "edit, expected",
+    [
+        (lambda t: "[geometry]" + t.split("[geometry]")[1], "no [sweep] section"),
+        (lambda t: t.replace('mode = "grid"', 'mode = "random"'), "mode"),
+        (lambda t: t.replace('mode = "grid"', 'mode = "zip"').replace("[0.0, 1.0]", "[0.0, 0.5, 1.0]"), "equal length"),
+        (lambda t: t.replace('"geometry.lithiophilicity" = [0.0, 1.0]', '"geometry.lithiophilicity" = 1.0'),
+         "non-empty list"),
+        (lambda t: t.replace('"geometry.lithiophilicity" = [0.0, 1.0]', '"geometry.lithiophilicity" = [0.0, "high"]'),
+         "member"),
+        (lambda t: t.replace('"protocol.segment.0.current_mA_cm2"', '"protocol.segment.3.current_mA_cm2"'), "no item 3"),
+        (lambda t: t.replace('"geometry.lithiophilicity"', '"output.lithiophilicity"'), "path into"),
+        (lambda t: t.replace("[0.0, 1.0]", "[1.0, 1.0]"), "same case"),
+    ],
+)
+def test_bad_sweeps_exit_2_with_one_line(tmp_path, capsys, edit, expected):
+    path = tmp_path / "bad.toml"
+    path.write_text(edit(FOIL_SWEEP))
+    assert main(["batch", str(path), "--out", str(tmp_path / "out"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and expected in err and "Traceback" not in err
+    assert not (tmp_path / "out" / "members").exists()  # before any work
+
+
+def test_batch_cli_writes_table_and_report(tmp_path, capsys):
+    path = tmp_path / "sweep.toml"
+    path.write_text(FOIL_SWEEP.replace("[0.0, 1.0]", "[0.0]"))
+    assert main(["batch", str(path), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "2 of 2 members" in out
+    rows = pq.read_table(tmp_path / "out" / "results.parquet").to_pylist()
+    assert [r["status"] for r in rows] == ["completed", "completed"]
+    # plating charge follows the current x time; the columns carry their units
+    assert all(np.isfinite(r["plated_charge_C"]) for r in rows) and "envelope_growth_um" in rows[0]
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert "protocol.segment.0.current_mA_cm2" in page and "data:image/png;base64" in page
+    # a second call with --resume skips both members
+    assert main(["batch", str(path), "--out", str(tmp_path / "out"), "--resume"]) == 0
+    assert capsys.readouterr().err.count("[skipped]") == 2
+
+
+def test_parse_errors_name_the_member():
+    with pytest.raises(InputError, match=r"member 1 \(geometry.lithiophilicity = 2.0\)"):
+        _sweep(FOIL_SWEEP.replace('"protocol.segment.0.current_mA_cm2" = [1.0, 3.0]\n', "")
+               .replace("[0.0, 1.0]", "[0.0, 2.0]"))
