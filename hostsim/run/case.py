@@ -55,6 +55,17 @@ KINETICS_KEYS = {
     "nucleation_overpotential_philic_mV": ("nucleation_overpotential_philic", 1e-3),
     "gate_width_mV": ("gate_width", 1e-3),
 }
+# (exclusive low, inclusive high) per kinetics key: transfer coefficients of a one-electron step in
+# (0, 1]; i0 beyond 1 A/cm² and barriers beyond 0.5 V are outside every report for Li (SPEC 8)
+KINETICS_RANGES = {
+    "exchange_current_density_mA_cm2": (0.0, 1000.0), "alpha_a": (0.0, 1.0), "alpha_c": (0.0, 1.0),
+    "nucleation_overpotential_bare_mV": (None, 500.0), "nucleation_overpotential_philic_mV": (None, 500.0),
+    "gate_width_mV": (0.0, 100.0),
+}
+MAX_CYCLES = 10000
+# fill_per_step: the share of a voxel layer of interface filled per step; above the per-step cap on
+# any cell (0.1, SPEC 4) the cap binds every step and the charge is held back instead of plated
+NUMERICS_HIGH = {"fill_per_step": 0.1, "newton_steps": 100, "rest_steps": 10000, "voltage_cutoff_V": 5.0}
 NUMERICS_KEYS = {"precision": ("float32", "float64"), "fill_per_step": float, "newton_steps": int,
                  "voltage_cutoff_V": float, "rest_steps": int}
 
@@ -77,9 +88,13 @@ def _unknown(section, keys, allowed):
         raise InputError(f"case [{section}]: unknown key(s) {', '.join(bad)}; allowed: {', '.join(sorted(allowed))}")
 
 
-def _number(section, key, value, low=None, integer=False):
+def _number(section, key, value, low=None, integer=False, high=None):
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InputError(f"case [{section}] {key}: expected a number, got {value!r}")
+    if value != value or value in (float("inf"), float("-inf")):
+        raise InputError(f"case [{section}] {key}: expected a finite number, got {value!r}")
+    if high is not None and value > high:
+        raise InputError(f"case [{section}] {key}: must be <= {high:g}, got {value!r}")
     if integer and int(value) != value:
         raise InputError(f"case [{section}] {key}: expected an integer, got {value!r}")
     if low is not None and not value > low:
@@ -87,8 +102,19 @@ def _number(section, key, value, low=None, integer=False):
     return int(value) if integer else float(value)
 
 
+def _kinetics_number(key, value):
+    low, high = KINETICS_RANGES[key]
+    v = _number("kinetics", key, value, low=low, high=high)
+    if low is None and v < 0:  # the nucleation barriers: >= 0
+        raise InputError(f"case [kinetics] {key}: must be >= 0, got {value!r}")
+    return v
+
+
 def parse_case(data: dict, source: str = "case") -> Case:
     _unknown("top level", data.keys(), SECTIONS)
+    for section in SECTIONS:
+        if section in data and not isinstance(data[section], dict):
+            raise InputError(f"case [{section}]: expected a table ([{section}] with keys); got {data[section]!r}")
     geometry = dict(data.get("geometry", {}))
     el = dict(data.get("electrolyte", {}))
     name = el.pop("name", "lp30")
@@ -97,13 +123,14 @@ def parse_case(data: dict, source: str = "case") -> Case:
     electrolyte = get_electrolyte(name, **el)
     kin = dict(data.get("kinetics", {}))
     _unknown("kinetics", kin.keys(), KINETICS_KEYS)
-    kinetics = Kinetics(**{KINETICS_KEYS[k][0]: _number("kinetics", k, v, low=None) * KINETICS_KEYS[k][1]
+    kinetics = Kinetics(**{KINETICS_KEYS[k][0]: _kinetics_number(k, v) * KINETICS_KEYS[k][1]
                            for k, v in kin.items()})
-    if not kinetics.exchange_current_density > 0:
-        raise InputError("case [kinetics] exchange_current_density_mA_cm2: must be > 0")
     proto = dict(data.get("protocol", {}))
     segments_raw = proto.pop("segment", [{"kind": "plate", "current_mA_cm2": 1.0, "capacity_mAh_cm2": 1.0}])
-    cycles = _number("protocol", "cycles", proto.pop("cycles", 1), low=0, integer=True)
+    cycles = _number("protocol", "cycles", proto.pop("cycles", 1), low=0, integer=True, high=MAX_CYCLES)
+    if not isinstance(segments_raw, list) or not segments_raw or not all(isinstance(s, dict) for s in segments_raw):
+        raise InputError(f"case [protocol] segment: expected one or more [[protocol.segment]] tables; got "
+                         f"{segments_raw!r}")
     _unknown("protocol", proto.keys(), ("segment", "cycles"))
     segments = []
     for n, seg in enumerate(segments_raw, 1):
@@ -114,10 +141,12 @@ def parse_case(data: dict, source: str = "case") -> Case:
         if kind not in ("plate", "strip", "rest"):
             raise InputError(f"case [{where}] kind: expected plate, strip or rest; got {kind!r}")
         if kind == "rest":
-            segments.append(Segment("rest", duration=_number(where, "duration_s", seg.get("duration_s"), low=0)))
+            segments.append(Segment("rest", duration=_number(where, "duration_s", seg.get("duration_s"), low=0,
+                                                             high=1e7)))
         else:
-            j = _number(where, "current_mA_cm2", seg.get("current_mA_cm2"), low=0)
-            q = _number(where, "capacity_mAh_cm2", seg.get("capacity_mAh_cm2"), low=0)
+            # 1 A/cm² and 1000 mAh/cm² are far beyond any Li-metal cell (practical: <= 10 mA/cm², <= 10 mAh/cm²)
+            j = _number(where, "current_mA_cm2", seg.get("current_mA_cm2"), low=0, high=1000.0)
+            q = _number(where, "capacity_mAh_cm2", seg.get("capacity_mAh_cm2"), low=0, high=1000.0)
             segments.append(Segment.plate(j, q) if kind == "plate" else Segment.strip(j, q))
     numerics = dict(data.get("numerics", {}))
     _unknown("numerics", numerics.keys(), NUMERICS_KEYS)
@@ -127,7 +156,8 @@ def parse_case(data: dict, source: str = "case") -> Case:
                 if numerics[key] not in kind:
                     raise InputError(f"case [numerics] {key}: expected one of {', '.join(kind)}; got {numerics[key]!r}")
             else:
-                numerics[key] = _number("numerics", key, numerics[key], low=0, integer=kind is int)
+                numerics[key] = _number("numerics", key, numerics[key], low=0, integer=kind is int,
+                                        high=NUMERICS_HIGH.get(key))
     output = dict(data.get("output", {}))
     _unknown("output", output.keys(), ("max_frames", "report"))
     if "max_frames" in output:

@@ -87,6 +87,35 @@ def steps_for(segment: Segment, grid: Grid, interface_ratio: float, fill_per_ste
     return max(1, math.ceil(segment.capacity / per_step))
 
 
+MAX_STEPS = 200_000  # a run longer than this is a mistake in the case (hours of wall time per host)
+TOP_MARGIN_LAYERS = 2  # voxel layers under the top face kept free of Li (the reservoir's boundary cells)
+
+
+def check_plan(grid: Grid, s, theta, segments, total_steps: int) -> None:
+    """Refuse, before any compilation, a protocol that cannot run: more than :data:`MAX_STEPS`
+    steps, or more net plated Li than the box has room for (pores and electrolyte above the
+    collector, less the top :data:`TOP_MARGIN_LAYERS` layers), with the height that would fit."""
+    if total_steps > MAX_STEPS:
+        raise InputError(f"the protocol needs {total_steps} time steps on this grid (at most {MAX_STEPS}); lower the "
+                         f"capacity or the cycles, or raise [numerics] fill_per_step")
+    net = peak = 0.0
+    for seg in segments:
+        net += {"plate": 1.0, "strip": -1.0, "rest": 0.0}[seg.kind] * seg.capacity
+        peak = max(peak, net)
+    if peak <= 0:
+        return
+    dense = peak * LI_MOLAR_VOLUME / FARADAY  # [m] of dense Li over the projected area
+    free = np.clip(1.0 - np.asarray(s, np.float64) - np.asarray(theta, np.float64), 0.0, 1.0)
+    room = float(free[:, :, :grid.shape[2] - TOP_MARGIN_LAYERS].mean(axis=(0, 1)).sum()) * grid.voxel_size
+    if dense > room:
+        short = dense - room
+        raise InputError(
+            f"the box is too short for the capacity: {peak / COULOMB_PER_MAH_CM2:.3g} mAh/cm² of net plating is {dense * 1e6:.3g} µm of "
+            f"dense Li, and the box holds {room * 1e6:.3g} µm (its pores and the electrolyte above them, less the top "
+            f"{TOP_MARGIN_LAYERS} layers); make it at least {short * 1e6:.3g} µm taller (height >= "
+            f"{(grid.shape[2] * grid.voxel_size + short) * 1e6:.3g} µm) or plate less")
+
+
 def run_protocol(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics, protocol: Protocol, *,
                  collector_layers: int = 1, host_top: int | None = None, fill_per_step: float = 0.05, rest_steps: int = 4,
                  voltage_cutoff: float = 0.5, newton=None, top=None, depletion_ratio: float = 1e-3, progress=None,
@@ -120,6 +149,8 @@ def run_protocol(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
         return n if n <= chunk else chunk * math.ceil(n / chunk)
 
     total_steps = sum(rounded(seg) for seg in segments)
+    if resume is None:
+        check_plan(grid, s, state.theta, segments, total_steps)
     compiled = {}
     for index, seg in enumerate(segments):
         n = rounded(seg)
@@ -156,10 +187,13 @@ def run_protocol(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
             rec = rec._replace(voltage=new.voltage, plated_charge=new.plated_charge,
                                salt_inflow=jnp.where(depleted, 0.0, rec.salt_inflow))
             rec = jax.tree.map(lambda a: jnp.where(jnp.isfinite(a), a, jnp.zeros_like(a)), rec)
-            stopped = stopped | (new.voltage > voltage_cutoff) | depleted
+            # Li within the two layers under the top face (the reservoir or counter electrode): the box
+            # is too short for what grows above the host; the run stops and says so
+            reached_top = jnp.any(new.theta[:, :, -TOP_MARGIN_LAYERS:] > 0.5)
+            stopped = stopped | (new.voltage > voltage_cutoff) | depleted | reached_top
             h = envelope_heights(s, new.theta, grid.voxel_size, collector_layers, host_top)
             applied = jnp.where(depleted, 0.0, i)  # the current of the step as run (0 once the segment stopped)
-            return (new, stopped), (rec, stopped, depleted, jnp.mean(h), jnp.max(h), applied, unconverged)
+            return (new, stopped), (rec, stopped, depleted, jnp.mean(h), jnp.max(h), applied, unconverged, reached_top)
 
         length = min(n, chunk)
         key = (length, current, dt)
@@ -169,11 +203,12 @@ def run_protocol(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
         carry = (state, jnp.asarray(resume_stopped if (index == start_segment and first_chunk) else False))
         done += first_chunk * length
         for chunk_index in range(first_chunk, n // length):
-            carry, (rec, stopped, depleted, h_mean, h_max, applied, unconverged) = compiled[key](carry)
+            carry, (rec, stopped, depleted, h_mean, h_max, applied, unconverged, reached_top) = compiled[key](carry)
             for name, value in rec._asdict().items():
                 series.setdefault(name, []).append(np.asarray(value))
             for name, value in (("cutoff", stopped), ("depleted", depleted), ("envelope_mean", h_mean),
-                                ("envelope_max", h_max), ("current", applied), ("unconverged", unconverged)):
+                                ("envelope_max", h_max), ("current", applied), ("unconverged", unconverged),
+                                ("reached_top", reached_top)):
                 series.setdefault(name, []).append(np.asarray(value))
             series.setdefault("segment", []).append(np.full(length, index))
             done += length

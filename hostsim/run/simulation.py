@@ -130,6 +130,11 @@ def summarize(name, grid, s, k, theta0, collector_layers, host_top, state, serie
         message = (f"the electrolyte depleted at t = {depleted_at:.4g} s (surface c <= 1e-3 c0, or the electrode could "
                    f"not pass the current at a surface below 0.05 c0) in segment {int(series['segment'][first]) + 1}; "
                    f"results up to then are kept and the rest of that segment carried no current")
+    elif np.any(series.get("reached_top", False)):
+        first = int(np.argmax(series["reached_top"]))
+        message = (f"segment {int(series['segment'][first]) + 1} stopped at t = {float(series['time'][first]):.4g} s: "
+                   f"Li reached the top of the box (the two layers under the reservoir); the box is too short for "
+                   f"what grows above the host: make it taller")
     elif np.any(series["cutoff"]):
         first = int(np.argmax(series["cutoff"]))
         message = (f"segment {int(series['segment'][first]) + 1} stopped at t = {float(series['time'][first]):.4g} s: "

@@ -1,0 +1,81 @@
+"""Bad input (issue 14): every malformed case in this corpus ends in one line naming the key and
+what was expected, with exit code 2, before any heavy work; and a box too short for the plated Li
+is said up front (with the height needed) or, when Li grows into the top layers anyway, the run
+stops and says so."""
+
+from __future__ import annotations
+
+import time
+
+import jax.numpy as jnp
+import pytest
+
+from hostsim import Grid, Kinetics, get_electrolyte
+from hostsim.cli import main
+
+BASE = """[geometry]
+family = "foil"
+width_um = 1.0
+height_um = 4.0
+voxel_size_um = 0.25
+"""
+PLATE = '[[protocol.segment]]\nkind = "plate"\ncurrent_mA_cm2 = {j}\ncapacity_mAh_cm2 = {q}\n'
+
+CORPUS = [
+    ('[geometry]\nfamily = "cu_skeleton"\nporosity = "high"\n', "porosity must be a number"),
+    (BASE + '[protocol]\nsegment = "plate"\n', "[[protocol.segment]] tables"),
+    (BASE + "[kinetics]\nalpha_a = -0.5\n", "alpha_a: must be > 0"),
+    (BASE + "[kinetics]\nalpha_c = 1.5\n", "alpha_c: must be <= 1"),
+    (BASE + "[kinetics]\ngate_width_mV = 0\n", "gate_width_mV: must be > 0"),
+    (BASE + "[kinetics]\nnucleation_overpotential_bare_mV = -5\n", "must be >= 0"),
+    (BASE + PLATE.format(j="inf", q=0.1), "current_mA_cm2: expected a finite number"),
+    (BASE + PLATE.format(j="nan", q=0.1), "current_mA_cm2: expected a finite number"),
+    (BASE + "[numerics]\nfill_per_step = 5.0\n", "fill_per_step: must be <= 0.1"),
+    (BASE + PLATE.format(j=1, q="1e12"), "capacity_mAh_cm2: must be <= 1000"),
+    (BASE + "[protocol]\ncycles = 100000000\n" + PLATE.format(j=1, q=0.1), "cycles: must be <= 10000"),
+    (BASE + PLATE.format(j=1, q=1.0), "the box is too short for the capacity"),
+    (BASE + PLATE.format(j=1, q=500) + "[numerics]\nfill_per_step = 0.001\n", "time steps on this grid"),
+    ("numerics = 3\n" + BASE, "case [numerics]: expected a table"),
+]
+
+
+@pytest.mark.parametrize("text, expected", CORPUS, ids=[e for _, e in CORPUS])
+def test_bad_cases_exit_2_with_one_line_before_any_work(tmp_path, capsys, text, expected):
+    path = tmp_path / "case.toml"
+    path.write_text(text)
+    started = time.perf_counter()
+    code = main(["simulate", str(path), "--out", str(tmp_path / "out"), "--no-report", "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2, err
+    assert len(err.splitlines()) == 1 and expected in err and "Traceback" not in err, err
+    assert not list((tmp_path / "out").glob("*_summary.json"))
+    assert time.perf_counter() - started < 30  # no solve ran (the host build is the heaviest part)
+
+
+def test_the_overflow_message_gives_the_height_that_fits(tmp_path, capsys):
+    """1 mAh/cm² is 4.85 µm of dense Li; a 4 µm foil box (0.25 µm collector, 2 top layers kept)
+    holds 3.25 µm: 1.6 µm short. The suggested 5.6 µm box then runs."""
+    path = tmp_path / "case.toml"
+    path.write_text(BASE + PLATE.format(j=1, q=1.0))
+    assert main(["simulate", str(path), "--out", str(tmp_path / "a"), "--no-report", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "4.85 µm of dense Li" in err and "holds 3.25 µm" in err and "height >= 5.6 µm" in err
+    path.write_text(BASE.replace("height_um = 4.0", "height_um = 5.75") + PLATE.format(j=1, q=1.0))
+    assert main(["simulate", str(path), "--out", str(tmp_path / "b"), "--no-report", "--quiet"]) == 0
+
+
+def test_li_growing_into_the_top_layers_stops_the_run_with_that_message():
+    """A Li pillar on a foil reaching to 2 layers under the top: plating grows its tip into the
+    top two layers (the room check passes: the net plating is small), and the run stops there
+    with the message instead of running into the reservoir."""
+    from hostsim.run.protocol import Protocol, Segment
+    from hostsim.run.simulation import simulate
+
+    g = Grid.create((4, 4, 20), voxel_size=0.25e-6, lateral="periodic", precision="float64")
+    s = jnp.zeros(g.shape).at[:, :, 0].set(1.0)
+    theta = jnp.zeros(g.shape).at[1:3, 1:3, 1:18].set(1.0)
+    res = simulate("pillar", g, s, jnp.ones(g.shape), jnp.zeros(g.shape), theta, get_electrolyte("lp30"), Kinetics(),
+                   Protocol((Segment.plate(4.0, 0.3),)), collector_layers=1, host_top=1)
+    assert "Li reached the top of the box" in res.summary["message"]
+    assert float(jnp.max(res.state.theta[:, :, -1])) <= 0.5
+    assert res.summary["plated_capacity_mAh_cm2"] < 0.3
