@@ -1,4 +1,4 @@
-"""Command line: ``hostsim transport [VOLUME] [--axis x|y|z] [--pore-value V] [--json]``, plus the
+"""Command line: ``hostsim transport [VOLUME ...] [--axis x|y|z] [--pore-value V] [--json] [--table F]``, plus the
 subcommands other packages register under the ``hostsim.cli`` entry-point group:
 ``hostsim geometry`` and ``hostsim simulate`` (from :mod:`geometries`, which builds hosts).
 
@@ -52,7 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Steady through-plane diffusion (c=1 / c=0 on the two faces of AXIS) through the "
         "pore phase of a voxel volume. Without VOLUME: the built-in 64^3 random two-phase case.",
     )
-    t.add_argument("volume", nargs="?", help="volume file (.npy, .npz, .tif/.tiff stack, .vti); omit for the built-in case")
+    t.add_argument("volume", nargs="*", help="volume file(s) (.npy, .npz, .tif/.tiff stack, .vti), folders or glob "
+                   "patterns; several volumes are solved as a batch (same shapes together) into one table; omit for "
+                   "the built-in case")
     t.add_argument("--axis", default="z", choices=["x", "y", "z"], help="transport axis (default z)")
     t.add_argument("--pore-value", type=_phase_value, default=None, help="phase value of the pore phase (default 1)")
     t.add_argument(
@@ -65,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--max-steps", type=int, default=500, help="PCG iteration cap (default 500)")
     t.add_argument("--output", default=None, help="write concentration, flux and phase to this .vti file")
     t.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    t.add_argument("--table", default=None, metavar="FILE.csv",
+                   help="several volumes: write the table here (CSV, and Parquet beside it); default: print it")
     _register_plugins(sub)
     return parser
 
@@ -106,6 +110,91 @@ def _print_table(result, source: str) -> None:
         print(f"{k:<{width}}  {v}")
 
 
+VOLUME_SUFFIXES = (".npy", ".npz", ".tif", ".tiff", ".vti")
+
+
+def _volume_paths(items) -> list:
+    """Files from the command line: files as given, folders as their volume files (sorted), glob
+    patterns expanded (sorted); a pattern or folder with no volume is an error."""
+    import glob
+    from pathlib import Path
+
+    from hostsim.errors import InputError
+
+    paths = []
+    for item in items or []:
+        p = Path(item)
+        if p.is_dir():
+            found = sorted(str(q) for q in p.iterdir() if q.suffix.lower() in VOLUME_SUFFIXES)
+            if not found:
+                raise InputError(f"{item}: a folder with no volume files ({', '.join(VOLUME_SUFFIXES)})")
+            paths.extend(found)
+        elif any(ch in item for ch in "*?["):
+            found = sorted(glob.glob(item))
+            if not found:
+                raise InputError(f"{item}: the pattern matches no file")
+            paths.extend(found)
+        else:
+            paths.append(item)
+    return paths
+
+
+def _transport_batch(args, paths) -> int:
+    """Several volumes: validate all, solve same-shape volumes together, print or write one table."""
+    import csv
+    import io
+    import os
+
+    from hostsim.run.io import check_writable, load_volume
+    from hostsim.numerics.linsolve import PCG
+    from hostsim.errors import InputError
+    from hostsim.transport.effective import effective_transport_batch
+
+    if args.output is not None:
+        raise InputError("--output writes the fields of one volume; with several volumes use --table")
+    if args.table is not None:
+        check_writable(args.table, ".csv")
+    volumes = [load_volume(p) for p in paths]  # every file is read (and checked) before any solve
+    import jax
+
+    sharding = None
+    if len(jax.local_devices()) > 1:  # the batch axis over every local device (a 1-D "batch" mesh)
+        import numpy as np
+        from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+        sharding = NamedSharding(Mesh(np.array(jax.local_devices()), ("batch",)), PartitionSpec("batch"))
+    results = effective_transport_batch(
+        volumes, sharding=sharding, axis=args.axis, pore_value=args.pore_value,
+        conductivities=dict(args.conductivity) if args.conductivity else None, lateral=args.lateral,
+        precision=args.precision, solver=PCG(rtol=args.rtol, max_steps=args.max_steps), sources=paths)
+    rows = []
+    for path, r in zip(paths, results):
+        rows.append({"volume": path, "shape": "x".join(map(str, r.shape)), "axis": r.axis,
+                     "porosity": r.porosity, "percolating_porosity": r.percolating_porosity,
+                     "D_eff_over_D": r.effective_diffusivity_ratio, "tortuosity_factor": r.tortuosity_factor,
+                     "iterations": r.iterations, "relative_residual": r.relative_residual, "seconds": r.seconds,
+                     "message": r.message})
+    if args.json:
+        print(json.dumps(rows))
+        return 0
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    w.writeheader()
+    w.writerows(rows)
+    if args.table is None:
+        print(buf.getvalue(), end="")
+        return 0
+    with open(args.table, "w", newline="") as fh:
+        fh.write(buf.getvalue())
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    parquet = os.path.splitext(args.table)[0] + ".parquet"
+    pq.write_table(pa.Table.from_pylist(rows), parquet)
+    print(f"{len(rows)} volumes: {args.table}, {parquet}")
+    return 0
+
+
 def _transport(args) -> int:
     if args.precision == "float64":
         import jax
@@ -123,6 +212,12 @@ def _transport(args) -> int:
         raise InputError(f"--max-steps must be >= 1; got {args.max_steps}")
     if args.output is not None:
         check_writable(args.output)
+    paths = _volume_paths(args.volume)
+    if len(paths) > 1:
+        return _transport_batch(args, paths)
+    if args.table is not None:
+        raise InputError("--table is for several volumes; give more than one volume (files, a folder or a glob)")
+    args.volume = paths[0] if paths else None
     if args.volume is None:
         volume = random_two_phase(**DEFAULT_CASE)
         source = "built-in random two-phase 64^3 (porosity 0.5, blob size 2 voxels, seed 0)"
