@@ -73,7 +73,8 @@ def test_layer_profile_maps_any_vector_into_bounds_per_layer():
     assert vals.size and np.ptp(vals) == 0.0
 
 
-@pytest.mark.parametrize("kind", ["layer_profile", "free_form", pytest.param("family", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("kind", ["layer_profile", pytest.param("free_form", marks=pytest.mark.slow),
+                                  pytest.param("family", marks=pytest.mark.slow)])
 def test_design_gradient_matches_central_differences(kind):
     """d(weighted objective)/dx through a 4-step plating transient (float64), along a random
     direction, equals central differences to 1e-4 relative: every term enters the objective."""
