@@ -100,6 +100,7 @@ def bench_step(args) -> dict:
             "step_in_potential_solves": per_step / unit,
             "newton_iterations_mean": float(np.mean(np.asarray(rec.newton_iterations))),
             "pcg_iterations_mean": float(np.mean(np.asarray(rec.linear_iterations))),
+            "salt_pcg_iterations_mean": float(np.mean(np.asarray(rec.salt_iterations))),
             "max_potential_residual": float(np.max(np.asarray(rec.potential_residual))),
             "max_current_error": float(np.max(np.abs(np.asarray(rec.current_error)))),
         }
@@ -152,9 +153,9 @@ def bench_gradient(args) -> dict:
     return out
 
 
-def _run(cmd, env=None) -> float:
+def _run(cmd, env=None, cwd=None) -> float:
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=cwd)
     seconds = time.perf_counter() - t0
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr[-2000:]}")
@@ -170,6 +171,20 @@ def bench_default(args) -> dict:
         out["cli_cold_s"] = _run(cmd, env)
         out["cli_warm_s"] = _run(cmd, env)
         summary = json.loads((Path(run_dir) / "summary.json").read_text())
+        if args.previous:  # the previous code's CLI side by side, warm, in alternation with this one
+            prev_env = dict(os.environ, JAX_COMPILATION_CACHE_DIR=cache + "_previous",
+                            PYTHONPATH=str(Path(args.previous).resolve()))
+            prev_cmd = [sys.executable, "-m", "hostsim.cli", "simulate", "--no-report", "--quiet", "--out",
+                        run_dir + "_previous"]
+            prev_dir = str(Path(args.previous).resolve())  # `python -m` puts the working directory first on the path
+            out["previous_cli_cold_s"] = _run(prev_cmd, prev_env, prev_dir)
+            pairs = [(_run(cmd, env), _run(prev_cmd, prev_env, prev_dir)) for _ in range(args.repeats)]
+            out["cli_warm_runs_s"] = [a for a, _ in pairs]
+            out["previous_cli_warm_runs_s"] = [b for _, b in pairs]
+            out["cli_warm_median_s"] = float(sorted(a for a, _ in pairs)[len(pairs) // 2])
+            out["previous_cli_warm_median_s"] = float(sorted(b for _, b in pairs)[len(pairs) // 2])
+            out["previous"] = subprocess.run(["git", "-C", args.previous, "rev-parse", "--short", "HEAD"],
+                                             capture_output=True, text=True).stdout.strip()
     out["new_summary"] = {name: {k: v for k, v in s.items() if isinstance(v, (int, float)) or v is None}
                           for name, s in summary.items()}
     if not args.skip_old_default:
@@ -248,7 +263,8 @@ def table(results: dict) -> str:
                      f"{n['step_in_potential_solves']:.1f} |")
         lines.append(f"| Newton iterations / step (mean) | {o['newton_iterations_mean']:.2f} | "
                      f"{n['newton_iterations_mean']:.2f} |")
-        lines.append(f"| PCG iterations / step (mean) | — | {n['pcg_iterations_mean']:.1f} |")
+        lines.append(f"| PCG iterations / step (mean), potential; salt | — | {n['pcg_iterations_mean']:.1f}; "
+                     f"{n.get('salt_pcg_iterations_mean', float('nan')):.1f} |")
     gr = results.get("gradient")
     if gr:
         for key in sorted(k for k in gr if k.startswith("new_adaptive_newton_")):
@@ -265,6 +281,10 @@ def table(results: dict) -> str:
                      if old else f"| default case, simulation only, warm cache [s] | — | {new:.1f} |")
         lines.append(f"| `hostsim simulate --no-report`, cold / warm cache [s] | — | "
                      f"{de['cli_cold_s']:.1f} / {de['cli_warm_s']:.1f} |")
+        if "previous_cli_warm_median_s" in de:
+            lines.append(f"| … warm, median of {len(de['cli_warm_runs_s'])} alternating runs: previous code "
+                         f"({de['previous']}) / this [s] | {de['previous_cli_warm_median_s']:.1f} | "
+                         f"{de['cli_warm_median_s']:.1f} |")
     tr = results.get("transport")
     if tr:
         tf = tr.get("taufactor_script_s")
@@ -281,6 +301,9 @@ def main(argv=None) -> int:
     p.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
     p.add_argument("--gradient-steps", type=int, nargs="+", default=[20, 100])
     p.add_argument("--skip-old-default", action="store_true", help="do not rerun the default case with the old Newton")
+    p.add_argument("--previous", help="a checkout of the previous code (e.g. a git worktree): its default case is "
+                                      "timed beside this one's, warm, in alternation")
+    p.add_argument("--repeats", type=int, default=3, help="warm default-case pairs with --previous")
     p.add_argument("--output", default="results/bench_plating.json")
     args = p.parse_args(argv)
     import jax

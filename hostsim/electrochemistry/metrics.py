@@ -35,7 +35,7 @@ P_NORM = 8
 RESOLVED_FACE = 1e-3  # faces below this share of the largest face area are slivers (see flux_statistics)
 
 
-def flux_statistics(face_area, face_current, plating: bool = True):
+def flux_statistics(face_area, face_current, plating=True):
     """Area-weighted mean [A/m²], coefficient of variation [-], max/mean [-] and p-norm/mean [-]
     of the interfacial current density over the faces carrying current of the given sign.
 
@@ -46,7 +46,7 @@ def flux_statistics(face_area, face_current, plating: bool = True):
     hot-spot ratio)."""
     a = jnp.stack(face_area)
     i = jnp.stack(face_current)
-    i = i if plating else -i
+    i = jnp.where(plating, i, -i)  # plating may be traced (one evaluation for either sign)
     resolved = a > RESOLVED_FACE * jnp.max(a)
     w = a * (i > 0) * resolved
     tiny = jnp.finfo(a.dtype).tiny

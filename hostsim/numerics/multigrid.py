@@ -225,16 +225,27 @@ class Multigrid(eqx.Module):
         )
 
 
+class _Scaling(eqx.Module):
+    inverse_diagonal: jax.Array
+
+    def __call__(self, r):
+        return self.inverse_diagonal * r
+
+
+class _Unit(eqx.Module):
+    def __call__(self, r):
+        return r
+
+
 class Jacobi(eqx.Module):
     """Diagonal (point-Jacobi) preconditioner: plain CG on the diagonally scaled system."""
 
     def build(self, op: DiffusionOperator):
-        inv_d = 1.0 / op.total_diagonal
-        return lambda r: inv_d * r
+        return _Scaling(1.0 / op.total_diagonal)
 
 
 class Identity(eqx.Module):
     """No preconditioning (plain CG)."""
 
     def build(self, op: DiffusionOperator):
-        return lambda r: r
+        return _Unit()

@@ -152,6 +152,7 @@ def run_protocol(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
     if resume is None:
         check_plan(grid, s, state.theta, segments, total_steps)
     compiled = {}
+    host = tuple(jnp.asarray(x, grid.dtype) for x in (s, k, l))
     for index, seg in enumerate(segments):
         n = rounded(seg)
         if index < start_segment:
@@ -162,8 +163,8 @@ def run_protocol(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
         dt = seg.seconds / n
 
         @partial(jax.checkpoint, policy=SAVED_IN_STEPS)
-        def body(carry, _):
-            st, stopped = carry
+        def body(carry, _, host):
+            (st, stopped), (s, k, l) = carry, host
             i = jnp.where(stopped, 0.0, current)
             new, rec = plating_step(grid, s, k, l, st, electrolyte, kinetics, i, dt,
                                     newton=AdaptiveNewton() if newton is None else newton,
@@ -198,12 +199,18 @@ def run_protocol(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
         length = min(n, chunk)
         key = (length, current, dt)
         if key not in compiled:
-            compiled[key] = jax.jit(lambda carry, body=body, length=length: jax.lax.scan(body, carry, None, length=length))
+            # the host fields are arguments, not constants baked into the program: the program is smaller
+            # (faster to lower and to load from the compilation cache) and another host of the same
+            # shape reuses it
+            compiled[key] = jax.jit(lambda carry, host, body=body, length=length: jax.lax.scan(
+                partial(body, host=host), carry, None, length=length))
         first_chunk = start_chunk if index == start_segment else 0
         carry = (state, jnp.asarray(resume_stopped if (index == start_segment and first_chunk) else False))
         done += first_chunk * length
-        for chunk_index in range(first_chunk, n // length):
-            carry, (rec, stopped, depleted, h_mean, h_max, applied, unconverged, reached_top) = compiled[key](carry)
+        def record(chunk_index, carry, outputs):
+            """Host-side work of a finished chunk: series, progress, checkpoint."""
+            nonlocal done
+            rec, stopped, depleted, h_mean, h_max, applied, unconverged, reached_top = outputs
             for name, value in rec._asdict().items():
                 series.setdefault(name, []).append(np.asarray(value))
             for name, value in (("cutoff", stopped), ("depleted", depleted), ("envelope_mean", h_mean),
@@ -223,5 +230,16 @@ def run_protocol(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
                     "stopped": bool(carry[1]) and not finished, "interface_ratio": ratio,
                     "done_steps": done, "total_steps": total_steps,
                 })
+
+        # pipelined: the next chunk is dispatched (JAX runs it asynchronously) before the host-side
+        # work of the last one (series, checkpoint, snapshot files), which then overlaps the computation
+        pending = None
+        for chunk_index in range(first_chunk, n // length):
+            carry, outputs = compiled[key](carry, host)
+            if pending is not None:
+                record(*pending)
+            pending = (chunk_index, carry, outputs)
+        if pending is not None:
+            record(*pending)
         state = carry[0]
     return state, {name: np.concatenate(v) for name, v in series.items()}
