@@ -163,8 +163,8 @@ def run_protocol(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
         dt = seg.seconds / n
 
         @partial(jax.checkpoint, policy=SAVED_IN_STEPS)
-        def body(carry, _, host):
-            (st, stopped), (s, k, l) = carry, host
+        def body(carry, _, host, drive):
+            (st, stopped), (s, k, l), (current, dt) = carry, host, drive
             i = jnp.where(stopped, 0.0, current)
             new, rec = plating_step(grid, s, k, l, st, electrolyte, kinetics, i, dt,
                                     newton=AdaptiveNewton() if newton is None else newton,
@@ -197,13 +197,14 @@ def run_protocol(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
             return (new, stopped), (rec, stopped, depleted, jnp.mean(h), jnp.max(h), applied, unconverged, reached_top)
 
         length = min(n, chunk)
-        key = (length, current, dt)
-        if key not in compiled:
-            # the host fields are arguments, not constants baked into the program: the program is smaller
-            # (faster to lower and to load from the compilation cache) and another host of the same
-            # shape reuses it
-            compiled[key] = jax.jit(lambda carry, host, body=body, length=length: jax.lax.scan(
-                partial(body, host=host), carry, None, length=length))
+        drive = (jnp.asarray(current, grid.dtype), jnp.asarray(dt, grid.dtype))
+        if length not in compiled:
+            # the host fields, the current and the step are arguments, not constants baked into the
+            # program: it is smaller (faster to lower and to read from the compilation cache), and runs
+            # of one grid shape share it — every segment of a protocol, every member of a sweep over
+            # hosts, seeds or currents, every design iteration
+            compiled[length] = jax.jit(lambda carry, host, drive, body=body, length=length: jax.lax.scan(
+                partial(body, host=host, drive=drive), carry, None, length=length))
         first_chunk = start_chunk if index == start_segment else 0
         carry = (state, jnp.asarray(resume_stopped if (index == start_segment and first_chunk) else False))
         done += first_chunk * length
@@ -235,7 +236,7 @@ def run_protocol(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
         # work of the last one (series, checkpoint, snapshot files), which then overlaps the computation
         pending = None
         for chunk_index in range(first_chunk, n // length):
-            carry, outputs = compiled[key](carry, host)
+            carry, outputs = compiled[length](carry, host, drive)
             if pending is not None:
                 record(*pending)
             pending = (chunk_index, carry, outputs)
