@@ -36,13 +36,52 @@ CORPUS = [
     (BASE + PLATE.format(j=1, q=1.0), "the box is too short for the capacity"),
     (BASE + PLATE.format(j=1, q=500) + "[numerics]\nfill_per_step = 0.001\n", "time steps on this grid"),
     ("numerics = 3\n" + BASE, "case [numerics]: expected a table"),
+    # every section and key (issue 14: "validation for every key of every file the program reads")
+    (BASE + "[foo]\nx = 1\n", "case [top level]: unknown key(s) foo"),
+    (BASE + "[kinetics]\nalpha = 0.5\n", "case [kinetics]: unknown key(s) alpha"),
+    (BASE + "[kinetics]\nexchange_current_density_mA_cm2 = 0\n", "exchange_current_density_mA_cm2: must be > 0"),
+    (BASE + '[electrolyte]\nname = "seawater"\n', "unknown set 'seawater'"),
+    (BASE + '[electrolyte]\nname = "lp30"\nconcentration = -1.0\n', "concentration must be > 0"),
+    (BASE + '[electrolyte]\nname = "lp30"\ndiffusivity = "fast"\n', "diffusivity must be a number"),
+    ('[geometry]\nfamily = "sponge"\n', "unknown host family 'sponge'"),
+    ('geometry = "foil"\n', "case [geometry]: expected a table"),
+    ('[geometry]\nfamily = "foil"\nwidth_um = 1.0\nfoo = 3\n', "foil: unknown parameter(s) foo"),
+    (BASE.replace("voxel_size_um = 0.25", "voxel_size_um = -0.25"), "voxel_size_um must be in (0, inf)"),
+    (BASE.replace("voxel_size_um = 0.25", "voxel_size_um = 0"), "voxel_size_um must be in (0, inf)"),
+    (BASE.replace("width_um = 1.0", 'width_um = "wide"'), "width_um must be a number"),
+    (BASE.replace("width_um = 1.0", "width_um = nan"), "width_um must be a finite number"),
+    ('[geometry]\nfamily = "cu_skeleton"\nporosity = 1.5\n', "porosity must be in (0, 1)"),
+    ('[geometry]\nfamily = "cu_skeleton"\nporosity = 0.0\n', "porosity must be in (0, 1)"),
+    ('[geometry]\nfile = "{tmp}/missing.npy"\nvoxel_size_um = 0.5\n', "missing.npy: file not found"),
+    ('[geometry]\nfile = "{tmp}/fake.npy"\n', "an imported volume needs voxel_size_um"),
+    ('[geometry]\nfile = "{tmp}/fake.npy"\nvoxel_size_um = 0.5\n', "fake.npy: could not read as .npy"),
+    (BASE + '[[protocol.segment]]\nkind = "charge"\ncurrent_mA_cm2 = 1\ncapacity_mAh_cm2 = 0.1\n',
+     "kind: expected plate, strip or rest"),
+    (BASE + '[[protocol.segment]]\nkind = "plate"\ncurrent_mA_cm2 = 1\n', "capacity_mAh_cm2: expected a number"),
+    (BASE + '[[protocol.segment]]\nkind = "rest"\n', "duration_s: expected a number"),
+    (BASE + PLATE.format(j=-1, q=0.1), "current_mA_cm2: must be > 0"),
+    (BASE + PLATE.format(j=0, q=0.1), "current_mA_cm2: must be > 0"),
+    (BASE + PLATE.format(j=1, q=0.1) + "rate = 3\n", "unknown key(s) rate"),
+    (BASE + "[protocol]\nsegment = [1, 2]\n", "expected one or more [[protocol.segment]] tables"),
+    (BASE + "[protocol]\ncycles = 0\n" + PLATE.format(j=1, q=0.1), "cycles: must be > 0"),
+    (BASE + '[numerics]\nprecision = "float16"\n', "precision: expected one of float32, float64"),
+    (BASE + "[numerics]\nnewton_steps = 0\n", "newton_steps: must be > 0"),
+    (BASE + "[numerics]\nnewton_steps = 2.5\n", "newton_steps: expected an integer"),
+    (BASE + '[numerics]\nvoltage_cutoff_V = "x"\n', "voltage_cutoff_V: expected a number"),
+    (BASE + "[numerics]\nrest_steps = 0\n", "rest_steps: must be > 0"),
+    (BASE + '[cell]\ntop = "wall"\n', "top: expected one of reservoir, li_counter_electrode"),
+    (BASE + "[output]\nframes = 3\n", "case [output]: unknown key(s) frames"),
+    (BASE + "[output]\nmax_frames = 1\n", "max_frames: must be > 1"),
+    (BASE + '[output]\nreport = "yes"\n', "report: expected true or false"),
+    (BASE + "[kinetics\nalpha_a = 0.5\n", "not valid TOML"),
 ]
 
 
 @pytest.mark.parametrize("text, expected", CORPUS, ids=[e for _, e in CORPUS])
 def test_bad_cases_exit_2_with_one_line_before_any_work(tmp_path, capsys, text, expected):
+    (tmp_path / "fake.npy").write_text("not a numpy file")  # an imported volume that is not one
     path = tmp_path / "case.toml"
-    path.write_text(text)
+    path.write_text(text.replace("{tmp}", tmp_path.as_posix()))
     started = time.perf_counter()
     code = main(["simulate", str(path), "--out", str(tmp_path / "out"), "--no-report", "--quiet"])
     err = capsys.readouterr().err.strip()
@@ -79,3 +118,23 @@ def test_li_growing_into_the_top_layers_stops_the_run_with_that_message():
     assert "Li reached the top of the box" in res.summary["message"]
     assert float(jnp.max(res.state.theta[:, :, -1])) <= 0.5
     assert res.summary["plated_capacity_mAh_cm2"] < 0.3
+
+
+@pytest.mark.parametrize("content", [b"garbage", None], ids=["not an npz", "an npz of another layout"])
+def test_a_corrupt_checkpoint_is_one_line_naming_the_file(tmp_path, capsys, content):
+    """--resume over a checkpoint that is not one of ours: one line naming the file, exit 2."""
+    import numpy as np
+
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "case.toml").write_text(BASE.replace("height_um = 4.0", "height_um = 8.0") + PLATE.format(j=1, q=0.05))
+    checkpoint = out / "foil_checkpoint.npz"
+    if content is None:
+        np.savez(checkpoint, state=np.zeros(3))
+    else:
+        checkpoint.write_bytes(content)
+    code = main(["simulate", "--resume", str(out), "--no-report", "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2, err
+    assert len(err.splitlines()) == 1 and "foil_checkpoint.npz: unreadable checkpoint" in err, err
+    assert "Traceback" not in err
