@@ -35,11 +35,11 @@ fibre axes, not one volume per fibre.
 
 from __future__ import annotations
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._checks import check
 from ._sdf import occupancy
 from ._windows import log_complement, window_coordinates, window_index, window_starts
 
@@ -111,8 +111,8 @@ def fibre_network(shape, h, a, b, radius, porosity, region_z, sharp, periodic, r
     n_max = a.shape[0]
     volume = jnp.sum(region_z) * shape[0] * shape[1]
     a_j, b_j, starts_j = jnp.asarray(a, dtype), jnp.asarray(b, dtype), jnp.asarray(starts, jnp.int32)
-    radius = eqx.error_if(radius, radius > radius_bound * (1 + 1e-6),
-                          "fibre radius exceeds the window bound set when the family was built; rebuild the family")
+    radius = check(radius, radius > radius_bound * (1 + 1e-6),
+                   "fibre radius exceeds the window bound set when the family was built; rebuild the family")
 
     def window(start):
         return window_index(start, size, shape)
@@ -145,7 +145,7 @@ def fibre_network(shape, h, a, b, radius, porosity, region_z, sharp, periodic, r
     _, after = jax.lax.scan(walk, (zeros, jnp.asarray(1.0, dtype)), (starts_j, a_j, b_j))
     target = jax.lax.stop_gradient(porosity)
     n = jnp.sum(after > target).astype(jnp.int32)  # fibres that leave porosity above target
-    a_j = eqx.error_if(
+    a_j = check(
         a_j, n >= n_max,
         "fibre network: the seeded fibre sequence cannot reach the requested porosity "
         "(raise max_fibres or the fibre diameter)",

@@ -23,13 +23,13 @@ Shell: carbon, conducting (k = 1), lithiophobic (l = 0); seed: Au, conducting, l
 
 from __future__ import annotations
 
-import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 
 from hostsim import InputError
 
 from ._host import HostFamily, Parameter, continuous, static
+from ._checks import check
 from ._sdf import occupancy
 from ._windows import log_union, window_starts
 
@@ -119,7 +119,7 @@ class SeededCapsules(HostFamily):
         t = self.shell_thickness_um * um
         rs = 0.5 * self.seed_diameter_um * um
         bound = self.window_radius_um * um
-        r = eqx.error_if(r, r > bound * (1 + 1e-6), "capsule radius exceeds the window bound set at construction; rebuild the family")
+        r = check(r, r > bound * (1 + 1e-6), "capsule radius exceeds the window bound set at construction; rebuild the family")
         positions = np.asarray(self.centres) * um
         size, starts = window_starts(positions, 2 * bound, h, self.host_shape, self.lateral == "periodic")
         down = jnp.asarray([0.0, 0.0, 1.0], dtype)

@@ -274,6 +274,9 @@ def enable_compilation_cache() -> str | None:
     # cache every program, however quick to compile: a run's set-up is dozens of small programs
     # (~0.03 s each to compile, ~1.5 s together on 2 cores; measured), JAX's default threshold is 1 s
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    from hostsim.run.programs import use_directory
+
+    use_directory(Path(path) / "hostsim-programs")  # traced step programs (hostsim.run.programs)
     return path
 
 

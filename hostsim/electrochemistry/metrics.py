@@ -24,6 +24,7 @@ connectivity metrics (dead Li) are numpy/scipy on concrete arrays. Conventions:
 
 from __future__ import annotations
 
+import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 
@@ -123,6 +124,13 @@ def dead_li_fraction(s, k, theta, collector_layers: int = 1, periodic: bool = Tr
     if total <= 0:
         return 0.0
     grid = Grid.create(theta.shape, voxel_size=1.0, lateral="periodic" if periodic else "no_flux")
-    nodes = conducting_nodes(s, k, theta)
-    live = np.asarray(attached(grid, connected_nodes(grid, jnp.asarray(nodes))[0]))
+    live = np.asarray(_live_li(grid, jnp.asarray(conducting_nodes(s, k, theta))))
     return float(theta[~live].sum() / total)
+
+
+@eqx.filter_jit
+def _live_li(grid, nodes):
+    """Cells whose Li is attached (one compiled program rather than one per operation)."""
+    from hostsim.numerics.connectivity import attached, connected_nodes
+
+    return attached(grid, connected_nodes(grid, nodes)[0])

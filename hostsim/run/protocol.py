@@ -25,6 +25,7 @@ import dataclasses
 import math
 from functools import partial
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -36,6 +37,7 @@ from hostsim.electrochemistry.interfaces import interface_area
 from hostsim.electrochemistry.metrics import COULOMB_PER_MAH_CM2, envelope_heights
 from hostsim.electrochemistry.cell import Reservoir
 from hostsim.numerics.newton import AdaptiveNewton
+from hostsim.run.programs import stored_program
 from hostsim.electrochemistry.plating import SAVED_IN_STEPS, PlatingState, plating_step
 
 
@@ -116,6 +118,12 @@ def check_plan(grid: Grid, s, theta, segments, total_steps: int) -> None:
             f"{(grid.shape[2] * grid.voxel_size + short) * 1e6:.3g} µm) or plate less")
 
 
+@eqx.filter_jit
+def _total_interface_area(grid, s, k, theta):
+    """Interface area of the host [m²] (one compiled program, not one per operation)."""
+    return jnp.sum(interface_area(grid, s, k, theta))
+
+
 def run_protocol(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics, protocol: Protocol, *,
                  collector_layers: int = 1, host_top: int | None = None, fill_per_step: float = 0.05, rest_steps: int = 4,
                  voltage_cutoff: float = 0.5, newton=None, top=None, depletion_ratio: float = 1e-3, progress=None,
@@ -136,7 +144,7 @@ def run_protocol(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
         start_segment, start_chunk = int(resume["segment"]), int(resume["chunk"])
         resume_stopped = bool(resume["stopped"])
     else:
-        ratio = float(jnp.sum(interface_area(grid, s, k, state.theta))) / projected
+        ratio = float(_total_interface_area(grid, s, k, state.theta)) / projected
         series = {}
         start_segment = start_chunk = 0
         resume_stopped = False
@@ -203,8 +211,11 @@ def run_protocol(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
             # program: it is smaller (faster to lower and to read from the compilation cache), and runs
             # of one grid shape share it — every segment of a protocol, every member of a sweep over
             # hosts, seeds or currents, every design iteration
-            compiled[length] = jax.jit(lambda carry, host, drive, body=body, length=length: jax.lax.scan(
+            program = jax.jit(lambda carry, host, drive, body=body, length=length: jax.lax.scan(
                 partial(body, host=host, drive=drive), carry, None, length=length))
+            statics = (grid, electrolyte, kinetics, newton, top, collector_layers, host_top, voltage_cutoff,
+                       depletion_ratio, length)
+            compiled[length] = stored_program("plating_chunk", program, statics, (state, jnp.asarray(False)), host, drive)
         first_chunk = start_chunk if index == start_segment else 0
         carry = (state, jnp.asarray(resume_stopped if (index == start_segment and first_chunk) else False))
         done += first_chunk * length

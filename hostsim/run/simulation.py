@@ -47,6 +47,8 @@ import json
 import time
 from pathlib import Path
 
+import equinox as eqx
+import jax
 import numpy as np
 
 from hostsim.electrochemistry.constants import FARADAY, LI_MOLAR_VOLUME
@@ -84,7 +86,7 @@ def summarize(name, grid, s, k, theta0, collector_layers, host_top, state, serie
     theta = np.asarray(state.theta, np.float64)
     electrode_li = _li_coulombs(theta, h)
     above = _li_coulombs(theta[:, :, host_top:], h)
-    h0 = float(np.mean(np.asarray(envelope_heights(s, theta0, h, collector_layers, host_top))))
+    h0 = float(np.mean(np.asarray(_envelope_heights(s, theta0, h, collector_layers, host_top))))
     env = np.concatenate([[h0], series["envelope_mean"]])
     plating_steps = series["current"] > 0
     carried = np.nonzero(series["current"] != 0)[0]
@@ -191,13 +193,19 @@ def summarize(name, grid, s, k, theta0, collector_layers, host_top, state, serie
     }
 
 
+# one compiled program each instead of one per operation (a run's set-up and summary read them from
+# the compilation cache: ~10 ms a program; issue 10)
+_envelope_heights = jax.jit(envelope_heights, static_argnums=(2, 3, 4))
+_initial_state = eqx.filter_jit(initial_state)
+
+
 def simulate(name, grid, s, k, l, theta0, electrolyte, kinetics, protocol: Protocol, *, collector_layers=1,
              host_top=1, progress=None, on_chunk=None, resume=None, snapshots=None, **kw) -> SimulationResult:
     """Run ``protocol`` on the host; ``on_chunk``/``resume`` checkpoint and continue it
     (:func:`hostsim.run.protocol.run_protocol`); ``snapshots`` (a
     :class:`~hostsim.run.snapshots.SnapshotWriter`) writes field snapshots during the run."""
     start = time.perf_counter()
-    state0 = initial_state(grid, theta0, electrolyte)
+    state0 = _initial_state(grid, theta0, electrolyte)
     if snapshots is not None:
         if resume is None or not snapshots.frames:
             snapshots.write(state0, 0)

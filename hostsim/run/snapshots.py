@@ -9,7 +9,7 @@ units in their names, and the run's scalars as field data. The ``.pvd`` and a sm
 are rewritten atomically after every frame, so an interrupted run leaves a valid collection and
 ``resume=True`` continues it (with the ``max_frames`` it started with, kept in
 ``<name>_fields/frames.json``). Arrays are fetched from the device once per frame (the checkpoint
-already holds them as numpy) and written zlib-compressed.
+already holds them as numpy) and written LZ4-compressed.
 """
 
 from __future__ import annotations

@@ -1,0 +1,123 @@
+"""Traced and lowered step programs kept on disk, so a new process skips tracing them.
+
+JAX's persistent compilation cache (``hostsim.cli.enable_compilation_cache``) keeps the
+*compiled* programs, but every process still traces and lowers a plating chunk before it can
+look it up: ~1.2 s per grid shape on 2 cores (the default case has two shapes; measured, issue
+10). :func:`stored_program` keeps the lowered program itself (``jax.export``, StableHLO), keyed
+by everything that enters it, and a later process calls the deserialized program directly; its
+compilation still comes from the compilation cache.
+
+The key: hostsim's own source files (any edit makes a new key), the JAX version and backend, the
+x64 flag, the abstract arguments, and the *values* of every static object the program closes
+over (grid, electrolyte, kinetics, solver settings: each leaf's bytes, not its repr). Off unless
+a directory is set (:func:`use_directory`; the CLI sets it next to the compilation cache).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jaxlib
+import numpy as np
+
+_directory: Path | None = None
+_source_hash: str | None = None
+_programs: dict = {}  # key -> program, for this process
+
+
+def use_directory(path) -> None:
+    """Keep programs in ``path`` (None: off)."""
+    global _directory
+    _directory = None if path is None else Path(path)
+
+
+def _hostsim_source() -> str:
+    global _source_hash
+    if _source_hash is None:
+        root = Path(__file__).resolve().parents[1]
+        h = hashlib.sha256()
+        for path in sorted(root.rglob("*.py")):
+            h.update(str(path.relative_to(root)).encode())
+            h.update(path.read_bytes())
+        _source_hash = h.hexdigest()
+    return _source_hash
+
+
+def _digest(h, obj) -> None:
+    leaves, treedef = jax.tree.flatten(obj)
+    h.update(str(treedef).encode())
+    for leaf in leaves:
+        if isinstance(leaf, (jax.Array, np.ndarray, np.generic)):
+            a = np.asarray(leaf)
+            h.update(f"{a.dtype}{a.shape}".encode())
+            h.update(np.ascontiguousarray(a).tobytes())
+        else:
+            h.update(repr(leaf).encode())
+
+
+def stored_program(name: str, fn, statics, *args):
+    """``fn`` (a ``jax.jit``-wrapped function of ``args`` that closes over ``statics``) as a
+    callable of arguments shaped like ``args``.
+
+    Within a process, the first program made for a key serves every later call with that key (a
+    sweep's members, a protocol's segments). Across processes, with a store directory set, the
+    program is deserialized when an earlier process exported it with the same key, else exported
+    now and stored. Called under a transformation (``args`` traced), ``fn`` itself."""
+    if any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves((statics, args))):
+        return fn
+    h = hashlib.sha256()
+    h.update(_hostsim_source().encode())
+    h.update(f"{jax.__version__}|{jaxlib.__version__}|{eqx.__version__}|{jax.default_backend()}|"
+             f"{jax.config.jax_enable_x64}|{name}".encode())
+    _digest(h, statics)
+    _digest(h, jax.tree.map(lambda a: jax.ShapeDtypeStruct(np.shape(a), jnp.result_type(a)), args))
+    key = f"{name}-{h.hexdigest()[:32]}"
+    if key not in _programs:
+        _programs[key] = fn if _directory is None else _load_or_export(_directory / f"{key}.bin", fn, args)
+    return _programs[key]
+
+
+def _load_or_export(path: Path, fn, args):
+    exported = None
+    if path.exists():
+        try:
+            exported = jax.export.deserialize(bytearray(path.read_bytes()))
+        except Exception:  # a truncated or foreign file: export again
+            exported = None
+    if exported is None:
+        exported = jax.export.export(fn)(*args)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+            tmp.write_bytes(exported.serialize())
+            os.replace(tmp, path)
+        except OSError:
+            pass  # an unwritable store: run without it
+    call = jax.jit(exported.call)
+    device = jax.devices()[0]
+
+    def run(*args):
+        # committed arguments: the first call would otherwise be lowered for uncommitted inputs
+        # and the next ones (the last chunk's outputs) again for committed ones
+        return call(*jax.device_put(args, device))
+
+    return run
+
+
+def _register() -> None:
+    """Let exported programs carry hostsim's named tuples in their argument and result trees."""
+    from hostsim.electrochemistry.plating import PlatingState, StepRecord
+
+    for cls in (PlatingState, StepRecord):
+        try:
+            jax.export.register_namedtuple_serialization(cls, serialized_name=f"hostsim.{cls.__name__}")
+        except ValueError:
+            pass  # already registered
+
+
+_register()
