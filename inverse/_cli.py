@@ -25,6 +25,9 @@ def register(subparsers) -> None:
     p.add_argument("--resume", metavar="DIR", default=None, help="continue an interrupted study in DIR")
     p.add_argument("--iterations", type=int, default=None, help="override [optimizer] iterations")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.add_argument("--no-verify", action="store_true",
+                   help="skip the verification runs (the start and the final design through hostsim simulate) and "
+                        "the report: the claims then rest on the optimiser's model alone")
     p.set_defaults(handler=run)
 
 
@@ -69,7 +72,8 @@ def run(args) -> int:
                   flush=True)
 
     try:
-        record = run_study(study, out, resume=args.resume is not None, progress=progress)
+        record = run_study(study, out, resume=args.resume is not None, progress=progress,
+                           verify=not args.no_verify)
     except KeyboardInterrupt:
         print(f"\ninterrupted: the last checkpoint is in {out / 'checkpoint.npz'}; continue with "
               f"'hostsim design --resume {out}'", file=sys.stderr)

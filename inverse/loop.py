@@ -31,8 +31,9 @@ import optax
 
 from hostsim import InputError
 
-from .objectives import TERMS, plating_terms, weighted_objective
+from .objectives import TERMS, plating_terms, steady_terms, weighted_objective
 from .constraints import connected_host_fraction, feature_sizes
+from .lagrangian import constraint_names, constraint_values, penalty_terms, updated_multipliers
 from .freeform import FreeForm, beta_at
 from .parameterisations import FamilyParameters, LayerProfile
 from .study import Study
@@ -87,6 +88,30 @@ def design_terms(study: Study, base):
     return terms
 
 
+def surrogate_terms(study: Study, base):
+    """``(param, x) -> terms`` of the steady surrogate (:func:`inverse.objectives.steady_terms`):
+    the first plating step's current distribution, for the warm-up iterations."""
+    seg = study.segment
+
+    def terms(param, x):
+        return steady_terms(base.grid, param.fields(x), study.case.electrolyte, study.case.kinetics,
+                            current_density=seg.current_density, capacity=seg.capacity,
+                            collector_layers=base.collector_layers, host_top=base.host_top, top=study.case.top)
+
+    return terms
+
+
+def warming_up(study: Study, iteration: int) -> bool:
+    """Whether ``iteration`` optimises the steady surrogate (the first ``warmup_iterations``)."""
+    return iteration < study.design.get("warmup_iterations", 0)
+
+
+def slab_porosity(param, x):
+    """The host slab's porosity of the design ``x`` (1 - mean solid fraction of the slab)."""
+    b = param.base
+    return 1.0 - jnp.mean(param.fields(x)[0][:, :, b.collector_layers:b.host_top])
+
+
 @eqx.filter_jit
 def design_fields(param, x):
     """``param.fields(x)``, compiled (eager, a free-form design's filter solves op by op: ~12 s
@@ -114,9 +139,10 @@ def optimizer(study: Study):
     return optax.chain(optax.clip_by_global_norm(o["clip"]), step) if o["clip"] > 0 else step
 
 
-def _save(path: Path, x, opt_state, iteration: int, reference: dict) -> None:
+def _save(path: Path, x, opt_state, iteration: int, reference: dict, multipliers: dict | None = None) -> None:
     leaves = jax.tree.leaves(opt_state)
     arrays = {"x": np.asarray(x), "iteration": np.asarray(iteration)}
+    arrays.update({f"multiplier/{k}": np.asarray(v) for k, v in (multipliers or {}).items()})
     arrays.update({f"opt/{i}": np.asarray(leaf) for i, leaf in enumerate(leaves)})
     arrays.update({f"reference/{k}": np.asarray(v) for k, v in reference.items()})
     tmp = path.with_suffix(".tmp.npz")
@@ -133,9 +159,10 @@ def _load(path: Path, opt_state_like):
             like = jax.tree.leaves(opt_state_like)
             leaves = [jnp.asarray(z[f"opt/{i}"], dtype=jnp.asarray(leaf).dtype) for i, leaf in enumerate(like)]
             reference = {k[len("reference/"):]: jnp.asarray(z[k]) for k in z.files if k.startswith("reference/")}
+            multipliers = {k[len("multiplier/"):]: jnp.asarray(z[k]) for k in z.files if k.startswith("multiplier/")}
     except Exception as e:
         raise InputError(f"{path}: unreadable design checkpoint ({type(e).__name__}: {e}); delete it to restart") from None
-    return x, jax.tree.unflatten(treedef, leaves), iteration, reference
+    return x, jax.tree.unflatten(treedef, leaves), iteration, reference, multipliers
 
 
 def _cut_log(out: Path, rows: int) -> None:
@@ -193,12 +220,16 @@ def run_study(study: Study, out, *, resume: bool = False, progress=None, verify:
     out.mkdir(parents=True, exist_ok=True)
     param = parameterisation(study)
     terms = design_terms(study, param.base)
+    surrogate = surrogate_terms(study, param.base)
     opt = optimizer(study)
     x = param.initial()
     opt_state = opt.init(x)
     checkpoint = out / "checkpoint.npz"
+    names = constraint_names(study.constraints)
+    multipliers = {name: jnp.zeros((), x.dtype) for name in names}
     if resume and checkpoint.exists():
-        x, opt_state, start, reference = _load(checkpoint, opt_state)
+        x, opt_state, start, reference, stored = _load(checkpoint, opt_state)
+        multipliers.update(stored)
         _cut_log(out, start)
         _write_design_pvd(out, keep=start)
     else:
@@ -207,15 +238,32 @@ def run_study(study: Study, out, *, resume: bool = False, progress=None, verify:
         for path in (out / "design").glob("design_*.vti") if (out / "design").is_dir() else ():
             path.unlink()
         reference = eqx.filter_jit(terms)(at_iteration(study, param, 0), x)
+        if warming_up(study, 0):  # the surrogate's terms are normalised by the start's surrogate values
+            steady = eqx.filter_jit(surrogate)(at_iteration(study, param, 0), x)
+            reference = {**reference, **{f"steady_{k}": v for k, v in steady.items()}}
         start = 0
         _snapshot(out, at_iteration(study, param, 0), x, 0)
     weights = study.weights
 
-    def loss(x, param):
-        t = terms(param, x)
-        return weighted_objective(t, weights, reference), t
+    mu = study.constraints.get("penalty", 0.0)
+
+    def constrained(t, ref, param, x, multipliers):
+        """The weighted objective plus the augmented-Lagrangian terms; (value, (terms, g))."""
+        values = constraint_values(study.constraints, t, ref, slab_porosity(param, x)) if names else {}
+        value = weighted_objective(t, weights, ref)
+        if names:
+            value = value + penalty_terms(values, multipliers, mu)
+        return value, (t, values)
+
+    def loss(x, param, multipliers):
+        return constrained(terms(param, x), reference, param, x, multipliers)
+
+    def surrogate_loss(x, param, multipliers):
+        steady_reference = {k[len("steady_"):]: v for k, v in reference.items() if k.startswith("steady_")}
+        return constrained(surrogate(param, x), steady_reference, param, x, multipliers)
 
     value_and_grad = eqx.filter_jit(jax.value_and_grad(loss, has_aux=True))
+    surrogate_value_and_grad = eqx.filter_jit(jax.value_and_grad(surrogate_loss, has_aux=True))
 
     @jax.jit
     def update(x, grad, opt_state):
@@ -227,7 +275,8 @@ def run_study(study: Study, out, *, resume: bool = False, progress=None, verify:
     for it in range(start, iterations):
         t0 = time.perf_counter()
         now = at_iteration(study, param, it)
-        (value, t), grad = value_and_grad(x, now)
+        warm = warming_up(study, it)
+        (value, (t, g)), grad = (surrogate_value_and_grad if warm else value_and_grad)(x, now, multipliers)
         if not bool(jnp.isfinite(value)) or not bool(jnp.all(jnp.isfinite(grad))):
             raise InputError(f"design iteration {it}: the objective or its gradient is not finite; lower "
                              f"[optimizer] learning_rate or check the study")
@@ -236,6 +285,11 @@ def run_study(study: Study, out, *, resume: bool = False, progress=None, verify:
                "gradient_norm": float(jnp.linalg.norm(grad)), "step_s": time.perf_counter() - t0}
         if isinstance(param, FreeForm):
             row["beta"] = float(now.beta)
+        row["surrogate"] = int(warm)  # 1: the terms and objective are the steady surrogate's
+        for name in names:  # each constraint (feasible where <= 0) and the multiplier it was weighed with
+            row[f"g_{name}"] = float(g[name])
+            row[f"lambda_{name}"] = float(multipliers[name])
+        multipliers = updated_multipliers(g, multipliers, mu) if names else multipliers
         with open(out / "log.jsonl", "a") as fh:
             fh.write(json.dumps(row) + "\n")
         new_csv = not (out / "log.csv").exists()
@@ -246,7 +300,7 @@ def run_study(study: Study, out, *, resume: bool = False, progress=None, verify:
             w.writerow([f"{v:.9g}" if isinstance(v, float) else v for v in row.values()])
         x = x_next
         _snapshot(out, at_iteration(study, param, it + 1), x, it + 1)  # before the checkpoint: a resume deletes frames past it
-        _save(checkpoint, x, opt_state, it + 1, reference)
+        _save(checkpoint, x, opt_state, it + 1, reference, multipliers)
         if progress is not None:
             elapsed = time.perf_counter() - started
             progress(it + 1, iterations, row, elapsed / (it + 1 - start) * (iterations - it - 1))
@@ -256,6 +310,10 @@ def run_study(study: Study, out, *, resume: bool = False, progress=None, verify:
               "start": _to_float(reference), "final": _to_float(final),
               "objective_start": float(weighted_objective(reference, weights, reference)),
               "objective_final": float(weighted_objective(final, weights, reference)), "x": np.asarray(x).tolist()}
+    if names:  # the last iteration's constraints (g <= 0: feasible) and the multipliers reached
+        last = json.loads((out / "log.jsonl").read_text().splitlines()[-1])
+        record["constraints"] = {name: {"bound": study.constraints[name], "g": last[f"g_{name}"],
+                                        "multiplier": float(multipliers[name])} for name in names}
     if isinstance(param, LayerProfile):
         record["layer_profiles"] = {k: np.asarray(v).tolist() for k, v in param.profiles(x).items()}
     elif isinstance(param, FreeForm):

@@ -13,6 +13,18 @@ scalar, each differentiable in the fields:
 * ``host_mass_mg_cm2``: host mass per projected area (conducting share at ``conductor_density``,
   the rest at ``insulator_density``).
 
+:func:`steady_terms` is the cheap steady surrogate for warm-up iterations (``[design]
+warmup_iterations``): one potential solve of the design at the start of plating (uniform salt,
+no Li moved) instead of the transient, with the same term names:
+
+* ``top_growth``: the share of the first step's current on faces at or above the host's top
+  layer (what would plate on top, not into the host);
+* ``envelope_growth_um``: that share times the capacity's thickness as dense Li [µm] (the
+  growth if the first step's distribution held);
+* ``flux_cv``, ``hotspot``: the first step's;
+* ``sei_mAh_cm2``: 0 (no area change without a transient: its weight does nothing in warm-up);
+* ``host_mass_mg_cm2``: as above.
+
 :func:`weighted_objective` combines them with weights, each normalised by the starting design's
 value. :func:`tortuosity_objective` is the steady transport objective.
 """
@@ -23,7 +35,8 @@ import jax
 import jax.numpy as jnp
 
 from hostsim import PCG, Grid, effective_diffusivity_ratio
-from hostsim.electrochemistry.metrics import COULOMB_PER_MAH_CM2, Q_SEI, envelope_heights
+from hostsim.electrochemistry.constants import FARADAY, LI_MOLAR_VOLUME
+from hostsim.electrochemistry.metrics import COULOMB_PER_MAH_CM2, Q_SEI, envelope_heights, flux_statistics
 from hostsim.electrochemistry.plating import initial_state, plate
 
 CU_DENSITY = 8960.0  # kg/m³, copper (CRC Handbook of Chemistry and Physics, 97th ed.)
@@ -66,6 +79,36 @@ def plating_terms(grid: Grid, fields, electrolyte, kinetics, *, current_density,
         "hotspot": jnp.mean(rec.hotspot_pnorm),
         "sei_mAh_cm2": Q_SEI * jnp.sum(jax.nn.relu(jnp.diff(area))) / projected / COULOMB_PER_MAH_CM2,
         "host_mass_mg_cm2": mass * 100.0,  # kg/m² -> mg/cm²
+    }
+
+
+def steady_terms(grid: Grid, fields, electrolyte, kinetics, *, current_density, capacity, collector_layers, host_top,
+                 top=None, conductor_density=CU_DENSITY, insulator_density=PI_DENSITY) -> dict:
+    """The steady surrogate of :func:`plating_terms` (see the module docstring): the current
+    distribution of the design's first plating step, one potential solve."""
+    from hostsim.electrochemistry.potential import solve_potential
+    from hostsim.numerics.connectivity import attached, conducting_nodes, connected_nodes
+
+    s, k, l, theta0 = fields
+    h = grid.voxel_size
+    projected = grid.length[0] * grid.length[1]
+    kw = {} if top is None else {"top": top}
+    # only conductor connected to the collector is at V, as in the plating step
+    nodes = conducting_nodes(jax.lax.stop_gradient(s), jax.lax.stop_gradient(k), jax.lax.stop_gradient(theta0))
+    live = attached(grid, connected_nodes(grid, nodes)[0])
+    sol = solve_potential(grid, s, k, l, theta0, grid.full(electrolyte.concentration), electrolyte, kinetics,
+                          current=current_density * projected, attached=live, **kw)
+    _, cv, _, pnorm = flux_statistics(sol.face_area, sol.face_current)
+    top_share = jnp.sum(sol.reaction[:, :, host_top:]) / jnp.sum(sol.reaction)
+    dense_li_um = capacity * LI_MOLAR_VOLUME / FARADAY * 1e6  # the capacity as a dense Li layer [µm]
+    mass = jnp.sum(s * (k * conductor_density + (1.0 - k) * insulator_density)) * h**3 / projected
+    return {
+        "top_growth": top_share,
+        "envelope_growth_um": top_share * dense_li_um,
+        "flux_cv": cv,
+        "hotspot": pnorm,
+        "sei_mAh_cm2": jnp.zeros((), top_share.dtype),
+        "host_mass_mg_cm2": mass * 100.0,
     }
 
 

@@ -36,11 +36,42 @@ def _history_plot(out: Path) -> Path:
         if abs(first) > 1e-12:
             axes[1].plot(it, [r[key] / first for r in rows], label=key)
     axes[1].set(xlabel="iteration", ylabel="term / its start value [-]", title="design terms (optimiser's model)")
+    warm = [r["iteration"] for r in rows if r.get("surrogate")]
+    if warm:  # warm-up iterations optimise the steady surrogate: their values are the surrogate's
+        for ax in axes:
+            ax.axvspan(min(warm) - 0.5, max(warm) + 0.5, color="0.9", zorder=0, label="steady surrogate (warm-up)")
     axes[1].legend(fontsize=8)
     path = out / "history.png"
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+RENDERS = (("iso", "lithiophilicity", "the host coloured by its lithiophilicity l (plated Li plain): start (left) "
+             "and final design"),
+           ("iso", "plating_time_s", "the plated Li coloured by when it was plated (host grey): start (left) and "
+            "final design"),
+           ("section", "plating_time_s", "cross-section at constant y: Li inside the host vs on top of it (red line: "
+            "the host top)"))
+
+
+def _renders(out: Path) -> list:
+    """(png, caption) of the verification runs' before/after renders (pyvista, off-screen). A
+    machine that cannot render gets a note in the page instead of a failed study."""
+    made = []
+    try:
+        from hostsim.pictures import render
+    except Exception as e:  # pyvista/VTK missing or broken
+        return [(None, f"3D renders left out: {type(e).__name__}: {e}")]
+    for view, field, caption in RENDERS:
+        target = out / "renders" / f"verification_{view}_{field}.png"
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            render.render(out / "verification", view=view, field=field, out=target, size=(1200, 700))
+            made.append((target, caption))
+        except Exception as e:
+            made.append((None, f"render {target.name} left out: {type(e).__name__}: {e}"))
+    return made
 
 
 def write_design_report(out) -> Path:
@@ -66,6 +97,8 @@ def write_design_report(out) -> Path:
         parts.append("</table>")
         depth = plot_depth_profile(load_run(out / "verification"), out / "depth_profile.png")
         parts.append(embed_image(Path(depth), "where the plated Li went through the thickness: start (left) and final design"))
+        parts += [embed_image(path, caption) if path is not None else f"<p><em>{html.escape(caption)}</em></p>"
+                  for path, caption in _renders(out)]
     if "layer_profiles" in record:
         parts.append("<h2>The design: values per layer, collector to top</h2><table><tr><th>field</th>"
                      + "".join(f"<th>{i}</th>" for i in range(len(next(iter(record['layer_profiles'].values())))))

@@ -15,6 +15,7 @@ with which optimiser and budget. Every key is validated; a bad one is one
     beta_max = 32.0                      #   iterations up to beta_max (continuation)
     beta_every = 10
     plating_steps = 20                   # steps of the plating transient per design iteration
+    warmup_iterations = 0                # first iterations on the steady surrogate (one potential solve)
 
     [geometry]                           # the base host, as in a case file (family + parameters)
     [electrolyte] [kinetics] [cell] [numerics]   # as in a case file
@@ -26,6 +27,11 @@ with which optimiser and budget. Every key is validated; a bad one is one
     [objective]                          # weights of the terms, each normalised by the start's value
     top_growth = 1.0
     flux_cv = 0.1                        # also: envelope_growth_um, hotspot, sei_mAh_cm2, host_mass_mg_cm2
+
+    [constraints]                        # optional, augmented Lagrangian (inverse.lagrangian)
+    flux_cv_max = 1.0                    # <term>_max: the term / its start value stays <= this
+    porosity_min = 0.5                   # slab porosity bounds (designs whose solid moves)
+    penalty = 10.0                       # mu
 
     [optimizer]
     name = "adam"                        # adam | sgd
@@ -44,9 +50,9 @@ from hostsim.run.case import Case, parse_case, read_toml
 from .objectives import TERMS
 
 DESIGN_KEYS = ("parameterisation", "layers", "fields", "start_k", "start_l", "parameters", "plating_steps",
-               "porosity", "feature_size_um", "beta_start", "beta_max", "beta_every")
+               "porosity", "feature_size_um", "beta_start", "beta_max", "beta_every", "warmup_iterations")
 OPTIMIZER_KEYS = ("name", "learning_rate", "clip", "iterations")
-STUDY_SECTIONS = ("design", "objective", "optimizer")
+STUDY_SECTIONS = ("design", "objective", "optimizer", "constraints")
 
 DEFAULT_STUDY = {
     # a thick, fine Cu skeleton plated fast to ~60 % of its pore volume: the uniform start crowds
@@ -68,6 +74,7 @@ class Study:
     design: dict
     weights: dict
     optimizer: dict
+    constraints: dict = dataclasses.field(default_factory=dict)  # [constraints], inverse.lagrangian
 
     @property
     def segment(self):
@@ -110,6 +117,7 @@ def parse_study(data: dict, source: str = "study") -> Study:
     design = dict(data.pop("design", {}))
     weights = dict(data.pop("objective", {}))
     optimizer = dict(data.pop("optimizer", {}))
+    constraints = dict(data.pop("constraints", {}))
     case = parse_case(data, source)
     if not case.geometry:
         raise InputError("study [geometry]: give the base host (family and its parameters)")
@@ -125,6 +133,8 @@ def parse_study(data: dict, source: str = "study") -> Study:
     design["layers"] = _number("design", "layers", design.get("layers", 8), low=1, integer=True, allow_equal=True)
     design["plating_steps"] = _number("design", "plating_steps", design.get("plating_steps", 20), low=1, integer=True,
                                       allow_equal=True)
+    design["warmup_iterations"] = _number("design", "warmup_iterations", design.get("warmup_iterations", 0), low=0,
+                                          integer=True, allow_equal=True)
     fields = design.setdefault("fields", ["s", "l"] if kind == "free_form" else ["k", "l"])
     if kind == "free_form":
         if fields not in (["s"], ["s", "l"]):
@@ -154,7 +164,9 @@ def parse_study(data: dict, source: str = "study") -> Study:
                                       allow_equal=True)
     if optimizer["iterations"] > 100000:
         raise InputError(f"study [optimizer] iterations: at most 100000; got {optimizer['iterations']}")
-    return Study(source, case, design, weights, optimizer)
+    from .lagrangian import validate
+
+    return Study(source, case, design, weights, optimizer, validate(constraints, _number) if constraints else {})
 
 
 def load_study(path) -> Study:

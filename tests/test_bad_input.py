@@ -120,9 +120,13 @@ def test_li_growing_into_the_top_layers_stops_the_run_with_that_message():
     assert res.summary["plated_capacity_mAh_cm2"] < 0.3
 
 
-@pytest.mark.parametrize("content", [b"garbage", None], ids=["not an npz", "an npz of another layout"])
+@pytest.mark.parametrize("content", [b"garbage", None, "truncated"],
+                         ids=["not an npz", "an npz of another layout", "a checkpoint truncated on disk"])
 def test_a_corrupt_checkpoint_is_one_line_naming_the_file(tmp_path, capsys, content):
-    """--resume over a checkpoint that is not one of ours: one line naming the file, exit 2."""
+    """--resume over a checkpoint that is not one of ours, or one cut short on disk: one line naming
+    the file, exit 2."""
+    import io
+
     import numpy as np
 
     out = tmp_path / "run"
@@ -131,6 +135,12 @@ def test_a_corrupt_checkpoint_is_one_line_naming_the_file(tmp_path, capsys, cont
     checkpoint = out / "foil_checkpoint.npz"
     if content is None:
         np.savez(checkpoint, state=np.zeros(3))
+    elif content == "truncated":  # a real checkpoint's layout, cut in half
+        buffer = io.BytesIO()
+        np.savez(buffer, **{"state/theta": np.zeros((4, 4, 32)), "series/time": np.arange(25.0),
+                            "segment": np.asarray(0), "chunk": np.asarray(1)})
+        data = buffer.getvalue()
+        checkpoint.write_bytes(data[: len(data) // 2])
     else:
         checkpoint.write_bytes(content)
     code = main(["simulate", "--resume", str(out), "--no-report", "--quiet"])
@@ -138,3 +148,36 @@ def test_a_corrupt_checkpoint_is_one_line_naming_the_file(tmp_path, capsys, cont
     assert code == 2, err
     assert len(err.splitlines()) == 1 and "foil_checkpoint.npz: unreadable checkpoint" in err, err
     assert "Traceback" not in err
+
+
+def test_kill_9_mid_run_then_resume_gives_the_uninterrupted_summary(tmp_path):
+    """``kill -9`` of ``hostsim simulate`` while it runs (after a checkpoint, before the end), then
+    ``--resume``: the same summary as an uninterrupted run (Ctrl-C is tested in test_plating.py)."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    case = tmp_path / "case.toml"
+    case.write_text('[geometry]\nfamily = "foil"\nwidth_um = 1.0\nheight_um = 12.0\nvoxel_size_um = 0.5\n'
+                    + PLATE.format(j=1.0, q=1.0) + '[numerics]\nprecision = "float64"\nfill_per_step = 0.01\n')
+    command = [sys.executable, "-m", "hostsim.cli", "simulate", str(case), "--no-report", "--quiet", "--out"]
+    full, part = tmp_path / "full", tmp_path / "part"
+    assert subprocess.run(command + [str(full)], capture_output=True).returncode == 0
+    proc = subprocess.Popen(command + [str(part)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    checkpoint = part / "foil_checkpoint.npz"
+    deadline = time.time() + 300
+    while not checkpoint.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
+    assert proc.poll() is None, "the run ended before a checkpoint could be killed: make it longer"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (part / "summary.json").exists()
+    resumed = subprocess.run(command[:-1] + ["--resume", str(part)], capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    a = json.loads((full / "summary.json").read_text())["foil"]
+    b = json.loads((part / "summary.json").read_text())["foil"]
+    for key in ("plated_charge_C", "envelope_growth_um", "final_voltage_V", "steps", "flux_cv", "conservation_error"):
+        assert a[key] == b[key], key

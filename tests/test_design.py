@@ -115,6 +115,105 @@ def test_design_gradient_matches_central_differences(kind):
         assert float(jnp.vdot(grad, direction)) == pytest.approx(fd, rel=1e-4)
 
 
+def test_steady_surrogate_gradient_matches_central_differences_and_float32_is_finite():
+    """The warm-up surrogate (one potential solve of the design's first step): its weighted
+    objective's gradient along a random direction equals central differences to 1e-4 relative in
+    float64, and is finite in float32."""
+    from inverse import LayerProfile, weighted_objective
+    from inverse.objectives import steady_terms
+
+    weights = {"flux_cv": 1.0, "hotspot": 1.0, "top_growth": 0.5, "envelope_growth_um": 0.1, "host_mass_mg_cm2": 0.2}
+    for precision in ("float64", "float32"):
+        with jax.enable_x64(precision == "float64"):
+            fam = _base(precision)
+            base = fam.fields()
+            param = LayerProfile(base, layers=8, start_k=0.9, start_l=0.5)
+
+            def terms(x):
+                return steady_terms(base.grid, param.fields(x), LP30, Kinetics(), current_density=40.0,
+                                    capacity=0.02 * COULOMB_PER_MAH_CM2, collector_layers=base.collector_layers,
+                                    host_top=base.host_top)
+
+            x0 = param.initial()
+            reference = jax.jit(terms)(x0)
+            assert 0.0 < float(reference["top_growth"]) < 1.0 and float(reference["flux_cv"]) > 0.0
+
+            def objective(x):
+                return weighted_objective(terms(x), weights, reference)
+
+            value, grad = jax.jit(jax.value_and_grad(objective))(x0)
+            assert np.isfinite(float(value)) and np.all(np.isfinite(np.asarray(grad)))
+            if precision == "float64":
+                direction = jnp.asarray(np.random.default_rng(7).normal(size=x0.shape))
+                f = jax.jit(objective)
+                d = 1e-5
+                fd = (float(f(x0 + d * direction)) - float(f(x0 - d * direction))) / (2 * d)
+                assert abs(fd) > 1e-6
+                assert float(jnp.vdot(grad, direction)) == pytest.approx(fd, rel=1e-4)
+
+
+def test_warmup_iterations_run_on_the_surrogate_and_resume_across_the_switch(tmp_path):
+    """``warmup_iterations = 2`` of 4: the first two log rows are the surrogate's, the rest the
+    transient's; a study stopped after 3 iterations (one past the switch) and resumed equals the
+    uninterrupted one bit for bit."""
+    from hostsim.cli import main
+
+    study = tmp_path / "study.toml"
+    study.write_text(TINY_STUDY.replace("plating_steps = 4", "plating_steps = 4\nwarmup_iterations = 2")
+                     .replace("iterations = 3", "iterations = 4"))
+    full = tmp_path / "full"
+    assert main(["design", str(study), "--out", str(full), "--quiet", "--no-verify"]) == 0
+    rows = _study_log(full)
+    assert [r["surrogate"] for r in rows] == [1, 1, 0, 0]
+    assert rows[1]["objective"] < rows[0]["objective"]  # the warm-up lowers the surrogate's objective
+    part = tmp_path / "part"
+    assert main(["design", str(study), "--out", str(part), "--quiet", "--no-verify", "--iterations", "3"]) == 0
+    assert main(["design", "--resume", str(part), "--quiet", "--no-verify"]) == 0
+    assert _study_log(part) == rows
+
+
+def test_augmented_lagrangian_terms_and_multiplier_update():
+    """psi(g, lambda, mu) of Nocedal & Wright (17.65): lambda g + mu g²/2 while lambda + mu g > 0,
+    else -lambda²/(2 mu) (continuous at the switch); the multiplier rises with a violation and
+    never goes below 0."""
+    from inverse.lagrangian import constraint_values, penalty_terms, updated_multipliers
+
+    mu = 10.0
+    assert float(penalty_terms({"a": jnp.asarray(0.1)}, {"a": jnp.asarray(0.5)}, mu)) == pytest.approx(0.05 + 0.05)
+    assert float(penalty_terms({"a": jnp.asarray(-0.2)}, {"a": jnp.asarray(0.5)}, mu)) == pytest.approx(-0.0125)
+    edge = -0.05  # lambda + mu g = 0: both branches give -lambda²/(2 mu)
+    assert float(penalty_terms({"a": jnp.asarray(edge + 1e-9)}, {"a": jnp.asarray(0.5)}, mu)) == pytest.approx(
+        -0.0125, abs=1e-8)
+    new = updated_multipliers({"a": jnp.asarray(0.1), "b": jnp.asarray(-1.0)}, {"a": jnp.asarray(0.5), "b": jnp.asarray(0.5)}, mu)
+    assert float(new["a"]) == pytest.approx(1.5) and float(new["b"]) == 0.0
+    g = constraint_values({"flux_cv_max": 0.8, "porosity_min": 0.6, "penalty": mu}, {"flux_cv": jnp.asarray(0.09)},
+                          {"flux_cv": jnp.asarray(0.1)}, jnp.asarray(0.55))
+    assert float(g["flux_cv_max"]) == pytest.approx(0.1) and float(g["porosity_min"]) == pytest.approx(0.05)
+
+
+def test_a_constrained_study_moves_towards_its_bound_and_resumes_with_its_multipliers(tmp_path):
+    """[constraints] host_mass_mg_cm2_max = 0.97 on a flux-CV study of k and l: the loop logs the
+    constraint and its multiplier every iteration, the design ends lighter than the start, and a
+    study resumed mid-way (multipliers from the checkpoint) equals the uninterrupted one bit for bit."""
+    from hostsim.cli import main
+
+    study = tmp_path / "study.toml"
+    study.write_text(TINY_STUDY.replace("[optimizer]", "[constraints]\nhost_mass_mg_cm2_max = 0.97\npenalty = 50.0\n"
+                                        "[optimizer]").replace("iterations = 3", "iterations = 4"))
+    full = tmp_path / "full"
+    assert main(["design", str(study), "--out", str(full), "--quiet", "--no-verify"]) == 0
+    rows = _study_log(full)
+    assert rows[0]["g_host_mass_mg_cm2_max"] == pytest.approx(0.03, abs=1e-6)  # the start violates it by 3 %
+    assert rows[0]["lambda_host_mass_mg_cm2_max"] == 0.0 and rows[1]["lambda_host_mass_mg_cm2_max"] > 0.0
+    assert rows[-1]["g_host_mass_mg_cm2_max"] < rows[0]["g_host_mass_mg_cm2_max"]
+    record = json.loads((full / "design.json").read_text())
+    assert record["constraints"]["host_mass_mg_cm2_max"]["bound"] == 0.97
+    part = tmp_path / "part"
+    assert main(["design", str(study), "--out", str(part), "--quiet", "--no-verify", "--iterations", "2"]) == 0
+    assert main(["design", "--resume", str(part), "--quiet", "--no-verify"]) == 0
+    assert _study_log(part) == rows
+
+
 def _study_log(out):
     rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     for r in rows:
@@ -144,7 +243,9 @@ def test_design_cli_logs_checkpoints_and_resumes_bit_identically(tmp_path, capsy
     assert v["final"]["plated_capacity_mAh_cm2"] == pytest.approx(0.05, rel=1e-2)
     assert (full / "final_host.vti").exists() and (full / "verification" / "final_summary.json").exists()
     page = (full / "report.html").read_text()
-    assert page.count("data:image/png;base64") == 2 and "Verification" in page and "flux CV" in page
+    # history, depth profile and the three before/after renders (host by lithiophilicity, Li by plating time, section)
+    assert page.count("data:image/png;base64") == 5 and "Verification" in page and "flux CV" in page
+    assert "coloured by its lithiophilicity" in page and "left out" not in page
 
     part = tmp_path / "part"
     assert main(["design", str(study), "--out", str(part), "--quiet", "--iterations", "2"]) == 0
@@ -171,6 +272,10 @@ def test_design_cli_logs_checkpoints_and_resumes_bit_identically(tmp_path, capsy
     ("[optimizer]\nlearning_rate = -1\n", "learning_rate"),
     ("[optimizer]\niterations = 1e12\n", "iterations"),
     ("[[protocol.segment]]\nkind = 'strip'\ncurrent_mA_cm2 = 1.0\ncapacity_mAh_cm2 = 0.1\n", "one plate segment"),
+    ("[constraints]\nbeauty_max = 1.0\n", "unknown key(s) beauty_max"),
+    ("[constraints]\nporosity_min = 0.8\nporosity_max = 0.6\n", "porosity_min is above porosity_max"),
+    ("[constraints]\nflux_cv_max = 'low'\n", "flux_cv_max: expected a finite number"),
+    ("[design]\nwarmup_iterations = -1\n", "warmup_iterations"),
 ])
 def test_bad_study_is_one_line_and_exit_2(tmp_path, capsys, text, message):
     from hostsim.cli import main

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections import OrderedDict
 from pathlib import Path
 
 import equinox as eqx
@@ -27,7 +28,9 @@ import numpy as np
 
 _directory: Path | None = None
 _source_hash: str | None = None
-_programs: dict = {}  # key -> program, for this process
+_programs: "OrderedDict[str, object]" = OrderedDict()  # key -> program, this process's most recent
+KEEP = 8  # programs kept in memory: each holds a compiled executable (tens of MB); a sweep or a test
+# session that made hundreds of them grew to ~6 GB and aborted (measured, before the bound)
 
 
 def use_directory(path) -> None:
@@ -77,8 +80,12 @@ def stored_program(name: str, fn, statics, *args):
     _digest(h, statics)
     _digest(h, jax.tree.map(lambda a: jax.ShapeDtypeStruct(np.shape(a), jnp.result_type(a)), args))
     key = f"{name}-{h.hexdigest()[:32]}"
-    if key not in _programs:
+    if key in _programs:
+        _programs.move_to_end(key)
+    else:
         _programs[key] = fn if _directory is None else _load_or_export(_directory / f"{key}.bin", fn, args)
+        while len(_programs) > KEEP:
+            _programs.popitem(last=False)
     return _programs[key]
 
 

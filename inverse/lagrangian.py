@@ -1,0 +1,86 @@
+"""Inequality constraints of a design study by augmented Lagrangian (issue 12, SPEC 10).
+
+A study's ``[constraints]`` section bounds design quantities:
+
+* ``<term>_max = b`` for any design term (:data:`inverse.objectives.TERMS`): the term, relative
+  to the start design's value, stays at or below ``b`` (``flux_cv_max = 1.0``: no worse than
+  the start; ``host_mass_mg_cm2_max = 0.8``: 20 % lighter);
+* ``porosity_min``, ``porosity_max``: bounds on the host slab's porosity (1 - mean solid
+  fraction of the slab), for designs whose solid moves (family parameters; a free-form design
+  holds its porosity exactly by projection instead).
+
+Each becomes ``g_j(x) <= 0`` (``g = term / |start| - b``, ``g = porosity_min - porosity``, ...),
+added to the objective as the augmented-Lagrangian term (Nocedal & Wright, Numerical
+Optimization, 2nd ed., eq. 17.65 for inequalities)
+
+    psi(g, lambda, mu) = lambda g + mu g² / 2        if lambda + mu g > 0
+                       = -lambda² / (2 mu)           otherwise
+
+with the multiplier update ``lambda <- max(0, lambda + mu g)`` after every iteration (its
+design's ``g``). ``mu`` is ``[constraints] penalty`` (default 10). The multipliers are part of
+the checkpoint, so a resumed study continues them bit for bit, and every log row carries each
+``g`` and its multiplier.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+from .objectives import TERMS
+
+DEFAULT_PENALTY = 10.0  # mu: with g of order 0.01-0.1 (relative terms, porosity) a violation costs ~0.1-1 of the objective's start value
+
+
+def constraint_names(constraints: dict) -> list[str]:
+    """The constraints of a study's ``[constraints]`` section, in a fixed order."""
+    return sorted(k for k in constraints if k != "penalty")
+
+
+def constraint_values(constraints: dict, terms: dict, reference: dict, porosity) -> dict:
+    """``g_j`` of every constraint (feasible where ``<= 0``)."""
+    out = {}
+    for name in constraint_names(constraints):
+        bound = constraints[name]
+        if name == "porosity_min":
+            out[name] = bound - porosity
+        elif name == "porosity_max":
+            out[name] = porosity - bound
+        else:
+            term = name[: -len("_max")]
+            out[name] = terms[term] / jnp.maximum(jnp.abs(reference[term]), 1e-12) - bound
+    return out
+
+
+def penalty_terms(values: dict, multipliers: dict, mu: float):
+    """Sum of ``psi(g_j, lambda_j, mu)`` (see the module docstring)."""
+    total = 0.0
+    for name, g in values.items():
+        lam = multipliers[name]
+        active = lam + mu * g > 0
+        total = total + jnp.where(active, lam * g + 0.5 * mu * g * g, -lam * lam / (2.0 * mu))
+    return total
+
+
+def updated_multipliers(values: dict, multipliers: dict, mu: float) -> dict:
+    """``lambda_j <- max(0, lambda_j + mu g_j)``."""
+    return {name: jnp.maximum(0.0, multipliers[name] + mu * values[name]) for name in values}
+
+
+def validate(section: dict, number) -> dict:
+    """The ``[constraints]`` section checked (``number(section, key, value, low=...)`` validates a
+    value); an unknown key or a bad bound is one line."""
+    from hostsim import InputError
+
+    allowed = {f"{t}_max" for t in TERMS} | {"porosity_min", "porosity_max", "penalty"}
+    bad = sorted(set(section) - allowed)
+    if bad:
+        raise InputError(f"study [constraints]: unknown key(s) {', '.join(bad)}; allowed: {', '.join(sorted(allowed))}")
+    out = {}
+    for key, value in section.items():
+        out[key] = number("constraints", key, value, low=0, allow_equal=key != "penalty")
+        if key.startswith("porosity") and out[key] > 1:
+            raise InputError(f"study [constraints] {key}: a porosity is <= 1; got {value!r}")
+    if out.get("porosity_min", 0.0) > out.get("porosity_max", 1.0):
+        raise InputError("study [constraints]: porosity_min is above porosity_max")
+    out.setdefault("penalty", DEFAULT_PENALTY)
+    return out
