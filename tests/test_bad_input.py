@@ -175,7 +175,8 @@ def test_kill_9_mid_run_then_resume_gives_the_uninterrupted_summary(tmp_path):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not (part / "summary.json").exists()
-    resumed = subprocess.run(command[:-1] + ["--resume", str(part)], capture_output=True, text=True)
+    resumed = subprocess.run([sys.executable, "-m", "hostsim.cli", "simulate", "--resume", str(part), "--no-report",
+                              "--quiet"], capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
     a = json.loads((full / "summary.json").read_text())["foil"]
     b = json.loads((part / "summary.json").read_text())["foil"]

@@ -17,32 +17,26 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from hostsim import FARADAY, Grid, Kinetics, get_electrolyte
+from hostsim import Grid, Kinetics, get_electrolyte
 from hostsim.electrochemistry.potential import CentreInterface, FaceInterface, solve_potential
 
 ORACLE = get_electrolyte("spec_oracle")  # kappa 1 S/m, D 3e-10 m²/s, t+ 0.38, constant properties
 
 
-def _planar_error(nz, interface, J=100.0, L=100e-6):
-    kin = Kinetics(nucleation_overpotential_bare=0.0)
-    e = ORACLE
-    q = (1 - e.transference) * J / FARADAY
-    kd, kappa = float(e.diffusional_conductivity(e.concentration)), float(e.conductivity(e.concentration))
-    c_face = e.concentration - q * L / e.diffusivity_value
-    phi_face = -(J * L + kd * np.log(e.concentration / c_face)) / kappa
-    i0 = kin.exchange_current_density * (c_face / kin.reference_concentration) ** kin.alpha_a
-    eta = -2 / kin.f * np.arcsinh(J / (2 * i0))
-    exact = eta + phi_face
-    h = L / nz
-    g = Grid.create((1, 1, nz + 1), voxel_size=h, lateral="no_flux", precision="float64")
-    z = (np.arange(nz + 1) - 0.5) * h
-    c = e.concentration - q * (L - z) / e.diffusivity_value
-    c[0] = e.concentration
-    s = jnp.zeros(g.shape).at[:, :, 0].set(1.0)
-    sol = solve_potential(g, s, jnp.ones_like(s), jnp.zeros_like(s), jnp.zeros_like(s),
-                          jnp.asarray(c.reshape(1, 1, -1)), e, kin, current=J * h * h, interface=interface)
-    assert float(sol.current_error) == pytest.approx(0.0, abs=1e-12)
-    return (float(sol.voltage) - exact) / (exact - eta)
+def _script():
+    """scripts/interface_convergence.py (the convergence cases live there; the tests assert on them)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "interface_convergence.py"
+    spec = importlib.util.spec_from_file_location("interface_convergence", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _planar_error(nz, interface):
+    return _script().planar(nz, interface)
 
 
 def test_planar_electrode_potential_converges_at_second_order_on_the_face():
@@ -79,13 +73,7 @@ def test_pillar_current_share_converges_with_the_face_placement():
     """A 2 x 2 x 4 µm pillar on a foil (exact voxel geometry at every h), fast kinetics: the share
     of the current on the pillar's faces at 1, 0.5, 0.25 µm converges (measured order 1.7, limited
     by the pillar's edges), and the two placements approach the same limit."""
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "scripts" / "interface_convergence.py"
-    spec = importlib.util.spec_from_file_location("interface_convergence", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = _script()
     face = [mod.pillar_share(n, FaceInterface())[0] for n in (8, 16, 32)]
     centre = mod.pillar_share(32, CentreInterface())[0]
     order = math.log2((face[0] - face[1]) / (face[1] - face[2]))

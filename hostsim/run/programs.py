@@ -29,7 +29,7 @@ import numpy as np
 _directory: Path | None = None
 _source_hash: str | None = None
 _programs: "OrderedDict[str, object]" = OrderedDict()  # key -> program, this process's most recent
-KEEP = 8  # programs kept in memory: each holds a compiled executable (tens of MB); a sweep or a test
+KEEP = 4  # programs kept in memory: each holds a compiled executable (tens of MB); a sweep or a test
 # session that made hundreds of them grew to ~6 GB and aborted (measured, before the bound)
 
 
