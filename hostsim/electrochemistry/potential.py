@@ -139,7 +139,7 @@ class CentreInterface(eqx.Module):
     plating step uses (see :class:`FaceInterface` for why)."""
 
     def half_cell(self, grid: Grid, electrolyte, c, eps):
-        return jnp.zeros(grid.shape, grid.dtype), jnp.zeros(grid.shape, grid.dtype)
+        return None, None  # no half cell: :func:`_reaction` takes the cell-centre path
 
 
 CONCENTRATION_SMALL = 1e-3  # [mol/m³]: below it the face concentration's shift is not applied (i0 ~ c^alpha_a has an infinite slope at 0)
@@ -179,6 +179,30 @@ def _face_concentration_factor(kinetics, c, salt, mean_current):
     return jnp.where(shifts, rho, 1.0), jnp.where(shifts, rho_c, 0.0)
 
 
+def _centre_reaction(kinetics, grid, areas, ls, covers, eta, c):
+    """:func:`_reaction` of :class:`CentreInterface`: Butler–Volmer at the cell's eta and c, once per
+    cell, stored before the faces read it."""
+    bv, dbv = jax.jvp(lambda e: kinetics.butler_volmer(e, c), (eta,), (jnp.ones_like(eta),))
+    pair = materialized(jnp.stack([bv, dbv]))
+    bv, dbv = pair[0], pair[1]
+    total = jnp.zeros_like(eta)
+    slope = jnp.zeros_like(eta)
+    currents = []
+    for a, l, cov in zip(areas, ls, covers):
+        def gate(e, l=l, cov=cov):
+            # plating: nucleation gate; stripping: only Li strips (never host), weighted by the Li
+            # cover of the conducting side
+            return jnp.where(e < 0, kinetics.nucleation_gate(e, l, cov), cov)
+
+        w, dw = jax.jvp(gate, (eta,), (jnp.ones_like(eta),))
+        i = w * bv
+        currents.append(i)
+        total = total + a * i
+        slope = slope + a * (dw * bv + w * dbv)
+    h3 = grid.voxel_size**3
+    return total / h3, slope / h3, currents
+
+
 def _reaction(kinetics, grid, areas, ls, covers, eta, c, resistance, salt):
     """R_v [A/m³], its derivative in eta, and the face current densities.
 
@@ -196,6 +220,8 @@ def _reaction(kinetics, grid, areas, ls, covers, eta, c, resistance, salt):
     (:func:`~hostsim.numerics.operators.materialized`) before the faces read them: otherwise XLA
     recomputes the exponentials in every consumer (measured on the 32x32x80 skeleton: the step's
     elementwise work took more time than its PCG iterations)."""
+    if resistance is None:  # CentreInterface
+        return _centre_reaction(kinetics, grid, areas, ls, covers, eta, c)
     ones = jnp.ones_like(eta)
 
     def bv_and_slope(e):
@@ -252,8 +278,8 @@ class PotentialProblem(eqx.Module):
     ls: tuple
     covers: tuple
     concentration: jax.Array
-    half_cell_resistance: jax.Array  # R [Ohm m²] between the cell centre and its interface faces (FaceInterface)
-    half_cell_salt: jax.Array  # S [mol/m³ per A/m²]: c_face = c - S i
+    half_cell_resistance: jax.Array | None  # R [Ohm m²] between the cell centre and its faces (FaceInterface; None: CentreInterface)
+    half_cell_salt: jax.Array | None  # S [mol/m³ per A/m²]: c_face = c - S i
     kinetics: object
     kappa_ref: jax.Array
     current: jax.Array | None  # total current [A] (galvanostatic), None: V is given

@@ -10,7 +10,9 @@ compilation still comes from the compilation cache.
 The key: hostsim's own source files (any edit makes a new key), the JAX version and backend, the
 x64 flag, the abstract arguments, and the *values* of every static object the program closes
 over (grid, electrolyte, kinetics, solver settings: each leaf's bytes, not its repr). Off unless
-a directory is set (:func:`use_directory`; the CLI sets it next to the compilation cache).
+a directory is set (:func:`use_directory`; the CLI sets it next to the compilation cache only with
+``HOSTSIM_PROGRAM_STORE=1``: two long test sessions that used the store crashed inside XLA's
+executable serialization, not yet understood).
 """
 
 from __future__ import annotations
