@@ -56,22 +56,17 @@ RENDERS = (("iso", "lithiophilicity", "the host coloured by its lithiophilicity 
 
 
 def _renders(out: Path) -> list:
-    """(png, caption) of the verification runs' before/after renders (pyvista, off-screen). A
-    machine that cannot render gets a note in the page instead of a failed study."""
-    made = []
-    try:
-        from hostsim.pictures import render
-    except Exception as e:  # pyvista/VTK missing or broken
-        return [(None, f"3D renders left out: {type(e).__name__}: {e}")]
-    for view, field, caption in RENDERS:
-        target = out / "renders" / f"verification_{view}_{field}.png"
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            render.render(out / "verification", view=view, field=field, out=target, size=(1200, 700))
-            made.append((target, caption))
-        except Exception as e:
-            made.append((None, f"render {target.name} left out: {type(e).__name__}: {e}"))
-    return made
+    """(png, caption) of the verification runs' before/after renders, drawn in a child process
+    (:mod:`hostsim.pictures.isolated`). A machine that cannot render gets a note in the page
+    instead of a failed study."""
+    from hostsim.pictures.isolated import run_jobs
+
+    (out / "renders").mkdir(parents=True, exist_ok=True)
+    targets = [out / "renders" / f"verification_{view}_{field}.png" for view, field, _ in RENDERS]
+    jobs = [{"kind": "render", "source": str(out / "verification"), "view": view, "field": field,
+             "out": str(target), "size": [1200, 700]} for (view, field, _), target in zip(RENDERS, targets)]
+    return [(target, caption) if error is None else (None, f"render {target.name} left out: {error}")
+            for target, (_, _, caption), error in zip(targets, RENDERS, run_jobs(jobs))]
 
 
 def write_design_report(out) -> Path:

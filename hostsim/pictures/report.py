@@ -70,40 +70,38 @@ def _summary_table(runs: dict) -> str:
 
 
 def _renders(directory: Path, runs: dict, notes: list, progress) -> list:
-    """(path, caption) of the renders and the animation; failures become notes."""
+    """(path, caption) of the renders and the animation; failures become notes. They are drawn in
+    a child process (:mod:`hostsim.pictures.isolated`: VTK's and XLA's LLVMs apart)."""
+    from hostsim.pictures.isolated import run_jobs
+
     out = directory / "renders"
-    made = []
-    try:
-        from hostsim.pictures import render
-    except Exception as e:  # pyvista/VTK missing or broken
-        notes.append(f"3D renders left out: {type(e).__name__}: {e}")
-        return made
-    jobs = [("iso", "plating_time_s", None, "all hosts, iso view: host (grey), collector, plated Li coloured by "
+    out.mkdir(parents=True, exist_ok=True)
+    jobs, captions = [], []
+    spec = [("iso", "plating_time_s", None, "all hosts, iso view: host (grey), collector, plated Li coloured by "
              "the mean time it was plated")]
     for name in runs:
-        jobs.append(("section", None, name, f"{name}: cross-section — Li inside the host vs on top of it"))
-        jobs.append(("iso", "concentration_mol_m3", name, f"{name}: salt concentration on cut planes"))
-    for view, field, case, caption in jobs:
+        spec.append(("section", None, name, f"{name}: cross-section — Li inside the host vs on top of it"))
+        spec.append(("iso", "concentration_mol_m3", name, f"{name}: salt concentration on cut planes"))
+    for view, field, case, caption in spec:
         target = out / f"{case or 'all'}_{view}{'_' + field if field else ''}.png"
-        try:
-            if progress:
-                progress(f"rendering {target.name}")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            render.render(directory, view=view, field=field, case=case, out=target, size=(1200, 800))
-            made.append((target, caption))
-        except Exception as e:
-            notes.append(f"render {target.name} left out: {type(e).__name__}: {e}")
+        jobs.append({"kind": "render", "source": str(directory), "view": view, "field": field, "case": case,
+                     "out": str(target), "size": [1200, 800]})
+        captions.append((target, caption))
     first = next(iter(runs), None)
     if first is not None and len(runs[first].snapshots) > 1:
         for name in runs:
             target = out / f"{name}_plating.gif"
-            try:
-                if progress:
-                    progress(f"animating {target.name}")
-                render.animate(directory, target, case=name, max_frames=24, size=(640, 480))
-                made.append((target, f"{name}: plating over time (animation)"))
-            except Exception as e:
-                notes.append(f"animation {target.name} left out: {type(e).__name__}: {e}")
+            jobs.append({"kind": "animate", "source": str(directory), "out": str(target), "case": name,
+                         "max_frames": 24, "size": [640, 480]})
+            captions.append((target, f"{name}: plating over time (animation)"))
+    if progress:
+        progress(f"rendering {len(jobs)} images")
+    made = []
+    for (target, caption), error in zip(captions, run_jobs(jobs)):
+        if error is None:
+            made.append((target, caption))
+        else:
+            notes.append(f"render {target.name} left out: {error}")
     return made
 
 
