@@ -3,23 +3,29 @@
 Fields stay float32 unless a test asks for float64 (the Grid carries the dtype), so both
 precisions are exercised.
 
-The tests run without JAX's persistent compilation cache (``HOSTSIM_COMPILATION_CACHE=0`` for
-this process and the CLI processes it starts; set ``HOSTSIM_TEST_CACHE=1`` to use it). With the
-cache on, a full session from an empty cache crashed deterministically inside XLA's executable
-serialization (``put_executable_and_time``, a segfault in test_plating's gradient test, three
-sessions; the test passes alone): serialising is what writing the cache does, so the session
-no longer writes it. Not yet understood; the CLI itself keeps the cache (short processes).
+Compiled programs are released after every test module (``jax.clear_caches()``). Each XLA CPU
+executable holds ~17 memory mappings while it is alive, and a full session compiles thousands
+of them: without the release a session reached Linux's ``vm.max_map_count`` (65,530) in
+test_plating and XLA segfaulted in its next compilation or cache write (measured: 61,016 maps
+just before the crash; test_design alone adds ~27,000). The persistent compilation cache stays
+on, so a released program comes back from disk, not from a recompilation.
 """
 
-import os
+import gc
 
-if os.environ.get("HOSTSIM_TEST_CACHE", "0") != "1":
-    os.environ["HOSTSIM_COMPILATION_CACHE"] = "0"
+import jax
+import pytest
 
-import jax  # noqa: E402
-
-from hostsim.cli import enable_compilation_cache  # noqa: E402
+from hostsim.cli import enable_compilation_cache
 
 enable_compilation_cache()
 jax.config.update("jax_enable_x64", True)
 jax.config.update("jax_numpy_rank_promotion", "raise")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_programs():
+    """Free every compiled program a test module leaves behind (see the module docstring)."""
+    yield
+    jax.clear_caches()
+    gc.collect()
