@@ -68,3 +68,25 @@ def test_a_damaged_store_entry_is_exported_again(store):
     theta_again, _ = _run()
     assert np.array_equal(theta, theta_again)
     assert path.stat().st_size > 1000  # rewritten
+
+
+def test_release_frees_the_memory_mappings_of_compiled_programs():
+    """Each live XLA CPU program holds memory mappings (a session that kept thousands crashed at
+    61,016 of Linux's 65,530): 60 small compiled programs add > 300 mappings (~17 each, measured),
+    a release gives at least 80 % of them back, and a release 'when over' a share the process is
+    far from does nothing."""
+    import jax
+
+    if programs._memory_mappings() is None:
+        pytest.skip("no /proc/self/maps on this system")
+    programs.release_programs()
+    before = programs._memory_mappings()
+    kept = [jax.jit(lambda x, i=i: jnp.cumsum(x) * i) for i in range(60)]
+    for i, f in enumerate(kept):
+        f(jnp.ones(i + 2)).block_until_ready()
+    grown = programs._memory_mappings()
+    assert grown - before > 300
+    assert programs.release_programs(when_over=0.99) is False
+    assert programs.release_programs() is True
+    assert programs._memory_mappings() - before < 0.2 * (grown - before)
+    assert kept[5](jnp.ones(7))[-1] == 35.0  # a released program compiles again when called

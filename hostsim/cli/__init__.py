@@ -274,10 +274,11 @@ def enable_compilation_cache() -> str | None:
     # cache every program, however quick to compile: a run's set-up is dozens of small programs
     # (~0.03 s each to compile, ~1.5 s together on 2 cores; measured), JAX's default threshold is 1 s
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-    # the store of traced step programs (hostsim.run.programs) stays off: long test sessions that used
-    # it crashed twice inside XLA's executable serialization (segfault in put_executable_and_time),
-    # not yet understood; HOSTSIM_PROGRAM_STORE=1 turns it on
-    if os.environ.get("HOSTSIM_PROGRAM_STORE", "0").strip().lower() in ("1", "true", "yes", "on"):
+    # the store of traced step programs (hostsim.run.programs) next to it: a new process skips
+    # tracing and lowering each host's step chunk (~1.2 s per host, measured); HOSTSIM_PROGRAM_STORE=0
+    # turns it off. (Two long test sessions that used it segfaulted: the process had run out of
+    # memory mappings, hostsim.run.programs.release_programs, not the store.)
+    if os.environ.get("HOSTSIM_PROGRAM_STORE", "1").strip().lower() not in ("0", "false", "no", "off"):
         from hostsim.run.programs import use_directory
 
         use_directory(Path(path) / "hostsim-programs")

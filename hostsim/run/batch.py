@@ -25,6 +25,9 @@ A sweep file is a case file with one more section::
 
 Members share compiled programs: in one process the second member with the same grid shape and
 static settings reuses the first one's compilation (and the persistent cache across processes).
+When the process holds more than half the kernel's memory mappings (each live XLA CPU program
+holds ~17), every compiled program is released (:func:`hostsim.run.programs.release_programs`):
+a sweep over many grid shapes would otherwise end in a segfault inside XLA.
 """
 
 from __future__ import annotations
@@ -224,6 +227,7 @@ def run_batch(sweep: Sweep, out, hosts_of: Callable, *, resume: bool = False, ma
     that has finished (or failed) is skipped and an interrupted one continues from its checkpoint.
     ``progress(done, total, member, row_status, elapsed_s, eta_s)`` after each member."""
     from hostsim.run.pipeline import Interrupted, prepare_output, run_hosts
+    from hostsim.run.programs import release_programs
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -261,6 +265,7 @@ def run_batch(sweep: Sweep, out, hosts_of: Callable, *, resume: bool = False, ma
             record["wall_time_s"] = time.perf_counter() - t0
             (folder / "member.json").write_text(json.dumps(record, indent=1, default=str))
             ran += 1
+            release_programs(when_over=0.5)  # a sweep over many shapes must not run out of mappings
         rows = collect(out, sweep)
         write_table(out, rows)
         if progress is not None:

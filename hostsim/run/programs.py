@@ -10,9 +10,11 @@ compilation still comes from the compilation cache.
 The key: hostsim's own source files (any edit makes a new key), the JAX version and backend, the
 x64 flag, the abstract arguments, and the *values* of every static object the program closes
 over (grid, electrolyte, kinetics, solver settings: each leaf's bytes, not its repr). Off unless
-a directory is set (:func:`use_directory`; the CLI sets it next to the compilation cache only with
-``HOSTSIM_PROGRAM_STORE=1``: two long test sessions that used the store crashed inside XLA's
-executable serialization, not yet understood).
+a directory is set (:func:`use_directory`; the CLI sets it next to the compilation cache unless
+``HOSTSIM_PROGRAM_STORE=0``).
+
+:func:`release_programs` frees every compiled program of a long process before it runs out of
+memory mappings (a sweep over many grid shapes).
 """
 
 from __future__ import annotations
@@ -130,3 +132,40 @@ def _register() -> None:
 
 
 _register()
+
+
+def _memory_mappings() -> int | None:
+    """This process's memory mappings (Linux), or None where /proc is not there."""
+    try:
+        with open("/proc/self/maps", "rb") as fh:
+            return sum(1 for _ in fh)
+    except OSError:
+        return None
+
+
+def _mapping_limit() -> int:
+    try:
+        return int(Path("/proc/sys/vm/max_map_count").read_text())
+    except (OSError, ValueError):
+        return 65530  # Linux's default
+
+
+def release_programs(*, when_over: float = 0.0) -> bool:
+    """Drop every compiled program this process holds (the programs here and JAX's caches) when
+    its memory mappings exceed ``when_over`` x the kernel's limit; returns whether it did.
+
+    Each live XLA CPU executable holds ~17 memory mappings. A long process that keeps compiling
+    new programs (a sweep over many grid shapes, a test session) reaches ``vm.max_map_count``
+    (65,530 by default) and XLA then segfaults in its next compilation (measured: a test session
+    crashed at 61,016 mappings). Released programs come back from the persistent compilation
+    cache when they are needed again."""
+    if when_over > 0:
+        count = _memory_mappings()
+        if count is None or count <= when_over * _mapping_limit():
+            return False
+    import gc
+
+    _programs.clear()
+    jax.clear_caches()
+    gc.collect()
+    return True
