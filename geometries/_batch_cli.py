@@ -26,6 +26,12 @@ def register(subparsers) -> None:
     p.add_argument("--resume", action="store_true", help="continue an interrupted batch in --out")
     p.add_argument("--process-id", type=int, default=None, help="this process's share of the members (with --num-processes)")
     p.add_argument("--num-processes", type=int, default=None, help="processes sharing the members")
+    p.add_argument("--coordinator", default=None, metavar="HOST:PORT",
+                   help="join a jax.distributed process group (with --num-processes and --process-id; process 0 "
+                        "serves HOST:PORT); process 0 merges the table when all are done")
+    p.add_argument("--distributed", action="store_true",
+                   help="join a jax.distributed process group described by the cluster's environment (Slurm, "
+                        "Open MPI, Kubernetes)")
     p.add_argument("--max-frames", type=int, default=2, help="field snapshots per member host (default 2)")
     p.add_argument("--no-report", action="store_true", help="no report.html")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -54,7 +60,14 @@ def run(args) -> int:
 
     from ._case import case_hosts
 
+    from hostsim.run import distributed
+
     pid, count = args.process_id, args.num_processes
+    group = args.coordinator is not None or args.distributed
+    if args.coordinator is not None and args.distributed:
+        raise InputError("--coordinator and --distributed: give one (--distributed reads the cluster's environment)")
+    if args.coordinator is not None and (pid is None or count is None):
+        raise InputError("--coordinator needs --num-processes and --process-id")
     if (pid is None) != (count is None):
         raise InputError("--process-id and --num-processes go together")
     pid, count = (0, 1) if pid is None else (pid, count)
@@ -62,6 +75,8 @@ def run(args) -> int:
         raise InputError(f"--process-id must be in [0, --num-processes); got {pid} of {count}")
     if args.max_frames < 2:
         raise InputError(f"--max-frames: expected >= 2; got {args.max_frames}")
+    if group:  # before JAX's first computation (the sweep's checks build host parameters with jax.numpy)
+        pid, count = distributed.join(args.coordinator, *((count, pid) if args.coordinator else (None, None)))
     sweep = parse_sweep(read_toml(args.sweep, "sweep"), str(args.sweep), validate_host=validate_host)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
@@ -85,6 +100,16 @@ def run(args) -> int:
         print(f"\ninterrupted: finished members are in {out}; continue with 'hostsim batch {args.sweep} --out {out} "
               f"--resume'", file=sys.stderr)
         return 130
+    if group:  # the table is merged once every process has finished its share
+        distributed.barrier("hostsim-batch-members-done")
+        if pid != 0:
+            print(f"process {pid} of {count}: its members are in {out}/members; process 0 merges the table")
+            distributed.leave()
+            return 0
+        from hostsim.run.batch import collect, write_table
+
+        rows = collect(out, sweep)
+        write_table(out, rows)
     failed = sum(r["status"] == "failed" for r in rows)
     print(f"batch: {len({r['member'] for r in rows})} of {len(sweep.members)} members in the table ({failed} failed); "
           f"{out / 'results.csv'}, {out / 'results.parquet'}")
@@ -92,4 +117,6 @@ def run(args) -> int:
         from hostsim.pictures.batch_report import write_batch_report
 
         print(f"report: {write_batch_report(out, sweep, rows)}")
+    if group:
+        distributed.leave()
     return 0

@@ -228,3 +228,52 @@ def test_transport_cli_over_a_folder_writes_one_table(tmp_path, capsys):
     capsys.readouterr()
     assert main(["transport", str(tmp_path / "none*.npy")]) == 2
     assert "matches no file" in capsys.readouterr().err
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+def test_two_processes_through_jax_distributed_make_the_table_of_one(tmp_path):
+    """`hostsim batch --coordinator localhost:PORT --num-processes 2 --process-id I` (two processes
+    joined by jax.distributed, each running its share) merges the same table as one process:
+    every metric identical, wall times aside."""
+    import csv
+    import os
+    import subprocess
+    import sys
+
+    sweep = tmp_path / "sweep.toml"
+    sweep.write_text(FOIL_SWEEP)
+    base = [sys.executable, "-m", "hostsim.cli", "batch", str(sweep), "--no-report", "--quiet"]
+    env = dict(os.environ, JAX_PLATFORMS="cpu")
+    one = subprocess.run(base + ["--out", str(tmp_path / "one")], capture_output=True, text=True, env=env, timeout=300)
+    assert one.returncode == 0, one.stderr[-2000:]
+    port = _free_port()
+    procs = [subprocess.Popen(base + ["--out", str(tmp_path / "two"), "--coordinator", f"localhost:{port}",
+                                      "--num-processes", "2", "--process-id", str(i)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+             for i in (0, 1)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [o[1][-2000:] for o in outs]
+    assert "process 1 of 2" in outs[1][0] and "4 of 4 members" in outs[0][0]
+
+    def table(folder):
+        with open(tmp_path / folder / "results.csv") as fh:
+            return [{k: v for k, v in row.items() if "wall_time" not in k} for row in csv.DictReader(fh)]
+
+    a, b = table("one"), table("two")
+    assert len(a) == 4 and a == b
+
+
+def test_a_coordinator_without_its_process_count_is_one_line(tmp_path, capsys):
+    sweep = tmp_path / "sweep.toml"
+    sweep.write_text(FOIL_SWEEP)
+    assert main(["batch", str(sweep), "--out", str(tmp_path / "o"), "--coordinator", "localhost:1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--coordinator" in err
+    assert not (tmp_path / "o").exists()

@@ -66,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--rtol", type=float, default=1e-6, help="relative residual tolerance (default 1e-6)")
     t.add_argument("--max-steps", type=int, default=500, help="PCG iteration cap (default 500)")
     t.add_argument("--output", default=None, help="write concentration, flux and phase to this .vti file")
+    t.add_argument("--devices", default="1", metavar="N|all",
+                   help="split one volume along z over N local devices (or all): a volume too large for one")
     t.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     t.add_argument("--table", default=None, metavar="FILE.csv",
                    help="several volumes: write the table here (CSV, and Parquet beside it); default: print it")
@@ -195,6 +197,31 @@ def _transport_batch(args, paths) -> int:
     return 0
 
 
+def _devices_mesh(text: str):
+    """``--devices N|all`` as a z mesh, or None for one device."""
+    import jax
+
+    from hostsim.errors import InputError
+
+    local = jax.local_devices()
+    if text.strip().lower() == "all":
+        wanted = len(local)
+    else:
+        try:
+            wanted = int(text)
+        except ValueError:
+            raise InputError(f"--devices: expected a count >= 1 or 'all'; got {text!r}") from None
+        if wanted < 1:
+            raise InputError(f"--devices: expected a count >= 1 or 'all'; got {wanted}")
+        if wanted > len(local):
+            raise InputError(f"--devices {wanted}: this process sees {len(local)} {local[0].platform} device(s)")
+    if wanted == 1:
+        return None
+    from hostsim.numerics.sharding import z_mesh
+
+    return z_mesh(local[:wanted])
+
+
 def _transport(args) -> int:
     if args.precision == "float64":
         import jax
@@ -212,8 +239,11 @@ def _transport(args) -> int:
         raise InputError(f"--max-steps must be >= 1; got {args.max_steps}")
     if args.output is not None:
         check_writable(args.output)
+    mesh = _devices_mesh(args.devices)
     paths = _volume_paths(args.volume)
     if len(paths) > 1:
+        if mesh is not None:
+            raise InputError("--devices splits one volume; several volumes are already spread over every local device")
         return _transport_batch(args, paths)
     if args.table is not None:
         raise InputError("--table is for several volumes; give more than one volume (files, a folder or a glob)")
@@ -233,6 +263,7 @@ def _transport(args) -> int:
         precision=args.precision,
         solver=PCG(rtol=args.rtol, max_steps=args.max_steps),
         source=source,
+        mesh=mesh,
     )
     if args.output:
         write_vti(args.output, {"phase": volume, "concentration": result.concentration, "flux": result.flux})

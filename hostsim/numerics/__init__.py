@@ -7,5 +7,6 @@ and graph connectivity. Nothing here knows about electrochemistry.
 * :mod:`~hostsim.numerics.linsolve` — PCG with an implicit adjoint (``jax.lax.custom_linear_solve``);
 * :mod:`~hostsim.numerics.newton` — adaptive inexact Newton with an implicit derivative;
 * :mod:`~hostsim.numerics.percolation` — 6-connected clusters spanning an axis;
-* :mod:`~hostsim.numerics.connectivity` — conductor connected to the collector, updated incrementally.
+* :mod:`~hostsim.numerics.connectivity` — conductor connected to the collector, updated incrementally;
+* :mod:`~hostsim.numerics.sharding` — one grid split along z over several devices.
 """

@@ -196,7 +196,7 @@ def write_table(out: Path, rows: list) -> None:
     columns = []
     for r in rows:
         columns.extend(k for k in r if k not in columns)
-    tmp = out / "results.tmp.csv"
+    tmp = out / f"results.{os.getpid()}.tmp.csv"  # processes of one batch each write their own
     with open(tmp, "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=columns)
         w.writeheader()
@@ -212,7 +212,7 @@ def write_table(out: Path, rows: list) -> None:
         elif len(kinds) > 1:
             values = [None if v is None else str(v) for v in values]
         table[c] = values
-    tmp = out / "results.tmp.parquet"
+    tmp = out / f"results.{os.getpid()}.tmp.parquet"
     pq.write_table(pa.table(table), tmp)
     os.replace(tmp, out / "results.parquet")
 

@@ -26,6 +26,7 @@ key by key (the geometry section is validated by the geometry package that build
     precision = "float32"
     fill_per_step = 0.05
     newton_steps = 25               # cap on Newton iterations per step (it stops earlier on its tolerances)
+    devices = 1                     # "all" or N: split the grid along z over N local devices (a host too large for one)
 
     [output]
     max_frames = 40                 # field snapshots (.vti + .pvd) per host, initial and final included
@@ -67,7 +68,7 @@ MAX_CYCLES = 10000
 # any cell (0.1, SPEC 4) the cap binds every step and the charge is held back instead of plated
 NUMERICS_HIGH = {"fill_per_step": 0.1, "newton_steps": 100, "rest_steps": 10000, "voltage_cutoff_V": 5.0}
 NUMERICS_KEYS = {"precision": ("float32", "float64"), "fill_per_step": float, "newton_steps": int,
-                 "voltage_cutoff_V": float, "rest_steps": int}
+                 "voltage_cutoff_V": float, "rest_steps": int, "devices": "devices"}
 
 
 @dataclasses.dataclass
@@ -152,7 +153,12 @@ def parse_case(data: dict, source: str = "case") -> Case:
     _unknown("numerics", numerics.keys(), NUMERICS_KEYS)
     for key, kind in NUMERICS_KEYS.items():
         if key in numerics:
-            if isinstance(kind, tuple):
+            if kind == "devices":  # "all" or a count: the grid split along z over that many local devices
+                if numerics[key] != "all":
+                    numerics[key] = _number("numerics", key, numerics[key], low=0, integer=True, high=4096)
+                    if numerics[key] < 1:
+                        raise InputError(f"case [numerics] devices: expected \"all\" or a count >= 1; got {numerics[key]}")
+            elif isinstance(kind, tuple):
                 if numerics[key] not in kind:
                     raise InputError(f"case [numerics] {key}: expected one of {', '.join(kind)}; got {numerics[key]!r}")
             else:

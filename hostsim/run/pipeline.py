@@ -116,6 +116,18 @@ def simulation_options(case: Case) -> dict:
     if "voltage_cutoff_V" in case.numerics:
         kw["voltage_cutoff"] = case.numerics["voltage_cutoff_V"]
     kw["top"] = case.top
+    if case.numerics.get("devices", 1) != 1:
+        import jax
+
+        from hostsim.numerics.sharding import z_mesh
+
+        local = jax.local_devices()
+        wanted = len(local) if case.numerics["devices"] == "all" else case.numerics["devices"]
+        if wanted > len(local):
+            raise InputError(f"{case.source}: [numerics] devices = {wanted}, but this process sees {len(local)} "
+                             f"device(s) ({local[0].platform})")
+        if wanted > 1:
+            kw["mesh"] = z_mesh(local[:wanted])
     return kw
 
 

@@ -110,7 +110,7 @@ def _load_or_export(path: Path, fn, args):
         except OSError:
             pass  # an unwritable store: run without it
     call = jax.jit(exported.call)
-    device = jax.devices()[0]
+    device = jax.local_devices()[0]  # this process's (jax.devices()[0] is process 0's in a process group)
 
     def run(*args):
         # committed arguments: the first call would otherwise be lowered for uncommitted inputs

@@ -37,6 +37,7 @@ from hostsim.electrochemistry.interfaces import interface_area
 from hostsim.electrochemistry.metrics import COULOMB_PER_MAH_CM2, envelope_heights
 from hostsim.electrochemistry.cell import Reservoir
 from hostsim.numerics.newton import AdaptiveNewton
+from hostsim.numerics.sharding import shard_cells
 from hostsim.run.programs import stored_program
 from hostsim.electrochemistry.plating import SAVED_IN_STEPS, PlatingState, plating_step
 
@@ -127,7 +128,7 @@ def _total_interface_area(grid, s, k, theta):
 def run_protocol(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics, protocol: Protocol, *,
                  collector_layers: int = 1, host_top: int | None = None, fill_per_step: float = 0.05, rest_steps: int = 4,
                  voltage_cutoff: float = 0.5, newton=None, top=None, depletion_ratio: float = 1e-3, progress=None,
-                 on_chunk=None, resume: dict | None = None):
+                 on_chunk=None, resume: dict | None = None, mesh=None):
     """Run the protocol; returns ``(state, series)`` with ``series`` a dict of numpy arrays (one
     entry per step, SI units) including envelope heights and the segment index.
 
@@ -135,6 +136,9 @@ def run_protocol(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
     needed to continue (state, series so far, position, the step plan); passing such a dict back
     as ``resume`` continues the run where it stopped, with the same steps, so an interrupted run
     ends with the same result as an uninterrupted one.
+
+    ``mesh`` (a 1-D ``jax.sharding.Mesh``, :func:`hostsim.numerics.sharding.z_mesh`) splits the
+    grid along z over its devices: a host too large for one device; the same result to round-off.
     """
     projected = grid.length[0] * grid.length[1]
     if resume is not None:
@@ -161,6 +165,7 @@ def run_protocol(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
         check_plan(grid, s, state.theta, segments, total_steps)
     compiled = {}
     host = tuple(jnp.asarray(x, grid.dtype) for x in (s, k, l))
+    host, state = shard_cells((host, state), mesh)
     for index, seg in enumerate(segments):
         n = rounded(seg)
         if index < start_segment:
@@ -215,7 +220,9 @@ def run_protocol(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
                 partial(body, host=host, drive=drive), carry, None, length=length))
             statics = (grid, electrolyte, kinetics, newton, top, collector_layers, host_top, voltage_cutoff,
                        depletion_ratio, length)
-            compiled[length] = stored_program("plating_chunk", program, statics, (state, jnp.asarray(False)), host, drive)
+            # (a split grid's program is not stored: an exported program is tied to its device count)
+            compiled[length] = (program if mesh is not None else
+                                stored_program("plating_chunk", program, statics, (state, jnp.asarray(False)), host, drive))
         first_chunk = start_chunk if index == start_segment else 0
         carry = (state, jnp.asarray(resume_stopped if (index == start_segment and first_chunk) else False))
         done += first_chunk * length
