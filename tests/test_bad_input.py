@@ -69,6 +69,8 @@ CORPUS = [
     (BASE + "[numerics]\nnewton_steps = 2.5\n", "newton_steps: expected an integer"),
     (BASE + '[numerics]\nvoltage_cutoff_V = "x"\n', "voltage_cutoff_V: expected a number"),
     (BASE + "[numerics]\nrest_steps = 0\n", "rest_steps: must be > 0"),
+    (BASE + "[numerics]\ndevices = 0\n", "devices: must be > 0"),
+    (BASE + "[numerics]\ndevices = 4096\n", "[numerics] devices = 4096, but this process sees"),
     (BASE + '[cell]\ntop = "wall"\n', "top: expected one of reservoir, li_counter_electrode"),
     (BASE + "[output]\nframes = 3\n", "case [output]: unknown key(s) frames"),
     (BASE + "[output]\nmax_frames = 1\n", "max_frames: must be > 1"),
