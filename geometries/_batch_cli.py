@@ -33,6 +33,10 @@ def register(subparsers) -> None:
                    help="join a jax.distributed process group described by the cluster's environment (Slurm, "
                         "Open MPI, Kubernetes)")
     p.add_argument("--max-frames", type=int, default=2, help="field snapshots per member host (default 2)")
+    p.add_argument("--members-together", default="auto", choices=["auto", "vmap", "one-by-one"],
+                   help="vmap: members of one grid, settings and step plan run as one program (split over the "
+                        "local devices when there are several); one-by-one: each alone; auto (default): vmap on "
+                        "accelerators or several devices, one-by-one on a single CPU device")
     p.add_argument("--no-report", action="store_true", help="no report.html")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(handler=run)
@@ -50,6 +54,20 @@ def validate_host(case) -> None:
             raise InputError(f"[geometry] file: {case.geometry['file']}: no such file")
         return
     geometry_host(case.geometry, case.numerics.get("precision", "float32"))
+
+
+def _schedule(choice: str):
+    """``--members-together`` as a :mod:`hostsim.run.batch` schedule (None: the default)."""
+    import jax
+
+    from hostsim.run.batch import OneByOne, Together
+    from hostsim.numerics.sharding import member_mesh
+
+    if choice == "one-by-one":
+        return OneByOne()
+    if choice == "vmap":
+        return Together(mesh=member_mesh() if len(jax.local_devices()) > 1 else None)
+    return None
 
 
 def run(args) -> int:
@@ -95,7 +113,7 @@ def run(args) -> int:
 
     try:
         rows = run_batch(sweep, out, case_hosts, resume=args.resume, max_frames=args.max_frames,
-                         share=(pid, count), progress=progress)
+                         share=(pid, count), progress=progress, schedule=_schedule(args.members_together))
     except Interrupted:
         print(f"\ninterrupted: finished members are in {out}; continue with 'hostsim batch {args.sweep} --out {out} "
               f"--resume'", file=sys.stderr)

@@ -45,4 +45,20 @@ def shard_cells(tree, mesh: jax.sharding.Mesh | None):
     return jax.tree.map(place, tree)
 
 
-__all__ = ["AXIS", "cells_sharding", "shard_cells", "z_mesh"]
+def member_mesh(devices=None) -> jax.sharding.Mesh:
+    """A 1-D mesh named ``"members"`` over ``devices`` (default: every local device), for batches
+    whose leading axis is the member."""
+    devices = list(jax.local_devices() if devices is None else devices)
+    return jax.sharding.Mesh(np.array(devices), ("members",), axis_types=(AxisType.Auto,))
+
+
+def shard_members(tree, mesh: jax.sharding.Mesh | None):
+    """Every array in ``tree`` split along its leading (member) axis over ``mesh``; ``mesh=None``
+    returns ``tree`` as it is. The member count must be a multiple of the device count."""
+    if mesh is None:
+        return tree
+    split = NamedSharding(mesh, PartitionSpec(mesh.axis_names[0]))
+    return jax.tree.map(lambda a: jax.device_put(a, split), tree)
+
+
+__all__ = ["AXIS", "cells_sharding", "member_mesh", "shard_cells", "shard_members", "z_mesh"]

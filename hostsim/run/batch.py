@@ -42,6 +42,8 @@ import time
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+
 from hostsim.errors import InputError
 from hostsim.run.case import Case, parse_case
 
@@ -217,64 +219,214 @@ def write_table(out: Path, rows: list) -> None:
     os.replace(tmp, out / "results.parquet")
 
 
+@dataclasses.dataclass(frozen=True)
+class OneByOne:
+    """Members run one after another, each its own call of the (shared) compiled program. The
+    default on a single CPU device: there, 4 default-skeleton members ``vmap``-ped ran at 0.85x
+    the speed of one after another (the 82k-cell step already keeps both cores busy; measured,
+    scripts/bench_batch_plating.py)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Together:
+    """Members of one grid, static settings and step plan run as one ``vmap``-ped program
+    (:func:`hostsim.run.pipeline.run_members`), at most ``max_members`` and at most a quarter of
+    the free memory at a time (:data:`MEMBER_BYTES_PER_VOXEL`); ``mesh`` (a 1-D mesh,
+    :func:`hostsim.numerics.sharding.member_mesh`) splits them over its devices (a chunk is
+    then a multiple of the device count, or runs one by one). The default on accelerators and
+    with several local devices. A chunk that raises runs again one member at a time, so a
+    failing member still gets its own row."""
+
+    max_members: int = 64
+    mesh: object = None
+
+
+# memory of one member during a plating step: XLA's analysis of one compiled step, float32
+# (scripts/bench_memory.py: 521 B per voxel on one device); float64 doubles it
+MEMBER_BYTES_PER_VOXEL = 521
+
+
+def default_schedule():
+    """:class:`Together` over every local device on accelerators or with several devices,
+    :class:`OneByOne` on a single CPU device."""
+    import jax
+
+    local = jax.local_devices()
+    if len(local) > 1:
+        from hostsim.numerics.sharding import member_mesh
+
+        return Together(mesh=member_mesh(local))
+    return OneByOne() if local[0].platform == "cpu" else Together()
+
+
 def run_batch(sweep: Sweep, out, hosts_of: Callable, *, resume: bool = False, max_frames: int = 2,
-              share: tuple = (0, 1), progress: Callable | None = None) -> list:
+              share: tuple = (0, 1), progress: Callable | None = None, schedule=None) -> list:
     """Run the sweep's members into ``out/members/<key>/``; returns the table rows (all finished
     members, also those another process ran). ``hosts_of(case) -> [(name, host)]``.
 
     ``share = (process_id, num_processes)``: this process runs members ``index % n == id``
     (multi-process batches; any process can merge the table at the end). With ``resume`` a member
     that has finished (or failed) is skipped and an interrupted one continues from its checkpoint.
+    ``schedule``: :class:`OneByOne` or :class:`Together` (default :func:`default_schedule`).
     ``progress(done, total, member, row_status, elapsed_s, eta_s)`` after each member."""
-    from hostsim.run.pipeline import Interrupted, prepare_output, run_hosts
     from hostsim.run.programs import release_programs
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "members").mkdir(exist_ok=True)
+    schedule = default_schedule() if schedule is None else schedule
     pid, count = share
     mine = [m for m in sweep.members if m.index % count == pid]
     started = time.perf_counter()
-    ran = 0
-    for done, member in enumerate(mine, 1):
-        folder = out / "members" / member.key
-        finished = member_rows(out, member) is not None
-        if finished and resume:
-            status = "skipped"
-        else:
-            again = resume and folder.is_dir()
-            folder = prepare_output(folder, resume=again)
-            (folder / "failed.json").unlink(missing_ok=True)
-            t0 = time.perf_counter()
-            (folder / "member.json").write_text(json.dumps({"index": member.index, "key": member.key,
-                                                            "parameters": member.parameters, "case": member.data},
-                                                           indent=1, default=str))
-            try:
-                run_hosts(folder, hosts_of(member.case), member.case, resume=again, max_frames=max_frames)
-                status = "completed"
-            except Interrupted:
-                raise
-            except KeyboardInterrupt:
-                raise Interrupted("interrupted") from None
-            except Exception as e:  # one member's failure is its row, never the batch's end
-                message = str(e).strip().splitlines()[0][:500] if str(e).strip() else type(e).__name__
-                (folder / "failed.json").write_text(json.dumps({"message": f"{type(e).__name__}: {message}",
-                                                                "wall_time_s": time.perf_counter() - t0}))
-                status = "failed"
-            record = json.loads((folder / "member.json").read_text())
-            record["wall_time_s"] = time.perf_counter() - t0
-            (folder / "member.json").write_text(json.dumps(record, indent=1, default=str))
-            ran += 1
-            release_programs(when_over=0.5)  # a sweep over many shapes must not run out of mappings
-        rows = collect(out, sweep)
-        write_table(out, rows)
+    state = {"done": 0, "ran": 0}
+
+    def finished_member(member, status):
+        state["done"] += 1
+        state["ran"] += status != "skipped"
+        write_table(out, collect(out, sweep))
         if progress is not None:
             elapsed = time.perf_counter() - started
-            eta = elapsed / max(ran, 1) * (len(mine) - done) if ran else float("nan")
-            progress(done, len(mine), member, status, elapsed, eta)
+            eta = elapsed / state["ran"] * (len(mine) - state["done"]) if state["ran"] else float("nan")
+            progress(state["done"], len(mine), member, status, elapsed, eta)
+
+    pending = []
+    for member in mine:
+        if resume and member_rows(out, member) is not None:
+            finished_member(member, "skipped")
+        else:
+            pending.append(member)
+    runs = _together_chunks(pending, hosts_of, schedule) if isinstance(schedule, Together) else [[m] for m in pending]
+    for chunk in runs:
+        if len(chunk) > 1:
+            statuses = _run_together(out, chunk, resume, max_frames, schedule.mesh)
+            if statuses is None:  # the chunk failed: each member again, alone
+                statuses = [_run_member(out, member, hosts_of, resume, max_frames) for member, _, _ in chunk]
+            for (member, _, _), status in zip(chunk, statuses):
+                finished_member(member, status)
+        else:
+            member = chunk[0] if isinstance(chunk[0], Member) else chunk[0][0]
+            finished_member(member, _run_member(out, member, hosts_of, resume, max_frames))
+        release_programs(when_over=0.5)  # a sweep over many shapes must not run out of mappings
     rows = collect(out, sweep)
     write_table(out, rows)
     return rows
+
+
+def _start_member(out: Path, member: Member, resume: bool) -> tuple:
+    """The member's folder, ready for a run (``again``: it continues an interrupted one)."""
+    from hostsim.run.pipeline import prepare_output
+
+    folder = out / "members" / member.key
+    again = resume and folder.is_dir()
+    folder = prepare_output(folder, resume=again)
+    (folder / "failed.json").unlink(missing_ok=True)
+    (folder / "member.json").write_text(json.dumps({"index": member.index, "key": member.key,
+                                                    "parameters": member.parameters, "case": member.data},
+                                                   indent=1, default=str))
+    return folder, again
+
+
+def _finish_member(folder: Path, seconds: float) -> None:
+    record = json.loads((folder / "member.json").read_text())
+    record["wall_time_s"] = seconds
+    (folder / "member.json").write_text(json.dumps(record, indent=1, default=str))
+
+
+def _run_member(out: Path, member: Member, hosts_of: Callable, resume: bool, max_frames: int) -> str:
+    """One member as an ordinary run; its failure is its row, never the batch's end."""
+    from hostsim.run.pipeline import Interrupted, run_hosts
+
+    folder, again = _start_member(out, member, resume)
+    t0 = time.perf_counter()
+    try:
+        run_hosts(folder, hosts_of(member.case), member.case, resume=again, max_frames=max_frames)
+        status = "completed"
+    except Interrupted:
+        raise
+    except KeyboardInterrupt:
+        raise Interrupted("interrupted") from None
+    except Exception as e:  # one member's failure is its row, never the batch's end
+        message = str(e).strip().splitlines()[0][:500] if str(e).strip() else type(e).__name__
+        (folder / "failed.json").write_text(json.dumps({"message": f"{type(e).__name__}: {message}",
+                                                        "wall_time_s": time.perf_counter() - t0}))
+        status = "failed"
+    _finish_member(folder, time.perf_counter() - t0)
+    return status
+
+
+def _together_chunks(members: list, hosts_of: Callable, schedule: Together) -> list:
+    """Members grouped by what one ``vmap``-ped program needs to share (grid, static settings,
+    step plan), in chunks; a member that cannot join one (several hosts, a split grid, a host
+    that fails to build) is a chunk of its own, run alone."""
+    from hostsim.run.pipeline import simulation_options
+    from hostsim.run.protocol import step_plan
+
+    groups: dict = {}
+    alone = []
+    for member in members:
+        case = member.case
+        try:
+            hosts = hosts_of(case)
+            if len(hosts) != 1 or case.numerics.get("devices", 1) != 1:
+                raise ValueError("not batchable")
+            name, host = hosts[0]
+            fields = host.fields() if hasattr(host, "fields") else host
+            options = simulation_options(case)
+            plan = step_plan(fields.grid, fields.s, fields.k, fields.theta, case.protocol,
+                             fill_per_step=options.get("fill_per_step", 0.05), rest_steps=options.get("rest_steps", 4))
+        except Exception:  # noqa: BLE001 - run alone: the ordinary path reports any failure
+            alone.append([member])
+            continue
+        statics = json.dumps({k: v for k, v in member.data.items() if k != "geometry"}, sort_keys=True, default=str)
+        key = (fields.grid, fields.collector_layers, fields.host_top, name, statics, plan)
+        groups.setdefault(key, []).append((member, name, fields))
+    import math
+
+    chunks = []
+    for (grid, *_), group in groups.items():
+        itemsize = np.dtype(grid.dtype).itemsize
+        fits = max(1, _free_memory() // 4 // (MEMBER_BYTES_PER_VOXEL * itemsize // 4 * math.prod(grid.shape)))
+        size = max(1, min(schedule.max_members, fits))
+        devices = 1 if schedule.mesh is None else schedule.mesh.size
+        if devices > 1:
+            size = max(devices, size // devices * devices)
+        for i in range(0, len(group), size):
+            part = group[i:i + size]
+            if len(part) % devices:  # not a multiple of the devices: these run alone
+                chunks.extend([p] for p in part)
+            else:
+                chunks.append(part)
+    return chunks + alone
+
+
+def _free_memory() -> int:
+    from hostsim.transport.effective import _available_memory
+
+    return _available_memory()
+
+
+def _run_together(out: Path, chunk: list, resume: bool, max_frames: int, mesh) -> list | None:
+    """A chunk of ``(member, host name, fields)`` as one ``vmap``-ped run; the members' statuses,
+    or None when the run raised (each member then runs alone)."""
+    from hostsim.run.pipeline import Interrupted, run_members
+
+    started = [_start_member(out, member, resume) for member, _, _ in chunk]
+    folders = [folder for folder, _ in started]
+    t0 = time.perf_counter()
+    try:
+        results = run_members(folders, chunk[0][1], [f for _, _, f in chunk], chunk[0][0].case,
+                              resume=any(again for _, again in started), max_frames=max_frames, mesh=mesh)
+    except Interrupted:
+        raise
+    except KeyboardInterrupt:
+        raise Interrupted("interrupted") from None
+    except Exception:  # noqa: BLE001 - run them alone: the failing member gets its own row
+        return None
+    seconds = (time.perf_counter() - t0) / len(chunk)
+    for folder, result in zip(folders, results):
+        (folder / "summary.json").write_text(json.dumps({result.name: result.summary}, indent=1, default=float))
+        _finish_member(folder, seconds)
+    return ["completed"] * len(chunk)
 
 
 def collect(out: Path, sweep: Sweep) -> list:
@@ -287,4 +439,4 @@ def collect(out: Path, sweep: Sweep) -> list:
     return rows
 
 
-__all__ = ["Member", "Sweep", "collect", "member_key", "member_rows", "parse_sweep", "run_batch", "write_table"]
+__all__ = ["Member", "OneByOne", "Sweep", "Together", "collect", "default_schedule", "member_key", "member_rows", "parse_sweep", "run_batch", "write_table"]

@@ -171,6 +171,45 @@ def run_host(out: Path, name: str, fields, case: Case, *, resume: bool = False, 
     return result
 
 
+def run_members(outs: list, name: str, fields_list: list, case: Case, *, resume: bool = False, max_frames: int = 40,
+                progress: Callable | None = None, mesh=None) -> list:
+    """:func:`run_host` of several hosts of one grid, each into its own folder of ``outs`` (host
+    ``name`` in each), as one ``vmap``-ped run (members of a batch). Each member writes what
+    :func:`run_host` writes, its checkpoint included (a single run's format). With ``resume``:
+    when every member has a checkpoint at the same place they continue together; when only some
+    have one (a kill between two members' checkpoint files), each continues alone. ``mesh``
+    splits the members over its devices. Returns the members' results."""
+    from hostsim.run.simulation import simulate_members, write_outputs
+    from hostsim.run.snapshots import SnapshotWriter
+
+    checkpoints = [Path(out) / f"{name}_checkpoint.npz" for out in outs]
+    starts = [load_checkpoint(cp) if resume and cp.exists() else None for cp in checkpoints]
+    if any(st is not None for st in starts) and (any(st is None for st in starts) or len(
+            {(int(st["segment"]), int(st["chunk"])) for st in starts}) > 1):
+        return [run_host(Path(out), name, f, case, resume=True, max_frames=max_frames) for out, f in zip(outs, fields_list)]
+    grid = fields_list[0].grid
+    first = fields_list[0]
+    hosts = [{"s": f.s, "k": f.k, "l": f.l} for f in fields_list]
+    try:
+        writers = [SnapshotWriter(Path(out), name, grid, host, collector_layers=first.collector_layers,
+                                  host_top=first.host_top, max_frames=max_frames, resume=st is not None)
+                   for out, host, st in zip(outs, hosts, starts)]
+        options = simulation_options(case)
+        if mesh is not None:
+            options["mesh"] = mesh
+        results = simulate_members(
+            [name] * len(outs), grid, [(f.s, f.k, f.l, f.theta) for f in fields_list], case.electrolyte, case.kinetics,
+            case.protocol, collector_layers=first.collector_layers, host_top=first.host_top, progress=progress,
+            snapshots=writers, on_chunk=[lambda c, cp=cp: save_checkpoint(cp, c) for cp in checkpoints],
+            resume=None if all(st is None for st in starts) else starts, **options)
+    except KeyboardInterrupt:
+        raise Interrupted("interrupted: the members' last checkpoints are in their folders; continue with --resume") from None
+    for out, result, host, cp in zip(outs, results, hosts, checkpoints):
+        write_outputs(Path(out), result, grid, host, collector_layers=first.collector_layers, host_top=first.host_top)
+        cp.unlink(missing_ok=True)
+    return results
+
+
 def run_hosts(out: Path, hosts, case: Case, *, resume: bool = False, max_frames: int = 40,
               progress: Callable | None = None, on_host: Callable | None = None) -> dict:
     """Run every ``(name, host)`` of ``hosts`` into ``out`` (``host`` has ``fields()`` or is the

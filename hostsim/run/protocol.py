@@ -29,6 +29,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import PartitionSpec
 
 from hostsim.electrochemistry.constants import FARADAY, LI_MOLAR_VOLUME
 from hostsim.errors import InputError
@@ -37,7 +38,7 @@ from hostsim.electrochemistry.interfaces import interface_area
 from hostsim.electrochemistry.metrics import COULOMB_PER_MAH_CM2, envelope_heights
 from hostsim.electrochemistry.cell import Reservoir
 from hostsim.numerics.newton import AdaptiveNewton
-from hostsim.numerics.sharding import shard_cells
+from hostsim.numerics.sharding import shard_cells, shard_members
 from hostsim.run.programs import stored_program
 from hostsim.electrochemistry.plating import SAVED_IN_STEPS, PlatingState, plating_step
 
@@ -90,6 +91,7 @@ def steps_for(segment: Segment, grid: Grid, interface_ratio: float, fill_per_ste
     return max(1, math.ceil(segment.capacity / per_step))
 
 
+CHUNK_STEPS = 25  # steps per compiled scan: progress is reported (and a checkpoint written) between chunks
 MAX_STEPS = 200_000  # a run longer than this is a mistake in the case (hours of wall time per host)
 TOP_MARGIN_LAYERS = 2  # voxel layers under the top face kept free of Li (the reservoir's boundary cells)
 
@@ -139,33 +141,50 @@ def run_protocol(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
 
     ``mesh`` (a 1-D ``jax.sharding.Mesh``, :func:`hostsim.numerics.sharding.z_mesh`) splits the
     grid along z over its devices: a host too large for one device; the same result to round-off.
+
+    **Members together.** With a leading member axis on ``s, k, l`` and every state field (B
+    hosts of one grid), the members run as one ``vmap``-ped program: every series entry then has
+    shape ``(B, steps)`` and a checkpoint's ``stopped`` and ``interface_ratio`` are per member.
+    The members must plan the same step counts (:func:`step_plan`); each keeps its own stop
+    (cutoff, depletion). With a ``mesh`` the member axis is split over its devices (each device
+    runs its members with its own loops, ``shard_map``).
     """
     projected = grid.length[0] * grid.length[1]
+    together = jnp.ndim(s) == 4
     if resume is not None:
-        ratio = float(resume["interface_ratio"])
+        ratio = np.asarray(resume["interface_ratio"], np.float64)
         state = PlatingState(*(jnp.asarray(resume["state"][name]) for name in PlatingState._fields))
         series = {name: [np.asarray(v)] for name, v in resume["series"].items()}
         start_segment, start_chunk = int(resume["segment"]), int(resume["chunk"])
-        resume_stopped = bool(resume["stopped"])
+        resume_stopped = np.asarray(resume["stopped"], bool)
     else:
-        ratio = float(_total_interface_area(grid, s, k, state.theta)) / projected
+        area = jax.vmap(_total_interface_area.__wrapped__, (None, 0, 0, 0)) if together else _total_interface_area
+        ratio = np.asarray(area(grid, s, k, state.theta), np.float64) / projected
         series = {}
         start_segment = start_chunk = 0
-        resume_stopped = False
+        resume_stopped = np.zeros(np.shape(ratio), bool)
     segments = protocol.expanded()
     done = 0
-    chunk = 25  # steps per compiled scan: progress is reported between chunks
+    chunk = CHUNK_STEPS
 
     def rounded(seg):
-        n = steps_for(seg, grid, ratio, fill_per_step, rest_steps)
-        return n if n <= chunk else chunk * math.ceil(n / chunk)
+        counts = {_rounded_steps(seg, grid, float(r), fill_per_step, rest_steps, chunk) for r in np.ravel(ratio)}
+        if len(counts) > 1:
+            raise ValueError(f"members together must plan the same steps; a {seg.kind} segment plans {sorted(counts)} "
+                             f"(group them by step_plan)")
+        return counts.pop()
 
     total_steps = sum(rounded(seg) for seg in segments)
     if resume is None:
-        check_plan(grid, s, state.theta, segments, total_steps)
+        for j in range(len(ratio) if together else 1):
+            check_plan(grid, s[j] if together else s, state.theta[j] if together else state.theta, segments,
+                       total_steps)
     compiled = {}
     host = tuple(jnp.asarray(x, grid.dtype) for x in (s, k, l))
-    host, state = shard_cells((host, state), mesh)
+    if together:
+        host, state = shard_members((host, state), mesh)
+    else:
+        host, state = shard_cells((host, state), mesh)
     for index, seg in enumerate(segments):
         n = rounded(seg)
         if index < start_segment:
@@ -216,15 +235,27 @@ def run_protocol(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
             # program: it is smaller (faster to lower and to read from the compilation cache), and runs
             # of one grid shape share it — every segment of a protocol, every member of a sweep over
             # hosts, seeds or currents, every design iteration
-            program = jax.jit(lambda carry, host, drive, body=body, length=length: jax.lax.scan(
-                partial(body, host=host, drive=drive), carry, None, length=length))
+            def run_chunk(carry, host, drive, body=body, length=length):
+                return jax.lax.scan(partial(body, host=host, drive=drive), carry, None, length=length)
+
+            if together:
+                run_chunk = jax.vmap(run_chunk, in_axes=(0, 0, None))
+                if mesh is not None:  # each device runs its own members (and its own loops)
+                    spec = PartitionSpec(mesh.axis_names[0])
+                    run_chunk = jax.shard_map(run_chunk, mesh=mesh, in_specs=(spec, spec, PartitionSpec()),
+                                              out_specs=spec, check_vma=False)
+            program = jax.jit(run_chunk)
             statics = (grid, electrolyte, kinetics, newton, top, collector_layers, host_top, voltage_cutoff,
                        depletion_ratio, length)
             # (a split grid's program is not stored: an exported program is tied to its device count)
             compiled[length] = (program if mesh is not None else
-                                stored_program("plating_chunk", program, statics, (state, jnp.asarray(False)), host, drive))
+                                stored_program("plating_chunk", program, statics,
+                                               (state, jnp.zeros(np.shape(ratio), bool)), host, drive))
         first_chunk = start_chunk if index == start_segment else 0
-        carry = (state, jnp.asarray(resume_stopped if (index == start_segment and first_chunk) else False))
+        carry = (state, jnp.asarray(resume_stopped if (index == start_segment and first_chunk)
+                                    else np.zeros(np.shape(ratio), bool)))
+        if together:
+            carry = shard_members(carry, mesh)
         done += first_chunk * length
         def record(chunk_index, carry, outputs):
             """Host-side work of a finished chunk: series, progress, checkpoint."""
@@ -236,7 +267,7 @@ def run_protocol(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
                                 ("envelope_max", h_max), ("current", applied), ("unconverged", unconverged),
                                 ("reached_top", reached_top)):
                 series.setdefault(name, []).append(np.asarray(value))
-            series.setdefault("segment", []).append(np.full(length, index))
+            series.setdefault("segment", []).append(np.full(np.shape(ratio) + (length,), index))
             done += length
             if progress is not None:
                 progress(done, total_steps, seg)
@@ -244,9 +275,10 @@ def run_protocol(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
                 finished = chunk_index + 1 == n // length
                 on_chunk({
                     "state": {name: np.asarray(v) for name, v in carry[0]._asdict().items()},
-                    "series": {name: np.concatenate(v) for name, v in series.items()},
+                    "series": {name: np.concatenate(v, axis=-1) for name, v in series.items()},
                     "segment": index + 1 if finished else index, "chunk": 0 if finished else chunk_index + 1,
-                    "stopped": bool(carry[1]) and not finished, "interface_ratio": ratio,
+                    "stopped": (np.asarray(carry[1]) & (not finished)) if together else bool(carry[1]) and not finished,
+                    "interface_ratio": ratio if together else float(ratio),
                     "done_steps": done, "total_steps": total_steps,
                 })
 
@@ -261,4 +293,16 @@ def run_protocol(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
         if pending is not None:
             record(*pending)
         state = carry[0]
-    return state, {name: np.concatenate(v) for name, v in series.items()}
+    return state, {name: np.concatenate(v, axis=-1) for name, v in series.items()}
+
+
+def _rounded_steps(seg, grid, ratio, fill_per_step, rest_steps, chunk) -> int:
+    n = steps_for(seg, grid, ratio, fill_per_step, rest_steps)
+    return n if n <= chunk else chunk * math.ceil(n / chunk)
+
+
+def step_plan(grid: Grid, s, k, theta, protocol: Protocol, *, fill_per_step: float = 0.05, rest_steps: int = 4) -> tuple:
+    """The step count of every segment :func:`run_protocol` will run on this host (hosts whose
+    plans are equal can run together)."""
+    ratio = float(_total_interface_area(grid, s, k, theta)) / (grid.length[0] * grid.length[1])
+    return tuple(_rounded_steps(seg, grid, ratio, fill_per_step, rest_steps, CHUNK_STEPS) for seg in protocol.expanded())

@@ -227,6 +227,74 @@ def simulate(name, grid, s, k, l, theta0, electrolyte, kinetics, protocol: Proto
     return SimulationResult(name, state, series, summary)
 
 
+
+def member_checkpoint(checkpoint: dict, j: int) -> dict:
+    """Member ``j``'s own checkpoint from the checkpoint of members run together: the format of a
+    single run's, so a member can also continue alone."""
+    return {"state": {n: v[j] for n, v in checkpoint["state"].items()},
+            "series": {n: v[j] for n, v in checkpoint["series"].items()},
+            "segment": checkpoint["segment"], "chunk": checkpoint["chunk"],
+            "stopped": bool(np.asarray(checkpoint["stopped"])[j]),
+            "interface_ratio": float(np.asarray(checkpoint["interface_ratio"])[j]),
+            "done_steps": checkpoint.get("done_steps"), "total_steps": checkpoint.get("total_steps")}
+
+
+def stacked_checkpoint(checkpoints: list) -> dict | None:
+    """The members' own checkpoints as one (None unless every member has one at the same place)."""
+    if not checkpoints or any(cp is None for cp in checkpoints):
+        return None
+    first = checkpoints[0]
+    if any((int(cp["segment"]), int(cp["chunk"])) != (int(first["segment"]), int(first["chunk"])) for cp in checkpoints):
+        return None
+    return {"state": {n: np.stack([cp["state"][n] for cp in checkpoints]) for n in first["state"]},
+            "series": {n: np.stack([cp["series"][n] for cp in checkpoints]) for n in first["series"]},
+            "segment": first["segment"], "chunk": first["chunk"],
+            "stopped": np.array([bool(cp["stopped"]) for cp in checkpoints]),
+            "interface_ratio": np.array([float(cp["interface_ratio"]) for cp in checkpoints])}
+
+
+def simulate_members(names, grid, hosts, electrolyte, kinetics, protocol: Protocol, *, collector_layers=1, host_top=1,
+                     progress=None, on_chunk=None, resume=None, snapshots=None, **kw) -> list:
+    """:func:`simulate` of several hosts of one grid as one ``vmap``-ped run (``hosts``: a list of
+    ``(s, k, l, theta0)``; :func:`hostsim.run.protocol.run_protocol`'s members together).
+    ``on_chunk``, ``resume`` and ``snapshots`` are per member (lists); each member's checkpoint
+    has a single run's format. Returns one :class:`SimulationResult` per member, each with its
+    share of the wall time."""
+    start = time.perf_counter()
+    count = len(hosts)
+    states0 = [_initial_state(grid, h[3], electrolyte) for h in hosts]
+    if snapshots is not None:
+        for j, writer in enumerate(snapshots):
+            if resume is None or resume[j] is None or not writer.frames:
+                writer.write(states0[j], 0)
+
+    def each_chunk(checkpoint):
+        for j in range(count):
+            own = member_checkpoint(checkpoint, j)
+            if snapshots is not None:
+                snapshots[j].on_chunk(own)
+            if on_chunk is not None:
+                on_chunk[j](own)
+
+    stack = lambda *a: jax.numpy.stack(a)  # noqa: E731
+    s, k, l = (stack(*(h[i] for h in hosts)) for i in range(3))
+    state0 = jax.tree.map(stack, *states0)
+    state, series = run_protocol(grid, s, k, l, state0, electrolyte, kinetics, protocol,
+                                 collector_layers=collector_layers, host_top=host_top, progress=progress,
+                                 on_chunk=each_chunk, resume=None if resume is None else stacked_checkpoint(resume), **kw)
+    seconds = (time.perf_counter() - start) / count
+    results = []
+    for j, (name, host) in enumerate(zip(names, hosts)):
+        own_state = jax.tree.map(lambda a: a[j], state)
+        own_series = {n: v[j] for n, v in series.items()}
+        if snapshots is not None:
+            snapshots[j].finish(own_state, len(own_series["time"]))
+        summary = summarize(name, grid, host[0], host[1], host[3], collector_layers, host_top, own_state, own_series,
+                            electrolyte, protocol, seconds)
+        results.append(SimulationResult(name, own_state, own_series, summary))
+    return results
+
+
 SERIES_COLUMNS = [
     ("time", "time_s", 1.0), ("voltage", "voltage_V", 1.0), ("current", "current_A", 1.0),
     ("plated_charge", "plated_charge_C", 1.0), ("envelope_mean", "envelope_mean_um", 1e6),
