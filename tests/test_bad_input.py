@@ -65,6 +65,7 @@ CORPUS = [
     (BASE + "[protocol]\nsegment = [1, 2]\n", "expected one or more [[protocol.segment]] tables"),
     (BASE + "[protocol]\ncycles = 0\n" + PLATE.format(j=1, q=0.1), "cycles: must be > 0"),
     (BASE + '[numerics]\nprecision = "float16"\n', "precision: expected one of float32, float64"),
+    (BASE + '[numerics]\ninterface = "middle"\n', "interface: expected one of face, centre"),
     (BASE + "[numerics]\nnewton_steps = 0\n", "newton_steps: must be > 0"),
     (BASE + "[numerics]\nnewton_steps = 2.5\n", "newton_steps: expected an integer"),
     (BASE + '[numerics]\nvoltage_cutoff_V = "x"\n', "voltage_cutoff_V: expected a number"),

@@ -64,6 +64,14 @@ class Kinetics(eqx.Module):
         """i0 (c / c_ref)^alpha_a [A/m²] (c clipped at zero)."""
         return self.exchange_current_density * (jnp.maximum(c, 0.0) / self.reference_concentration) ** self.alpha_a
 
+    def exchange_current_ratio(self, c_face, c):
+        """``i0(c_face) / i0(c)`` and its derivative in ``c_face`` [1/(mol/m³)], for positive
+        concentrations: one logarithm and one exponential (the face-concentration solve evaluates
+        it five times per cell and residual; as ``x ** alpha`` and its derivative, a power each, it
+        cost a tenth of the plating step)."""
+        ratio = jnp.exp(self.alpha_a * (jnp.log(c_face) - jnp.log(c)))
+        return ratio, self.alpha_a * ratio / c_face
+
     def butler_volmer(self, eta, c):
         """Un-gated interfacial current density [A/m²] (plating positive)."""
         return self.exchange_current(c) * (jnp.exp(-self.alpha_c * self.f * eta) - jnp.exp(self.alpha_a * self.f * eta))

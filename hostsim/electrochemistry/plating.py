@@ -43,7 +43,7 @@ from hostsim.numerics.newton import AdaptiveNewton, NewtonSolver
 from hostsim.electrochemistry.metrics import RESOLVED_FACE, flux_statistics, li_interface_area
 from hostsim.electrochemistry.cell import Reservoir
 from hostsim.numerics.operators import Dirichlet, Neumann, materialized, shift
-from hostsim.electrochemistry.potential import potential_problem, solve_potential, solve_problem
+from hostsim.electrochemistry.potential import FaceInterface, potential_problem, solve_potential, solve_problem
 from hostsim.electrochemistry.salt import salt_step, shared_sink
 
 
@@ -174,9 +174,11 @@ def _resolve_at_passed_current(sol, binding, solve, change):
 @eqx.filter_jit
 def plating_step(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics, current, dt,
                  *, top=Reservoir(), max_dtheta: float = 0.1, newton: NewtonSolver = AdaptiveNewton(),
-                 solver: PCG = PCG(rtol=1e-8)):
+                 solver: PCG = PCG(rtol=1e-8), interface=FaceInterface()):
     """Advance one galvanostatic step of ``dt`` seconds at ``current`` [A] (> 0 plates) with
-    ``top`` (:mod:`hostsim.electrochemistry.cell`) closing the cell."""
+    ``top`` (:mod:`hostsim.electrochemistry.cell`) closing the cell; ``interface``: where the
+    reaction sits (:class:`~hostsim.electrochemistry.potential.FaceInterface` or
+    :class:`~hostsim.electrochemistry.potential.CentreInterface`)."""
     if jnp.dtype(grid.dtype) == jnp.float32 and solver.rtol < 1e-6:
         # float32 cannot reach 1e-8 (round-off of the operator is ~1e-7 of ||rhs||): measured, a closed
         # cell (flux on both ends) failed to converge at 1e-8 and converges at 1e-6
@@ -194,7 +196,7 @@ def plating_step(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
     border_guess = jnp.where(same_direction, state.border_solution, 0.0)
     problem, phi0, v0, c_top, _ = potential_problem(
         grid, s, k, l, state.theta, state.concentration, electrolyte, kinetics, current=current, top=top,
-        phi_guess=state.newton_phi, voltage_guess=guess, attached=attached(grid, connected))
+        phi_guess=state.newton_phi, voltage_guess=guess, attached=attached(grid, connected), interface=interface)
     sol = solve_problem(problem, phi0, v0, c_top=c_top, top=top, border_guess=border_guess, newton=newton,
                         solver=solver)
     currents = list(zip(sol.face_area, sol.face_current))
@@ -230,7 +232,7 @@ def plating_step(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
             return solve_potential(grid, s, k, l, state.theta, state.concentration, electrolyte, kinetics,
                                    current=current * passed, top=top, phi_guess=phi_guess, voltage_guess=voltage_guess,
                                    border_guess=sol.border_solution, newton=newton, solver=solver,
-                                   attached=attached(grid, connected))
+                                   attached=attached(grid, connected), interface=interface)
     sol = _resolve_at_passed_current(sol, capped & (passed > 0), again, current * (passed - 1.0))
     sink = shared_sink(grid, (1.0 - electrolyte.transference) * reaction / FARADAY, eps_new)
     pushed = (eps_old - eps_new) * state.concentration  # [mol/m³ of cell]

@@ -157,12 +157,11 @@ def _face_concentration_factor(kinetics, c, salt, mean_current):
     Newton from the linear solution, which lies on the far side of the root for a concave
     ``i0(c)``, converges monotonically."""
     cc = jnp.maximum(c, CONCENTRATION_SMALL)
-    i0 = kinetics.exchange_current(cc)
 
     def ratio(cf):
-        return jax.jvp(lambda x: kinetics.exchange_current(x) / i0, (cf,), (jnp.ones_like(cf),))
+        return kinetics.exchange_current_ratio(cf, cc)
 
-    _, slope0 = ratio(cc)
+    slope0 = kinetics.alpha_a / cc  # d ratio / d c_face at c_face = c
     i = mean_current / (1.0 + jnp.maximum(mean_current * salt * slope0, -0.5))  # the linear solution
     # c_face stays positive. Both wheres: a cell without a half cell (S = 0) has no limit, and the
     # gradient of c / max(S, tiny) overflowed float32 there (0 x inf = NaN in a design gradient, measured)
@@ -324,7 +323,7 @@ class PotentialProblem(eqx.Module):
 
 
 def potential_problem(grid: Grid, s, k, l, theta, concentration, electrolyte, kinetics, *, current=None, voltage=None,
-                      phi_guess=None, voltage_guess=None, top=Reservoir(), attached=None, interface=CentreInterface()):
+                      phi_guess=None, voltage_guess=None, top=Reservoir(), attached=None, interface=FaceInterface()):
     """The :class:`PotentialProblem` of one state, its starting point ``(phi, V)`` and what the
     solution needs besides (``c_top``, the projected area). See :func:`solve_potential`."""
     if (current is None) == (voltage is None):
@@ -387,7 +386,7 @@ def solve_potential(
     attached=None,
     newton: NewtonSolver = AdaptiveNewton(),
     solver: PCG = PCG(rtol=1e-8),
-    interface=CentreInterface(),
+    interface=FaceInterface(),
 ) -> PotentialSolution:
     """Solve for ``phi_e`` (and ``V`` under galvanostatic control).
 

@@ -24,6 +24,7 @@ key by key (the geometry section is validated by the geometry package that build
 
     [numerics]
     precision = "float32"
+    interface = "face"              # face | centre: where the reaction sits (docs/electrochemistry.md)
     fill_per_step = 0.05
     newton_steps = 25               # cap on Newton iterations per step (it stops earlier on its tolerances)
     devices = 1                     # "all" or N: split the grid along z over N local devices (a host too large for one)
@@ -67,7 +68,8 @@ MAX_CYCLES = 10000
 # fill_per_step: the share of a voxel layer of interface filled per step; above the per-step cap on
 # any cell (0.1, SPEC 4) the cap binds every step and the charge is held back instead of plated
 NUMERICS_HIGH = {"fill_per_step": 0.1, "newton_steps": 100, "rest_steps": 10000, "voltage_cutoff_V": 5.0}
-NUMERICS_KEYS = {"precision": ("float32", "float64"), "fill_per_step": float, "newton_steps": int,
+NUMERICS_KEYS = {"precision": ("float32", "float64"), "interface": ("face", "centre"), "fill_per_step": float,
+                 "newton_steps": int,
                  "voltage_cutoff_V": float, "rest_steps": int, "devices": "devices"}
 
 

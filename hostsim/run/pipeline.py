@@ -113,6 +113,10 @@ def simulation_options(case: Case) -> dict:
         from hostsim.numerics.newton import AdaptiveNewton
 
         kw["newton"] = AdaptiveNewton(max_steps=case.numerics["newton_steps"])
+    if "interface" in case.numerics:  # where the reaction sits: on the interface face (default) or the cell centre
+        from hostsim.electrochemistry.potential import CentreInterface, FaceInterface
+
+        kw["interface"] = {"face": FaceInterface(), "centre": CentreInterface()}[case.numerics["interface"]]
     if "voltage_cutoff_V" in case.numerics:
         kw["voltage_cutoff"] = case.numerics["voltage_cutoff_V"]
     kw["top"] = case.top

@@ -41,6 +41,7 @@ from hostsim.numerics.newton import AdaptiveNewton
 from hostsim.numerics.sharding import shard_cells, shard_members
 from hostsim.run.programs import stored_program
 from hostsim.electrochemistry.plating import SAVED_IN_STEPS, PlatingState, plating_step
+from hostsim.electrochemistry.potential import FaceInterface
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,7 +131,7 @@ def _total_interface_area(grid, s, k, theta):
 def run_protocol(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics, protocol: Protocol, *,
                  collector_layers: int = 1, host_top: int | None = None, fill_per_step: float = 0.05, rest_steps: int = 4,
                  voltage_cutoff: float = 0.5, newton=None, top=None, depletion_ratio: float = 1e-3, progress=None,
-                 on_chunk=None, resume: dict | None = None, mesh=None):
+                 on_chunk=None, resume: dict | None = None, mesh=None, interface=None):
     """Run the protocol; returns ``(state, series)`` with ``series`` a dict of numpy arrays (one
     entry per step, SI units) including envelope heights and the segment index.
 
@@ -200,7 +201,8 @@ def run_protocol(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
             i = jnp.where(stopped, 0.0, current)
             new, rec = plating_step(grid, s, k, l, st, electrolyte, kinetics, i, dt,
                                     newton=AdaptiveNewton() if newton is None else newton,
-                                    top=Reservoir() if top is None else top)
+                                    top=Reservoir() if top is None else top,
+                                    interface=FaceInterface() if interface is None else interface)
             # depletion (c <= 1e-3 c0 in an electrolyte cell) or a non-finite step ends the
             # segment: the state before that step is kept, the rest of the segment carries no current
             c0 = electrolyte.concentration
@@ -245,8 +247,8 @@ def run_protocol(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
                     run_chunk = jax.shard_map(run_chunk, mesh=mesh, in_specs=(spec, spec, PartitionSpec()),
                                               out_specs=spec, check_vma=False)
             program = jax.jit(run_chunk)
-            statics = (grid, electrolyte, kinetics, newton, top, collector_layers, host_top, voltage_cutoff,
-                       depletion_ratio, length)
+            statics = (grid, electrolyte, kinetics, newton, top, interface, collector_layers, host_top,
+                       voltage_cutoff, depletion_ratio, length)
             # (a split grid's program is not stored: an exported program is tied to its device count)
             compiled[length] = (program if mesh is not None else
                                 stored_program("plating_chunk", program, statics,
