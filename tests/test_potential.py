@@ -178,3 +178,40 @@ def test_implicit_potential_gradient_matches_finite_differences():
     batch = jax.vmap(lambda i0: voltage(0.9, i0, s0))(jnp.array([5.0, 10.0, 40.0]))
     for i0, vb in zip((5.0, 10.0, 40.0), np.asarray(batch)):
         assert vb == pytest.approx(float(voltage(0.9, i0, s0)), rel=1e-9)
+
+
+def test_face_reaction_gradient_is_finite_in_float32_with_sliver_faces():
+    """The face placement's cell mean current divides by the cell's interface area. In m² a sliver
+    face's area (here 1e-12 h² = 6e-28 m² at 25 nm voxels) squared underflows float32, and the
+    quotient's derivative was inf x 0 = NaN in every cell's gradient (measured: every design
+    gradient of a layered-rGO host). The mean is now taken in units of h² and only over faces of
+    1e-6 h² or more: the reverse pass is finite, and the current of a sliver cell is unchanged to
+    float32 round-off."""
+    import jax
+
+    from hostsim.electrochemistry.potential import FaceInterface, _reaction
+
+    g = Grid.create((2, 2, 4), voxel_size=25e-9, lateral="periodic", precision="float32")
+    kin = Kinetics()
+    h2 = g.voxel_size**2
+    rng = np.random.default_rng(0)
+    scale = jnp.asarray(rng.uniform(0.0, 1.0, (6,) + g.shape), jnp.float32)
+    scale = scale.at[:, 0, 0, 0].set(1e-12).at[:, 1, 1, 1].set(0.0)  # a sliver cell and a cell without faces
+    areas = tuple(scale[q] * h2 for q in range(6))
+    c = jnp.full(g.shape, 1000.0, jnp.float32)
+    eps = jnp.full(g.shape, 0.5, jnp.float32)
+    resistance, salt = FaceInterface().half_cell(g, ORACLE, c, eps)
+    eta = jnp.full(g.shape, -0.01, jnp.float32)
+    ones = tuple(jnp.ones(g.shape, jnp.float32) for _ in range(6))
+
+    def total(areas):
+        r, _, _ = _reaction(kin, g, areas, ones, ones, eta, c, resistance, salt)
+        return jnp.sum(r) * g.voxel_size**3
+
+    value, grads = jax.value_and_grad(total)(areas)
+    assert np.isfinite(float(value))
+    assert all(bool(jnp.all(jnp.isfinite(x))) for x in grads)
+    r, _, _ = _reaction(kin, g, areas, ones, ones, eta, c, resistance, salt)
+    # the sliver cell passes its faces' Butler-Volmer current (no shift): sum(a) i / h³
+    i = float(kin.butler_volmer(-0.01, 1000.0))
+    assert float(r[0, 0, 0]) * g.voxel_size**3 == pytest.approx(sum(float(a[0, 0, 0]) for a in areas) * i, rel=1e-3)

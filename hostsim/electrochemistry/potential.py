@@ -145,6 +145,9 @@ class CentreInterface(eqx.Module):
 CONCENTRATION_SMALL = 1e-3  # [mol/m³]: below it the face concentration's shift is not applied (i0 ~ c^alpha_a has an infinite slope at 0)
 
 
+SLIVER_AREA = 1e-6  # [h²]: a cell whose interface faces hold less gets no face-concentration shift (its current is negligible)
+
+
 CONCENTRATION_NEWTON = 3  # Newton iterations of a cell's face concentration (monotone from the linear start)
 
 
@@ -247,14 +250,19 @@ def _reaction(kinetics, grid, areas, ls, covers, eta, c, resistance, salt):
         d_e = -resistance * g_ee
         first.append(g / d)
         first_e.append((g_e * d - g * d_e) / (d * d))
-    area = sum(areas)
-    safe = jnp.where(area > 0, area, 1.0)
     flow = sum(a * i for a, i in zip(areas, first))  # [A]-like: sum of a i1 over the cell's faces
     flow_e = sum(a * i for a, i in zip(areas, first_e))
-    mean = jnp.where(area > 0, flow / safe, 0.0)
+    # the cell's mean current density, in units of h² (an area in m² squared underflows float32 in the
+    # quotient's derivative: measured, NaN in every design gradient of a layered-rGO host), and only
+    # where the faces hold 1e-6 h² or more (below, the face concentration's shift is not applied)
+    h2 = grid.voxel_size**2
+    area = sum(areas) / h2
+    has = area > SLIVER_AREA
+    safe = jnp.where(has, area, 1.0)
+    mean = jnp.where(has, flow / h2 / safe, 0.0)
     rho, rho_c = _face_concentration_factor(kinetics, c, salt, mean)
     # d rho / d eta through the cell's mean current (implicit function of i = A rho(c - S i))
-    mean_e = jnp.where(area > 0, flow_e / safe, 0.0)
+    mean_e = jnp.where(has, flow_e / h2 / safe, 0.0)
     rho_e = -salt * rho_c * rho * mean_e / jnp.maximum(1.0 + mean * salt * rho_c, 0.5)
     currents = [i * rho for i in first]
     h3 = grid.voxel_size**3
