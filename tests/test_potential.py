@@ -215,3 +215,34 @@ def test_face_reaction_gradient_is_finite_in_float32_with_sliver_faces():
     # the sliver cell passes its faces' Butler-Volmer current (no shift): sum(a) i / h³
     i = float(kin.butler_volmer(-0.01, 1000.0))
     assert float(r[0, 0, 0]) * g.voxel_size**3 == pytest.approx(sum(float(a[0, 0, 0]) for a in areas) * i, rel=1e-3)
+
+
+def test_face_concentration_factor_derivative_is_the_implicit_one():
+    """The face concentration's Newton iterates carry no derivative; the last step, with its slope
+    held, gives the implicit derivative of ``i = A rho(c - S i)``: it must match central differences
+    of the converged value (float64) in c, S and the mean current."""
+    import jax
+
+    from hostsim.electrochemistry.potential import _face_concentration_factor
+
+    kin = Kinetics()
+    c = jnp.asarray([900.0, 400.0, 1000.0], jnp.float64)
+    salt = jnp.asarray([2.0, 20.0, 0.5], jnp.float64)  # c_face 2 %, 20 % and 0.5 % below c
+    mean = jnp.asarray([10.0, 4.0, 10.0], jnp.float64)
+
+    def rho(c, salt, mean):
+        return _face_concentration_factor(kin, c, salt, mean)[0]
+
+    for arg, step in ((0, 1e-3), (1, 1e-5), (2, 1e-5)):
+        args = [c, salt, mean]
+        jac = jax.jacfwd(rho, argnums=arg)(*args)
+        rev = jax.jacrev(rho, argnums=arg)(*args)
+        for n in range(3):
+            up = list(args); up[arg] = args[arg].at[n].add(step)
+            dn = list(args); dn[arg] = args[arg].at[n].add(-step)
+            fd = (np.asarray(rho(*up)) - np.asarray(rho(*dn))) / (2 * step)
+            np.testing.assert_allclose(np.asarray(jac[:, n]), fd, rtol=1e-6, atol=1e-12)
+            np.testing.assert_allclose(np.asarray(rev[:, n]), fd, rtol=1e-6, atol=1e-12)
+    # it is a real shift (c_face a few per cent below c), and none without a half cell
+    assert 0.9 < float(rho(c, salt, mean)[0]) < 0.999
+    assert float(rho(c, salt.at[0].set(0.0), mean)[0]) == 1.0

@@ -157,3 +157,27 @@ def test_gradient_of_solution_functional_wrt_source():
     src = jnp.asarray(rng.random(shape))
     analytic, fd = _fd_check(f, src, jnp.asarray(rng.standard_normal(shape)))
     assert abs(analytic - fd) <= 1e-4 * abs(fd)
+
+
+def test_derivative_tolerance_is_used_and_validated():
+    """``PCG.derivative_rtol`` sets the implicit derivative's solves (the plating step uses 1e-4 in
+    float32): a loose one gives a visibly less exact gradient than the default (rtol), a tight one
+    matches central differences; bad values raise."""
+    shape = (8, 8, 12)
+    rng = np.random.default_rng(7)
+    grid = hs.Grid.create(shape, lateral="periodic", axis="z", precision="float64")
+    k = jnp.asarray(0.1 + rng.random(shape))
+    direction = jnp.asarray(rng.standard_normal(shape))
+
+    def derivative(solver):
+        f = jax.jit(lambda k: hs.effective_diffusivity_ratio(grid, k, solver=solver))
+        return _fd_check(f, k, direction)
+
+    tight, fd = derivative(hs.PCG(rtol=1e-12))
+    loose, _ = derivative(hs.PCG(rtol=1e-12, derivative_rtol=0.3))
+    assert abs(tight - fd) <= 1e-6 * abs(fd)
+    assert abs(loose - fd) > 100 * abs(tight - fd)
+    assert hs.PCG(rtol=1e-6, derivative_rtol=1e-8).derivative_tolerance == 1e-6  # never tighter than rtol
+    for bad in (0.0, 1.0, -1e-3):
+        with pytest.raises(ValueError, match="derivative_rtol"):
+            hs.PCG(derivative_rtol=bad)

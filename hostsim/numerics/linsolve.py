@@ -52,12 +52,16 @@ class PCG(eqx.Module):
         max_steps: iteration cap; reaching it without converging is an error.
         preconditioner: an object with ``build(operator) -> callable`` (``Multigrid()``,
             ``Jacobi()``, ``Identity()``).
+        derivative_rtol: relative tolerance of the implicit derivative's solves (tangent or
+            adjoint, relative to their own right-hand sides); ``None``: ``rtol``. Never tighter
+            than ``rtol``.
     """
 
     rtol: float = 1e-6
     atol: float = 0.0
     max_steps: int = 500
     preconditioner: eqx.Module = Multigrid()
+    derivative_rtol: float | None = None
 
     def __check_init__(self):
         if not (0.0 <= self.rtol < 1.0 and 0.0 <= self.atol < float("inf")):
@@ -66,6 +70,13 @@ class PCG(eqx.Module):
             raise ValueError("PCG needs rtol > 0 or atol > 0")
         if int(self.max_steps) < 1:
             raise ValueError(f"PCG.max_steps must be >= 1; got {self.max_steps}")
+        if self.derivative_rtol is not None and not 0.0 < self.derivative_rtol < 1.0:
+            raise ValueError(f"PCG.derivative_rtol must be in (0, 1); got {self.derivative_rtol}")
+
+    @property
+    def derivative_tolerance(self) -> float:
+        """The derivative's relative tolerance: ``derivative_rtol``, never tighter than ``rtol``."""
+        return self.rtol if self.derivative_rtol is None else max(self.derivative_rtol, self.rtol)
 
     def solve(self, op: DiffusionOperator, b: jax.Array, rtol_scale: jax.Array | float = 1.0, built=None):
         """Solve ``op(x) = b`` from ``x = 0`` to ``||r|| <= rtol * rtol_scale * ||b|| + atol``.
@@ -151,7 +162,7 @@ def _implicit_solve(solver: PCG):
         du = jax.lax.custom_linear_solve(
             op,
             d_rhs - d_op_u,
-            lambda _matvec, b: solver.solve(jax.lax.stop_gradient(op), b)[0],
+            lambda _matvec, b: solver.solve(jax.lax.stop_gradient(op), b, solver.derivative_tolerance / solver.rtol)[0],
             symmetric=True,
         )
         zero_stats = SolveStats(

@@ -291,14 +291,12 @@ def _implicit_root_jvp(primals, tangents, *, newton: AdaptiveNewton, solver: PCG
         return (phi, v, stats, x2_newton), (jnp.zeros_like(phi), jnp.zeros_like(v), zero_stats,
                                             jnp.zeros_like(phi))
     # tangent of the residual at the root, the solution held fixed
-    _, (df, dg) = eqx.filter_jvp(lambda p: p.residual(phi, v)[:2], (problem,), (t_problem,))
+    _, (df, dg) = eqx.filter_jvp(lambda p: p.residual(phi, v, slope=False)[:2], (problem,), (t_problem,))
     jac = jax.lax.stop_gradient(problem.jacobian(problem.residual(phi, v)[5]))
     galvanostatic = problem.current is not None
-    # the derivative's solves are as tight as the PCG allows (its rtol), relative to their own
-    # right-hand sides: a good primal never loosens them. (A looser adjoint tolerance, 1e-4 or 1e-3 in
-    # float32, did not change the gradient's time measurably on the 16x16x40 skeleton: its backward
-    # pass is dominated by the transposed elementwise work, not by the adjoint solves)
-    tol = jnp.asarray(solver.rtol, phi.dtype)
+    # the derivative's solves (A^-1 b and the tangent or adjoint) to the PCG's derivative tolerance,
+    # relative to their own right-hand sides: a good primal never loosens them
+    tol = jnp.asarray(solver.derivative_tolerance, phi.dtype)
     if galvanostatic:
         # A^-1 b, for the tangent solve, from the Newton's own (solved to its last forcing term, at the
         # previous iterate's Jacobian: close; zero when Newton stopped before its first iteration)
@@ -359,7 +357,7 @@ class FixedNewton(eqx.Module):
             return (phi + x1 - x2 * dv, v + dv), None
 
         (phi, v), _ = jax.lax.scan(step, (phi, v), None, length=self.steps)
-        f, g, scale, current_scale, _, _ = problem.residual(phi, v)
+        f, g, scale, current_scale, _, _ = problem.residual(phi, v, slope=False)
         res = jnp.max(jnp.abs(f)) / jnp.maximum(scale, 1e-30)
         cur = jnp.abs(g) / jnp.maximum(current_scale, 1e-30) if galvanostatic else jnp.zeros_like(res)
         steps = jnp.asarray(self.steps, jnp.int32)
