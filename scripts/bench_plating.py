@@ -130,7 +130,8 @@ def bench_gradient(args) -> dict:
     for steps in args.gradient_steps:
         dt = 0.25 * 36000.0 / 10.0 / steps  # 0.25 mAh/cm² in all
 
-        for label, newton in (("old_fixed_newton_8", FixedNewton(8)), ("new_adaptive_newton", AdaptiveNewton())):
+        schemes = (("old_fixed_newton_8", FixedNewton(8)), ("new_adaptive_newton", AdaptiveNewton()))
+        for label, newton in schemes[1:] if args.skip_fixed_newton else schemes:
             def objective(s, k, l, theta0, i0, newton=newton):
                 st, _ = hs.plate(g, s, k, l, hs.initial_state(g, theta0, lp30), lp30,
                                  hs.Kinetics(exchange_current_density=i0), current, dt, steps, newton=newton)
@@ -150,7 +151,25 @@ def bench_gradient(args) -> dict:
                 "gradient_memory_bytes": _memory(both.lower(*inputs).compile()),
             }
             print(f"  gradient {label} {steps} steps: ratio {t_g / t_f:.2f}", file=sys.stderr, flush=True)
+            if args.previous and label == "new_adaptive_newton":
+                # the previous code, same objective, in alternation with this one
+                prev = _previous_gradient(args, steps)
+                out[f"previous_adaptive_newton_{steps}_steps"] = prev
+                print(f"  gradient previous ({args.previous}) {steps} steps: ratio {prev['ratio']:.2f}",
+                      file=sys.stderr, flush=True)
     return out
+
+
+def _previous_gradient(args, steps: int) -> dict:
+    """This script's gradient part (adaptive Newton only) run on the previous checkout's code."""
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "previous.json"
+        env = dict(os.environ, PYTHONPATH=str(Path(args.previous).resolve()))
+        subprocess.run([sys.executable, str(Path(__file__).resolve()), "--parts", "gradient", "--skip-fixed-newton",
+                        "--gradient-steps", str(steps), "--output", str(out)], env=env, check=True,
+                       cwd=str(Path(args.previous).resolve()), capture_output=True)
+        return json.loads(out.read_text())["gradient"][f"new_adaptive_newton_{steps}_steps"]
 
 
 def _run(cmd, env=None, cwd=None) -> float:
@@ -272,6 +291,10 @@ def table(results: dict) -> str:
             o, n = gr.get(f"old_fixed_newton_8_{steps}_steps", {}), gr[key]
             mem = lambda d: f"{d['gradient_memory_bytes'] / 2**20:.0f} MiB" if d.get("gradient_memory_bytes") else "—"  # noqa: E731
             lines.append(f"| gradient / forward, {steps} steps | {o.get('ratio', float('nan')):.2f} | {n['ratio']:.2f} |")
+            prev = gr.get(f"previous_adaptive_newton_{steps}_steps")
+            if prev:
+                lines.append(f"| … value and gradient [s], previous code / this (same run) | {prev['value_and_grad_s']:.3f} "
+                             f"(ratio {prev['ratio']:.2f}) | {n['value_and_grad_s']:.3f} (ratio {n['ratio']:.2f}) |")
             lines.append(f"| gradient peak memory (XLA plan), {steps} steps | {mem(o) if o else '—'} | {mem(n)} |")
     de = results.get("default")
     if de:
@@ -304,6 +327,7 @@ def main(argv=None) -> int:
     p.add_argument("--previous", help="a checkout of the previous code (e.g. a git worktree): its default case is "
                                       "timed beside this one's, warm, in alternation")
     p.add_argument("--repeats", type=int, default=3, help="warm default-case pairs with --previous")
+    p.add_argument("--skip-fixed-newton", action="store_true", help="gradient part: only the adaptive Newton")
     p.add_argument("--output", default="results/bench_plating.json")
     args = p.parse_args(argv)
     import jax
