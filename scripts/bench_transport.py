@@ -201,6 +201,7 @@ def bench_hostsim(volume, args) -> dict:
     out = {
         "precision": "float32",
         "rtol": args.rtol,
+        "phases_s": _phases(volume, solver),
         "first_call_s": first_s,
         "warm_s": times,
         "warm_best_s": min(times),
@@ -231,6 +232,26 @@ def bench_hostsim(volume, args) -> dict:
         }
     out["peak_device_memory_bytes"] = peak_device_memory()
     return out
+
+
+def _phases(volume, solver) -> dict:
+    """One warm call split where the time goes: ``prepare`` (host: checks, percolation
+    labelling, conductances), ``solve`` (the compiled solve, inputs sent to the device and the
+    result ready there), ``finish`` (results copied back, the numbers formed)."""
+    import jax
+    import numpy as np
+
+    from hostsim.transport import effective as E
+
+    t0 = time.perf_counter()
+    grid, k, active, common = E._prepare(volume, "x", None, None, "no_flux", "float32", "volume")
+    t1 = time.perf_counter()
+    out = jax.block_until_ready(E._solve_volume(grid, jax.numpy.asarray(np.asarray(k, grid.dtype)),
+                                                jax.numpy.asarray(np.asarray(active, grid.dtype)), solver))
+    t2 = time.perf_counter()
+    E._finish(grid, common, solver, *out, 0.0, "volume")
+    t3 = time.perf_counter()
+    return {"prepare": t1 - t0, "solve": t2 - t1, "finish": t3 - t2}
 
 
 def bench_operator(volume, args) -> dict:
@@ -406,6 +427,11 @@ def markdown(results: dict) -> str:
             f"| {_f(tf and tf['iterations'], 'd')}{'' if not tf or tf['converged'] else ' (not converged)'} "
             f"| {_speedup(cmp_['speedup_warm_best'])} / {_speedup(cmp_['speedup_warm_median'])} |"
         )
+    lines += ["", "Where a warm hostsim call's time goes (s): prepare on the host (checks, percolation labelling) "
+              "/ the compiled solve / results copied back:", ""]
+    for c in results["cases"]:
+        ph = c["hostsim"]["phases_s"]
+        lines.append(f"- {c['size']}³ seed {c['seed']}: {ph['prepare']:.3f} / {ph['solve']:.3f} / {ph['finish']:.3f}")
     lines += [
         "",
         "| volume | seed | porosity | D_eff/D hostsim f32 | D_eff/D TauFactor | D_eff/D reference f64 "

@@ -36,6 +36,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from hostsim.numerics import operators
 from hostsim.numerics.operators import DiffusionOperator, isolated
 
 
@@ -133,6 +134,16 @@ class _Coarsest(eqx.Module):
         return (self.pinv @ r.reshape(-1)).reshape(r.shape)
 
 
+def _repeat(trips: int, body, x):
+    """``fori_loop(0, trips, body, x)``. With fusion barriers (the CPU backend) the trip count is
+    hidden from XLA; elsewhere it is left visible, because on a GPU every iteration of a loop
+    XLA cannot count reads the loop predicate back to the host, while a counted loop runs its
+    body ``trips`` times without asking (:func:`hostsim.numerics.operators.fusion_barriers`)."""
+    if operators.fusion_barriers():
+        trips = jax.lax.optimization_barrier(jnp.asarray(trips, jnp.int32))
+    return jax.lax.fori_loop(0, trips, body, x)
+
+
 class MultigridHierarchy(eqx.Module):
     """The built V-cycle: one operator per level plus the exact coarsest solve."""
 
@@ -152,12 +163,12 @@ class MultigridHierarchy(eqx.Module):
             # three face arrays, not the total diagonal as well
             return keep * x + inv_d * (r + op.neighbour_sum(x))
 
-        # The trip count is hidden from XLA on purpose. XLA inlines loops it can count to 1
-        # (and unrolls short ones), and its CPU backend then fuses a stencil into the next
-        # stencil, recomputing the inner one at every neighbour: one sweep plus a residual took
-        # 25 ms instead of 6 ms at 128^3, a whole W-cycle 48 ms instead of ~20 ms.
-        trips = jax.lax.optimization_barrier(jnp.asarray(steps, jnp.int32))
-        return jax.lax.fori_loop(0, trips, sweep, x)
+        # On the CPU backend the trip count is hidden from XLA on purpose (_repeat). XLA inlines
+        # loops it can count to 1 (and unrolls short ones), and its CPU backend then fuses a
+        # stencil into the next stencil, recomputing the inner one at every neighbour: one sweep
+        # plus a residual took 25 ms instead of 6 ms at 128^3, a whole W-cycle 48 ms instead of
+        # ~20 ms.
+        return _repeat(steps, sweep, x)
 
     def _vcycle(self, level: int, r: jax.Array) -> jax.Array:
         if level == len(self.levels):
@@ -174,11 +185,10 @@ class MultigridHierarchy(eqx.Module):
             def visit(_, e):  # one coarse-grid correction (a W-cycle makes two)
                 return e + self._vcycle(level + 1, isolated(lambda e: r_coarse - coarse_op(e), e))
 
-            # a loop, not unrolled visits: each level is traced once, so the program grows
-            # linearly with the number of levels instead of as 2^levels (compile time), and the
-            # trip count is hidden from XLA so it does not unroll it again
-            trips = jax.lax.optimization_barrier(jnp.asarray(self.cycle, jnp.int32))
-            e_coarse = jax.lax.fori_loop(0, trips, visit, jnp.zeros_like(r_coarse))
+            # on the CPU backend a loop, not unrolled visits: each level is traced once, so the
+            # program grows linearly with the number of levels instead of as 2^levels (compile
+            # time), and the trip count is hidden from XLA so it does not unroll it again
+            e_coarse = _repeat(self.cycle, visit, jnp.zeros_like(r_coarse))
         x = x + prolong(e_coarse, op.shape)
         return self._smooth(level, x, r, self.smoothing_steps)
 

@@ -188,8 +188,25 @@ def _materialized_jvp(primals, tangents):
     return materialized(x), t
 
 
+_BARRIERS: bool | None = None
+"""Override of :func:`fusion_barriers` (tests set it to run the accelerator variant on a CPU)."""
+
+
+def fusion_barriers() -> bool:
+    """Whether :func:`isolated` and the multigrid's loops hide their trip counts from XLA: on
+    its CPU backend (where that is what stops stencil recomputation), not on accelerators.
+
+    On a GPU every iteration of a loop whose trip count XLA cannot see reads the loop predicate
+    back to the host. With the barriers, one W-cycle at 512^3 made ~2,000 such round trips
+    and a PCG iteration cost ~250 operator applications (H200, 2026-11-30: 64^3 solves took
+    63 ms however many were batched, a 512^3 one 6.8 s). Decided when the program is traced,
+    from the default backend (``jax.default_backend()``)."""
+    return jax.default_backend() == "cpu" if _BARRIERS is None else _BARRIERS
+
+
 def isolated(fn, x: jax.Array) -> jax.Array:
-    """``fn(x)`` computed as its own XLA computation, its input and output materialised.
+    """``fn(x)`` computed as its own XLA computation, its input and output materialised (on
+    the CPU backend; elsewhere plain ``fn(x)``: see :func:`fusion_barriers`).
 
     XLA's CPU backend fuses a stencil into consumers that read it at several offsets or with
     strides (another stencil, a 2x2x2 block sum), recomputing it many times: at 128^3 a stencil
@@ -198,6 +215,8 @@ def isolated(fn, x: jax.Array) -> jax.Array:
     (``optimization_barrier`` alone is not). Not reverse-differentiable: use it only inside
     solvers, whose derivatives are implicit.
     """
+    if not fusion_barriers():
+        return fn(x)
     one = jax.lax.optimization_barrier(jnp.asarray(1, jnp.int32))
     out = jax.eval_shape(fn, x)
     return jax.lax.fori_loop(0, one, lambda _, y: fn(x), jnp.zeros(out.shape, out.dtype))

@@ -1,0 +1,79 @@
+"""The accelerator variant of the programs (``hostsim.numerics.operators.fusion_barriers`` off):
+no loop with a hidden trip count (on a GPU each iteration of one reads the predicate back to the
+host), and the same numbers as the CPU variant, run here on the CPU. The GPU itself is measured
+by scripts/bench_gpu.sh, never in tests."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import hostsim as hs
+from hostsim.numerics import operators
+
+
+@pytest.fixture
+def variant(monkeypatch):
+    """Run a function under the CPU variant and the accelerator one; traces are dropped on both
+    sides (jit caches do not key on the variant)."""
+
+    def run(barriers, fn, *args):
+        monkeypatch.setattr(operators, "_BARRIERS", barriers)
+        jax.clear_caches()
+        try:
+            return fn(*args)
+        finally:
+            monkeypatch.setattr(operators, "_BARRIERS", None)
+            jax.clear_caches()
+
+    return run
+
+
+def _transport_system(n=12):
+    k = np.where(hs.random_two_phase((n, n, n + 3), 0.6, 1.5, 4) == 1, 1.0, 1e-3)
+    grid = hs.Grid.create(k.shape, lateral="periodic", axis="z", precision="float64")
+    op, b = hs.assemble(grid, jnp.asarray(k), hs.Dirichlet(1.0), hs.Dirichlet(0.0))
+    return op, b
+
+
+def _solve(op, b):
+    return jax.jit(lambda op, b: hs.linear_solve(op, b, hs.PCG(rtol=1e-12)))(op, b)
+
+
+def test_accelerator_variant_hides_no_trip_count(variant):
+    """The multigrid PCG traced without fusion barriers has no optimization_barrier (the hidden
+    trip counts), and with them it has (so the check can fail)."""
+    op, b = _transport_system()
+    text = {barriers: str(variant(barriers, lambda: jax.make_jaxpr(
+        lambda op, b: hs.linear_solve(op, b, hs.PCG(rtol=1e-12)))(op, b))) for barriers in (True, False)}
+    assert "optimization_barrier" in text[True]
+    assert "optimization_barrier" not in text[False]
+
+
+def test_accelerator_variant_solves_alike(variant):
+    """Multigrid-PCG (W-cycle) solution and iteration count equal between the variants (float64)."""
+    op, b = _transport_system()
+    u_cpu, s_cpu = variant(True, _solve, op, b)
+    u_acc, s_acc = variant(False, _solve, op, b)
+    assert bool(s_cpu.converged) and bool(s_acc.converged)
+    assert int(s_acc.iterations) == int(s_cpu.iterations)
+    np.testing.assert_allclose(np.asarray(u_acc), np.asarray(u_cpu), rtol=0, atol=1e-10)
+
+
+def test_accelerator_variant_plates_and_differentiates_alike(variant):
+    """Value and gradient (w.r.t. s, k, l, theta0) of the deposit height through 4 plating steps
+    agree between the variants to 1e-8 relative (float64; the derivative solves' tolerance)."""
+    from test_plating_gradients import _deposit_height, _host
+
+    def value_and_grad():
+        g, fields = _host("float64")
+        value, grads = jax.jit(jax.value_and_grad(_deposit_height(g), argnums=(0, 1, 2, 3)))(*fields)
+        return float(value), [np.asarray(x) for x in grads]
+
+    v_cpu, g_cpu = variant(True, value_and_grad)
+    v_acc, g_acc = variant(False, value_and_grad)
+    assert v_acc == pytest.approx(v_cpu, rel=1e-10)
+    for name, a, b in zip("s k l theta0".split(), g_acc, g_cpu):
+        assert np.linalg.norm(a - b) <= 1e-8 * np.linalg.norm(b), name
