@@ -33,10 +33,11 @@ def register(subparsers) -> None:
                    help="join a jax.distributed process group described by the cluster's environment (Slurm, "
                         "Open MPI, Kubernetes)")
     p.add_argument("--max-frames", type=int, default=2, help="field snapshots per member host (default 2)")
-    p.add_argument("--members-together", default="auto", choices=["auto", "vmap", "one-by-one"],
+    p.add_argument("--members-together", default="auto", choices=["auto", "vmap", "threads", "one-by-one"],
                    help="vmap: members of one grid, settings and step plan run as one program (split over the "
-                        "local devices when there are several); one-by-one: each alone; auto (default): vmap on "
-                        "accelerators or several devices, one-by-one on a single CPU device")
+                        "local devices when there are several); threads: two members at a time, each its own run "
+                        "in a thread; one-by-one: each alone; auto (default): vmap on accelerators or several "
+                        "devices, threads on a single CPU device")
     p.add_argument("--no-report", action="store_true", help="no report.html")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(handler=run)
@@ -60,11 +61,13 @@ def _schedule(choice: str):
     """``--members-together`` as a :mod:`hostsim.run.batch` schedule (None: the default)."""
     import jax
 
-    from hostsim.run.batch import OneByOne, Together
+    from hostsim.run.batch import Concurrent, OneByOne, Together
     from hostsim.numerics.sharding import member_mesh
 
     if choice == "one-by-one":
         return OneByOne()
+    if choice == "threads":
+        return Concurrent()
     if choice == "vmap":
         return Together(mesh=member_mesh() if len(jax.local_devices()) > 1 else None)
     return None

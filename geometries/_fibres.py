@@ -76,17 +76,22 @@ def _last_fibre_radius(porosity_at, target, radius, h, iterations=14):
     frozen = jax.lax.stop_gradient
     p_at = lambda rho: frozen(porosity_at(rho))  # noqa: E731
     slope = jax.grad(lambda rho: porosity_at(rho))
-    lo, hi = -3.0 * h + 0.0 * radius, frozen(radius)
+    lo, hi = frozen(-3.0 * h + 0.0 * radius), frozen(radius)
     target0 = frozen(target)
-    rho = 0.5 * (lo + hi)
-    for _ in range(iterations):
+
+    def iterate(_, bracket):
+        rho, lo, hi = bracket
         residual = p_at(rho) - target0
         lo = jnp.where(residual > 0, rho, lo)  # porosity still too high: grow
         hi = jnp.where(residual > 0, hi, rho)
         d = frozen(slope(rho))
         newton = rho - residual / jnp.where(d < 0, d, -1.0)
         inside = (newton >= lo) & (newton <= hi) & (d < 0)  # inclusive: a converged step lands on a bound
-        rho = jnp.where(residual == 0, rho, jnp.where(inside, newton, 0.5 * (lo + hi)))
+        return jnp.where(residual == 0, rho, jnp.where(inside, newton, 0.5 * (lo + hi))), lo, hi
+
+    # a loop, not 14 traced copies: tracing the unrolled iterations (each with its derivative)
+    # was ~0.5 s of every host build (a seed sweep builds one per member)
+    rho, _, _ = jax.lax.fori_loop(0, iterations, iterate, (0.5 * (lo + hi), lo, hi))
     rho = frozen(rho)
     d = frozen(slope(rho))
     return rho - (porosity_at(rho) - target) / jnp.where(d < 0, d, -1.0)

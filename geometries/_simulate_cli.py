@@ -35,6 +35,9 @@ def register(subparsers) -> None:
                    help="batch mode: no plots, renders or report.html (fields, CSV and summary only)")
     p.add_argument("--max-frames", type=int, default=None, metavar="N",
                    help="field snapshots per host, initial and final included (default 40, or the case's [output])")
+    p.add_argument("--parallel-hosts", type=int, default=2, metavar="N",
+                   help="hosts run at a time, each in a thread of this process (default 2: the built-in "
+                        "default's foil runs beside its skeleton; the same numbers as one after another)")
     p.set_defaults(handler=run)
 
 
@@ -55,6 +58,8 @@ def run(args) -> int:
         args.case = str(stored) if stored.exists() else None
     case = load_case(args.case) if args.case else parse_case({}, "built-in default")
     max_frames = args.max_frames if args.max_frames is not None else case.output.get("max_frames", 40)
+    if args.parallel_hosts < 1:
+        raise InputError(f"--parallel-hosts: expected an integer >= 1; got {args.parallel_hosts}")
     if max_frames < 2:
         raise InputError(f"--max-frames: expected >= 2 (initial and final state); got {max_frames}")
     report = case.output.get("report", True) and not args.no_report
@@ -66,12 +71,16 @@ def run(args) -> int:
         jax.config.update("jax_enable_x64", True)
     hosts = case_hosts(case)
 
+    running = {}  # host -> its progress text: hosts that run side by side share the line
+
     def progress(name, done, total, seg, elapsed):
         if args.quiet:
             return
         eta = elapsed / done * (total - done)
-        print(f"\r{name}: step {done}/{total} ({seg.kind}) {elapsed:.0f} s elapsed, ETA {eta:.0f} s", end="",
-              file=sys.stderr, flush=True)
+        running[name] = f"{name}: step {done}/{total} ({seg.kind}) {elapsed:.0f} s elapsed, ETA {eta:.0f} s"
+        if done == total:
+            running.pop(name)
+        print("\r" + " | ".join(running.values()), end="", file=sys.stderr, flush=True)
 
     def on_host(name, s, finished_before):
         if finished_before:
@@ -90,7 +99,8 @@ def run(args) -> int:
                   f"{s['capped_charge_C']:.3g} C was held back (it never passed: not Li, not salt)")
 
     try:
-        run_hosts(out, hosts, case, resume=resume, max_frames=max_frames, progress=progress, on_host=on_host)
+        run_hosts(out, hosts, case, resume=resume, max_frames=max_frames, progress=progress, on_host=on_host,
+                  workers=args.parallel_hosts)
     except Interrupted as e:
         print(f"\n{e}", file=sys.stderr)
         return 130

@@ -106,8 +106,10 @@ def test_members_are_ordinary_runs_failures_stay_in_their_row_and_resume_gives_t
 
     from hostsim.run.pipeline import Interrupted
 
+    from hostsim.run.batch import OneByOne
+
     with pytest.raises(Interrupted):
-        run_batch(sweep, tmp_path / "part", interrupting)
+        run_batch(sweep, tmp_path / "part", interrupting, schedule=OneByOne())
     assert len(pq.read_table(tmp_path / "part" / "results.parquet").to_pylist()) == 1  # the first member only
     run_batch(sweep, tmp_path / "part", hosts_of, resume=True)
     assert _table(tmp_path / "part" / "results.parquet") == _table(tmp_path / "full" / "results.parquet")
@@ -333,6 +335,42 @@ def test_members_together_equal_one_by_one_and_resume_together(tmp_path, monkeyp
     assert len(list((tmp_path / "resumed" / "members").glob("*/foil_checkpoint.npz"))) == 4
     resumed = run_batch(sweep, tmp_path / "resumed", case_hosts, schedule=Together(), resume=True)
     assert _metrics(resumed) == _metrics(together)
+
+
+def test_concurrent_members_equal_one_by_one_and_resume_after_an_interrupt(tmp_path, monkeypatch):
+    """Members two at a time in threads (`Concurrent`, the single-CPU default) give the one-by-one
+    table bit for bit. An interrupt during the first chunks stops every running member with its
+    checkpoint; the resumed batch ends with the uninterrupted table, bit for bit."""
+    from geometries import case_hosts
+    from hostsim.run import pipeline
+    from hostsim.run.batch import Concurrent, OneByOne
+    from hostsim.run.pipeline import Interrupted
+
+    sweep = _sweep(TOGETHER_SWEEP)
+    alone = run_batch(sweep, tmp_path / "alone", case_hosts, schedule=OneByOne())
+    threads = run_batch(sweep, tmp_path / "threads", case_hosts, schedule=Concurrent(workers=2))
+    assert [r["status"] for r in threads] == ["completed"] * 4
+    assert _metrics(threads) == _metrics(alone)
+
+    saved = pipeline.save_checkpoint
+    calls = []
+
+    def interrupt_at_the_second_checkpoint(path, checkpoint):
+        saved(path, checkpoint)
+        calls.append(path)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "save_checkpoint", interrupt_at_the_second_checkpoint)
+    with pytest.raises(Interrupted):
+        run_batch(sweep, tmp_path / "resumed", case_hosts, schedule=Concurrent(workers=2))
+    monkeypatch.setattr(pipeline, "save_checkpoint", saved)
+    assert list((tmp_path / "resumed" / "members").glob("*/foil_checkpoint.npz"))
+    assert len(list((tmp_path / "resumed" / "members").glob("*/summary.json"))) < 4
+    resumed = run_batch(sweep, tmp_path / "resumed", case_hosts, schedule=Concurrent(workers=2), resume=True)
+    assert _metrics(resumed) == _metrics(threads)
+    with pytest.raises(ValueError):
+        Concurrent(workers=0)
 
 
 def test_eight_members_split_over_four_fake_devices_equal_serial_runs(tmp_path):

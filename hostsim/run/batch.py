@@ -38,6 +38,7 @@ import dataclasses
 import hashlib
 import itertools
 import json
+import threading
 import time
 from pathlib import Path
 from typing import Callable
@@ -228,6 +229,22 @@ class OneByOne:
 
 
 @dataclasses.dataclass(frozen=True)
+class Concurrent:
+    """Members run as ordinary runs, ``workers`` at a time, each in a thread of this process
+    (the compiled programs are shared; XLA runs each call with the GIL released). The default on
+    a single CPU device: two default-skeleton members at once ran 1.30x as fast as one after
+    the other on 2 cores, with bit-identical results (one plating step leaves the cores partly
+    idle: its Newton and PCG loops are short). Ctrl-C stops every running member at its next
+    chunk, each keeping its checkpoint."""
+
+    workers: int = 2
+
+    def __post_init__(self):
+        if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1:
+            raise ValueError(f"Concurrent.workers must be an integer >= 1; got {self.workers!r}")
+
+
+@dataclasses.dataclass(frozen=True)
 class Together:
     """Members of one grid, static settings and step plan run as one ``vmap``-ped program
     (:func:`hostsim.run.pipeline.run_members`), at most ``max_members`` and at most a quarter of
@@ -248,7 +265,7 @@ MEMBER_BYTES_PER_VOXEL = 521
 
 def default_schedule():
     """:class:`Together` over every local device on accelerators or with several devices,
-    :class:`OneByOne` on a single CPU device."""
+    :class:`Concurrent` on a single CPU device."""
     import jax
 
     local = jax.local_devices()
@@ -256,7 +273,7 @@ def default_schedule():
         from hostsim.numerics.sharding import member_mesh
 
         return Together(mesh=member_mesh(local))
-    return OneByOne() if local[0].platform == "cpu" else Together()
+    return Concurrent() if local[0].platform == "cpu" else Together()
 
 
 def run_batch(sweep: Sweep, out, hosts_of: Callable, *, resume: bool = False, max_frames: int = 2,
@@ -279,15 +296,17 @@ def run_batch(sweep: Sweep, out, hosts_of: Callable, *, resume: bool = False, ma
     mine = [m for m in sweep.members if m.index % count == pid]
     started = time.perf_counter()
     state = {"done": 0, "ran": 0}
+    lock = threading.Lock()  # members finishing in several threads (Concurrent) update the table one at a time
 
     def finished_member(member, status):
-        state["done"] += 1
-        state["ran"] += status != "skipped"
-        write_table(out, collect(out, sweep))
-        if progress is not None:
-            elapsed = time.perf_counter() - started
-            eta = elapsed / state["ran"] * (len(mine) - state["done"]) if state["ran"] else float("nan")
-            progress(state["done"], len(mine), member, status, elapsed, eta)
+        with lock:
+            state["done"] += 1
+            state["ran"] += status != "skipped"
+            write_table(out, collect(out, sweep))
+            if progress is not None:
+                elapsed = time.perf_counter() - started
+                eta = elapsed / state["ran"] * (len(mine) - state["done"]) if state["ran"] else float("nan")
+                progress(state["done"], len(mine), member, status, elapsed, eta)
 
     pending = []
     for member in mine:
@@ -295,6 +314,9 @@ def run_batch(sweep: Sweep, out, hosts_of: Callable, *, resume: bool = False, ma
             finished_member(member, "skipped")
         else:
             pending.append(member)
+    if isinstance(schedule, Concurrent) and schedule.workers > 1 and len(pending) > 1:
+        _run_concurrently(out, pending, hosts_of, resume, max_frames, schedule.workers, finished_member)
+        pending = []
     runs = _together_chunks(pending, hosts_of, schedule) if isinstance(schedule, Together) else [[m] for m in pending]
     for chunk in runs:
         if len(chunk) > 1:
@@ -310,6 +332,21 @@ def run_batch(sweep: Sweep, out, hosts_of: Callable, *, resume: bool = False, ma
     rows = collect(out, sweep)
     write_table(out, rows)
     return rows
+
+
+def _run_concurrently(out: Path, members: list, hosts_of: Callable, resume: bool, max_frames: int, workers: int,
+                      finished_member: Callable) -> None:
+    """:func:`_run_member` of every member, ``workers`` at a time in threads
+    (:func:`hostsim.run.concurrency.run_in_threads`: Ctrl-C stops the running members at their
+    next chunk, each keeping its checkpoint, and raises Interrupted)."""
+    from hostsim.run.concurrency import run_in_threads
+    from hostsim.run.programs import release_programs
+
+    def work(member, stop):
+        finished_member(member, _run_member(out, member, hosts_of, resume, max_frames, stop=stop))
+        release_programs(when_over=0.5)
+
+    run_in_threads(members, work, workers)
 
 
 def _start_member(out: Path, member: Member, resume: bool) -> tuple:
@@ -332,14 +369,18 @@ def _finish_member(folder: Path, seconds: float) -> None:
     (folder / "member.json").write_text(json.dumps(record, indent=1, default=str))
 
 
-def _run_member(out: Path, member: Member, hosts_of: Callable, resume: bool, max_frames: int) -> str:
-    """One member as an ordinary run; its failure is its row, never the batch's end."""
+def _run_member(out: Path, member: Member, hosts_of: Callable, resume: bool, max_frames: int,
+                stop: threading.Event | None = None) -> str:
+    """One member as an ordinary run; its failure is its row, never the batch's end. ``stop``
+    (set from another thread) interrupts it at its next chunk, its checkpoint kept."""
+    from hostsim.run.concurrency import stop_check
     from hostsim.run.pipeline import Interrupted, run_hosts
 
     folder, again = _start_member(out, member, resume)
     t0 = time.perf_counter()
     try:
-        run_hosts(folder, hosts_of(member.case), member.case, resume=again, max_frames=max_frames)
+        run_hosts(folder, hosts_of(member.case), member.case, resume=again, max_frames=max_frames,
+                  progress=stop_check(stop))
         status = "completed"
     except Interrupted:
         raise
@@ -439,4 +480,4 @@ def collect(out: Path, sweep: Sweep) -> list:
     return rows
 
 
-__all__ = ["Member", "OneByOne", "Sweep", "Together", "collect", "default_schedule", "member_key", "member_rows", "parse_sweep", "run_batch", "write_table"]
+__all__ = ["Concurrent", "Member", "OneByOne", "Sweep", "Together", "collect", "default_schedule", "member_key", "member_rows", "parse_sweep", "run_batch", "write_table"]

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 import time
 from pathlib import Path
 from typing import Callable
@@ -28,6 +29,7 @@ from typing import Callable
 import numpy as np
 
 from hostsim.run.case import Case
+from hostsim.run.concurrency import Interrupted, run_in_threads, stop_check  # Interrupted: re-exported
 from hostsim.errors import InputError
 
 OUTPUT_PATTERNS = ("*_summary.json", "*_timeseries.csv", "*_fields.pvd", "*_fields_final.vti", "*_checkpoint.npz",
@@ -35,8 +37,6 @@ OUTPUT_PATTERNS = ("*_summary.json", "*_timeseries.csv", "*_fields.pvd", "*_fiel
 OUTPUT_FOLDERS = ("*_fields", "figures", "renders")
 
 
-class Interrupted(Exception):
-    """A run stopped by Ctrl-C; ``str(e)`` says how to continue it."""
 
 
 def clear_outputs(out: Path) -> None:
@@ -215,28 +215,54 @@ def run_members(outs: list, name: str, fields_list: list, case: Case, *, resume:
 
 
 def run_hosts(out: Path, hosts, case: Case, *, resume: bool = False, max_frames: int = 40,
-              progress: Callable | None = None, on_host: Callable | None = None) -> dict:
+              progress: Callable | None = None, on_host: Callable | None = None, workers: int = 1) -> dict:
     """Run every ``(name, host)`` of ``hosts`` into ``out`` (``host`` has ``fields()`` or is the
-    fields); writes ``summary.json`` and returns the summaries by name. With ``resume``, finished
-    hosts are read back and interrupted ones continue from their checkpoints.
-    ``progress(name, done, total, segment, elapsed_s)``; ``on_host(name, summary, finished_before)``."""
+    fields); writes ``summary.json`` and returns the summaries by name (in the order of ``hosts``).
+    With ``resume``, finished hosts are read back and interrupted ones continue from their
+    checkpoints. ``progress(name, done, total, segment, elapsed_s)`` (raising in it stops the run
+    at that chunk); ``on_host(name, summary, finished_before)``. ``workers`` > 1 runs that many
+    hosts at a time, each in a thread (:mod:`hostsim.run.concurrency`; the same numbers, bit for
+    bit): one host's program loading, host building and snapshot writing then overlap another's
+    steps."""
     summaries = {}
+    pending = []
     for name, host in hosts:
         done_file = out / f"{name}_summary.json"
         if resume and done_file.exists():
             summaries[name] = json.loads(done_file.read_text())
             if on_host is not None:
                 on_host(name, summaries[name], True)
-            continue
+        else:
+            pending.append((name, host))
+    lock = threading.Lock()  # progress lines and on_host from several threads, one at a time
+
+    def one(item, stop=None):
+        name, host = item
         fields = host.fields() if hasattr(host, "fields") else host
         started = time.perf_counter()
-        step_progress = None
-        if progress is not None:
-            def step_progress(done, total, seg, name=name, started=started):
-                progress(name, done, total, seg, time.perf_counter() - started)
+        stopping = stop_check(stop)
+
+        def step_progress(done, total, seg):
+            stopping()
+            if progress is not None:
+                with lock:
+                    progress(name, done, total, seg, time.perf_counter() - started)
+
         result = run_host(out, name, fields, case, resume=resume, max_frames=max_frames, progress=step_progress)
-        summaries[name] = result.summary
         if on_host is not None:
-            on_host(name, result.summary, False)
+            with lock:
+                on_host(name, result.summary, False)
+        return name, result.summary
+
+    if workers > 1 and len(pending) > 1:
+        try:
+            done = run_in_threads(pending, one, workers)
+        except Interrupted:
+            raise Interrupted(f"interrupted: the hosts' last checkpoints are in {out}; continue with "
+                              f"'hostsim simulate --resume {out}'") from None
+    else:
+        done = [one(item) for item in pending]
+    summaries.update(done)
+    summaries = {name: summaries[name] for name, _ in hosts}
     (out / "summary.json").write_text(json.dumps(summaries, indent=1, default=float))
     return summaries
