@@ -431,3 +431,30 @@ def test_repeated_batches_do_not_grow_memory(tmp_path):
     (rss2, maps2), (rss5, maps5) = marks[1], marks[4]
     assert rss5 - rss2 < 40, marks
     assert maps5 - maps2 < 500, marks
+
+
+def test_hosts_side_by_side_equal_one_after_another(tmp_path, capsys):
+    """`run_hosts(..., workers=2)` (what `hostsim simulate --parallel-hosts 2` does with the
+    default case's two hosts) writes the summaries of one host after another, bit for bit and in
+    the hosts' order; `--parallel-hosts 0` is one line and exit 2."""
+
+    from geometries import case_hosts
+    from hostsim.run.case import parse_case
+    from hostsim.run.pipeline import prepare_output, run_hosts
+
+    data = {"protocol": {"segment": [{"kind": "plate", "current_mA_cm2": 1.0, "capacity_mAh_cm2": 0.15}]},
+            "numerics": {"fill_per_step": 0.1, "precision": "float64"}}
+    case = parse_case(data, "case")
+    foil = {"family": "foil", "width_um": 1.0, "height_um": 4.0, "voxel_size_um": 0.25}
+    hosts = [(f"foil_l{l}", case_hosts(parse_case({**data, "geometry": {**foil, "lithiophilicity": l}}))[0][1])
+             for l in (0.0, 1.0)]
+    one = run_hosts(prepare_output(tmp_path / "one"), hosts, case, max_frames=2, workers=1)
+    two = run_hosts(prepare_output(tmp_path / "two"), hosts, case, max_frames=2, workers=2)
+    assert list(two) == ["foil_l0.0", "foil_l1.0"]
+    for name in one:
+        assert {k: v for k, v in two[name].items() if k != "wall_time_s"} == \
+            {k: v for k, v in one[name].items() if k != "wall_time_s"}
+    assert one["foil_l0.0"]["final_voltage_V"] != one["foil_l1.0"]["final_voltage_V"]  # two different hosts
+    with pytest.raises(SystemExit) as exc:
+        raise SystemExit(main(["simulate", "--parallel-hosts", "0", "--out", str(tmp_path / "bad")]))
+    assert exc.value.code == 2 and "--parallel-hosts" in capsys.readouterr().err
