@@ -47,6 +47,7 @@ import numpy as np
 
 from hostsim.errors import InputError
 from hostsim.run.case import Case, parse_case
+from hostsim.run.io import write_json
 
 SWEEP_KEYS = ("mode", "axes")
 MAX_MEMBERS = 100000
@@ -357,16 +358,15 @@ def _start_member(out: Path, member: Member, resume: bool) -> tuple:
     again = resume and folder.is_dir()
     folder = prepare_output(folder, resume=again)
     (folder / "failed.json").unlink(missing_ok=True)
-    (folder / "member.json").write_text(json.dumps({"index": member.index, "key": member.key,
-                                                    "parameters": member.parameters, "case": member.data},
-                                                   indent=1, default=str))
+    write_json(folder / "member.json", {"index": member.index, "key": member.key,
+                                        "parameters": member.parameters, "case": member.data}, default=str)
     return folder, again
 
 
 def _finish_member(folder: Path, seconds: float) -> None:
     record = json.loads((folder / "member.json").read_text())
     record["wall_time_s"] = seconds
-    (folder / "member.json").write_text(json.dumps(record, indent=1, default=str))
+    write_json(folder / "member.json", record, default=str)
 
 
 def _run_member(out: Path, member: Member, hosts_of: Callable, resume: bool, max_frames: int,
@@ -388,8 +388,8 @@ def _run_member(out: Path, member: Member, hosts_of: Callable, resume: bool, max
         raise Interrupted("interrupted") from None
     except Exception as e:  # one member's failure is its row, never the batch's end
         message = str(e).strip().splitlines()[0][:500] if str(e).strip() else type(e).__name__
-        (folder / "failed.json").write_text(json.dumps({"message": f"{type(e).__name__}: {message}",
-                                                        "wall_time_s": time.perf_counter() - t0}))
+        write_json(folder / "failed.json", {"message": f"{type(e).__name__}: {message}",
+                                            "wall_time_s": time.perf_counter() - t0})
         status = "failed"
     _finish_member(folder, time.perf_counter() - t0)
     return status
@@ -465,7 +465,7 @@ def _run_together(out: Path, chunk: list, resume: bool, max_frames: int, mesh) -
         return None
     seconds = (time.perf_counter() - t0) / len(chunk)
     for folder, result in zip(folders, results):
-        (folder / "summary.json").write_text(json.dumps({result.name: result.summary}, indent=1, default=float))
+        write_json(folder / "summary.json", {result.name: result.summary})
         _finish_member(folder, seconds)
     return ["completed"] * len(chunk)
 

@@ -33,11 +33,26 @@ def stop_check(stop: threading.Event | None) -> Callable:
     return check
 
 
+_pools: dict = {}  # workers -> a pool kept for the process: the same threads serve every call
+_THREAD_PREFIX = "hostsim-run"
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    # Kept, not made per call: a new thread gets its own malloc arena and JAX thread state, and a
+    # test that ran the same batch five times saw the resident memory grow with threads made per
+    # batch (tests/test_batch.py, repeated batches).
+    if workers not in _pools:
+        _pools[workers] = ThreadPoolExecutor(workers, thread_name_prefix=_THREAD_PREFIX)
+    return _pools[workers]
+
+
 def run_in_threads(items: Sequence, work: Callable, workers: int) -> list:
     """``work(item, stop)`` for every item, ``workers`` at a time; the results in item order.
 
     An exception from any run (or Ctrl-C here) stops the others at their next chunk (``stop``
-    set), waits for them, and is raised again (Ctrl-C and interrupts as :class:`Interrupted`)."""
+    set), waits for them, and is raised again (Ctrl-C and interrupts as :class:`Interrupted`).
+    Called from one of these threads (a run that runs things side by side itself), the items run
+    one after another in that thread."""
     stop = threading.Event()
 
     def guarded(item):
@@ -45,8 +60,9 @@ def run_in_threads(items: Sequence, work: Callable, workers: int) -> list:
             raise Interrupted("interrupted")
         return work(item, stop)
 
-    pool = ThreadPoolExecutor(max(1, workers), thread_name_prefix="hostsim-run")
-    futures = [pool.submit(guarded, item) for item in items]
+    if workers <= 1 or threading.current_thread().name.startswith(_THREAD_PREFIX):
+        return [guarded(item) for item in items]
+    futures = [_pool(workers).submit(guarded, item) for item in items]
     try:
         wait(futures, return_when=FIRST_EXCEPTION)
         raised = next((f.exception() for f in futures if f.done() and f.exception() is not None), None)
@@ -54,9 +70,10 @@ def run_in_threads(items: Sequence, work: Callable, workers: int) -> list:
         raised = Interrupted("interrupted")
     if raised is not None:
         stop.set()
-        pool.shutdown(wait=True, cancel_futures=True)
+        for f in futures:
+            f.cancel()  # those not started yet
+        wait(futures)  # the running ones stop at their next chunk
         if isinstance(raised, KeyboardInterrupt):
             raise Interrupted("interrupted") from None
         raise raised
-    pool.shutdown(wait=True)
     return [f.result() for f in futures]

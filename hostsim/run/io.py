@@ -24,6 +24,21 @@ from hostsim.errors import InputError
 VOLUME_SUFFIXES = (".npy", ".npz", ".tif", ".tiff", ".vti")
 
 
+def write_json(path: str | os.PathLike, data, default=float) -> Path:
+    """``data`` as indented JSON, written atomically (a temporary file, then renamed): a reader in
+    another thread or process (a batch's table, a resume after ``kill -9``) sees the old file or
+    the whole new one, never a half-written one. A concurrent batch once read an empty
+    ``summary.json`` written by the member beside it (tests/test_batch.py)."""
+    import json
+    import threading
+
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_text(json.dumps(data, indent=1, default=default))
+    os.replace(tmp, path)
+    return path
+
+
 def _read_npz(path: Path) -> np.ndarray:
     with np.load(path, allow_pickle=False) as archive:
         names = list(archive.files)

@@ -30,6 +30,7 @@ import numpy as np
 
 from hostsim.run.case import Case
 from hostsim.run.concurrency import Interrupted, run_in_threads, stop_check  # Interrupted: re-exported
+from hostsim.run.io import write_json
 from hostsim.errors import InputError
 
 OUTPUT_PATTERNS = ("*_summary.json", "*_timeseries.csv", "*_fields.pvd", "*_fields_final.vti", "*_checkpoint.npz",
@@ -264,5 +265,5 @@ def run_hosts(out: Path, hosts, case: Case, *, resume: bool = False, max_frames:
         done = [one(item) for item in pending]
     summaries.update(done)
     summaries = {name: summaries[name] for name, _ in hosts}
-    (out / "summary.json").write_text(json.dumps(summaries, indent=1, default=float))
+    write_json(out / "summary.json", summaries)  # atomic: a batch beside this run reads it
     return summaries

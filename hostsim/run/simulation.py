@@ -54,6 +54,7 @@ import numpy as np
 from hostsim.electrochemistry.constants import FARADAY, LI_MOLAR_VOLUME
 from hostsim.electrochemistry.metrics import COULOMB_PER_MAH_CM2, Q_SEI, dead_li_fraction, envelope_heights
 from hostsim.electrochemistry.plating import PlatingState, initial_state
+from hostsim.run.io import write_json
 from hostsim.run.protocol import Protocol, run_protocol
 
 
@@ -330,5 +331,5 @@ def write_outputs(directory, result: SimulationResult, grid, fields: dict, *, co
         "capacity_mAh_cm2": float(st.plated_charge) / projected / COULOMB_PER_MAH_CM2,
         "voxel_size_m": grid.voxel_size, "collector_layers": collector_layers, "host_top": host_top,
         "case": result.name, "units": json.dumps(UNITS)})
-    paths[0].write_text(json.dumps(result.summary, indent=1, default=float))  # last: marks the host done
+    write_json(paths[0], result.summary)  # last (and atomic): marks the host done
     return paths
