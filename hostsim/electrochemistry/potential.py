@@ -355,6 +355,11 @@ class PotentialProblem(eqx.Module):
         return Bordered(jac, b, g_per_b * b, jnp.sum(dr) * h3 / projected, jnp.asarray(g_per_b, b.dtype))
 
 
+def _log_ratio(c, c0, floor):
+    """``ln(max(c, floor) / c0)``, accurate near ``c0`` (``log1p`` of the relative difference)."""
+    return jnp.log1p((jnp.maximum(c, floor) - c0) / c0)
+
+
 def potential_problem(grid: Grid, s, k, l, theta, concentration, electrolyte, kinetics, *, current=None, voltage=None,
                       phi_guess=None, voltage_guess=None, top=Reservoir(), attached=None, interface=FaceInterface()):
     """The :class:`PotentialProblem` of one state, its starting point ``(phi, V)`` and what the
@@ -370,12 +375,17 @@ def potential_problem(grid: Grid, s, k, l, theta, concentration, electrolyte, ki
     kappa = electrolyte.conductivity(c) * jnp.maximum(eps, EPS_FLOOR) / kappa_ref
     kappa_d = electrolyte.diffusional_conductivity(c) * jnp.maximum(eps, EPS_FLOOR) / kappa_ref
     h2 = grid.voxel_size**2
-    ln_c = jnp.log(jnp.maximum(c, electrolyte.c_floor))
+    # ln(c / c0), not ln c: the operator forms diag x u - (neighbours), so its float32 round-off is
+    # eps x diag x |u|. With u = ln c ~ 6.9 that is a spurious source in every cell, the same in
+    # every uniform cell: in a layered rGO host it drove a spurious ionic current through the free
+    # electrolyte and V 0.4 % off float64 (docs/solver.md). A constant shift leaves L_D(u) - rhs
+    # unchanged (Neumann sides, the Dirichlet value shifted alike), and ln(c / c0) is exact at c0
+    ln_c = _log_ratio(c, c0, electrolyte.c_floor)
     projected = grid.length[0] * grid.length[1]
     c_top = top.face_concentration(grid, c, electrolyte.diffusivity(c) * jnp.maximum(eps, EPS_FLOOR), electrolyte,
                                    0.0 if current is None else current, projected)
-    op_d, rhs_d = assemble(grid, kappa_d, Neumann(0.0), Dirichlet(jnp.log(jnp.maximum(c_top, electrolyte.c_floor))))
-    diffusion_source = (op_d(ln_c) - rhs_d) / h2  # L_D(ln c) / kappa_ref [V/m²]
+    op_d, rhs_d = assemble(grid, kappa_d, Neumann(0.0), Dirichlet(_log_ratio(c_top, c0, electrolyte.c_floor)))
+    diffusion_source = (op_d(ln_c) - rhs_d) / h2  # L_D(ln(c/c0)) / kappa_ref = L_D(ln c) / kappa_ref [V/m²]
     stripping = (jnp.asarray(current) < 0) if current is not None else (jnp.asarray(voltage) > 0)
     areas, ls, covers = interface_faces(grid, s, k, l, theta, attached, stripping)
 
