@@ -58,9 +58,15 @@ def expected_count(porosity: float, slab_volume: float, radius: float, fibre_len
     return int(np.ceil(np.log(1.0 / porosity) * slab_volume / v))
 
 
-def fibre_windows(a: np.ndarray, b: np.ndarray, h: float, shape, radius_bound: float, periodic: bool):
-    """Static window size (3,) and per-fibre window starts (n, 3) [cells]."""
-    extent = (np.abs(b - a) + 2 * radius_bound).max(axis=0)
+def fibre_windows(a: np.ndarray, b: np.ndarray, h: float, shape, radius_bound: float, periodic: bool,
+                  length_bound: float | np.ndarray | None = None):
+    """Static window size (3,) and per-fibre window starts (n, 3) [cells]. ``length_bound`` [m]
+    (scalar or per axis): size the windows for any fibre whose extent is within it (the same size
+    for every draw of a family), else for the largest extent of these fibres."""
+    if length_bound is None:
+        extent = (np.abs(b - a) + 2 * radius_bound).max(axis=0)
+    else:
+        extent = np.broadcast_to(np.asarray(length_bound, float), (3,)) + 2 * radius_bound
     return window_starts(0.5 * (a + b), extent, h, shape, periodic)
 
 
@@ -97,13 +103,16 @@ def _last_fibre_radius(porosity_at, target, radius, h, iterations=14):
     return rho - (porosity_at(rho) - target) / jnp.where(d < 0, d, -1.0)
 
 
-def fibre_network(shape, h, a, b, radius, porosity, region_z, sharp, periodic, radius_bound, inner_radius=None):
+def fibre_network(shape, h, a, b, windows, radius, porosity, region_z, sharp, radius_bound, inner_radius=None):
     """Union of the first fibres of the sequence, with the count set so that the porosity of the
     slab (layers where ``region_z`` is 1) equals ``porosity``.
 
     Args:
         shape: host sub-box shape (cells); ``h`` voxel edge [m].
-        a, b: fibre axis end points (n, 3) [m], numpy (static).
+        a, b: fibre axis end points (n, 3) [m] (arrays; traced when the caller compiles one
+            program for every seed).
+        windows: ``(size, starts)``: the static window size (3,) and the windows' starts (n, 3)
+            [cells] (:func:`fibre_windows`).
         radius: fibre (outer) radius [m] (differentiable); ``radius_bound`` [m] (static) sizes the
             windows — a radius above it raises.
         inner_radius: optional core radius [m] evaluated with the same fibres and weights.
@@ -112,7 +121,7 @@ def fibre_network(shape, h, a, b, radius, porosity, region_z, sharp, periodic, r
     Raises (under jit too) when the whole sequence cannot reach the porosity.
     """
     dtype = region_z.dtype
-    size, starts = fibre_windows(a, b, h, shape, radius_bound, periodic)
+    size, starts = windows
     n_max = a.shape[0]
     volume = jnp.sum(region_z) * shape[0] * shape[1]
     a_j, b_j, starts_j = jnp.asarray(a, dtype), jnp.asarray(b, dtype), jnp.asarray(starts, jnp.int32)

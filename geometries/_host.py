@@ -255,7 +255,8 @@ class HostFamily(eqx.Module):
         one program from the compilation cache instead of ~160 single-operation ones (measured
         on the default case: issue 10). A failed run-time check of the builder
         (:mod:`geometries._checks`) raises :class:`~hostsim.InputError` naming the family."""
-        fields, failures = _compiled_fields(self)
+        family, drawn = self._program()
+        fields, failures = _compiled_fields(family, drawn)
         for failed, message in failures:
             if isinstance(failed, jax.core.Tracer):  # traced (a design loop's gradient): checked at run time
                 fields = eqx.error_if(fields, failed, f"{self.name}: {message}")
@@ -263,7 +264,14 @@ class HostFamily(eqx.Module):
                 raise InputError(f"{self.name}: {message}")
         return fields
 
-    def _fields(self) -> HostFields:
+    def _program(self):
+        """``(family, drawn)``: what :meth:`fields` compiles. ``family`` keys the program by its
+        static settings; ``drawn`` (arrays or None) is what the seed drew, passed as the program's
+        argument where a family can (then a seed sweep reuses one program: see
+        :class:`geometries._fibre_family.FibreFamily`). Default: the family itself, nothing drawn."""
+        return self, None
+
+    def _fields(self, drawn=None) -> HostFields:
         from ._sdf import cell_centres
 
         grid = self.grid
@@ -271,7 +279,8 @@ class HostFamily(eqx.Module):
         centres = cell_centres(self.host_shape, h, grid.dtype)
         # continuous parameters in the grid's dtype (float64 leaves under x64 with float32 fields)
         family = jax.tree.map(lambda x: x.astype(grid.dtype) if eqx.is_inexact_array(x) else x, self)
-        s, k, l, theta = (jnp.broadcast_to(jnp.asarray(f, grid.dtype), self.host_shape) for f in family._host(centres, h, grid.dtype))
+        built = family._host(centres, h, grid.dtype) if drawn is None else family._host(centres, h, grid.dtype, drawn)
+        s, k, l, theta = (jnp.broadcast_to(jnp.asarray(f, grid.dtype), self.host_shape) for f in built)
         c = self.collector_layers
         below = (jnp.arange(self.host_shape[2]) < c)[None, None, :]
         s = jnp.where(below, 1.0, s)
@@ -295,9 +304,9 @@ class HostFamily(eqx.Module):
 
 
 @eqx.filter_jit
-def _compiled_fields(family: HostFamily):
+def _compiled_fields(family: HostFamily, drawn=None):
     with collecting() as failures:
-        fields = family._fields()
+        fields = family._fields(drawn)
     return fields, failures
 
 

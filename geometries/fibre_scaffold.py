@@ -68,16 +68,16 @@ class CoatedFibreScaffold(FibreFamily):
     def outer_diameter_um(self):
         return self.fibre_diameter_um + 2 * self.coating_thickness_um
 
-    def _host(self, centres, h, dtype):
+    def _host(self, centres, h, dtype, drawn):
         outer_r = 0.5e-6 * self.outer_diameter_um()
         k_core = _CORES[self.core]
         k_shell, l_shell = _COATINGS[self.coating]
         if k_shell is None:  # bare fibre: one material
-            solid, _ = self.network(centres, h, dtype, outer_r)
+            solid, _ = self.network(drawn, h, dtype, outer_r)
             k, l = k_core, l_shell
         else:
             inner_r = jnp.maximum(outer_r - jnp.maximum(self.coating_thickness_um * 1e-6, h), 0.0)
-            solid, core = self.network(centres, h, dtype, outer_r, inner_r)
+            solid, core = self.network(drawn, h, dtype, outer_r, inner_r)
             shell = jnp.clip(solid - core, 0.0, 1.0)
             share = shell / jnp.maximum(solid, 1e-6)
             k = share * k_shell + (1.0 - share) * k_core

@@ -102,6 +102,11 @@ class GradedHost(FibreFamily):
             w = jax.nn.sigmoid((zeta - self.transition) * n * 4.0)  # one voxel wide
         return bottom + (top - bottom) * w
 
+    def _program(self):
+        """The plain program (keyed by the seed too): a graded host's fibres are evaluated as a
+        distance field over their images, not through :meth:`FibreFamily.network`."""
+        return self, None
+
     def _host(self, centres, h, dtype):
         z = jnp.arange(self.host_shape[2])
         mask = ((z >= self.collector_layers) & (z < self.host_top)).astype(dtype)

@@ -47,6 +47,6 @@ class CuNanowires(FibreFamily):
     def outer_diameter_um(self):
         return self.wire_diameter_um
 
-    def _host(self, centres, h, dtype):
-        solid, _ = self.network(centres, h, dtype, 0.5e-6 * self.wire_diameter_um)
+    def _host(self, centres, h, dtype, drawn):
+        solid, _ = self.network(drawn, h, dtype, 0.5e-6 * self.wire_diameter_um)
         return solid, 1.0, 0.0, 0.0
