@@ -200,15 +200,18 @@ def plating_step(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
     # (plating: V < 0, stripping: V > 0); otherwise Newton starts from the inverted Butler-Volmer guess
     same_direction = (state.time > 0) & (jnp.sign(state.electrode_potential) == -jnp.sign(current)) & (current != 0)
     guess = jnp.where(same_direction, state.electrode_potential, jnp.nan)
+    # (the named scopes, connect / potential / resolve / salt, prefix the kernels' names in a profile of the step)
     # only conductor connected to the collector is at V (SPEC 4): floating host and Li neither plate nor strip
-    connected, _ = update_connected(grid, conducting_nodes(s, k, jax.lax.stop_gradient(state.theta)), state.connected)
+    with jax.named_scope("connect"):
+        connected, _ = update_connected(grid, conducting_nodes(s, k, jax.lax.stop_gradient(state.theta)), state.connected)
     # Newton's A^-1 dF/dV changes little from step to step: the last one is the first iteration's guess
     border_guess = jnp.where(same_direction, state.border_solution, 0.0)
-    problem, phi0, v0, c_top, _ = potential_problem(
-        grid, s, k, l, state.theta, state.concentration, electrolyte, kinetics, current=current, top=top,
-        phi_guess=state.newton_phi, voltage_guess=guess, attached=attached(grid, connected), interface=interface)
-    sol = solve_problem(problem, phi0, v0, c_top=c_top, top=top, border_guess=border_guess, newton=newton,
-                        solver=solver)
+    with jax.named_scope("potential"):
+        problem, phi0, v0, c_top, _ = potential_problem(
+            grid, s, k, l, state.theta, state.concentration, electrolyte, kinetics, current=current, top=top,
+            phi_guess=state.newton_phi, voltage_guess=guess, attached=attached(grid, connected), interface=interface)
+        sol = solve_problem(problem, phi0, v0, c_top=c_top, top=top, border_guess=border_guess, newton=newton,
+                            solver=solver)
     currents = list(zip(sol.face_area, sol.face_current))
     plate, strip = _li_change(grid, currents, dt, s, state.theta)
     room = jnp.clip(1.0 - s - state.theta, 0.0, None)
@@ -243,7 +246,8 @@ def plating_step(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
                                    current=current * passed, top=top, phi_guess=phi_guess, voltage_guess=voltage_guess,
                                    border_guess=sol.border_solution, newton=newton, solver=solver,
                                    attached=attached(grid, connected), interface=interface)
-    sol = _resolve_at_passed_current(sol, capped & (passed > 0), again, current * (passed - 1.0))
+    with jax.named_scope("resolve"):
+        sol = _resolve_at_passed_current(sol, capped & (passed > 0), again, current * (passed - 1.0))
     sink = shared_sink(grid, (1.0 - electrolyte.transference) * reaction / FARADAY, eps_new)
     pushed = (eps_old - eps_new) * state.concentration  # [mol/m³ of cell]
     displaced = jnp.sum(pushed) * h3
@@ -252,8 +256,10 @@ def plating_step(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
     # the solve starts from c extrapolated with the last step's change while the current keeps its direction
     # (steps of a segment are alike, so the change is nearly the same again)
     salt_guess = state.concentration + jnp.where(same_direction, state.concentration_change, 0.0)
-    c_new, salt_stats = salt_step(grid, state.concentration, jnp.maximum(eps_new, floor), d_eff, dt, sink=sink,
-                                  lo=Neumann(0.0), hi=top_salt, d_ref=d_ref, solver=solver, initial_guess=salt_guess)
+    with jax.named_scope("salt"):
+        c_new, salt_stats = salt_step(grid, state.concentration, jnp.maximum(eps_new, floor), d_eff, dt, sink=sink,
+                                      lo=Neumann(0.0), hi=top_salt, d_ref=d_ref, solver=solver,
+                                      initial_guess=salt_guess)
     # salt entering through the top face [mol/s], as the discretisation has it (half-cell conductance
     # 2 D_eff / h to a Dirichlet value; the flux itself for a Neumann top): for the salt balance
     if isinstance(top_salt, Dirichlet):

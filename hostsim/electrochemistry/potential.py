@@ -321,11 +321,14 @@ class PotentialProblem(eqx.Module):
                          self.half_cell_resistance, self.half_cell_salt, slope)
 
     def residual(self, phi, v, slope=True):
-        """``(F, G, size of F's terms, size of G's terms, R_v, dR_v/deta)``; without ``slope`` the
-        last is None (what is differentiated needs no Jacobian)."""
+        """``(F, G, size of F's terms, size of G's terms, R_v, dR_v/deta, (R_v, face currents))``;
+        without ``slope`` ``dR_v/deta`` is None (what is differentiated needs no Jacobian). The
+        last is what Newton hands back from its last residual (``at_root``), so that
+        :func:`solve_problem` need not evaluate the kinetics once more."""
         grid = self.grid
         h2, h3 = grid.voxel_size**2, grid.voxel_size**3
-        r, dr, _ = self.reaction(phi, v, slope)
+        r, dr, currents = self.reaction(phi, v, slope)
+        at = (r, tuple(currents))
         flow = self.conductance(phi)
         react = h2 * r / self.kappa_ref
         f = flow - self.source + react
@@ -335,10 +338,10 @@ class PotentialProblem(eqx.Module):
                  + jnp.max(jnp.abs(react)))
         projected = grid.length[0] * grid.length[1]
         if self.current is None:
-            return f, jnp.zeros((), f.dtype), scale, jnp.ones((), f.dtype), r, dr
+            return f, jnp.zeros((), f.dtype), scale, jnp.ones((), f.dtype), r, dr, at
         g = (jnp.sum(r) * h3 - self.current) / projected
         current_scale = jnp.maximum(jnp.abs(self.current), jnp.sum(jnp.abs(r)) * h3) / projected
-        return f, g.astype(f.dtype), scale, current_scale, r, dr
+        return f, g.astype(f.dtype), scale, current_scale, r, dr, at
 
     def jacobian(self, dr) -> Bordered:
         """The Newton Jacobian (:class:`~hostsim.numerics.newton.Bordered`) given ``dR_v/deta``."""
@@ -460,14 +463,39 @@ def solve_potential(
                          solver=solver)
 
 
+@eqx.filter_custom_jvp
+def _reaction_at_root(problem: PotentialProblem, phi, v, at_root):
+    """``R_v`` and the face currents at the root ``(phi, V)``: Newton's last residual already
+    evaluated them (``at_root``), so the forward run takes those (measured on the default
+    skeleton: one Butler-Volmer and face-concentration evaluation of the three a warm step made).
+    Differentiated, they are evaluated again from ``(problem, phi, V)``, whose tangents they take
+    (``at_root`` itself carries none)."""
+    return at_root
+
+
+@_reaction_at_root.def_jvp
+def _reaction_at_root_jvp(primals, tangents):
+    problem, phi, v, _ = primals
+    t_problem, t_phi, t_v, _ = tangents
+
+    def reaction(p, x, y):
+        r, _, currents = p.reaction(x, y, slope=False)
+        return r, tuple(currents)
+
+    return eqx.filter_jvp(reaction, (problem, phi, v), (t_problem, t_phi, t_v))
+
+
 def solve_problem(problem: PotentialProblem, phi, v, *, c_top, top=Reservoir(), border_guess=None,
                   newton: NewtonSolver = AdaptiveNewton(), solver: PCG = PCG(rtol=1e-8)) -> PotentialSolution:
     """:func:`solve_potential` for a built :class:`PotentialProblem` (from :func:`potential_problem`)
     from ``(phi, V)``: a caller that solves one state at two currents builds the problem once."""
     grid = problem.grid
     projected = grid.length[0] * grid.length[1]
-    phi, v, stats, border = newton.solve(problem, phi, v, solver, border_guess)
-    r, _, currents = problem.reaction(phi, v, slope=False)
+    phi, v, stats, border, at_root = newton.solve(problem, phi, v, solver, border_guess)
+    if at_root is None:
+        r, _, currents = problem.reaction(phi, v, slope=False)
+    else:
+        r, currents = _reaction_at_root(problem, phi, v, at_root)
     passed = jnp.sum(r) * grid.voxel_size**3
     current = problem.current
     current_error = 0.0 if current is None else (passed - current) / current

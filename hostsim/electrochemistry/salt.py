@@ -133,16 +133,18 @@ def shared_sink(grid: Grid, sink, porosity, threshold: float = 0.5):
     wet = total > 1e-12
     keep = jnp.where(wet, _smoothstep(eps / threshold), 1.0)
     safe_total = jnp.where(wet, total, 1.0)  # not max(total, tiny): its reverse pass overflows in float32 (NaN)
-    moved = sink * (1.0 - keep)
-    out = sink * keep
-    d = 0
+    # a cell p receives from its neighbour q the share eps_p / total_q of q's moved sink: the moved
+    # sink per unit of its neighbours' electrolyte is stored before it is shifted, and each cell
+    # multiplies what reaches it by its own eps (shifting moved x share instead recomputed the
+    # neighbour sum inside every shift: measured, 1.7 ms of a ~36 ms plating step on the default skeleton)
+    per_share = materialized(sink * (1.0 - keep) / safe_total)
+    arriving = []
     for axis in range(3):
         if grid.shape[axis] == 1:
             continue
         for offset in (-1, 1):
-            share = around[d] / safe_total
-            out = out + shift(moved * share, -offset, axis, grid.periodic[axis])
-            d += 1
+            arriving.append(shift(per_share, -offset, axis, grid.periodic[axis]))
+    out = sink * keep + eps * sum(arriving)
     dry = jax.lax.stop_gradient(eps) <= DRY
     inside = neighbours(grid, jnp.ones(grid.shape, grid.dtype))  # 0 across the grid's non-periodic ends
     # only a step in which a pore closes pays for the routing

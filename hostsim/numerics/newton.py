@@ -171,16 +171,21 @@ class AdaptiveNewton(eqx.Module):
         return rtol, current_rtol
 
     def solve(self, problem, phi, v, solver: PCG, border=None):
-        """``(phi, V, stats, border)`` at the root of ``problem`` from the guess ``(phi, V)``;
-        derivatives with respect to ``problem`` are implicit. ``border``: a guess of ``A^-1 b``
+        """``(phi, V, stats, border, at_root)`` at the root of ``problem`` from the guess ``(phi,
+        V)``; derivatives with respect to ``problem`` are implicit. ``border``: a guess of ``A^-1 b``
         (the last step's, see :func:`hostsim.electrochemistry.plating.plating_step`); the
-        returned ``border`` is the last iteration's ``A^-1 b`` (a warm start, not differentiated)."""
+        returned ``border`` is the last iteration's ``A^-1 b`` (a warm start, not differentiated).
+        ``at_root``: what ``problem.residual`` reported besides the residual at the returned point
+        (its seventh output; the potential problem's reaction and face currents), a primal value
+        without a derivative: a caller uses it instead of evaluating the same expressions again
+        (:func:`hostsim.electrochemistry.potential.solve_problem` does, and differentiates its own
+        evaluation)."""
         phi, v = jax.lax.stop_gradient((phi, v))
         border = jnp.zeros_like(phi) if border is None else jax.lax.stop_gradient(border)
         return _implicit_root(problem, phi, v, border, newton=self, solver=solver)
 
     def iterate(self, problem, phi, v, solver: PCG, border=None):
-        """The Newton loop itself (not differentiated): ``(phi, V, stats, A^-1 b)``."""
+        """The Newton loop itself (not differentiated): ``(phi, V, stats, A^-1 b, at_root)``."""
         return self._iterate(problem, phi, v, solver, border)
 
     def _iterate(self, problem, phi, v, solver: PCG, border=None):
@@ -192,13 +197,13 @@ class AdaptiveNewton(eqx.Module):
         galvanostatic = problem.current is not None
 
         def measure(phi, v):
-            f, g, scale, current_scale, r, dr = problem.residual(phi, v)
+            f, g, scale, current_scale, r, dr, at = problem.residual(phi, v)
             res = jnp.max(jnp.abs(f)) / jnp.maximum(scale, jnp.finfo(phi.dtype).tiny)
             cur = jnp.abs(g) / jnp.maximum(current_scale, jnp.finfo(phi.dtype).tiny) if galvanostatic else jnp.zeros_like(res)
             done = (res <= rtol) & (cur <= current_rtol)
-            return f, g, dr, res, cur, done, jnp.sqrt(jnp.sum(f * f)), scale
+            return f, g, dr, res, cur, done, jnp.sqrt(jnp.sum(f * f)), scale, at
 
-        f, g, dr, res, cur, done, norm, scale = measure(phi, v)
+        f, g, dr, res, cur, done, norm, scale, at = measure(phi, v)
         x2 = jnp.zeros_like(phi) if border is None else border
         zero = jnp.asarray(0, jnp.int32)
         forcing = jnp.asarray(self.initial_forcing, phi.dtype)
@@ -210,14 +215,14 @@ class AdaptiveNewton(eqx.Module):
         inf = jnp.asarray(jnp.inf, phi.dtype)
         lo, hi = bracket_update(-inf, inf, v, g, res, cur)
         slope = jnp.asarray(jnp.nan, phi.dtype)
-        state = (phi, v, f, g, dr, res, cur, done, norm, scale, x2, forcing, zero, zero, lo, hi, slope)
+        state = (phi, v, f, g, dr, res, cur, done, norm, scale, x2, forcing, zero, zero, lo, hi, slope, at)
 
         def cond(state):
             done, k = state[7], state[12]
             return (~done) & (k < self.max_steps)
 
         def body(state):
-            phi, v, f, g, dr, _, _, _, norm, scale, x2, forcing, k, linear, lo, hi, slope = state
+            phi, v, f, g, dr, _, _, _, norm, scale, x2, forcing, k, linear, lo, hi, slope, _ = state
             jac = problem.jacobian(dr)
             # never solve tighter than the outer tolerance needs (half of it) or the PCG can reach
             floor = 0.5 * rtol * scale / jnp.maximum(norm, jnp.finfo(phi.dtype).tiny)
@@ -239,7 +244,7 @@ class AdaptiveNewton(eqx.Module):
                 v = v + dv
             else:
                 phi = phi + x1
-            f, g, dr, res, cur, done, new_norm, scale = measure(phi, v)
+            f, g, dr, res, cur, done, new_norm, scale, at = measure(phi, v)
             lo, hi = bracket_update(lo, hi, v, g, res, cur)
             ratio = new_norm / jnp.maximum(norm, jnp.finfo(phi.dtype).tiny)
             forcing = self.forcing_gamma * ratio**2
@@ -247,10 +252,10 @@ class AdaptiveNewton(eqx.Module):
             forcing = jnp.where(self.forcing_gamma * tol**2 > 0.1, jnp.maximum(forcing, self.forcing_gamma * tol**2),
                                 forcing)
             return (phi, v, f, g, dr, res, cur, done, new_norm, scale, x2, forcing.astype(phi.dtype), k + 1,
-                    linear + its1 + its2, lo, hi, slope)
+                    linear + its1 + its2, lo, hi, slope, at)
 
-        phi, v, _, _, _, res, cur, done, _, _, x2, _, k, linear, _, _, slope = jax.lax.while_loop(cond, body, state)
-        return phi, v, NewtonStats(k, linear, res, cur, done, slope), x2
+        phi, v, _, _, _, res, cur, done, _, _, x2, _, k, linear, _, _, slope, at = jax.lax.while_loop(cond, body, state)
+        return phi, v, NewtonStats(k, linear, res, cur, done, slope), x2, at
 
 
 BRACKET_RESIDUAL = 1e-2  # phi must balance charge to this (relative) ...
@@ -282,14 +287,16 @@ def _implicit_root(problem, phi, v, border, *, newton: AdaptiveNewton, solver: P
 def _implicit_root_jvp(primals, tangents, *, newton: AdaptiveNewton, solver: PCG):
     problem, phi0, v0, border = primals
     t_problem = tangents[0]
-    phi, v, stats, x2_newton = newton._iterate(problem, phi0, v0, solver, border)
+    phi, v, stats, x2_newton, at = newton._iterate(problem, phi0, v0, solver, border)
     # saved for the backward pass under the step policy (hostsim.electrochemistry.plating.SAVED_IN_STEPS): the
     # rematerialised step then never repeats the Newton iterations
     phi, v = checkpoint_name((phi, v), SOLUTION_NAME)
     zero_stats = jax.tree.map(_zero_tangent, stats)
+    # what the residual reported at the root is a primal value only (see AdaptiveNewton.solve)
+    zero_at = jax.tree.map(_zero_tangent, at)
     if t_problem is None or not jax.tree.leaves(t_problem):
-        return (phi, v, stats, x2_newton), (jnp.zeros_like(phi), jnp.zeros_like(v), zero_stats,
-                                            jnp.zeros_like(phi))
+        return (phi, v, stats, x2_newton, at), (jnp.zeros_like(phi), jnp.zeros_like(v), zero_stats,
+                                                jnp.zeros_like(phi), zero_at)
     # tangent of the residual at the root, the solution held fixed
     _, (df, dg) = eqx.filter_jvp(lambda p: p.residual(phi, v, slope=False)[:2], (problem,), (t_problem,))
     jac = jax.lax.stop_gradient(problem.jacobian(problem.residual(phi, v)[5]))
@@ -307,7 +314,7 @@ def _implicit_root_jvp(primals, tangents, *, newton: AdaptiveNewton, solver: PCG
     if not galvanostatic:
         dphi = jax.lax.custom_linear_solve(jac.operator, -df, lambda _mv, r: _pcg(solver, jac.operator, r, tol)[0],
                                            symmetric=True)
-        return (phi, v, stats, x2_newton), (dphi, jnp.zeros_like(v), zero_stats, jnp.zeros_like(phi))
+        return (phi, v, stats, x2_newton, at), (dphi, jnp.zeros_like(v), zero_stats, jnp.zeros_like(phi), zero_at)
 
     def solve(_matvec, rhs):
         dphi, dv, _ = _schur(jac, rhs[0], rhs[1], x2, solver, tol)
@@ -321,7 +328,7 @@ def _implicit_root_jvp(primals, tangents, *, newton: AdaptiveNewton, solver: PCG
     df, dg = df + 0.0 * dg, jnp.asarray(dg, v.dtype) + 0.0 * jnp.sum(df)
     dphi, dv = jax.lax.custom_linear_solve(jac.matvec, (-df, -dg), solve, transpose_solve)
     # the returned A^-1 b is a warm start only (the next step stops its gradient): zero tangent
-    return (phi, v, stats, x2), (dphi, dv, zero_stats, jnp.zeros_like(phi))
+    return (phi, v, stats, x2, at), (dphi, dv, zero_stats, jnp.zeros_like(phi), zero_at)
 
 
 class FixedNewton(eqx.Module):
@@ -337,15 +344,15 @@ class FixedNewton(eqx.Module):
     max_voltage_step: float = 0.05
 
     def solve(self, problem, phi, v, solver: PCG, border=None):
-        """``(phi, V, stats, border)``; ``border`` (a warm start elsewhere) is ignored: every
-        iteration solves from zero, as before, and the returned one is zero."""
+        """``(phi, V, stats, border, None)``; ``border`` (a warm start elsewhere) is ignored: every
+        iteration solves from zero, as before, and the returned one is zero. No ``at_root``."""
         from hostsim.numerics.linsolve import linear_solve
 
         galvanostatic = problem.current is not None
 
         def step(carry, _):
             phi, v = carry
-            f, g, _, _, _, dr = problem.residual(phi, v)
+            f, g, _, _, _, dr, _ = problem.residual(phi, v)
             jac = problem.jacobian(dr)
             x1, _ = linear_solve(jac.operator, -f, solver, throw=False)
             if not galvanostatic:
@@ -357,13 +364,13 @@ class FixedNewton(eqx.Module):
             return (phi + x1 - x2 * dv, v + dv), None
 
         (phi, v), _ = jax.lax.scan(step, (phi, v), None, length=self.steps)
-        f, g, scale, current_scale, _, _ = problem.residual(phi, v, slope=False)
+        f, g, scale, current_scale, _, _, _ = problem.residual(phi, v, slope=False)
         res = jnp.max(jnp.abs(f)) / jnp.maximum(scale, 1e-30)
         cur = jnp.abs(g) / jnp.maximum(current_scale, 1e-30) if galvanostatic else jnp.zeros_like(res)
         steps = jnp.asarray(self.steps, jnp.int32)
         slope = jnp.asarray(jnp.nan, phi.dtype)
         return (phi, v, NewtonStats(steps, jnp.asarray(-1, jnp.int32), res, cur, jnp.isfinite(res), slope),
-                jnp.zeros_like(phi))
+                jnp.zeros_like(phi), None)
 
 
 NewtonSolver = AdaptiveNewton | FixedNewton
