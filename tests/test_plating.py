@@ -330,3 +330,32 @@ def test_lateral_translation_and_mirror_leave_plating_scalars_unchanged():
     base = scalars(lambda x: x)
     np.testing.assert_allclose(scalars(lambda x: jnp.roll(x, 5, axis=0)), base, rtol=1e-6)
     np.testing.assert_allclose(scalars(lambda x: jnp.flip(x, axis=1)), base, rtol=1e-6)
+
+
+
+def test_a_stale_border_solution_changes_the_work_not_the_answer(monkeypatch):
+    """Newton keeps the last step's A^-1 dF/dV while its staleness leaves at most a tenth of the
+    charge-balance tolerance (``STALE_BORDER_SHARE``). Twenty warm steps of a 3D skeleton at the
+    default case's 0.0025 mAh/cm² per step, float32, against solving it every iteration: the same
+    Newton iterations, the Li field to float32 round-off (measured 2.4e-7), the voltage to 1e-7 V
+    (measured 7.6e-8 V), fewer PCG iterations (measured 91 against 107)."""
+    import geometries as geo
+    import hostsim.numerics.newton as newton
+
+    f = geo.CuSkeleton(width_um=3.0, height_um=4.0, thickness_um=2.0, fibre_length_um=2.0, voxel_size_um=0.25,
+                       fibre_diameter_um=0.5).fields()
+    g = f.grid
+    current, dt = 10.0 * g.length[0] * g.length[1], 0.0025 * MAH_CM2 / 10.0
+    warm, _ = plate(g, f.s, f.k, f.l, initial_state(g, f.theta, ORACLE), ORACLE, Kinetics(), current, dt, 10)
+    runs, default = {}, newton.STALE_BORDER_SHARE
+    for share in (default, 0.0):
+        monkeypatch.setattr(newton, "STALE_BORDER_SHARE", share)
+        jax.clear_caches()  # the share is read when the step is traced
+        st, rec = plate(g, f.s, f.k, f.l, warm, ORACLE, Kinetics(), current, dt, 20)
+        assert bool(jnp.all(rec.newton_converged))
+        runs[share] = (st, rec)
+    (a, ra), (b, rb) = runs[default], runs[0.0]
+    assert int(jnp.sum(ra.newton_iterations)) == int(jnp.sum(rb.newton_iterations))
+    np.testing.assert_allclose(np.asarray(a.theta), np.asarray(b.theta), rtol=0, atol=2e-6)
+    np.testing.assert_allclose(np.asarray(ra.voltage), np.asarray(rb.voltage), rtol=0, atol=1e-7)
+    assert int(jnp.sum(ra.linear_iterations)) < 0.95 * int(jnp.sum(rb.linear_iterations))
