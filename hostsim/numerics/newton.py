@@ -251,6 +251,7 @@ class AdaptiveNewton(eqx.Module):
                 v = v + dv
             else:
                 phi = phi + x1
+                its2 = zero
             f, g, dr, res, cur, done, new_norm, scale, at = measure(phi, v)
             lo, hi = bracket_update(lo, hi, v, g, res, cur)
             ratio = new_norm / jnp.maximum(norm, jnp.finfo(phi.dtype).tiny)
