@@ -141,8 +141,9 @@ def bench_gradient(args) -> dict:
             inputs = (f.s, f.k, f.l, f.theta, jnp.asarray(10.0, g.dtype))
             forward = jax.jit(objective)
             both = jax.jit(jax.value_and_grad(objective, argnums=(0, 1, 2, 3, 4)))
-            t_f, value = _timed(forward, *inputs, repeats=2)
-            t_g, (_, grads) = _timed(both, *inputs, repeats=2)
+            # best of --repeats (at least 2): the VM's speed drifts between calls
+            t_f, value = _timed(forward, *inputs, repeats=max(2, args.repeats))
+            t_g, (_, grads) = _timed(both, *inputs, repeats=max(2, args.repeats))
             finite = all(bool(jnp.all(jnp.isfinite(x))) for x in grads)
             out[f"{label}_{steps}_steps"] = {
                 "forward_s": t_f, "value_and_grad_s": t_g, "ratio": t_g / t_f, "value": float(value),
@@ -167,7 +168,7 @@ def _previous_gradient(args, steps: int) -> dict:
         out = Path(tmp) / "previous.json"
         env = dict(os.environ, PYTHONPATH=str(Path(args.previous).resolve()))
         subprocess.run([sys.executable, str(Path(__file__).resolve()), "--parts", "gradient", "--skip-fixed-newton",
-                        "--gradient-steps", str(steps), "--output", str(out)], env=env, check=True,
+                        "--gradient-steps", str(steps), "--repeats", str(args.repeats), "--output", str(out)], env=env, check=True,
                        cwd=str(Path(args.previous).resolve()), capture_output=True)
         return json.loads(out.read_text())["gradient"][f"new_adaptive_newton_{steps}_steps"]
 
@@ -326,7 +327,8 @@ def main(argv=None) -> int:
     p.add_argument("--skip-old-default", action="store_true", help="do not rerun the default case with the old Newton")
     p.add_argument("--previous", help="a checkout of the previous code (e.g. a git worktree): its default case is "
                                       "timed beside this one's, warm, in alternation")
-    p.add_argument("--repeats", type=int, default=3, help="warm default-case pairs with --previous")
+    p.add_argument("--repeats", type=int, default=3, help="warm default-case pairs with --previous; timed calls "
+                                                         "of the gradient part (best of, at least 2)")
     p.add_argument("--skip-fixed-newton", action="store_true", help="gradient part: only the adaptive Newton")
     p.add_argument("--output", default="results/bench_plating.json")
     args = p.parse_args(argv)
