@@ -208,6 +208,23 @@ def _write_design_pvd(out: Path, keep: int | None = None) -> None:
     write_pvd(out / "design.pvd", frames)
 
 
+def _check_transient(study: Study, iteration: int, terms: dict, warm: bool) -> None:
+    """Stop the study (one line, exit code 2; the checkpoint keeps the iterations before) when the
+    design's transient had failed steps: its terms and gradient would be finite and wrong
+    (:func:`inverse.objectives.failed_steps`)."""
+    failed = int(terms.get("failed_steps", 0))
+    if not failed:
+        return
+    if warm:
+        raise InputError(f"design iteration {iteration}: the steady surrogate's potential solve did not converge, "
+                         f"so its terms and gradient are not the physics; lower [optimizer] learning_rate")
+    steps = study.design["plating_steps"]
+    raise InputError(f"design iteration {iteration}: {failed} of the {steps} steps of the design transient failed "
+                     f"(a potential or salt solve missed its tolerance), so its terms and gradient are not the "
+                     f"physics; raise [design] plating_steps or lower [optimizer] learning_rate (the checkpoint "
+                     f"keeps the iterations before)")
+
+
 def _to_float(d: dict) -> dict:
     return {k: float(v) for k, v in d.items()}
 
@@ -280,6 +297,7 @@ def run_study(study: Study, out, *, resume: bool = False, progress=None, verify:
         if not bool(jnp.isfinite(value)) or not bool(jnp.all(jnp.isfinite(grad))):
             raise InputError(f"design iteration {it}: the objective or its gradient is not finite; lower "
                              f"[optimizer] learning_rate or check the study")
+        _check_transient(study, it, t, warm)
         x_next, opt_state = update(x, grad, opt_state)
         row = {"iteration": it, "objective": float(value), **_to_float(t), **design_constraints(now, x),
                "gradient_norm": float(jnp.linalg.norm(grad)), "step_s": time.perf_counter() - t0}

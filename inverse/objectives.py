@@ -13,6 +13,15 @@ scalar, each differentiable in the fields:
 * ``host_mass_mg_cm2``: host mass per projected area (conducting share at ``conductor_density``,
   the rest at ``insulator_density``).
 
+Besides the terms, ``failed_steps`` counts the transient's steps whose potential solve missed its
+tolerances or whose salt solve failed (its concentration is then NaN, and every later step is
+computed from a broken state). It carries no gradient and no weight: it says whether the terms
+are the physics at all. A scan of fixed steps cannot retry a step with a smaller one as the run
+pipeline does, so a failure there is not rare: measured, the free-form showcase's final design
+(32x32x48, float32) fails from step 12 of its 24 and its terms came out finite and wrong (top
+growth 0.21 where the run pipeline finds 0, step-averaged flux CV 0.010 where its 11 healthy steps
+give 0.021, the failed steps adding zeros). The design loop stops on it (:func:`inverse.loop.run_study`).
+
 :func:`steady_terms` is the cheap steady surrogate for warm-up iterations (``[design]
 warmup_iterations``): one potential solve of the design at the start of plating (uniform salt,
 no Li moved) instead of the transient, with the same term names:
@@ -23,7 +32,8 @@ no Li moved) instead of the transient, with the same term names:
   growth if the first step's distribution held);
 * ``flux_cv``, ``hotspot``: the first step's;
 * ``sei_mAh_cm2``: 0 (no area change without a transient: its weight does nothing in warm-up);
-* ``host_mass_mg_cm2``: as above.
+* ``host_mass_mg_cm2``: as above;
+* ``failed_steps``: 1 if the potential solve missed its tolerances, else 0.
 
 :func:`weighted_objective` combines them with weights, each normalised by the starting design's
 value. :func:`tortuosity_objective` is the steady transport objective.
@@ -79,7 +89,16 @@ def plating_terms(grid: Grid, fields, electrolyte, kinetics, *, current_density,
         "hotspot": jnp.mean(rec.hotspot_pnorm),
         "sei_mAh_cm2": Q_SEI * jnp.sum(jax.nn.relu(jnp.diff(area))) / projected / COULOMB_PER_MAH_CM2,
         "host_mass_mg_cm2": mass * 100.0,  # kg/m² -> mg/cm²
+        "failed_steps": failed_steps(rec),
     }
+
+
+def failed_steps(records):
+    """How many steps of a plating transient (its stacked step records) failed: the potential
+    solve missed its tolerances, or the salt solve failed (its NaN concentration leaves the step no
+    finite electrolyte minimum). A count without a gradient (see the module docstring)."""
+    failed = (~records.newton_converged) | (~jnp.isfinite(records.min_concentration))
+    return jax.lax.stop_gradient(jnp.sum(failed).astype(records.min_concentration.dtype))
 
 
 def steady_terms(grid: Grid, fields, electrolyte, kinetics, *, current_density, capacity, collector_layers, host_top,
@@ -109,6 +128,7 @@ def steady_terms(grid: Grid, fields, electrolyte, kinetics, *, current_density, 
         "hotspot": pnorm,
         "sei_mAh_cm2": jnp.zeros((), top_share.dtype),
         "host_mass_mg_cm2": mass * 100.0,
+        "failed_steps": jax.lax.stop_gradient((~sol.newton.converged).astype(top_share.dtype)),
     }
 
 

@@ -80,7 +80,10 @@ def write_design_report(out) -> Path:
     record = json.loads((out / "design.json").read_text())
     parts = [f"<h1>hostsim design study</h1><p>{html.escape(record['parameterisation'])}, "
              f"{record['iterations']} iterations; objective {record['objective_start']:.4f} → "
-             f"{record['objective_final']:.4f} (the optimiser's model).</p>",
+             f"{record['objective_final']:.4f} (the optimiser's model"
+             + (f"; its transient of the final design had {int(record['final']['failed_steps'])} failed steps, so "
+                "that number is not the physics: the verification below is" if record["final"].get("failed_steps")
+                else "") + ").</p>",
              embed_image(_history_plot(out), "objective and design terms per iteration")]
     v = record.get("verification")
     if v:

@@ -234,6 +234,7 @@ def test_design_cli_logs_checkpoints_and_resumes_bit_identically(tmp_path, capsy
     rows = _study_log(full)
     assert [r["iteration"] for r in rows] == [0, 1, 2]
     assert rows[-1]["objective"] < rows[0]["objective"]
+    assert all(r["failed_steps"] == 0 for r in rows)  # every design transient was the physics
     design = json.loads((full / "design.json").read_text())
     assert design["objective_final"] < design["objective_start"] and len(design["layer_profiles"]["k"]) == 8
     assert (full / "log.csv").read_text().count("\n") == 4 and (full / "study.toml").exists()
@@ -264,6 +265,29 @@ def test_design_cli_logs_checkpoints_and_resumes_bit_identically(tmp_path, capsy
     assert np.array_equal(np.asarray(a.cell_data["k"]), np.asarray(b.cell_data["k"]))
     with np.load(full / "checkpoint.npz") as a, np.load(part / "checkpoint.npz") as b:
         assert np.array_equal(a["x"], b["x"]) and int(a["iteration"]) == int(b["iteration"]) == 3
+
+
+def test_a_failed_design_transient_stops_the_study_in_one_line(tmp_path, capsys, monkeypatch):
+    """A design transient whose steps fail gives finite terms that are not the physics (measured on
+    the free-form showcase's final design: top growth 0.21 where the run pipeline finds 0). Here
+    Newton is capped at one iteration, so the cold first step misses its tolerances for real: the
+    terms count the failed steps, and the study stops with one line and exit code 2 before it
+    logs or checkpoints an iteration built on them."""
+    import inverse.objectives as objectives
+    from hostsim.cli import main
+    from hostsim.numerics.newton import AdaptiveNewton
+
+    real = objectives.plate
+    monkeypatch.setattr(objectives, "plate", lambda *a, **kw: real(*a, newton=AdaptiveNewton(max_steps=1), **kw))
+    study = tmp_path / "study.toml"
+    study.write_text(TINY_STUDY)
+    out = tmp_path / "out"
+    assert main(["design", str(study), "--out", str(out), "--quiet", "--no-verify"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "design iteration 0:" in err[0] and "of the 4 steps of the design transient failed" in err[0]
+    failed = int(err[0].split("design iteration 0: ")[1].split(" of")[0])
+    assert 1 <= failed <= 4
+    assert not (out / "log.jsonl").exists() and not (out / "checkpoint.npz").exists()
 
 
 @pytest.mark.parametrize("text, message", [
