@@ -243,14 +243,16 @@ class AdaptiveNewton(eqx.Module):
         inf = jnp.asarray(jnp.inf, phi.dtype)
         lo, hi = bracket_update(-inf, inf, v, g, res, cur)
         slope = jnp.asarray(jnp.nan, phi.dtype)
-        state = (phi, v, f, g, dr, res, cur, done, norm, scale, x2, forcing, zero, zero, lo, hi, slope, at)
+        v_start = v
+        state = (phi, v, f, g, dr, res, cur, done, norm, scale, x2, forcing, zero, zero, lo, hi, slope, at,
+                 jnp.asarray(False))
 
         def cond(state):
             done, k = state[7], state[12]
             return (~done) & (k < self.max_steps)
 
         def body(state):
-            phi, v, f, g, dr, _, _, _, norm, scale, x2, forcing, k, linear, lo, hi, slope, _ = state
+            phi, v, f, g, dr, res_last, _, _, norm, scale, x2, forcing, k, linear, lo, hi, slope, _, restarted = state
             jac = problem.jacobian(dr)
             # never solve tighter than the outer tolerance needs (half of it) or the PCG can reach
             floor = 0.5 * rtol * scale / jnp.maximum(norm, jnp.finfo(phi.dtype).tiny)
@@ -279,6 +281,16 @@ class AdaptiveNewton(eqx.Module):
             else:
                 phi = phi + x1
                 its2 = zero
+            # A warm start can put Newton where the kinetics overflow: measured, a pocket sealing within
+            # a step left its salt negative (float32) and phi = -0.98 V there, and from that phi every
+            # iterate of the next step was NaN, while from phi = 0 three iterations converged (the
+            # constrained free-form showcase, design iteration 8). So once, on a non-finite iterate or
+            # residual, start again cold: phi = 0, V and x2 from the start, the bracket open.
+            restart = (~jnp.isfinite(res_last) | ~jnp.isfinite(v) | ~jnp.all(jnp.isfinite(phi))) & ~restarted
+            phi = jnp.where(restart, jnp.zeros_like(phi), phi)
+            v = jnp.where(restart, v_start, v)
+            x2 = jnp.where(restart, jnp.zeros_like(x2), x2)
+            lo, hi = jnp.where(restart, -inf, lo), jnp.where(restart, inf, hi)
             f, g, dr, res, cur, done, new_norm, scale, at = measure(phi, v)
             lo, hi = bracket_update(lo, hi, v, g, res, cur)
             ratio = new_norm / jnp.maximum(norm, jnp.finfo(phi.dtype).tiny)
@@ -286,10 +298,11 @@ class AdaptiveNewton(eqx.Module):
             # safeguard (Eisenstat & Walker 1996): do not let the forcing term drop too fast
             forcing = jnp.where(self.forcing_gamma * tol**2 > 0.1, jnp.maximum(forcing, self.forcing_gamma * tol**2),
                                 forcing)
+            forcing = jnp.where(restart, self.initial_forcing, forcing)
             return (phi, v, f, g, dr, res, cur, done, new_norm, scale, x2, forcing.astype(phi.dtype), k + 1,
-                    linear + its1 + its2, lo, hi, slope, at)
+                    linear + its1 + its2, lo, hi, slope, at, restarted | restart)
 
-        phi, v, _, _, _, res, cur, done, _, _, x2, _, k, linear, _, _, slope, at = jax.lax.while_loop(cond, body, state)
+        phi, v, _, _, _, res, cur, done, _, _, x2, _, k, linear, _, _, slope, at, _ = jax.lax.while_loop(cond, body, state)
         return phi, v, NewtonStats(k, linear, res, cur, done, slope), x2, at
 
 
