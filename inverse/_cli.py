@@ -82,14 +82,15 @@ def run(args) -> int:
         print(file=sys.stderr)
     s, f = record["start"], record["final"]
     print(f"design: objective {record['objective_start']:.4f} -> {record['objective_final']:.4f} in "
-          f"{record['iterations']} iterations; top growth {s['top_growth']:.4f} -> {f['top_growth']:.4f}, flux CV "
+          f"{record['iterations']} iterations; top growth {s['top_growth']:.4f} -> {f['top_growth']:.4f}, flux CV (mean) "
           f"{s['flux_cv']:.4f} -> {f['flux_cv']:.4f}, envelope growth {s['envelope_growth_um']:.3f} -> "
           f"{f['envelope_growth_um']:.3f} µm (the optimiser's model; verify with hostsim simulate)")
     v = record.get("verification")
     if v:
         a, b = v["start"], v["final"]
         print(f"verification (hostsim simulate pipeline): top growth {a['top_growth_fraction']:.4f} -> "
-              f"{b['top_growth_fraction']:.4f}, flux CV {a['flux_cv']:.4f} -> {b['flux_cv']:.4f}, envelope growth "
+              f"{b['top_growth_fraction']:.4f}, flux CV (last step) {a['flux_cv']:.4f} -> {b['flux_cv']:.4f}, (mean) "
+              f"{a['flux_cv_mean']:.4f} -> {b['flux_cv_mean']:.4f}, envelope growth "
               f"{a['envelope_growth_um']:.3f} -> {b['envelope_growth_um']:.3f} µm, SEI {a['sei_loss_mAh_cm2']:.4f} -> "
               f"{b['sei_loss_mAh_cm2']:.4f} mAh/cm²")
     if record.get("verification"):

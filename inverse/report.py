@@ -13,6 +13,7 @@ ROWS = (("top_growth_fraction", "top growth: Li above the host / all Li [-]", "{
         ("envelope_growth_um", "envelope growth [µm]", "{:.3f}"),
         ("relative_volume_change", "relative volume change [-]", "{:.4f}"),
         ("flux_cv", "flux CV at the last plating step [-]", "{:.4f}"),
+        ("flux_cv_mean", "flux CV, mean over the plating steps (the design term) [-]", "{:.4f}"),
         ("hotspot_ratio", "hot-spot ratio max/mean [-]", "{:.3f}"),
         ("sei_loss_mAh_cm2", "SEI-loss proxy [mAh/cm²]", "{:.4f}"),
         ("final_voltage_V", "final electrode potential [V]", "{:.4f}"),
@@ -90,7 +91,9 @@ def write_design_report(out) -> Path:
         parts.append("<h2>Verification: start and final design through the run pipeline</h2><table>"
                      "<tr><th>metric</th><th>start</th><th>final</th></tr>")
         for key, label, fmt in ROWS:
-            a, b = v["start"][key], v["final"][key]
+            a, b = v["start"].get(key), v["final"].get(key)
+            if a is None or b is None:  # a record written before the metric existed
+                continue
             parts.append(f"<tr><td>{html.escape(label)}</td><td>{fmt.format(a)}</td><td>{fmt.format(b)}</td></tr>")
         parts.append("</table>")
         depth = plot_depth_profile(load_run(out / "verification"), out / "depth_profile.png")

@@ -164,6 +164,35 @@ def test_simulate_writes_summary_csv_and_fields(tmp_path):
     assert "li_fraction" in pv.read(paths[2]).cell_data
 
 
+def test_flux_cv_mean_averages_the_plating_steps_of_the_written_series(tmp_path):
+    """``flux_cv_mean`` (the design loop's flux term, run through the ordinary pipeline) is the
+    time-weighted mean of the written series' flux CV over the plating steps only: a strip
+    segment's steps do not enter it. A pillar on a foil makes the CV non-trivial."""
+    import csv
+    import json
+
+    from hostsim.run.protocol import Protocol, Segment
+    from hostsim.run.simulation import simulate, write_outputs
+
+    g = Grid.create((4, 4, 12), voxel_size=0.5e-6, lateral="periodic", precision="float64")
+    s, k, l = _foil(g)
+    s = s.at[0:2, 0:2, 1:6].set(1.0)  # a conducting pillar, half the width, 2.5 µm tall
+    res = simulate("pillar", g, s, k, l, jnp.zeros(g.shape), ORACLE, Kinetics(),
+                   Protocol((Segment.plate(2.0, 0.05), Segment.strip(2.0, 0.03))), collector_layers=1, host_top=6)
+    paths = write_outputs(tmp_path, res, g, {"s": s, "k": k, "l": l})
+    summary = json.loads(paths[0].read_text())
+    rows = list(csv.DictReader(open(paths[1])))
+    t = np.array([float(r["time_s"]) for r in rows])
+    dt = np.diff(np.concatenate([[0.0], t]))
+    cv = np.array([float(r["flux_cv"]) for r in rows])
+    plating = np.array([float(r["current_A"]) for r in rows]) > 0
+    assert plating.any() and (~plating).any()
+    expected = float(np.sum(cv[plating] * dt[plating]) / np.sum(dt[plating]))
+    assert cv[plating].std() > 1e-3  # the pillar spreads the current unevenly, and it changes in time
+    assert summary["flux_cv_mean"] == pytest.approx(expected, rel=1e-6)
+    assert summary["flux_cv_mean"] != pytest.approx(float(np.sum(cv * dt) / np.sum(dt)), rel=1e-3)
+
+
 def test_cli_simulate_with_a_case_file(tmp_path, capsys):
     import json
 

@@ -175,6 +175,10 @@ def summarize(name, grid, s, k, theta0, collector_layers, host_top, state, serie
         "top_growth_fraction": above / electrode_li if electrode_li > 0 else 0.0,
         "pore_volume_use": inside / pore if pore > 0 else 0.0,
         "flux_cv": float(series["flux_cv"][last]),
+        # the design loop's flux term is this average (inverse.objectives.plating_terms), not the last
+        # step's CV: a front reaching the top in the last steps moves the last value most (docs/design.md)
+        "flux_cv_mean": (float(np.sum(series["flux_cv"][plating_steps] * dt[plating_steps]) / np.sum(dt[plating_steps]))
+                         if np.any(plating_steps) else None),
         "hotspot_ratio": float(series["hotspot_ratio"][last]),
         "hotspot_pnorm_ratio": float(series["hotspot_pnorm"][last]),
         "mean_interfacial_current_A_m2": float(series["flux_mean"][last]),
