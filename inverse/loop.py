@@ -35,6 +35,7 @@ from .objectives import TERMS, plating_terms, steady_terms, weighted_objective
 from .constraints import connected_host_fraction, feature_sizes
 from .lagrangian import constraint_names, constraint_values, penalty_terms, updated_multipliers
 from .freeform import FreeForm, beta_at
+from .connectivity import virtual_temperature
 from .parameterisations import FamilyParameters, LayerProfile
 from .study import Study
 
@@ -352,6 +353,9 @@ VERIFIED = ("top_growth_fraction", "envelope_growth_um", "relative_volume_change
             "sei_loss_mAh_cm2", "final_voltage_V", "plated_capacity_mAh_cm2", "dead_li_fraction", "message")
 
 
+crisp_virtual_temperature = eqx.filter_jit(virtual_temperature)
+
+
 def verify_design(study: Study, param, x_start, x_final, out: Path) -> dict:
     """Re-simulate the start and the final design with the ordinary run pipeline
     (:func:`hostsim.run.pipeline.run_hosts`, the study's case: its protocol at ``fill_per_step``, not the
@@ -372,7 +376,9 @@ def verify_design(study: Study, param, x_start, x_final, out: Path) -> dict:
             crisp[name] = {"porosity": 1.0 - float(slab.mean()),
                            **feature_sizes(slab, base.grid.voxel_size, base.grid.lateral == "periodic"),
                            "connected_host_fraction": connected_host_fraction(s, k, base.collector_layers,
-                                                                              base.grid.lateral == "periodic")}
+                                                                              base.grid.lateral == "periodic"),
+                           "virtual_temperature": float(crisp_virtual_temperature(base.grid, s, k, base.collector_layers,
+                                                                                  base.host_top))}
         hosts.append((name, geo.HostFields(s, k, l, theta, base.grid, base.collector_layers, base.host_top,
                                            f"design {name}")))
     geo.save_host_vti(out / "final_host.vti", hosts[1][1], metadata={"study": study.source})

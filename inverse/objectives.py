@@ -11,7 +11,10 @@ scalar, each differentiable in the fields:
 * ``hotspot``: p-norm (p = 8) hot-spot ratio, averaged over the steps [-];
 * ``sei_mAh_cm2``: SEI-loss proxy, q_SEI x (sum of the Li-area increases) / projected area;
 * ``host_mass_mg_cm2``: host mass per projected area (conducting share at ``conductor_density``,
-  the rest at ``insulator_density``).
+  the rest at ``insulator_density``);
+* ``virtual_temperature``: how well the conductor is connected to the collector, ~1 when all of it
+  is, hundreds with an island (:mod:`inverse.connectivity`; a property of the design's
+  fields, not of the plating; one more linear solve).
 
 Besides the terms, ``failed_steps`` counts the transient's steps whose potential solve missed its
 tolerances or whose salt solve failed (its concentration is then NaN, and every later step is
@@ -32,7 +35,7 @@ no Li moved) instead of the transient, with the same term names:
   growth if the first step's distribution held);
 * ``flux_cv``, ``hotspot``: the first step's;
 * ``sei_mAh_cm2``: 0 (no area change without a transient: its weight does nothing in warm-up);
-* ``host_mass_mg_cm2``: as above;
+* ``host_mass_mg_cm2``, ``virtual_temperature``: as above;
 * ``failed_steps``: 1 if the potential solve missed its tolerances, else 0.
 
 :func:`weighted_objective` combines them with weights, each normalised by the starting design's
@@ -49,9 +52,12 @@ from hostsim.electrochemistry.constants import FARADAY, LI_MOLAR_VOLUME
 from hostsim.electrochemistry.metrics import COULOMB_PER_MAH_CM2, Q_SEI, envelope_heights, flux_statistics
 from hostsim.electrochemistry.plating import initial_state, plate
 
+from .connectivity import virtual_temperature
+
 CU_DENSITY = 8960.0  # kg/m³, copper (CRC Handbook of Chemistry and Physics, 97th ed.)
 PI_DENSITY = 1420.0  # kg/m³, polyimide (DuPont Kapton HN datasheet)
-TERMS = ("top_growth", "envelope_growth_um", "flux_cv", "hotspot", "sei_mAh_cm2", "host_mass_mg_cm2")
+TERMS = ("top_growth", "envelope_growth_um", "flux_cv", "hotspot", "sei_mAh_cm2", "host_mass_mg_cm2",
+         "virtual_temperature")
 
 
 def tortuosity_objective(grid: Grid, conductivity: jax.Array, solver: PCG = PCG()) -> jax.Array:
@@ -89,6 +95,7 @@ def plating_terms(grid: Grid, fields, electrolyte, kinetics, *, current_density,
         "hotspot": jnp.mean(rec.hotspot_pnorm),
         "sei_mAh_cm2": Q_SEI * jnp.sum(jax.nn.relu(jnp.diff(area))) / projected / COULOMB_PER_MAH_CM2,
         "host_mass_mg_cm2": mass * 100.0,  # kg/m² -> mg/cm²
+        "virtual_temperature": virtual_temperature(grid, s, k, collector_layers, host_top),
         "failed_steps": failed_steps(rec),
     }
 
@@ -128,6 +135,7 @@ def steady_terms(grid: Grid, fields, electrolyte, kinetics, *, current_density, 
         "hotspot": pnorm,
         "sei_mAh_cm2": jnp.zeros((), top_share.dtype),
         "host_mass_mg_cm2": mass * 100.0,
+        "virtual_temperature": virtual_temperature(grid, s, k, collector_layers, host_top),
         "failed_steps": jax.lax.stop_gradient((~sol.newton.converged).astype(top_share.dtype)),
     }
 

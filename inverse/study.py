@@ -30,6 +30,7 @@ with which optimiser and budget. Every key is validated; a bad one is one
 
     [constraints]                        # optional, augmented Lagrangian (inverse.lagrangian)
     flux_cv_max = 1.0                    # <term>_max: the term / its start value stays <= this
+    virtual_temperature_max = 2.0        # the conductor stays connected to the collector (an island: x100s)
     porosity_min = 0.5                   # slab porosity bounds (designs whose solid moves)
     penalty = 10.0                       # mu
 

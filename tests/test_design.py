@@ -199,6 +199,7 @@ def test_a_constrained_study_moves_towards_its_bound_and_resumes_with_its_multip
 
     study = tmp_path / "study.toml"
     study.write_text(TINY_STUDY.replace("[optimizer]", "[constraints]\nhost_mass_mg_cm2_max = 0.97\npenalty = 50.0\n"
+                                        "virtual_temperature_max = 1.5\n"
                                         "[optimizer]").replace("iterations = 3", "iterations = 4"))
     full = tmp_path / "full"
     assert main(["design", str(study), "--out", str(full), "--quiet", "--no-verify"]) == 0
@@ -206,6 +207,12 @@ def test_a_constrained_study_moves_towards_its_bound_and_resumes_with_its_multip
     assert rows[0]["g_host_mass_mg_cm2_max"] == pytest.approx(0.03, abs=1e-6)  # the start violates it by 3 %
     assert rows[0]["lambda_host_mass_mg_cm2_max"] == 0.0 and rows[1]["lambda_host_mass_mg_cm2_max"] > 0.0
     assert rows[-1]["g_host_mass_mg_cm2_max"] < rows[0]["g_host_mass_mg_cm2_max"]
+    # the conductor's connection, relative to the start's: 1 - 1.5 at the start, and never near the bound
+    assert rows[0]["g_virtual_temperature_max"] == pytest.approx(-0.5, abs=1e-6)
+    assert all(r["g_virtual_temperature_max"] < -0.3 and r["lambda_virtual_temperature_max"] == 0.0 for r in rows)
+    for r in rows:  # relative to the start's value, as every <term>_max
+        assert r["g_virtual_temperature_max"] == pytest.approx(r["virtual_temperature"] / rows[0]["virtual_temperature"]
+                                                               - 1.5, abs=1e-5)
     record = json.loads((full / "design.json").read_text())
     assert record["constraints"]["host_mass_mg_cm2_max"]["bound"] == 0.97
     part = tmp_path / "part"

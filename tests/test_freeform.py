@@ -185,6 +185,9 @@ def test_free_form_study_continues_beta_resumes_and_verifies_crisp(tmp_path):
     ff = full["free_form"]
     assert ff["beta_final"] == 8.0 and 0.0 <= ff["crisp_final"]["porosity"] <= 1.0
     assert ff["crisp_final"]["solid_feature_median_um"] > 0
+    # the two connectivity measures of the crisp design agree: all metal connected <=> no hot island
+    crisp = ff["crisp_final"]
+    assert (crisp["connected_host_fraction"] == 1.0) == (crisp["virtual_temperature"] < 5.0)
     assert set(full["verification"]) == {"start", "final"}
 
     study.optimizer["iterations"] = 1
