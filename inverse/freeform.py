@@ -16,7 +16,8 @@ host slab, each read through filter -> projection, the topology-optimisation pip
   kernel of unit mass).
 * :func:`heaviside` — the smooth tanh projection of Wang, Lazarov & Sigmund (2011, Struct.
   Multidiscip. Optim. 43, 767), eq. 9; ``beta`` grows by a schedule (continuation: the loop
-  doubles it every ``beta_every`` iterations up to ``beta_max``).
+  doubles it every ``beta_every`` iterations up to ``beta_max``, at once or geometrically,
+  :func:`beta_at`).
 * :func:`exact_mean_shift` — the threshold (a shift of the filtered density in logit space,
   :func:`projected`) at which the projected field's mean is the target solid fraction, found by
   bisection and differentiated by the implicit function theorem (one Newton correction from the
@@ -181,9 +182,19 @@ class FreeForm(eqx.Module):
         return s, k, l, theta
 
 
-def beta_at(iteration: int, start: float, every: int, maximum: float) -> float:
-    """The continuation schedule: ``start`` doubled every ``every`` iterations, at most ``maximum``."""
-    return float(min(start * 2.0 ** (iteration // max(every, 1)), maximum))
+BETA_GROWTHS = ("doubling", "geometric")
 
 
-__all__ = ["FreeForm", "HelmholtzFilter", "beta_at", "exact_mean_shift", "heaviside", "projected"]
+def beta_at(iteration: int, start: float, every: int, maximum: float, growth: str = "doubling") -> float:
+    """The continuation schedule, at most ``maximum``: ``start`` doubled every ``every`` iterations
+    (``"doubling"``, the topology-optimisation classic), or multiplied by ``2^(1/every)`` every
+    iteration (``"geometric"``: the same doubling per ``every`` iterations without the jump; each
+    doubling of beta at once jolts a design, docs/design.md)."""
+    if growth not in BETA_GROWTHS:
+        raise ValueError(f"beta growth must be one of {BETA_GROWTHS}; got {growth!r}")
+    every = max(every, 1)
+    exponent = iteration // every if growth == "doubling" else iteration / every
+    return float(min(start * 2.0 ** exponent, maximum))
+
+
+__all__ = ["BETA_GROWTHS", "FreeForm", "HelmholtzFilter", "beta_at", "exact_mean_shift", "heaviside", "projected"]

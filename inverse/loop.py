@@ -66,7 +66,7 @@ def beta_at_iteration(study: Study, iteration: int) -> float | None:
     d = study.design
     if d["parameterisation"] != "free_form":
         return None
-    return beta_at(iteration, d["beta_start"], d["beta_every"], d["beta_max"])
+    return beta_at(iteration, d["beta_start"], d["beta_every"], d["beta_max"], d["beta_growth"])
 
 
 def at_iteration(study: Study, param, iteration: int):

@@ -14,6 +14,7 @@ with which optimiser and budget. Every key is validated; a bad one is one
     beta_start = 1.0                     # free_form: projection sharpness, doubled every beta_every
     beta_max = 32.0                      #   iterations up to beta_max (continuation)
     beta_every = 10
+    beta_growth = "doubling"             #   at once every beta_every iterations, or "geometric" (2^(1/every) each)
     plating_steps = 20                   # steps of the plating transient per design iteration
     warmup_iterations = 0                # first iterations on the steady surrogate (one potential solve)
 
@@ -51,7 +52,8 @@ from hostsim.run.case import Case, parse_case, read_toml
 from .objectives import TERMS
 
 DESIGN_KEYS = ("parameterisation", "layers", "fields", "start_k", "start_l", "parameters", "plating_steps",
-               "porosity", "feature_size_um", "beta_start", "beta_max", "beta_every", "warmup_iterations")
+               "porosity", "feature_size_um", "beta_start", "beta_max", "beta_every", "beta_growth",
+               "warmup_iterations")
 OPTIMIZER_KEYS = ("name", "learning_rate", "clip", "iterations")
 STUDY_SECTIONS = ("design", "objective", "optimizer", "constraints")
 
@@ -111,6 +113,11 @@ def _free_form_keys(design: dict) -> None:
         raise InputError(f"study [design] beta_max: must be in [beta_start, 1024]; got {design['beta_max']!r}")
     design["beta_every"] = _number("design", "beta_every", design.get("beta_every", 10), low=1, integer=True,
                                    allow_equal=True)
+    from .freeform import BETA_GROWTHS
+
+    design["beta_growth"] = design.get("beta_growth", "doubling")
+    if design["beta_growth"] not in BETA_GROWTHS:
+        raise InputError(f"study [design] beta_growth: expected {' or '.join(BETA_GROWTHS)}; got {design['beta_growth']!r}")
 
 
 def parse_study(data: dict, source: str = "study") -> Study:

@@ -312,6 +312,7 @@ def test_a_failed_design_transient_stops_the_study_in_one_line(tmp_path, capsys,
     ("[constraints]\nporosity_min = 0.8\nporosity_max = 0.6\n", "porosity_min is above porosity_max"),
     ("[constraints]\nflux_cv_max = 'low'\n", "flux_cv_max: expected a finite number"),
     ("[design]\nwarmup_iterations = -1\n", "warmup_iterations"),
+    ("[design]\nparameterisation = 'free_form'\nbeta_growth = 'cubic'\n", "beta_growth: expected doubling or geometric"),
 ])
 def test_bad_study_is_one_line_and_exit_2(tmp_path, capsys, text, message):
     from hostsim.cli import main
