@@ -185,11 +185,11 @@ class FreeForm(eqx.Module):
 BETA_GROWTHS = ("doubling", "geometric")
 
 
-def beta_at(iteration: int, start: float, every: int, maximum: float, growth: str = "doubling") -> float:
-    """The continuation schedule, at most ``maximum``: ``start`` doubled every ``every`` iterations
-    (``"doubling"``, the topology-optimisation classic), or multiplied by ``2^(1/every)`` every
-    iteration (``"geometric"``: the same doubling per ``every`` iterations without the jump; each
-    doubling of beta at once jolts a design, docs/design.md)."""
+def beta_at(iteration: int, start: float, every: int, maximum: float, growth: str = "geometric") -> float:
+    """The continuation schedule, at most ``maximum``: ``start`` multiplied by ``2^(1/every)`` every
+    iteration (``"geometric"``), or doubled at once every ``every`` iterations (``"doubling"``, the
+    topology-optimisation classic). Both reach the same beta at every multiple of ``every``;
+    doubling at once jolts a design at each doubling (docs/design.md)."""
     if growth not in BETA_GROWTHS:
         raise ValueError(f"beta growth must be one of {BETA_GROWTHS}; got {growth!r}")
     every = max(every, 1)

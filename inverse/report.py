@@ -19,6 +19,11 @@ ROWS = (("top_growth_fraction", "top growth: Li above the host / all Li [-]", "{
         ("final_voltage_V", "final electrode potential [V]", "{:.4f}"),
         ("plated_capacity_mAh_cm2", "plated capacity [mAh/cm²]", "{:.4f}"),
         ("dead_li_fraction", "dead Li [-]", "{:.4f}"))
+CRISP_ROWS = (("porosity", "porosity of the slab [-]", "{:.3f}"),
+              ("solid_feature_p25_um", "solid feature size, lower quartile [µm]", "{:.2f}"),
+              ("solid_feature_median_um", "solid feature size, median [µm]", "{:.2f}"),
+              ("connected_host_fraction", "metal connected to the collector [-]", "{:.3f}"),
+              ("virtual_temperature", "virtual temperature (connectivity; ~1 connected, 100s with islands) [-]", "{:.3g}"))
 
 
 def _history_plot(out: Path) -> Path:
@@ -96,6 +101,15 @@ def write_design_report(out) -> Path:
                 continue
             parts.append(f"<tr><td>{html.escape(label)}</td><td>{fmt.format(a)}</td><td>{fmt.format(b)}</td></tr>")
         parts.append("</table>")
+        crisp = record.get("free_form", {})
+        if "crisp_start" in crisp and "crisp_final" in crisp:  # the crisp free-form designs that were verified
+            parts.append("<h3>The crisp designs (host where s &gt; 1/2)</h3><table><tr><th>measure</th><th>start</th>"
+                         "<th>final</th></tr>")
+            for key, label, fmt in CRISP_ROWS:
+                a, b = crisp["crisp_start"].get(key), crisp["crisp_final"].get(key)
+                if a is not None and b is not None:
+                    parts.append(f"<tr><td>{html.escape(label)}</td><td>{fmt.format(a)}</td><td>{fmt.format(b)}</td></tr>")
+            parts.append("</table>")
         depth = plot_depth_profile(load_run(out / "verification"), out / "depth_profile.png")
         parts.append(embed_image(Path(depth), "where the plated Li went through the thickness: start (left) and final design"))
         parts += [embed_image(path, caption) if path is not None else f"<p><em>{html.escape(caption)}</em></p>"

@@ -14,7 +14,7 @@ with which optimiser and budget. Every key is validated; a bad one is one
     beta_start = 1.0                     # free_form: projection sharpness, doubled every beta_every
     beta_max = 32.0                      #   iterations up to beta_max (continuation)
     beta_every = 10
-    beta_growth = "doubling"             #   at once every beta_every iterations, or "geometric" (2^(1/every) each)
+    beta_growth = "geometric"            #   x 2^(1/beta_every) each iteration, or "doubling" at once
     plating_steps = 20                   # steps of the plating transient per design iteration
     warmup_iterations = 0                # first iterations on the steady surrogate (one potential solve)
 
@@ -115,7 +115,9 @@ def _free_form_keys(design: dict) -> None:
                                    allow_equal=True)
     from .freeform import BETA_GROWTHS
 
-    design["beta_growth"] = design.get("beta_growth", "doubling")
+    # geometric by default: on the free-form showcase it settled where doubling at once jolted the design
+    # at every doubling (docs/design.md, "beta continuation: at once or geometric")
+    design["beta_growth"] = design.get("beta_growth", "geometric")
     if design["beta_growth"] not in BETA_GROWTHS:
         raise InputError(f"study [design] beta_growth: expected {' or '.join(BETA_GROWTHS)}; got {design['beta_growth']!r}")
 

@@ -1,6 +1,6 @@
 #!/bin/sh
 # The showcase design studies of the README (issue 12), one after the other, into results/.
-# About 35 minutes on 2 quiet CPU cores. Each ends with its verification runs (the ordinary pipeline).
+# About 40 minutes on 2 quiet CPU cores. Each ends with its verification runs (the ordinary pipeline).
 # The unconstrained free-form study is the constrained one without its [constraints] section; its
 # study file is kept with its results (results/showcase_free_form_unconstrained/study.toml).
 set -e
@@ -8,4 +8,5 @@ hostsim design scripts/studies/layer_profile_top_growth.toml --out results/showc
 hostsim design scripts/studies/layer_profile_warmup.toml --out results/showcase_layer_profile_warmup --quiet
 hostsim design scripts/studies/family_graded_top_growth.toml --out results/showcase_family_graded --quiet
 hostsim design scripts/studies/free_form_top_growth.toml --out results/showcase_free_form --quiet
+hostsim design scripts/studies/free_form_geometric_beta.toml --out results/showcase_free_form_geometric --quiet
 hostsim design results/showcase_free_form_unconstrained/study.toml --out /tmp/showcase_free_form_unconstrained --quiet

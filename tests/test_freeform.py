@@ -135,11 +135,12 @@ def test_free_form_fields_keep_collector_and_electrolyte():
     assert np.array_equal(s[:, :, :c], np.asarray(f.s)[:, :, :c]) and np.all(s[:, :, top:] == 0)
     assert s[:, :, c:top].mean() == pytest.approx(0.45, abs=1e-6)
     assert np.all(k[:, :, c:top] == 1.0) and np.all((l >= 0) & (l <= 1)) and np.all(theta[:, :, c:] == 0)
-    assert beta_at(0, 1.0, 10, 32.0) == 1.0 and beta_at(25, 1.0, 10, 32.0) == 4.0 and beta_at(99, 1.0, 10, 32.0) == 32.0
-    # geometric growth: the same doublings, spread over the iterations between them
-    assert beta_at(25, 1.0, 10, 32.0, "geometric") == pytest.approx(2.0 ** 2.5)
-    assert beta_at(20, 1.0, 10, 32.0, "geometric") == beta_at(20, 1.0, 10, 32.0) == 4.0
-    assert beta_at(99, 1.0, 10, 32.0, "geometric") == 32.0
+    assert beta_at(0, 1.0, 10, 32.0, "doubling") == 1.0 and beta_at(25, 1.0, 10, 32.0, "doubling") == 4.0
+    assert beta_at(99, 1.0, 10, 32.0, "doubling") == 32.0
+    # geometric growth (the default): the same doublings, spread over the iterations between them
+    assert beta_at(25, 1.0, 10, 32.0) == pytest.approx(2.0 ** 2.5)
+    assert beta_at(20, 1.0, 10, 32.0) == beta_at(20, 1.0, 10, 32.0, "doubling") == 4.0
+    assert beta_at(99, 1.0, 10, 32.0) == 32.0
     with pytest.raises(ValueError, match="beta growth"):
         beta_at(1, 1.0, 10, 32.0, "cubic")
 
