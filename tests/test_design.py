@@ -92,7 +92,7 @@ def test_design_gradient_matches_central_differences(kind):
             param = FamilyParameters(fam, ("porosity",))
         base = fam.fields()
         weights = {"flux_cv": 1.0, "hotspot": 1.0, "sei_mAh_cm2": 0.5, "top_growth": 0.5, "host_mass_mg_cm2": 0.2,
-                   "envelope_growth_um": 0.1}
+                   "envelope_growth_um": 0.1, "virtual_temperature": 0.3}
 
         def terms(x):
             return plating_terms(base.grid, param.fields(x), LP30, Kinetics(), current_density=40.0,
