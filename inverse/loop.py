@@ -78,13 +78,14 @@ def at_iteration(study: Study, param, iteration: int):
 def design_terms(study: Study, base):
     """``(param, x) -> terms`` of the study's plating transient on ``base``'s grid (not jitted; the
     parameterisation is an argument, so a new beta does not recompile)."""
-    seg = study.segment
+    seg, strip = study.segment, study.strip_segment
 
     def terms(param, x):
         return plating_terms(base.grid, param.fields(x), study.case.electrolyte, study.case.kinetics,
                              current_density=seg.current_density, capacity=seg.capacity,
                              steps=study.design["plating_steps"], collector_layers=base.collector_layers,
-                             host_top=base.host_top, top=study.case.top)
+                             host_top=base.host_top, top=study.case.top,
+                             strip=None if strip is None else (strip.current_density, strip.capacity))
 
     return terms
 
@@ -219,7 +220,7 @@ def _check_transient(study: Study, iteration: int, terms: dict, warm: bool) -> N
     if warm:
         raise InputError(f"design iteration {iteration}: the steady surrogate's potential solve did not converge, "
                          f"so its terms and gradient are not the physics; lower [optimizer] learning_rate")
-    steps = study.design["plating_steps"]
+    steps = study.design["plating_steps"] * (2 if study.strip_segment is not None else 1)
     raise InputError(f"design iteration {iteration}: {failed} of the {steps} steps of the design transient failed "
                      f"(a potential or salt solve missed its tolerance), so its terms and gradient are not the "
                      f"physics; raise [design] plating_steps or lower [optimizer] learning_rate (the checkpoint "

@@ -7,6 +7,9 @@ scalar, each differentiable in the fields:
 * ``top_growth``: Li plated above the host slab / all Li plated [-];
 * ``envelope_growth_um``: mean electrode-height change [µm] (envelope = max(slab top, material
   top) per column, :func:`hostsim.electrochemistry.metrics.envelope_heights`);
+* ``relative_volume_change``: (H_max - H_min) / H_max of the mean envelope height H over the
+  transient (the run summaries' definition), at its start, after plating and, when the study's
+  protocol strips after plating (a plate/strip cycle), after stripping [-];
 * ``flux_cv``: area-weighted CV of the interfacial current density, averaged over the steps [-];
 * ``hotspot``: p-norm (p = 8) hot-spot ratio, averaged over the steps [-];
 * ``sei_mAh_cm2``: SEI-loss proxy, q_SEI x (sum of the Li-area increases) / projected area;
@@ -33,6 +36,8 @@ no Li moved) instead of the transient, with the same term names:
   layer (what would plate on top, not into the host);
 * ``envelope_growth_um``: that share times the capacity's thickness as dense Li [µm] (the
   growth if the first step's distribution held);
+* ``relative_volume_change``: that growth over the start's mean envelope height plus it (the
+  plating half of a cycle);
 * ``flux_cv``, ``hotspot``: the first step's;
 * ``sei_mAh_cm2``: 0 (no area change without a transient: its weight does nothing in warm-up);
 * ``host_mass_mg_cm2``, ``virtual_temperature``: as above;
@@ -56,8 +61,8 @@ from .connectivity import virtual_temperature
 
 CU_DENSITY = 8960.0  # kg/m³, copper (CRC Handbook of Chemistry and Physics, 97th ed.)
 PI_DENSITY = 1420.0  # kg/m³, polyimide (DuPont Kapton HN datasheet)
-TERMS = ("top_growth", "envelope_growth_um", "flux_cv", "hotspot", "sei_mAh_cm2", "host_mass_mg_cm2",
-         "virtual_temperature")
+TERMS = ("top_growth", "envelope_growth_um", "relative_volume_change", "flux_cv", "hotspot", "sei_mAh_cm2",
+         "host_mass_mg_cm2", "virtual_temperature")
 
 
 def tortuosity_objective(grid: Grid, conductivity: jax.Array, solver: PCG = PCG()) -> jax.Array:
@@ -73,9 +78,13 @@ def tortuosity_objective(grid: Grid, conductivity: jax.Array, solver: PCG = PCG(
 
 def plating_terms(grid: Grid, fields, electrolyte, kinetics, *, current_density, capacity, steps,
                   collector_layers, host_top, top=None, conductor_density=CU_DENSITY,
-                  insulator_density=PI_DENSITY) -> dict:
+                  insulator_density=PI_DENSITY, strip=None) -> dict:
     """Plate ``capacity`` [C/m²] at ``current_density`` [A/m²] in ``steps`` steps into the design
-    ``fields = (s, k, l, theta0)``; returns the design terms (see the module docstring)."""
+    ``fields = (s, k, l, theta0)``; returns the design terms (see the module docstring).
+
+    ``strip = (current_density [A/m²], capacity [C/m²])``: then strip that much in another
+    ``steps`` steps (a plate/strip cycle). The plating terms stay those of the plating; the
+    SEI proxy counts the new Li area of the whole cycle, and ``relative_volume_change`` spans it."""
     s, k, l, theta0 = fields
     h = grid.voxel_size
     projected = grid.length[0] * grid.length[1]
@@ -84,19 +93,31 @@ def plating_terms(grid: Grid, fields, electrolyte, kinetics, *, current_density,
                        current_density * projected, capacity / current_density / steps, steps, **kw)
     gained = state.theta - theta0
     total = jnp.sum(gained)
-    envelope = (jnp.mean(envelope_heights(s, state.theta, h, collector_layers, host_top))
-                - jnp.mean(envelope_heights(s, theta0, h, collector_layers, host_top)))
-    area = jnp.concatenate([jnp.zeros(1, rec.li_interface_area.dtype), rec.li_interface_area])
+    mean_height = lambda theta: jnp.mean(envelope_heights(s, theta, h, collector_layers, host_top))  # noqa: E731
+    heights = [mean_height(theta0), mean_height(state.theta)]
+    records = [rec]
+    if strip is not None:
+        strip_current, strip_capacity = strip
+        stripped, strip_rec = plate(grid, s, k, l, state, electrolyte, kinetics, -strip_current * projected,
+                                    strip_capacity / strip_current / steps, steps, **kw)
+        heights.append(mean_height(stripped.theta))
+        records.append(strip_rec)
+    every = jax.tree.map(lambda *a: jnp.concatenate(a), *records)
+    area = jnp.concatenate([jnp.zeros(1, every.li_interface_area.dtype), every.li_interface_area])
     mass = jnp.sum(s * (k * conductor_density + (1.0 - k) * insulator_density)) * h**3 / projected  # kg/m²
+    heights = jnp.stack(heights)
     return {
         "top_growth": jnp.sum(gained[:, :, host_top:]) / total,
-        "envelope_growth_um": envelope * 1e6,
+        "envelope_growth_um": (heights[1] - heights[0]) * 1e6,
+        # the run summaries' (H_max - H_min) / H_max of the mean envelope, over the transient's ends (start,
+        # plated, stripped: the envelope grows while plating and shrinks while stripping, so its extremes are there)
+        "relative_volume_change": (jnp.max(heights) - jnp.min(heights)) / jnp.max(heights),
         "flux_cv": jnp.mean(rec.flux_cv),
         "hotspot": jnp.mean(rec.hotspot_pnorm),
         "sei_mAh_cm2": Q_SEI * jnp.sum(jax.nn.relu(jnp.diff(area))) / projected / COULOMB_PER_MAH_CM2,
         "host_mass_mg_cm2": mass * 100.0,  # kg/m² -> mg/cm²
         "virtual_temperature": virtual_temperature(grid, s, k, collector_layers, host_top),
-        "failed_steps": failed_steps(rec),
+        "failed_steps": failed_steps(every),
     }
 
 
@@ -127,10 +148,12 @@ def steady_terms(grid: Grid, fields, electrolyte, kinetics, *, current_density, 
     _, cv, _, pnorm = flux_statistics(sol.face_area, sol.face_current)
     top_share = jnp.sum(sol.reaction[:, :, host_top:]) / jnp.sum(sol.reaction)
     dense_li_um = capacity * LI_MOLAR_VOLUME / FARADAY * 1e6  # the capacity as a dense Li layer [µm]
+    start_height_um = jnp.mean(envelope_heights(s, theta0, h, collector_layers, host_top)) * 1e6
     mass = jnp.sum(s * (k * conductor_density + (1.0 - k) * insulator_density)) * h**3 / projected
     return {
         "top_growth": top_share,
         "envelope_growth_um": top_share * dense_li_um,
+        "relative_volume_change": top_share * dense_li_um / (start_height_um + top_share * dense_li_um),
         "flux_cv": cv,
         "hotspot": pnorm,
         "sei_mAh_cm2": jnp.zeros((), top_share.dtype),

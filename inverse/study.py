@@ -20,14 +20,19 @@ with which optimiser and budget. Every key is validated; a bad one is one
 
     [geometry]                           # the base host, as in a case file (family + parameters)
     [electrolyte] [kinetics] [cell] [numerics]   # as in a case file
-    [[protocol.segment]]                 # exactly one plate segment: the design transient
+    [[protocol.segment]]                 # one plate segment: the design transient
     kind = "plate"
     current_mA_cm2 = 4.0
     capacity_mAh_cm2 = 0.4
+    [[protocol.segment]]                 # optional: one strip segment after it (a plate/strip cycle,
+    kind = "strip"                       #   plating_steps steps more; relative_volume_change spans it)
+    current_mA_cm2 = 4.0
+    capacity_mAh_cm2 = 0.3
 
     [objective]                          # weights of the terms, each normalised by the start's value
     top_growth = 1.0
-    flux_cv = 0.1                        # also: envelope_growth_um, hotspot, sei_mAh_cm2, host_mass_mg_cm2
+    flux_cv = 0.1                        # also: envelope_growth_um, relative_volume_change, hotspot,
+                                         #   sei_mAh_cm2, host_mass_mg_cm2, virtual_temperature
 
     [constraints]                        # optional, augmented Lagrangian (inverse.lagrangian)
     flux_cv_max = 1.0                    # <term>_max: the term / its start value stays <= this
@@ -81,7 +86,14 @@ class Study:
 
     @property
     def segment(self):
+        """The plate segment of the design transient."""
         return self.case.protocol.segments[0]
+
+    @property
+    def strip_segment(self):
+        """The strip segment after it (a plate/strip cycle), or None."""
+        segments = self.case.protocol.segments
+        return segments[1] if len(segments) > 1 else None
 
 
 def _unknown(section, keys, allowed):
@@ -134,8 +146,13 @@ def parse_study(data: dict, source: str = "study") -> Study:
     if "file" in case.geometry:
         raise InputError("study [geometry]: design starts from a host family (family = ...), not an imported file")
     segments = case.protocol.segments
-    if len(segments) != 1 or segments[0].kind != "plate" or case.protocol.cycles != 1:
-        raise InputError("study [protocol]: the design transient is exactly one plate segment (one cycle)")
+    kinds = [seg.kind for seg in segments]
+    if kinds not in (["plate"], ["plate", "strip"]) or case.protocol.cycles != 1:
+        raise InputError("study [protocol]: the design transient is one plate segment, optionally followed by one "
+                         "strip segment (one cycle)")
+    if len(segments) == 2 and segments[1].capacity > segments[0].capacity:
+        raise InputError("study [protocol]: the strip segment's capacity_mAh_cm2 is above the plate segment's (the "
+                         "transient cannot strip Li it did not plate)")
     _unknown("design", design.keys(), DESIGN_KEYS)
     kind = design.setdefault("parameterisation", "layer_profile")
     if kind not in ("layer_profile", "family", "free_form"):

@@ -76,8 +76,8 @@ def test_layer_profile_maps_any_vector_into_bounds_per_layer():
 @pytest.mark.parametrize("kind", ["layer_profile", pytest.param("free_form", marks=pytest.mark.slow),
                                   pytest.param("family", marks=pytest.mark.slow)])
 def test_design_gradient_matches_central_differences(kind):
-    """d(weighted objective)/dx through a 4-step plating transient (float64), along a random
-    direction, equals central differences to 1e-4 relative: every term enters the objective."""
+    """d(weighted objective)/dx through a plate/strip transient (4 + 4 steps, float64), along a
+    random direction, equals central differences to 1e-4 relative: every term enters the objective."""
     from inverse import FamilyParameters, LayerProfile, plating_terms, weighted_objective
 
     with jax.enable_x64(True):
@@ -92,12 +92,12 @@ def test_design_gradient_matches_central_differences(kind):
             param = FamilyParameters(fam, ("porosity",))
         base = fam.fields()
         weights = {"flux_cv": 1.0, "hotspot": 1.0, "sei_mAh_cm2": 0.5, "top_growth": 0.5, "host_mass_mg_cm2": 0.2,
-                   "envelope_growth_um": 0.1, "virtual_temperature": 0.3}
+                   "envelope_growth_um": 0.1, "virtual_temperature": 0.3, "relative_volume_change": 0.5}
 
-        def terms(x):
+        def terms(x):  # a plate/strip cycle: 4 steps plating 0.02 mAh/cm², 4 stripping half of it
             return plating_terms(base.grid, param.fields(x), LP30, Kinetics(), current_density=40.0,
                                  capacity=0.02 * COULOMB_PER_MAH_CM2, steps=4, collector_layers=base.collector_layers,
-                                 host_top=base.host_top)
+                                 host_top=base.host_top, strip=(40.0, 0.01 * COULOMB_PER_MAH_CM2))
 
         x0 = param.initial()
         reference = jax.jit(terms)(x0)
@@ -113,6 +113,33 @@ def test_design_gradient_matches_central_differences(kind):
         fd = (float(f(x0 + d * direction)) - float(f(x0 - d * direction))) / (2 * d)
         assert abs(fd) > 1e-6
         assert float(jnp.vdot(grad, direction)) == pytest.approx(fd, rel=1e-4)
+
+
+def test_a_cycle_adds_its_strip_steps_and_spans_the_volume_change():
+    """plating_terms with a strip after the plating: the plating terms are those of the plating
+    alone (bit for bit: the same scan runs first), the SEI proxy counts the new Li area of the
+    whole cycle (at least the plating's), every step of the cycle is healthy, and stripping half
+    of the Li never takes the envelope below its start, so the relative volume change is the
+    plating's, (H_plated - H_start) / H_plated, with H_start the slab top (2 µm - collector)."""
+    from inverse import plating_terms
+
+    with jax.enable_x64(True):
+        base = _base("float64").fields()
+        kw = dict(current_density=40.0, capacity=0.05 * COULOMB_PER_MAH_CM2, steps=4,
+                  collector_layers=base.collector_layers, host_top=base.host_top)
+        fields = (base.s, base.k, base.l, base.theta)
+        plated = jax.jit(lambda f: plating_terms(base.grid, f, LP30, Kinetics(), **kw))(fields)
+        cycled = jax.jit(lambda f: plating_terms(base.grid, f, LP30, Kinetics(), strip=(40.0, 0.025 * COULOMB_PER_MAH_CM2),
+                                                 **kw))(fields)
+    for name in ("top_growth", "envelope_growth_um", "flux_cv", "hotspot", "host_mass_mg_cm2"):
+        assert float(cycled[name]) == float(plated[name])
+    assert float(cycled["sei_mAh_cm2"]) >= float(plated["sei_mAh_cm2"]) > 0
+    assert float(cycled["failed_steps"]) == 0.0 and float(plated["failed_steps"]) == 0.0
+    slab_um = (base.host_top - base.collector_layers) * base.grid.voxel_size * 1e6
+    growth = float(plated["envelope_growth_um"])
+    assert growth > 0
+    assert float(cycled["relative_volume_change"]) == pytest.approx(growth / (slab_um + growth), rel=1e-9)
+    assert float(cycled["relative_volume_change"]) == pytest.approx(float(plated["relative_volume_change"]), rel=1e-12)
 
 
 def test_steady_surrogate_gradient_matches_central_differences_and_float32_is_finite():
@@ -312,6 +339,8 @@ def test_a_failed_design_transient_stops_the_study_in_one_line(tmp_path, capsys,
     ("[constraints]\nporosity_min = 0.8\nporosity_max = 0.6\n", "porosity_min is above porosity_max"),
     ("[constraints]\nflux_cv_max = 'low'\n", "flux_cv_max: expected a finite number"),
     ("[design]\nwarmup_iterations = -1\n", "warmup_iterations"),
+    ("[[protocol.segment]]\nkind = 'plate'\ncurrent_mA_cm2 = 4.0\ncapacity_mAh_cm2 = 0.03\n[[protocol.segment]]\n"
+     "kind = 'strip'\ncurrent_mA_cm2 = 4.0\ncapacity_mAh_cm2 = 0.05\n", "strip segment's capacity_mAh_cm2 is above"),
     ("[design]\nparameterisation = 'free_form'\nbeta_growth = 'cubic'\n", "beta_growth: expected doubling or geometric"),
 ])
 def test_bad_study_is_one_line_and_exit_2(tmp_path, capsys, text, message):
