@@ -135,9 +135,25 @@ def design_constraints(param, x) -> dict:
     return out
 
 
+def learning_rate(study: Study):
+    """The study's learning rate: a number, or an optax schedule falling from ``learning_rate`` to
+    ``final_fraction`` of it over the study file's iterations (cosine: Loshchilov & Hutter 2017,
+    SGDR; exponential: a constant factor per iteration). The schedule's count is part of the
+    optimiser state, so a resumed study continues it."""
+    o = study.optimizer
+    lr, horizon, fraction = o["learning_rate"], o.get("schedule_iterations", o["iterations"]), o.get("final_fraction", 0.1)
+    schedule = o.get("schedule", "constant")
+    if schedule == "cosine":
+        return optax.cosine_decay_schedule(lr, decay_steps=max(horizon - 1, 1), alpha=fraction)
+    if schedule == "exponential":
+        return optax.exponential_decay(lr, transition_steps=1, decay_rate=fraction ** (1.0 / max(horizon - 1, 1)))
+    return lr
+
+
 def optimizer(study: Study):
     o = study.optimizer
-    step = optax.adam(o["learning_rate"]) if o["name"] == "adam" else optax.sgd(o["learning_rate"])
+    lr = learning_rate(study)
+    step = optax.adam(lr) if o["name"] == "adam" else optax.sgd(lr)
     return optax.chain(optax.clip_by_global_norm(o["clip"]), step) if o["clip"] > 0 else step
 
 
@@ -391,4 +407,4 @@ def verify_design(study: Study, param, x_start, x_final, out: Path) -> dict:
     return result
 
 
-__all__ = ["TERMS", "at_iteration", "beta_at_iteration", "design_constraints", "design_fields", "design_terms", "optimizer", "parameterisation", "run_study", "verify_design"]
+__all__ = ["TERMS", "at_iteration", "beta_at_iteration", "design_constraints", "design_fields", "design_terms", "learning_rate", "optimizer", "parameterisation", "run_study", "verify_design"]

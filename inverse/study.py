@@ -45,6 +45,8 @@ with which optimiser and budget. Every key is validated; a bad one is one
     learning_rate = 0.2
     clip = 1.0                           # global-norm clipping of the gradient (0: none)
     iterations = 20
+    schedule = "constant"                # constant | cosine | exponential: the learning rate falls to
+    final_fraction = 0.1                 #   final_fraction x learning_rate over the iterations
 """
 
 from __future__ import annotations
@@ -59,7 +61,8 @@ from .objectives import TERMS
 DESIGN_KEYS = ("parameterisation", "layers", "fields", "start_k", "start_l", "parameters", "plating_steps",
                "porosity", "feature_size_um", "beta_start", "beta_max", "beta_every", "beta_growth",
                "warmup_iterations")
-OPTIMIZER_KEYS = ("name", "learning_rate", "clip", "iterations")
+OPTIMIZER_KEYS = ("name", "learning_rate", "clip", "iterations", "schedule", "final_fraction")
+SCHEDULES = ("constant", "cosine", "exponential")
 STUDY_SECTIONS = ("design", "objective", "optimizer", "constraints")
 
 DEFAULT_STUDY = {
@@ -191,6 +194,15 @@ def parse_study(data: dict, source: str = "study") -> Study:
                                       allow_equal=True)
     if optimizer["iterations"] > 100000:
         raise InputError(f"study [optimizer] iterations: at most 100000; got {optimizer['iterations']}")
+    schedule = optimizer.setdefault("schedule", "constant")
+    if schedule not in SCHEDULES:
+        raise InputError(f"study [optimizer] schedule: expected {', '.join(SCHEDULES)}; got {schedule!r}")
+    optimizer["final_fraction"] = _number("optimizer", "final_fraction", optimizer.get("final_fraction", 0.1), low=0)
+    if optimizer["final_fraction"] > 1:
+        raise InputError(f"study [optimizer] final_fraction: must be <= 1; got {optimizer['final_fraction']!r}")
+    # the schedule's horizon is the study file's budget, fixed here: a run cut short by --iterations and
+    # resumed later follows the same schedule (bit-identical resume)
+    optimizer["schedule_iterations"] = optimizer["iterations"]
     from .lagrangian import validate
 
     return Study(source, case, design, weights, optimizer, validate(constraints, _number) if constraints else {})

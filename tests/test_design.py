@@ -199,6 +199,29 @@ def test_warmup_iterations_run_on_the_surrogate_and_resume_across_the_switch(tmp
     assert _study_log(part) == rows
 
 
+def test_learning_rate_schedules_fall_to_their_final_fraction_over_the_study_file_iterations():
+    """[optimizer] schedule: cosine and exponential start at learning_rate and reach
+    final_fraction x learning_rate at the last iteration of the study file (not of a run cut short by
+    --iterations), exponential by a constant factor per iteration; constant stays a number."""
+    import tomllib
+
+    from inverse.loop import learning_rate
+    from inverse.study import parse_study
+
+    def study(extra):
+        return parse_study(tomllib.loads(TINY_STUDY.replace("iterations = 3", "iterations = 11\n" + extra)))
+
+    assert learning_rate(study("")) == 0.3
+    for name in ("cosine", "exponential"):
+        s = study(f'schedule = "{name}"\nfinal_fraction = 0.05')
+        s.optimizer["iterations"] = 2  # the CLI's --iterations: the horizon stays the file's
+        lr = learning_rate(s)
+        assert float(lr(0)) == pytest.approx(0.3) and float(lr(10)) == pytest.approx(0.015, rel=1e-5)
+        assert float(lr(5)) < 0.3
+    lr = learning_rate(study('schedule = "exponential"\nfinal_fraction = 0.05'))
+    assert float(lr(3)) / float(lr(2)) == pytest.approx(float(lr(8)) / float(lr(7)), rel=1e-5)
+
+
 def test_augmented_lagrangian_terms_and_multiplier_update():
     """psi(g, lambda, mu) of Nocedal & Wright (17.65): lambda g + mu g²/2 while lambda + mu g > 0,
     else -lambda²/(2 mu) (continuous at the switch); the multiplier rises with a violation and
@@ -227,7 +250,7 @@ def test_a_constrained_study_moves_towards_its_bound_and_resumes_with_its_multip
     study = tmp_path / "study.toml"
     study.write_text(TINY_STUDY.replace("[optimizer]", "[constraints]\nhost_mass_mg_cm2_max = 0.97\npenalty = 50.0\n"
                                         "virtual_temperature_max = 1.5\n"
-                                        "[optimizer]").replace("iterations = 3", "iterations = 4"))
+                                        "[optimizer]").replace("iterations = 3", "iterations = 4\nschedule = \"cosine\""))
     full = tmp_path / "full"
     assert main(["design", str(study), "--out", str(full), "--quiet", "--no-verify"]) == 0
     rows = _study_log(full)
@@ -339,6 +362,8 @@ def test_a_failed_design_transient_stops_the_study_in_one_line(tmp_path, capsys,
     ("[constraints]\nporosity_min = 0.8\nporosity_max = 0.6\n", "porosity_min is above porosity_max"),
     ("[constraints]\nflux_cv_max = 'low'\n", "flux_cv_max: expected a finite number"),
     ("[design]\nwarmup_iterations = -1\n", "warmup_iterations"),
+    ("[optimizer]\nschedule = 'linear'\n", "schedule: expected constant, cosine, exponential"),
+    ("[optimizer]\nschedule = 'cosine'\nfinal_fraction = 2.0\n", "final_fraction: must be <= 1"),
     ("[[protocol.segment]]\nkind = 'plate'\ncurrent_mA_cm2 = 4.0\ncapacity_mAh_cm2 = 0.03\n[[protocol.segment]]\n"
      "kind = 'strip'\ncurrent_mA_cm2 = 4.0\ncapacity_mAh_cm2 = 0.05\n", "strip segment's capacity_mAh_cm2 is above"),
     ("[design]\nparameterisation = 'free_form'\nbeta_growth = 'cubic'\n", "beta_growth: expected doubling or geometric"),
