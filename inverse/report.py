@@ -34,14 +34,23 @@ def _history_plot(out: Path) -> Path:
 
     rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     it = [r["iteration"] for r in rows]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), constrained_layout=True)
+    constraints = sorted(k[len("g_"):] for k in rows[0] if k.startswith("g_"))
+    fig, axes = plt.subplots(1, 3 if constraints else 2, figsize=(15 if constraints else 10, 3.4),
+                             constrained_layout=True)
     axes[0].plot(it, [r["objective"] for r in rows], "o-", color="#1f5fa8")
     axes[0].set(xlabel="iteration", ylabel="objective (start = 1) [-]", title="weighted objective")
-    for key in ("top_growth", "flux_cv", "hotspot", "sei_mAh_cm2", "envelope_growth_um"):
-        first = rows[0][key]
+    for key in ("top_growth", "flux_cv", "hotspot", "sei_mAh_cm2", "envelope_growth_um", "relative_volume_change",
+                "virtual_temperature"):
+        first = rows[0].get(key, 0.0)  # a log written before the term existed lacks it
         if abs(first) > 1e-12:
             axes[1].plot(it, [r[key] / first for r in rows], label=key)
     axes[1].set(xlabel="iteration", ylabel="term / its start value [-]", title="design terms (optimiser's model)")
+    if constraints:  # augmented Lagrangian: each g (feasible at or below 0)
+        for name in constraints:
+            axes[2].plot(it, [r[f"g_{name}"] for r in rows], "o-", ms=3, label=name)
+        axes[2].axhline(0.0, color="k", lw=0.8)
+        axes[2].set(xlabel="iteration", ylabel="g (feasible <= 0) [-]", title="constraints")
+        axes[2].legend(fontsize=8)
     warm = [r["iteration"] for r in rows if r.get("surrogate")]
     if warm:  # warm-up iterations optimise the steady surrogate: their values are the surrogate's
         for ax in axes:
