@@ -146,7 +146,9 @@ def learning_rate(study: Study):
     if schedule == "cosine":
         return optax.cosine_decay_schedule(lr, decay_steps=max(horizon - 1, 1), alpha=fraction)
     if schedule == "exponential":
-        return optax.exponential_decay(lr, transition_steps=1, decay_rate=fraction ** (1.0 / max(horizon - 1, 1)))
+        # end_value: held there, as the cosine holds alpha, when a resumed study runs past the file's budget
+        return optax.exponential_decay(lr, transition_steps=1, decay_rate=fraction ** (1.0 / max(horizon - 1, 1)),
+                                       end_value=lr * fraction)
     return lr
 
 
@@ -157,9 +159,12 @@ def optimizer(study: Study):
     return optax.chain(optax.clip_by_global_norm(o["clip"]), step) if o["clip"] > 0 else step
 
 
-def _save(path: Path, x, opt_state, iteration: int, reference: dict, multipliers: dict | None = None) -> None:
+def _save(path: Path, x, opt_state, iteration: int, reference: dict, multipliers: dict | None = None,
+          beta_growth: str | None = None) -> None:
     leaves = jax.tree.leaves(opt_state)
     arrays = {"x": np.asarray(x), "iteration": np.asarray(iteration)}
+    if beta_growth is not None:
+        arrays["beta_growth"] = np.asarray(beta_growth)
     arrays.update({f"multiplier/{k}": np.asarray(v) for k, v in (multipliers or {}).items()})
     arrays.update({f"opt/{i}": np.asarray(leaf) for i, leaf in enumerate(leaves)})
     arrays.update({f"reference/{k}": np.asarray(v) for k, v in reference.items()})
@@ -181,6 +186,33 @@ def _load(path: Path, opt_state_like):
     except Exception as e:
         raise InputError(f"{path}: unreadable design checkpoint ({type(e).__name__}: {e}); delete it to restart") from None
     return x, jax.tree.unflatten(treedef, leaves), iteration, reference, multipliers
+
+
+def _check_reference(study: Study, reference: dict) -> None:
+    """Every weighted or bounded term is normalised by the start design's value: one that is 0 there
+    (e.g. the virtual temperature of a start without conductor above the collector) would weigh
+    1e12 times its value. One line, before any iteration."""
+    for section, names in (("objective", [k for k, w in study.weights.items() if w]),
+                           ("constraints", [k[:-len("_max")] for k in study.constraints if k.endswith("_max")
+                                            and k[:-len("_max")] in reference])):
+        for name in names:
+            if float(jnp.abs(reference[name])) == 0.0:
+                key = name if section == "objective" else f"{name}_max"
+                raise InputError(f"study [{section}] {key}: the start design's {name} is 0, so it cannot be measured "
+                                 f"relative to the start; drop it or start from a design where it is not 0")
+
+
+def _check_beta_growth(path: Path, study: Study) -> None:
+    """A free-form study resumes on the beta schedule it started with: a checkpoint without one was
+    written when doubling was the only (and default) schedule."""
+    if study.design["parameterisation"] != "free_form":
+        return
+    with np.load(path) as z:
+        stored = str(z["beta_growth"]) if "beta_growth" in z.files else "doubling"
+    if stored != study.design["beta_growth"]:
+        raise InputError(f"{path}: this study started with beta_growth = \"{stored}\" and its study file now gives "
+                         f"\"{study.design['beta_growth']}\" (the default changed on 2026-12-02); add beta_growth = "
+                         f"\"{stored}\" to its [design] section to resume it")
 
 
 def _cut_log(out: Path, rows: int) -> None:
@@ -264,6 +296,7 @@ def run_study(study: Study, out, *, resume: bool = False, progress=None, verify:
     multipliers = {name: jnp.zeros((), x.dtype) for name in names}
     if resume and checkpoint.exists():
         x, opt_state, start, reference, stored = _load(checkpoint, opt_state)
+        _check_beta_growth(checkpoint, study)
         multipliers.update(stored)
         _cut_log(out, start)
         _write_design_pvd(out, keep=start)
@@ -273,6 +306,7 @@ def run_study(study: Study, out, *, resume: bool = False, progress=None, verify:
         for path in (out / "design").glob("design_*.vti") if (out / "design").is_dir() else ():
             path.unlink()
         reference = eqx.filter_jit(terms)(at_iteration(study, param, 0), x)
+        _check_reference(study, reference)
         if warming_up(study, 0):  # the surrogate's terms are normalised by the start's surrogate values
             steady = eqx.filter_jit(surrogate)(at_iteration(study, param, 0), x)
             reference = {**reference, **{f"steady_{k}": v for k, v in steady.items()}}
@@ -336,7 +370,7 @@ def run_study(study: Study, out, *, resume: bool = False, progress=None, verify:
             w.writerow([f"{v:.9g}" if isinstance(v, float) else v for v in row.values()])
         x = x_next
         _snapshot(out, at_iteration(study, param, it + 1), x, it + 1)  # before the checkpoint: a resume deletes frames past it
-        _save(checkpoint, x, opt_state, it + 1, reference, multipliers)
+        _save(checkpoint, x, opt_state, it + 1, reference, multipliers, study.design.get("beta_growth"))
         if progress is not None:
             elapsed = time.perf_counter() - started
             progress(it + 1, iterations, row, elapsed / (it + 1 - start) * (iterations - it - 1))

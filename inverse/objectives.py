@@ -102,6 +102,11 @@ def plating_terms(grid: Grid, fields, electrolyte, kinetics, *, current_density,
                                     strip_capacity / strip_current / steps, steps, **kw)
         heights.append(mean_height(stripped.theta))
         records.append(strip_rec)
+        # a strip that ran out of connected Li passed less than it was asked: its volume change is not the
+        # cycle's (counted as one failed step: the study stops and says so)
+        asked = strip_capacity * projected
+        passed = state.plated_charge - stripped.plated_charge
+        short_strip = jax.lax.stop_gradient((passed < 0.99 * asked).astype(passed.dtype))
     every = jax.tree.map(lambda *a: jnp.concatenate(a), *records)
     area = jnp.concatenate([jnp.zeros(1, every.li_interface_area.dtype), every.li_interface_area])
     mass = jnp.sum(s * (k * conductor_density + (1.0 - k) * insulator_density)) * h**3 / projected  # kg/m²
@@ -117,7 +122,7 @@ def plating_terms(grid: Grid, fields, electrolyte, kinetics, *, current_density,
         "sei_mAh_cm2": Q_SEI * jnp.sum(jax.nn.relu(jnp.diff(area))) / projected / COULOMB_PER_MAH_CM2,
         "host_mass_mg_cm2": mass * 100.0,  # kg/m² -> mg/cm²
         "virtual_temperature": virtual_temperature(grid, s, k, collector_layers, host_top),
-        "failed_steps": failed_steps(every),
+        "failed_steps": failed_steps(every) + (short_strip if strip is not None else 0.0),
     }
 
 

@@ -153,9 +153,10 @@ def parse_study(data: dict, source: str = "study") -> Study:
     if kinds not in (["plate"], ["plate", "strip"]) or case.protocol.cycles != 1:
         raise InputError("study [protocol]: the design transient is one plate segment, optionally followed by one "
                          "strip segment (one cycle)")
-    if len(segments) == 2 and segments[1].capacity > segments[0].capacity:
-        raise InputError("study [protocol]: the strip segment's capacity_mAh_cm2 is above the plate segment's (the "
-                         "transient cannot strip Li it did not plate)")
+    if len(segments) == 2 and segments[1].capacity >= segments[0].capacity:
+        raise InputError("study [protocol]: the strip segment's capacity_mAh_cm2 must be below the plate segment's (the "
+                         "transient cannot strip Li it did not plate, and stripping all of it runs its last steps out "
+                         "of Li)")
     _unknown("design", design.keys(), DESIGN_KEYS)
     kind = design.setdefault("parameterisation", "layer_profile")
     if kind not in ("layer_profile", "family", "free_form"):

@@ -120,7 +120,8 @@ def test_a_cycle_adds_its_strip_steps_and_spans_the_volume_change():
     alone (bit for bit: the same scan runs first), the SEI proxy counts the new Li area of the
     whole cycle (at least the plating's), every step of the cycle is healthy, and stripping half
     of the Li never takes the envelope below its start, so the relative volume change is the
-    plating's, (H_plated - H_start) / H_plated, with H_start the slab top (2 µm - collector)."""
+    plating's, (H_plated - H_start) / H_plated, with H_start the slab top (2 µm - collector).
+    Stripping more than was plated is short of charge and counts as a failed step."""
     from inverse import plating_terms
 
     with jax.enable_x64(True):
@@ -140,6 +141,11 @@ def test_a_cycle_adds_its_strip_steps_and_spans_the_volume_change():
     assert growth > 0
     assert float(cycled["relative_volume_change"]) == pytest.approx(growth / (slab_um + growth), rel=1e-9)
     assert float(cycled["relative_volume_change"]) == pytest.approx(float(plated["relative_volume_change"]), rel=1e-12)
+    # asked to strip more than was plated, the transient passes less than asked: a failed step, not a silent cycle
+    with jax.enable_x64(True):
+        over = jax.jit(lambda f: plating_terms(base.grid, f, LP30, Kinetics(), strip=(40.0, 0.08 * COULOMB_PER_MAH_CM2),
+                                               **kw))(fields)
+    assert float(over["failed_steps"]) >= 1.0
 
 
 def test_steady_surrogate_gradient_matches_central_differences_and_float32_is_finite():
@@ -220,6 +226,26 @@ def test_learning_rate_schedules_fall_to_their_final_fraction_over_the_study_fil
         assert float(lr(5)) < 0.3
     lr = learning_rate(study('schedule = "exponential"\nfinal_fraction = 0.05'))
     assert float(lr(3)) / float(lr(2)) == pytest.approx(float(lr(8)) / float(lr(7)), rel=1e-5)
+
+
+def test_a_term_that_is_zero_at_the_start_cannot_be_weighted_or_bounded():
+    """Terms are measured relative to the start design's value: a weighted or bounded term that is
+    exactly 0 there (e.g. envelope growth of a start whose Li all stays inside the host) is one
+    line naming the section and the key; an unweighted zero term is fine."""
+    import tomllib
+
+    from hostsim import InputError
+    from inverse.loop import _check_reference
+    from inverse.study import parse_study
+
+    study = parse_study(tomllib.loads(TINY_STUDY.replace("[optimizer]", "[constraints]\nenvelope_growth_um_max = 1.0\n"
+                                                                         "[optimizer]")))
+    reference = {"flux_cv": 0.02, "sei_mAh_cm2": 0.01, "envelope_growth_um": 0.0, "top_growth": 0.0}
+    with pytest.raises(InputError, match=r"\[constraints\] envelope_growth_um_max: the start design's envelope_growth_um is 0"):
+        _check_reference(study, reference)
+    with pytest.raises(InputError, match=r"\[objective\] sei_mAh_cm2: the start design's sei_mAh_cm2 is 0"):
+        _check_reference(study, {**reference, "envelope_growth_um": 0.1, "sei_mAh_cm2": 0.0})
+    _check_reference(study, {**reference, "envelope_growth_um": 0.1})  # top_growth is 0 but neither weighted nor bounded
 
 
 def test_augmented_lagrangian_terms_and_multiplier_update():
@@ -365,7 +391,7 @@ def test_a_failed_design_transient_stops_the_study_in_one_line(tmp_path, capsys,
     ("[optimizer]\nschedule = 'linear'\n", "schedule: expected constant, cosine, exponential"),
     ("[optimizer]\nschedule = 'cosine'\nfinal_fraction = 2.0\n", "final_fraction: must be <= 1"),
     ("[[protocol.segment]]\nkind = 'plate'\ncurrent_mA_cm2 = 4.0\ncapacity_mAh_cm2 = 0.03\n[[protocol.segment]]\n"
-     "kind = 'strip'\ncurrent_mA_cm2 = 4.0\ncapacity_mAh_cm2 = 0.05\n", "strip segment's capacity_mAh_cm2 is above"),
+     "kind = 'strip'\ncurrent_mA_cm2 = 4.0\ncapacity_mAh_cm2 = 0.03\n", "strip segment's capacity_mAh_cm2 must be below"),
     ("[design]\nparameterisation = 'free_form'\nbeta_growth = 'cubic'\n", "beta_growth: expected doubling or geometric"),
 ])
 def test_bad_study_is_one_line_and_exit_2(tmp_path, capsys, text, message):

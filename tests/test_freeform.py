@@ -207,3 +207,27 @@ def test_free_form_study_continues_beta_resumes_and_verifies_crisp(tmp_path):
     with np.load(tmp_path / "full" / "checkpoint.npz") as a, np.load(tmp_path / "part" / "checkpoint.npz") as b:
         assert np.array_equal(a["x"], b["x"])
     assert again["final"] == full["final"]
+
+
+def test_a_free_form_study_resumes_only_on_the_beta_schedule_it_started_with(tmp_path):
+    """A checkpoint keeps the study's beta_growth; one without it was written when doubling was the
+    only schedule. Resuming with another schedule (the default changed) is one line naming the key
+    to add, before anything is touched."""
+    from hostsim import InputError
+    from inverse.loop import _check_beta_growth
+    from inverse.study import parse_study, read_toml
+
+    path = tmp_path / "study.toml"
+    path.write_text(FREE_FORM_STUDY)
+    study = parse_study(read_toml(path, "study"), str(path))
+    assert study.design["beta_growth"] == "geometric"
+    old = tmp_path / "old.npz"
+    np.savez(old, x=np.zeros(3), iteration=np.asarray(1))
+    with pytest.raises(InputError, match='add beta_growth = "doubling"'):
+        _check_beta_growth(old, study)
+    new = tmp_path / "new.npz"
+    np.savez(new, x=np.zeros(3), iteration=np.asarray(1), beta_growth=np.asarray("geometric"))
+    _check_beta_growth(new, study)
+    pinned = parse_study(read_toml(path, "study") | {"design": {**read_toml(path, "study")["design"],
+                                                                 "beta_growth": "doubling"}}, str(path))
+    _check_beta_growth(old, pinned)
