@@ -24,9 +24,13 @@ connectivity metrics (dead Li) are numpy/scipy on concrete arrays. Conventions:
 
 from __future__ import annotations
 
+import functools
+
 import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
+
+from hostsim.numerics.operators import materialized
 
 Q_SEI = 110.0  # C/m² of fresh Li/electrolyte area: ~20 nm Li2CO3-like film (SPEC 8)
 COULOMB_PER_MAH_CM2 = 36000.0  # 1 mAh/cm² = 3.6 C / 1e-4 m²
@@ -45,21 +49,35 @@ def flux_statistics(face_area, face_current, plating=True):
     potential is barely coupled to anything, so their current *density* can be anything
     (measured: 1e6 A/m² on one sliver in the default skeleton, which alone set the CV and the
     hot-spot ratio)."""
-    a = jnp.stack(face_area)
-    i = jnp.stack(face_current)
-    i = jnp.where(plating, i, -i)  # plating may be traced (one evaluation for either sign)
-    resolved = a > RESOLVED_FACE * jnp.max(a)
-    w = a * (i > 0) * resolved
-    tiny = jnp.finfo(a.dtype).tiny
+    # face by face into per-cell sums, stored, then reduced: the six directions are never stacked
+    # into one array, and each reduction reads one stored array instead of re-evaluating the faces'
+    # expressions from a dozen inputs (measured on the default skeleton's plating step, 32x32x80,
+    # float32: the stacks and reductions took ~1.6 ms of a ~16 ms step, reductions over the
+    # unstored expressions ~1.3 ms)
+    def over_faces(per_face):
+        return sum(per_face(a, i) for a, i in zip(face_area, face_current))
+
+    threshold = RESOLVED_FACE * jnp.max(functools.reduce(jnp.maximum, face_area))
+    sign = jnp.where(plating, 1.0, -1.0).astype(face_area[0].dtype)  # plating may be traced (one evaluation for either sign)
+
+    def weight(a, i):
+        return a * ((sign * i) > 0) * (a > threshold)
+
+    largest = functools.reduce(jnp.maximum, [jnp.where(weight(a, i) > 0, sign * i, 0.0)
+                                             for a, i in zip(face_area, face_current)])
+    cell = materialized(jnp.stack([over_faces(weight), over_faces(lambda a, i: weight(a, i) * (sign * i)),
+                                   over_faces(lambda a, i: weight(a, i) * jnp.maximum(sign * i, 0.0) ** P_NORM),
+                                   largest]))
+    tiny = jnp.finfo(face_area[0].dtype).tiny
     # guarded so that gradients stay finite where a statistic has no current to work on (no face
     # carries current of this sign: 0/0; a uniform current: sqrt at 0): 1e-300 underflowed to 0 in
     # float32 and the design loop's gradient of the flux CV was NaN
-    total = jnp.maximum(jnp.sum(w), tiny)
-    mean = jnp.sum(w * i) / total
+    total = jnp.maximum(jnp.sum(cell[0]), tiny)
+    mean = jnp.sum(cell[1]) / total
     safe_mean = jnp.where(mean > 0, mean, 1.0)
-    var = jnp.sum(w * (i - mean) ** 2) / total
-    imax = jnp.max(jnp.where(w > 0, i, 0.0))
-    moment = jnp.sum(w * jnp.maximum(i, 0.0) ** P_NORM) / total
+    var = jnp.sum(materialized(over_faces(lambda a, i: weight(a, i) * (sign * i - mean) ** 2))) / total
+    imax = jnp.max(cell[3])
+    moment = jnp.sum(cell[2]) / total
     pnorm = jnp.where(moment > 0, jnp.where(moment > 0, moment, 1.0) ** (1.0 / P_NORM), 0.0)
     cv = jnp.where(var > 0, jnp.sqrt(jnp.where(var > 0, var, 1.0)), 0.0) / safe_mean
     return mean, cv, imax / safe_mean, pnorm / safe_mean
@@ -104,7 +122,7 @@ def li_split(theta, s, collector_layers, host_top):
 def li_interface_area(face_area, face_cover):
     """Li/electrolyte interface area [m²]: interface faces weighted by the Li cover of their
     conducting side."""
-    return sum(jnp.sum(a * c) for a, c in zip(face_area, face_cover))
+    return jnp.sum(sum(a * c for a, c in zip(face_area, face_cover)))  # one reduction, not six
 
 
 def dead_li_fraction(s, k, theta, collector_layers: int = 1, periodic: bool = True) -> float:

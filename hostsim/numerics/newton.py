@@ -224,8 +224,8 @@ class AdaptiveNewton(eqx.Module):
         rtol, current_rtol = self.tolerances(phi.dtype)
         galvanostatic = problem.current is not None
 
-        def measure(phi, v):
-            f, g, scale, current_scale, r, dr, at = problem.residual(phi, v)
+        def measure(phi, v, slope=True):
+            f, g, scale, current_scale, r, dr, at = problem.residual(phi, v, slope)
             res = jnp.max(jnp.abs(f)) / jnp.maximum(scale, jnp.finfo(phi.dtype).tiny)
             cur = jnp.abs(g) / jnp.maximum(current_scale, jnp.finfo(phi.dtype).tiny) if galvanostatic else jnp.zeros_like(res)
             done = (res <= rtol) & (cur <= current_rtol)
@@ -247,13 +247,20 @@ class AdaptiveNewton(eqx.Module):
         state = (phi, v, f, g, dr, res, cur, done, norm, scale, x2, forcing, zero, zero, lo, hi, slope, at,
                  jnp.asarray(False))
 
+        def slope_at(phi, v, dr, k):
+            # dR_v/deta where an iteration needs it: the first iteration's came with the measure before
+            # the loop; later ones are evaluated here, since an iteration's own measure leaves it out
+            # (most warm steps stop after one iteration, and then it is never needed: measured on the
+            # default skeleton, the residual took 2.4 ms with the slope and 1.5 ms without)
+            return jax.lax.cond(k == 0, lambda: dr, lambda: problem.residual(phi, v)[5])
+
         def cond(state):
             done, k = state[7], state[12]
             return (~done) & (k < self.max_steps)
 
         def body(state):
             phi, v, f, g, dr, res_last, _, _, norm, scale, x2, forcing, k, linear, lo, hi, slope, _, restarted = state
-            jac = problem.jacobian(dr)
+            jac = problem.jacobian(slope_at(phi, v, dr, k))
             # never solve tighter than the outer tolerance needs (half of it) or the PCG can reach
             floor = 0.5 * rtol * scale / jnp.maximum(norm, jnp.finfo(phi.dtype).tiny)
             tol = jnp.clip(forcing, jnp.maximum(floor, solver.rtol), self.forcing_max)
@@ -291,7 +298,7 @@ class AdaptiveNewton(eqx.Module):
             v = jnp.where(restart, v_start, v)
             x2 = jnp.where(restart, jnp.zeros_like(x2), x2)
             lo, hi = jnp.where(restart, -inf, lo), jnp.where(restart, inf, hi)
-            f, g, dr, res, cur, done, new_norm, scale, at = measure(phi, v)
+            f, g, _, res, cur, done, new_norm, scale, at = measure(phi, v, slope=False)
             lo, hi = bracket_update(lo, hi, v, g, res, cur)
             ratio = new_norm / jnp.maximum(norm, jnp.finfo(phi.dtype).tiny)
             forcing = self.forcing_gamma * ratio**2
