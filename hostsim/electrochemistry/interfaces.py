@@ -36,7 +36,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from hostsim.numerics.grid import Grid
-from hostsim.numerics.operators import cotangent_stored, shift_stored
+from hostsim.numerics.operators import cotangent_stored, materialized, shift_stored
 
 FRONT_WIDTH = 0.1  # delta: the last 10 % of a cell's fill hands its face over to the next cell
 FULL = 0.01  # a cell counts as full at 99 % fill: its last 1 % of electrolyte is cut off (trapped)
@@ -112,8 +112,10 @@ def face_areas(grid: Grid, s, k, theta, attached=None, stripping=False):
     w = jnp.where(stripping, stripping_conductor(s, k, theta), presented_conductor(s, k, theta))
     if attached is not None:
         w = jnp.where(attached, w, 0.0)
-    # both reach s, k and theta and are read at seven offsets: their cotangents are formed once
-    a, w = cotangent_stored(a), cotangent_stored(w)
+    # both reach s, k and theta and are read at seven offsets: their cotangents are formed once, and
+    # their values are stored before the faces read them (else each face direction recomputes them,
+    # the sealed-pocket test's own six neighbours included, at both of its cells)
+    a, w = cotangent_stored(materialized(a)), cotangent_stored(materialized(w))
     h2 = grid.voxel_size**2
     return [h2 * _rounded_ramp(a * wq - aq * w) for wq, aq in zip(neighbours(grid, w), neighbours(grid, a))]
 
