@@ -334,8 +334,10 @@ class PotentialProblem(eqx.Module):
         r, dr, currents = self.reaction(phi, v, slope)
         at = (r, tuple(currents))
         flow = self.conductance(phi)
-        react = h2 * r / self.kappa_ref
-        f = flow - self.source + react
+        react = materialized(h2 * r / self.kappa_ref)
+        # stored: Newton reduces it twice (max |F|, ||F||) and carries it, and each consumer would
+        # otherwise evaluate the operator's stencil again
+        f = materialized(flow - self.source + react)
         # the size of the terms that cancel in F (the operator's diagonal part, not its small
         # result): F's round-off floor is eps times this, so the tolerance is reachable in float32
         scale = (jnp.max(jnp.abs(self.conductance.total_diagonal * phi)) + jnp.max(jnp.abs(self.source))
