@@ -107,7 +107,7 @@ def face_areas(grid: Grid, s, k, theta, attached=None, stripping=False):
     (:func:`hostsim.numerics.connectivity.attached`); the conductor of other cells floats and presents no
     face. ``stripping`` (bool, may be traced): use :func:`stripping_conductor` for the
     conducting side."""
-    a = materialized(offered_electrolyte(s, theta))  # stored: the sealed-pocket test reads it at six offsets
+    a = offered_electrolyte(s, theta)
     a = a * ion_access(grid, a)
     w = jnp.where(stripping, stripping_conductor(s, k, theta), presented_conductor(s, k, theta))
     if attached is not None:

@@ -81,7 +81,7 @@ def interface_faces(grid: Grid, s, k, l, theta, attached=None, stripping=False):
     # finite perturbation sees (measured: d(top growth)/d(theta0) of 1.3e3 in an empty electrolyte
     # cell after 30 steps where central differences give 1e-8; it doubled every step and overflowed
     # float32 after ~85 steps). A cell with < 0.1 % conductor presents no measurable face anyway.
-    cover = materialized(jnp.clip(theta / jnp.maximum(cond, COVER_FLOOR), 0.0, 1.0))  # read at six offsets
+    cover = jnp.clip(theta / jnp.maximum(cond, COVER_FLOOR), 0.0, 1.0)
     # Li plated into the electrolyte-side cell sits on the face it came through: the face is Li
     # covered once that cell holds a few per cent of Li, whatever the conducting side is made of
     # (otherwise the bare Cu under a Li film keeps its nucleation barrier: measured, the first Li
