@@ -93,9 +93,9 @@ class Kinetics(eqx.Module):
 
     def exchange_current_ratio(self, c_face, c):
         """``i0(c_face) / i0(c)`` and its derivative in ``c_face`` [1/(mol/m³)], for positive
-        concentrations: one logarithm and one exponential (the face-concentration solve evaluates
-        it five times per cell and residual; as ``x ** alpha`` and its derivative, a power each, it
-        cost a tenth of the plating step)."""
+        concentrations: a square root for alpha_a = 1/2, else one logarithm and one exponential (the
+        face-concentration solve evaluates it five times per cell and residual; as ``x ** alpha`` and
+        its derivative, a power each, it cost a tenth of the plating step)."""
         if _is(self.alpha_a, 0.5):  # the default: a square root (cheaper and more accurate than exp and log)
             ratio = jnp.sqrt(c_face / c)
         else:
