@@ -50,7 +50,7 @@ from hostsim.electrochemistry.interfaces import _smoothstep as smoothstep
 from hostsim.electrochemistry.interfaces import conducting_fraction, face_areas, li_fill, neighbours
 from hostsim.numerics.linsolve import PCG
 from hostsim.numerics.newton import AdaptiveNewton, Bordered, NewtonSolver, NewtonStats
-from hostsim.numerics.operators import DiffusionOperator, Dirichlet, Neumann, assemble, materialized
+from hostsim.numerics.operators import DiffusionOperator, Dirichlet, Neumann, assemble, cotangent_stored, materialized
 
 EPS_FLOOR = 1e-6
 COVER_FLOOR = 1e-3  # conducting fraction below which a cell's Li cover ramps from 0 (see interface_faces)
@@ -196,7 +196,7 @@ def _gate(kinetics, l, cover):
     return lambda e: jnp.where(e < 0, kinetics.nucleation_gate(e, l, cover), cover)
 
 
-def _centre_reaction(kinetics, grid, areas, ls, covers, eta, c, slope=True):
+def _centre_reaction(kinetics, grid, areas, ls, covers, eta, c, slope=True, current_slopes=False):
     """:func:`_reaction` of :class:`CentreInterface`: Butler–Volmer at the cell's eta and c, once per
     cell, stored before the faces read it."""
     ones = jnp.ones_like(eta)
@@ -208,22 +208,25 @@ def _centre_reaction(kinetics, grid, areas, ls, covers, eta, c, slope=True):
         bv = materialized(kinetics.butler_volmer(eta, c))
     total = jnp.zeros_like(eta)
     total_e = jnp.zeros_like(eta)
-    currents = []
+    currents, currents_e = [], []
     for a, l, cov in zip(areas, ls, covers):
         if slope:
             w, dw = jax.jvp(_gate(kinetics, l, cov), (eta,), (ones,))
-            total_e = total_e + a * (dw * bv + w * dbv)
+            currents_e.append(dw * bv + w * dbv)
+            total_e = total_e + a * currents_e[-1]
         else:
             w = _gate(kinetics, l, cov)(eta)
         i = w * bv
         currents.append(i)
         total = total + a * i
     h3 = grid.voxel_size**3
-    return total / h3, (total_e / h3 if slope else None), currents
+    out = total / h3, (total_e / h3 if slope else None), currents
+    return out + (currents_e,) if current_slopes else out
 
 
-def _reaction(kinetics, grid, areas, ls, covers, eta, c, resistance, salt, slope=True):
-    """R_v [A/m³], its derivative in eta (``slope``; else None), and the face current densities.
+def _reaction(kinetics, grid, areas, ls, covers, eta, c, resistance, salt, slope=True, current_slopes=False):
+    """R_v [A/m³], its derivative in eta (``slope``; else None), and the face current densities
+    (with ``current_slopes`` and ``slope``, fourth, the face current densities' derivatives in eta).
 
     :class:`FaceInterface` in two stages (``R = S = 0`` for :class:`CentreInterface`):
 
@@ -243,7 +246,7 @@ def _reaction(kinetics, grid, areas, ls, covers, eta, c, resistance, salt, slope
     Without ``slope`` (what is differentiated: the residual's tangent at the root, the step's face
     currents) no second derivative is formed: only Newton needs ``dR_v/deta``."""
     if resistance is None:  # CentreInterface
-        return _centre_reaction(kinetics, grid, areas, ls, covers, eta, c, slope)
+        return _centre_reaction(kinetics, grid, areas, ls, covers, eta, c, slope, current_slopes)
     ones = jnp.ones_like(eta)
 
     def bv_and_slope(e):
@@ -293,7 +296,8 @@ def _reaction(kinetics, grid, areas, ls, covers, eta, c, resistance, salt, slope
     flow_e = sum(a * i for a, i in zip(areas, first_e))
     mean_e = jnp.where(has, flow_e / h2 / safe, 0.0)
     rho_e = -salt * rho_c * rho * mean_e / jnp.maximum(1.0 + mean * salt * rho_c, 0.5)
-    return flow * rho / h3, (flow_e * rho + flow * rho_e) / h3, currents
+    out = flow * rho / h3, (flow_e * rho + flow * rho_e) / h3, currents
+    return out + ([i_e * rho + i * rho_e for i, i_e in zip(first, first_e)],) if current_slopes else out
 
 
 class PotentialProblem(eqx.Module):
@@ -323,6 +327,22 @@ class PotentialProblem(eqx.Module):
         ``(phi, V)``."""
         return _reaction(self.kinetics, self.grid, self.areas, self.ls, self.covers, v - phi, self.concentration,
                          self.half_cell_resistance, self.half_cell_salt, slope)
+
+    def root_slopes(self, phi, v):
+        """``dR_v/deta`` at ``(phi, V)`` (the Jacobian's, :meth:`jacobian`) and the linear map
+        ``(dphi, dV) -> `` the tangent of what :meth:`residual` reports at the root (``R_v`` and the
+        face currents; all depend on ``(phi, V)`` only through the cell's ``eta = V - phi``): the
+        implicit derivative's tangent of those outputs is this plus their tangent at fixed ``(phi, V)``."""
+        _, dr, _, slopes = _reaction(self.kinetics, self.grid, self.areas, self.ls, self.covers, v - phi,
+                                     self.concentration, self.half_cell_resistance, self.half_cell_salt,
+                                     slope=True, current_slopes=True)
+        dr, slopes = materialized(dr), [materialized(x) for x in slopes]
+
+        def along(dphi, dv):
+            deta = dv - dphi
+            return dr * deta, tuple(s * deta for s in slopes)
+
+        return dr, along
 
     def residual(self, phi, v, slope=True):
         """``(F, G, size of F's terms, size of G's terms, R_v, dR_v/deta, (R_v, face currents))``;
@@ -379,6 +399,7 @@ def potential_problem(grid: Grid, s, k, l, theta, concentration, electrolyte, ki
     c = grid.as_field(concentration)
     eps = 1.0 - s - theta
     eps = jnp.where(eps > 1.0, 1.0, jnp.where(eps < 0.0, 0.0, eps))  # clip with the inside's derivative at the bounds
+    eps = cotangent_stored(eps)
     c0 = electrolyte.concentration
     kappa_ref = electrolyte.conductivity(c0)
     kappa = electrolyte.conductivity(c) * jnp.maximum(eps, EPS_FLOOR) / kappa_ref
@@ -469,28 +490,6 @@ def solve_potential(
                          solver=solver)
 
 
-@eqx.filter_custom_jvp
-def _reaction_at_root(problem: PotentialProblem, phi, v, at_root):
-    """``R_v`` and the face currents at the root ``(phi, V)``: Newton's last residual already
-    evaluated them (``at_root``), so the forward run takes those (measured on the default
-    skeleton: one Butler-Volmer and face-concentration evaluation of the three a warm step made).
-    Differentiated, they are evaluated again from ``(problem, phi, V)``, whose tangents they take
-    (``at_root`` itself carries none)."""
-    return at_root
-
-
-@_reaction_at_root.def_jvp
-def _reaction_at_root_jvp(primals, tangents):
-    problem, phi, v, _ = primals
-    t_problem, t_phi, t_v, _ = tangents
-
-    def reaction(p, x, y):
-        r, _, currents = p.reaction(x, y, slope=False)
-        return r, tuple(currents)
-
-    return eqx.filter_jvp(reaction, (problem, phi, v), (t_problem, t_phi, t_v))
-
-
 def solve_problem(problem: PotentialProblem, phi, v, *, c_top, top=Reservoir(), border_guess=None,
                   newton: NewtonSolver = AdaptiveNewton(), solver: PCG = PCG(rtol=1e-8)) -> PotentialSolution:
     """:func:`solve_potential` for a built :class:`PotentialProblem` (from :func:`potential_problem`)
@@ -500,8 +499,8 @@ def solve_problem(problem: PotentialProblem, phi, v, *, c_top, top=Reservoir(), 
     phi, v, stats, border, at_root = newton.solve(problem, phi, v, solver, border_guess)
     if at_root is None:
         r, _, currents = problem.reaction(phi, v, slope=False)
-    else:
-        r, currents = _reaction_at_root(problem, phi, v, at_root)
+    else:  # Newton's last residual evaluated them (with their implicit derivative): not again
+        r, currents = at_root
     passed = jnp.sum(r) * grid.voxel_size**3
     current = problem.current
     current_error = 0.0 if current is None else (passed - current) / current

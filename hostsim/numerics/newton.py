@@ -204,10 +204,10 @@ class AdaptiveNewton(eqx.Module):
         (the last step's, see :func:`hostsim.electrochemistry.plating.plating_step`); the
         returned ``border`` is the last iteration's ``A^-1 b`` (a warm start, not differentiated).
         ``at_root``: what ``problem.residual`` reported besides the residual at the returned point
-        (its seventh output; the potential problem's reaction and face currents), a primal value
-        without a derivative: a caller uses it instead of evaluating the same expressions again
-        (:func:`hostsim.electrochemistry.potential.solve_problem` does, and differentiates its own
-        evaluation)."""
+        (its seventh output; the potential problem's reaction and face currents), with its implicit
+        derivative: its tangent at fixed ``(phi, V)`` plus ``problem.root_slopes`` along the root's
+        own tangent. A caller uses it instead of evaluating the same expressions again
+        (:func:`hostsim.electrochemistry.potential.solve_problem` does)."""
         phi, v = jax.lax.stop_gradient((phi, v))
         border = jnp.zeros_like(phi) if border is None else jax.lax.stop_gradient(border)
         return _implicit_root(problem, phi, v, border, newton=self, solver=solver)
@@ -355,25 +355,40 @@ def _implicit_root_jvp(primals, tangents, *, newton: AdaptiveNewton, solver: PCG
     # rematerialised step then never repeats the Newton iterations
     phi, v = checkpoint_name((phi, v), SOLUTION_NAME)
     zero_stats = jax.tree.map(_zero_tangent, stats)
-    # what the residual reported at the root is a primal value only (see AdaptiveNewton.solve)
-    zero_at = jax.tree.map(_zero_tangent, at)
     if t_problem is None or not jax.tree.leaves(t_problem):
+        zero_at = jax.tree.map(_zero_tangent, at)
         return (phi, v, stats, x2_newton, at), (jnp.zeros_like(phi), jnp.zeros_like(v), zero_stats,
                                                 jnp.zeros_like(phi), zero_at)
-    # tangent of the residual at the root, the solution held fixed
-    _, (df, dg) = eqx.filter_jvp(lambda p: p.residual(phi, v, slope=False)[:2], (problem,), (t_problem,))
-    jac = jax.lax.stop_gradient(problem.jacobian(problem.residual(phi, v)[5]))
+
+    # tangent of the residual and of what it reports at the root (``at``), the solution held fixed: one
+    # evaluation, so reverse mode sums the cotangents of the reaction's two uses (in F and G, and in
+    # ``at``: the step's Li change and salt sink) before it transposes the kinetics once (before, the
+    # reported reaction was differentiated separately and its kinetics transposed twice). ``at`` is
+    # evaluated again from the (saved) root, so a rematerialised step never repeats the Newton loop
+    def at_fixed_root(p):
+        f, g, *_, at_p = p.residual(phi, v, slope=False)
+        return f, g, at_p
+
+    (_, _, at), (df, dg, t_at) = eqx.filter_jvp(at_fixed_root, (problem,), (t_problem,))
+    # ... and the slopes along which (phi, V) move it: dR_v/deta (the Jacobian's) and the face currents'
+    dr, along = problem.root_slopes(phi, v)
+    jac = jax.lax.stop_gradient(problem.jacobian(dr))
     galvanostatic = problem.current is not None
     # the derivative's solves (A^-1 b and the tangent or adjoint) to the PCG's derivative tolerance,
     # relative to their own right-hand sides: a good primal never loosens them
     tol = jnp.asarray(solver.derivative_tolerance, phi.dtype)
     built = solver.preconditioner.build(jac.operator)  # A's multigrid, for either system
 
+    def with_root_motion(dphi, dv):
+        moved = along(dphi, dv)
+        return jax.tree.map(lambda a, b: a + b, t_at, moved)
+
     if not galvanostatic:
         dphi = jax.lax.custom_linear_solve(jac.operator, -df,
                                            lambda _mv, r: _pcg(solver, jac.operator, r, tol, built=built)[0],
                                            symmetric=True)
-        return (phi, v, stats, x2_newton, at), (dphi, jnp.zeros_like(v), zero_stats, jnp.zeros_like(phi), zero_at)
+        dv = jnp.zeros_like(v)
+        return (phi, v, stats, x2_newton, at), (dphi, dv, zero_stats, jnp.zeros_like(phi), with_root_motion(dphi, dv))
 
     def solve(_matvec, rhs):
         return _bordered_solve(jac, rhs[0], rhs[1], solver, tol, built)
@@ -387,7 +402,7 @@ def _implicit_root_jvp(primals, tangents, *, newton: AdaptiveNewton, solver: PCG
     dphi, dv = jax.lax.custom_linear_solve(jac.matvec, (-df, -dg), solve, transpose_solve)
     # the returned A^-1 b is a warm start only (the next step stops its gradient): zero tangent. It is
     # Newton's, so a differentiated run follows the same trajectory as a plain one
-    return (phi, v, stats, x2_newton, at), (dphi, dv, zero_stats, jnp.zeros_like(phi), zero_at)
+    return (phi, v, stats, x2_newton, at), (dphi, dv, zero_stats, jnp.zeros_like(phi), with_root_motion(dphi, dv))
 
 
 class FixedNewton(eqx.Module):
