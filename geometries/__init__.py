@@ -1,6 +1,6 @@
 """Host geometry builders and importers (depends on hostsim, never the reverse).
 
-Every family of the 3D-host literature (SPEC 9) is an :class:`equinox.Module` whose continuous
+Every family of the 3D-host literature is an :class:`equinox.Module` whose continuous
 parameters are differentiable leaves; ``family.fields()`` returns :class:`HostFields`
 (``s``, ``k``, ``l``, ``theta`` on a hostsim grid) and :func:`build` adds a
 :class:`HostReport`. Families (``geometries.FAMILIES``):

@@ -10,7 +10,7 @@ on how the builder runs:
 * inside the compiled build of :meth:`geometries.HostFamily.fields` (within
   :func:`collecting`): the condition becomes an output of the program and the caller raises.
   A program with ``error_if``'s host callback is never written to JAX's persistent compilation
-  cache, so every run recompiled the Cu-skeleton builder (0.8-1.6 s; measured, issue 10).
+  cache, so every run recompiled the Cu-skeleton builder (0.8-1.6 s; measured).
 """
 
 from __future__ import annotations

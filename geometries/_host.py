@@ -8,7 +8,7 @@ extent parameters (seed, box size, voxel size, thickness, lateral boundary, ``sh
 static. Parameters are checked when the module is constructed — before any field is computed —
 and every violation names the parameter, its unit and the allowed range.
 
-Layout of every built host (SPEC 3): ``z = 0`` is the current collector. The bottom
+Layout of every built host: ``z = 0`` is the current collector. The bottom
 ``collector_layers`` voxel layers are the Cu collector itself (``s = k = 1``, ``l`` = the
 collector's lithiophilicity, 0 for bare Cu); the host occupies the slab above it, ``thickness``
 thick; above the host, electrolyte up to ``height`` (room for top growth, the separator side).
@@ -253,7 +253,7 @@ class HostFamily(eqx.Module):
         One compiled program per family and static settings, with the continuous parameters as
         its arguments: a sweep over porosities or diameters reuses it, and a run's set-up reads
         one program from the compilation cache instead of ~160 single-operation ones (measured
-        on the default case: issue 10). A failed run-time check of the builder
+        on the default case). A failed run-time check of the builder
         (:mod:`geometries._checks`) raises :class:`~hostsim.InputError` naming the family."""
         family, drawn = self._program()
         fields, failures = _compiled_fields(family, drawn)

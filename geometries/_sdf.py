@@ -9,7 +9,7 @@ Every builder in :mod:`geometries` describes its solid as a *signed distance* ``
   while every continuous parameter that moves ``d`` has a non-zero, exact derivative;
 * sharp: ``s = (d < 0)`` — crisp 0/1 voxels for export and for codes that want labels.
 
-Distances are measured to voxel centres (``(i + 1/2) h``). Lateral periodicity (SPEC 3: the
+Distances are measured to voxel centres (``(i + 1/2) h``). Lateral periodicity (the
 lateral faces are periodic by default) is handled by evaluating the 3 x 3 lateral images of
 each primitive and keeping the nearest.
 """

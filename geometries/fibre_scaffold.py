@@ -7,7 +7,7 @@ straight fibres lying in the mat plane (tilt at most ``max_tilt_deg``), count se
 porosity of the coated fibres; each fibre is a core of ``fibre_diameter_um`` and a shell of
 ``coating_thickness_um``.
 
-* core ``"polyimide"``: insulating (k = 0); core ``"carbon"``: conducting (~5e4 S/m, SPEC 8);
+* core ``"polyimide"``: insulating (k = 0); core ``"carbon"``: conducting (~5e4 S/m);
 * coating ``"zno"`` or ``"si"``: lithiated to Li–Zn / Li–Si on first contact with Li, so
   conducting and lithiophilic (l = 1; Liang 2016, Liu 2016); ``"none"``: bare fibres (carbon and
   PI are lithiophobic, l = 0).
@@ -27,7 +27,7 @@ from ._host import Parameter, continuous, dense_infusion, static
 
 _LIU = "Liu et al., Nat. Commun. 7, 10992 (2016)"
 _LIANG = "Liang et al., PNAS 113, 2862 (2016)"
-_CORES = {"polyimide": 0.0, "carbon": 1.0}  # conducting share: PI insulating, carbon ~5e4 S/m (SPEC 8)
+_CORES = {"polyimide": 0.0, "carbon": 1.0}  # conducting share: PI insulating, carbon ~5e4 S/m
 _COATINGS = {"zno": (1.0, 1.0), "si": (1.0, 1.0), "none": (None, 0.0)}  # (k, l) of the lithiated shell
 
 

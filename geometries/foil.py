@@ -1,4 +1,4 @@
-"""Planar Cu foil: the baseline every 3D host is compared against (SPEC 9).
+"""Planar Cu foil: the baseline every 3D host is compared against.
 
 The foil is the current collector and nothing else: ``collector_layers`` voxel layers of Cu at
 ``z = 0`` and electrolyte above. Bare Cu is lithiophobic (nucleation overpotential of tens of
@@ -16,7 +16,7 @@ _YAN = "Yan et al., Nat. Energy 1, 16010 (2016)"
 class PlanarFoil(HostFamily):
     name = "foil"
     title = "planar Cu foil (baseline)"
-    source = "baseline (SPEC 9); lithiophobic Cu: " + _YAN
+    source = "baseline; lithiophobic Cu: " + _YAN
     PARAMETERS = (
         Parameter("lithiophilicity", "-", "surface lithiophilicity of the foil (0 bare Cu, 1 Au-coated)", _YAN,
                   low=0, high=1, low_inclusive=True, high_inclusive=True),

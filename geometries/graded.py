@@ -1,6 +1,6 @@
 """Graded hosts: porosity, conductivity and lithiophilicity varying through the thickness.
 
-These are the designs the inverse loop explores (SPEC 8, scale note: what decides a host is how
+These are the designs the inverse loop explores (what decides a host is how
 deep the reaction penetrates before the top surface takes it, so lithiophilic, conducting
 material at the bottom and insulating/lithiophobic material on top fights top growth; cf. the
 "lithiophilic bottom / insulating top" hosts of the 3D-host literature).
@@ -38,7 +38,7 @@ _UNIT = dict(low=0, high=1, low_inclusive=True, high_inclusive=True)
 class GradedHost(FibreFamily):
     name = "graded"
     title = "graded host: porosity, conductivity and lithiophilicity through the thickness"
-    source = "design family (SPEC 8 scale note; lithiophilic-bottom / insulating-top hosts)"
+    source = "design family (lithiophilic-bottom / insulating-top hosts)"
     PARAMETERS = (
         Parameter("structure", "-", "microstructure", choices=("dealloyed", "fibres")),
         Parameter("feature_size_um", "µm", "ligament size (dealloyed; differentiable) or nominal fibre diameter (fibres: sets "

@@ -1,6 +1,6 @@
 """Importing hosts from voxel volumes and surface/volume meshes, and saving/loading host fields.
 
-Conventions (SPEC 3), shared with every host family:
+Conventions, shared with every host family:
 
 * arrays are indexed ``[x, y, z]``; ``z`` is the through-plane axis and ``z = 0`` the current
   collector side (a tiff stack, whose pages are z-slices of ``[y, x]``, is transposed by

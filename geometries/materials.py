@@ -6,7 +6,7 @@ imported volumes name materials from this table (``{0: "electrolyte", 1: "cu", 2
 
 Sources of the classifications:
 
-* Electronic conductivities [S/m] (SPEC 8): Cu 5.96e7, Au 4.1e7, Li 1.08e7, rGO film 1e3–1e5,
+* Electronic conductivities [S/m]: Cu 5.96e7, Au 4.1e7, Li 1.08e7, rGO film 1e3–1e5,
   carbon fibre ~5e4 — all "conducting" against κ ~ 1 S/m of the electrolyte (σ/κ ≥ 1e3);
   polyimide and glass fibre are insulators.
 * Lithiophilicity: metals with a definite solubility in Li (Au, Ag, Zn, Mg) show ~0 nucleation

@@ -20,7 +20,7 @@ Definitions (slab = the host layers between the collector and ``host_top``):
   collector face by 6-connectivity; ``conductor_percolates``: conducting voxels connect the
   collector to the top layer of the slab (within one voxel: a packing's top
   is a sphere's cap). 6-connectivity because the 7-point stencil only
-  couples voxels across faces (SPEC 6, note): an edge- or corner-touching path carries no flux.
+  couples voxels across faces: an edge- or corner-touching path carries no flux.
 * ``conductor_reach_um``: how high above the collector the collector-connected conductor goes.
 * ``lithiophilic_area_fraction``: area-weighted mean of ``l`` over the host surface.
 """

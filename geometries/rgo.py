@@ -6,7 +6,7 @@ flat rGO sheets parallel to the collector, the first sheet lying on it, stacked 
 pitch (sheet thickness + gap) through the host slab; each sheet is pierced by round holes
 (edges/defects open to the electrolyte) and adjacent sheets touch at a few round contacts
 (pillars of one sheet thickness in diameter) so that the film conducts through its thickness, as
-a real rGO film does. Sheets: conducting (rGO film 1e3–1e5 S/m, SPEC 8) and lithiophilic
+a real rGO film does. Sheets: conducting (rGO film 1e3–1e5 S/m) and lithiophilic
 (molten Li wets sparked rGO, Lin 2016). ``li_infusion`` pre-fills that fraction of the pore
 volume of the slab with Li (uniformly, as a volume fraction per voxel).
 

@@ -1,8 +1,8 @@
 """The conductor's connection to the collector as a differentiable design term: the virtual
-temperature (issue 12, SPEC 10 "the conductor percolating to the collector").
+temperature (the conductor must percolate to the collector).
 
 Floating metal carries no current (only conductor 6-connected to the collector is at the
-electrode potential, SPEC 4), yet a density-based design can leave islands: counting connected
+electrode potential), yet a density-based design can leave islands: counting connected
 voxels (:func:`inverse.constraints.connected_host_fraction`) says so, but has no gradient. The
 virtual-temperature method (Liu, Li, Chen & Chen 2015, Comput.-Aided Des. 69, 65, for enclosed
 voids; Li, Chen, Liu & Tong 2016, Struct. Multidiscip. Optim. 54, 971, for connected solids)

@@ -1,5 +1,5 @@
 """Design constraints measured on a crisp design: feature sizes and the conductor's connection to
-the collector (issue 12, SPEC 10). Plain numpy/scipy on the thresholded fields: these are
+the collector. Plain numpy/scipy on the thresholded fields: these are
 reported and logged (and checked in the verification), not differentiated.
 
 * :func:`local_thickness` — per voxel of a phase, the diameter of the largest ball inside the
@@ -8,7 +8,7 @@ reported and logged (and checked in the verification), not differentiated.
 * :func:`feature_sizes` — the solid and pore feature sizes of a design [µm] (minimum, lower
   quartile and median local thickness);
 * :func:`connected_host_fraction` — the share of the host's conducting volume connected
-  (6-connected) to the collector: floating metal carries no current (SPEC 4, issue 11).
+  (6-connected) to the collector: floating metal carries no current.
 """
 
 from __future__ import annotations

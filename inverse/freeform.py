@@ -1,4 +1,4 @@
-"""Free-form 3D design (issue 12, 2c): a host density field and a lithiophilicity field on the
+"""Free-form 3D design: a host density field and a lithiophilicity field on the
 host slab, each read through filter -> projection, the topology-optimisation pipeline.
 
     x (unconstrained, two fields on the slab)

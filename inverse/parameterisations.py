@@ -4,7 +4,7 @@ Each is an :class:`equinox.Module` holding what stays fixed (the base host); ``i
 the starting ``x`` and ``fields(x)`` the host. Bounds are mapped smoothly (a sigmoid between two
 bounds), so any ``x`` is a valid design and the optimiser needs no projection for them.
 
-* :class:`LayerProfile` (issue 12, 2b): the conducting share ``k`` and the lithiophilicity ``l``
+* :class:`LayerProfile`: the conducting share ``k`` and the lithiophilicity ``l``
   per layer through the host's thickness (>= 8 layers), over a fixed microstructure ``s``: the
   graded-host design space.
 * :class:`FamilyParameters` (2a): any host family's continuous parameters within their published
@@ -45,7 +45,7 @@ class LayerProfile(eqx.Module):
 
     Attributes:
         base: the host fields the profile is laid over (its ``s`` is the fixed microstructure).
-        layers: number of layers (>= 8 for the graded-host space of issue 12; >= 1 allowed).
+        layers: number of layers (>= 8 for the graded-host design space; >= 1 allowed).
         design: which fields are designed, a subset of ``("k", "l")``.
         start_k, start_l: the uniform starting values.
     """

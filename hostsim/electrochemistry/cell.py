@@ -1,19 +1,18 @@
-"""What closes the cell above the electrolyte: the top face of the grid (SPEC 4, issue 4).
+"""What closes the cell above the electrolyte: the top face of the grid.
 
 Two choices, passed as objects (``top=``) to :func:`hostsim.solve_potential`,
 :func:`hostsim.plating_step` and everything above them:
 
 * :class:`Reservoir` — bulk electrolyte at the top face: ``c = c0`` and ``phi_e = 0``. The
   voltage is the working electrode against a Li reference in the bulk. This suits a host in a
-  large cell (a separator many diffusion lengths thick) and SPEC 6.3's "plating against a
-  reservoir".
+  large cell (a separator many diffusion lengths thick) and plating against a reservoir.
 * :class:`LithiumCounterElectrode` — a planar Li electrode at the top face (a Li|host cell with a
-  gap = the headroom, SPEC 6.3/6.4's symmetric cell): it releases salt with the flux
+  gap = the headroom, the symmetric cell of the analytical tests): it releases salt with the flux
   ``(1 - t+) I / (F A)`` while the host plates (takes it up while it strips), so the salt
   between the electrodes is conserved; the cell voltage includes the counter electrode's
   Butler–Volmer overpotential.
 
-Choices and their consequences (the SPEC leaves them open):
+Choices and their consequences:
 
 * the counter electrode carries a **uniform** current density ``I / A`` (A = projected area);
   the electrolyte potential on the top face is one value (``phi_e = -eta_ce``). Both hold for a

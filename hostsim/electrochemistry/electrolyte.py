@@ -1,13 +1,13 @@
-"""Electrolyte parameter sets (SPEC 8), constant-property and concentration-dependent.
+"""Electrolyte parameter sets, constant-property and concentration-dependent.
 
 An :class:`Electrolyte` gives, at a salt concentration ``c`` [mol/m³], the salt diffusivity
 ``D`` [m²/s], the cation transference number ``t+`` [-], the ionic conductivity ``kappa``
 [S/m] and the thermodynamic factor ``1 + dln f/dln c`` [-]; from them the diffusional
-conductivity ``kappa_D = (2 R T kappa / F)(1 - t+)(TDF)`` [A/m] of SPEC 4.
+conductivity ``kappa_D = (2 R T kappa / F)(1 - t+)(TDF)`` [A/m].
 
 Two kinds:
 
-* ``model="constant"``: the values at ``c0`` (the defaults of SPEC 8's table);
+* ``model="constant"``: the values at ``c0`` (the defaults of the table below);
 * ``model="valoen_reimers"``: the correlations of Valøen & Reimers, J. Electrochem. Soc. 152,
   A882 (2005) for LiPF6 in PC/EC/DMC (c in mol/L inside the formulas, T in K):
 
@@ -79,7 +79,7 @@ class Electrolyte(eqx.Module):
         return (0.601 - 0.24 * jnp.sqrt(m) + 0.982 * (1.0 - 0.0052 * (self.temperature - 294.0)) * m**1.5) / (1.0 - 0.38)
 
     def diffusional_conductivity(self, c):
-        """kappa_D = (2 R T kappa / F)(1 - t+)(TDF) [A/m]: the current driven by grad ln c (SPEC 4)."""
+        """kappa_D = (2 R T kappa / F)(1 - t+)(TDF) [A/m]: the current driven by grad ln c."""
         rt_f = GAS_CONSTANT * self.temperature / FARADAY
         return 2.0 * rt_f * self.conductivity(c) * (1.0 - self.transference) * self.thermodynamic_factor(c)
 
@@ -98,7 +98,7 @@ _VR = "Valøen & Reimers, J. Electrochem. Soc. 152, A882 (2005)"
 _LG = "Landesfeind & Gasteiger, J. Electrochem. Soc. 166, A3079 (2019)"
 _QIAN = "Qian et al., Nat. Commun. 6, 6362 (2015)"
 
-# SPEC 8 table. Values marked "typical" are the SPEC's ranges, not read from a paper in this session.
+# Parameter sets. Values marked "typical" are typical ranges, not read from one paper.
 ELECTROLYTES: dict[str, dict] = {
     "lp30": dict(name="lp30", concentration=1000.0, diffusivity_value=3.22e-10, transference=0.38,
                  conductivity_value=1.19, thermodynamic_factor_value=2.13, model="constant",
@@ -111,7 +111,7 @@ ELECTROLYTES: dict[str, dict] = {
                  source=f"1 M LiPF6 in EC/EMC 3:7, constants at 1 M, 25 °C: {_LG}"),
     "dol_dme": dict(name="dol_dme", concentration=1000.0, diffusivity_value=3.0e-10, transference=0.45,
                     conductivity_value=1.1, thermodynamic_factor_value=1.0, model="constant",
-                    source="1 M LiTFSI in DOL/DME (+LiNO3): typical values of SPEC 8 (D ~3e-10, t+ 0.4-0.5, "
+                    source="1 M LiTFSI in DOL/DME (+LiNO3): typical values (D ~3e-10, t+ 0.4-0.5, "
                            "kappa ~1.1 S/m, TDF 1); not verified against a single paper"),
     "lifsi_dme_4m": dict(name="lifsi_dme_4m", concentration=4000.0, diffusivity_value=1.0e-10, transference=0.5,
                          conductivity_value=0.45, thermodynamic_factor_value=1.0, model="constant",
@@ -119,7 +119,7 @@ ELECTROLYTES: dict[str, dict] = {
                                 "for a concentrated, viscous electrolyte (not verified): override them"),
     "spec_oracle": dict(name="spec_oracle", concentration=1000.0, diffusivity_value=3.0e-10, transference=0.38,
                         conductivity_value=1.0, thermodynamic_factor_value=1.0, model="constant",
-                        source="SPEC 6 worked-number set (D 3e-10, c0 1000, t+ 0.38, kappa 1, TDF 1)"),
+                        source="round-number set of the analytical test cases (D 3e-10, c0 1000, t+ 0.38, kappa 1, TDF 1)"),
 }
 
 _OVERRIDABLE = {"concentration": "concentration", "c0": "concentration", "diffusivity": "diffusivity_value",

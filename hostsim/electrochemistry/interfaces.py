@@ -1,4 +1,4 @@
-"""Face-based electrode/electrolyte interfaces (SPEC 4, "reaction placement").
+"""Face-based electrode/electrolyte interfaces: where the reaction is placed.
 
 Every face between a cell holding electrolyte and a neighbouring cell holding electronically
 conducting solid is an interface; its current consumes salt and charge from the electrolyte-side
@@ -8,7 +8,7 @@ sides, smooth in the host fractions ``s, k`` (so they can be differentiated):
 
 * the electrolyte side offers ``a_p = (1 - s_p) H(1 - f_p)``, with ``f = theta / (1 - s)`` the Li
   fill of the cell's free volume — an empty cell offers its whole free volume (``a = eps``, linear
-  in ``s`` as SPEC 4 asks); a cell offers no face once it is full;
+  in ``s``); a cell offers no face once it is full;
 * the conducting side presents ``w_q = s_q k_q + (1 - s_q) G(f_q)``: conducting host counts
   linearly; Li counts once its cell is nearly full;
 * ``H(x) = smoothstep((x - 0.01) / delta)`` and ``G(f) = 1 - H(1 - f)``, ``delta = 0.1``

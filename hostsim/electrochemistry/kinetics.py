@@ -1,4 +1,4 @@
-"""Butler–Volmer kinetics of Li/Li+ with a smooth nucleation barrier (SPEC 4, SPEC 8).
+"""Butler–Volmer kinetics of Li/Li+ with a smooth nucleation barrier.
 
 Sign convention: the interfacial current density ``i`` [A/m²] is positive while plating
 (reduction, Li+ + e- -> Li), and the overpotential is ``eta = V - phi_e - U`` with U = 0 vs
@@ -14,7 +14,7 @@ Butler–Volmer (``eta < 0``; stripping is never gated, the current is zero at `
     host(eta)  = 1 - m(eta_n) (1 - ramp((-eta - eta_n) / w + 1/2)),   m(eta_n) = ramp(eta_n / w)
     gate       = cover + (1 - cover) host
 
-with ``ramp`` the C¹ cubic smoothstep on [0, 1] and ``w`` = 5 mV (SPEC 4). So
+with ``ramp`` the C¹ cubic smoothstep on [0, 1] and ``w`` = 5 mV. So
 
 * a zero barrier is no gate: ``m(0) = 0`` and a lithiophilic face (Au, ZnO, Si: eta_n ~ 0)
   carries exactly the Li face's current at every overpotential (the earlier gate
@@ -72,13 +72,13 @@ def _smoothstep(x):
 class Kinetics(eqx.Module):
     """Li metal kinetics (SI units)."""
 
-    exchange_current_density: float = 10.0  # i0 [A/m²] = 1 mA/cm² (SPEC 8; literature 0.1-10 mA/cm²)
-    alpha_a: float = 0.5  # anodic transfer coefficient (SPEC 8)
-    alpha_c: float = 0.5  # cathodic transfer coefficient (SPEC 8)
+    exchange_current_density: float = 10.0  # i0 [A/m²] = 1 mA/cm² (literature 0.1-10 mA/cm²)
+    alpha_a: float = 0.5  # anodic transfer coefficient (symmetric: alpha_a = alpha_c = 1/2)
+    alpha_c: float = 0.5  # cathodic transfer coefficient
     reference_concentration: float = 1000.0  # c_ref [mol/m³] at which i0 is given (1 M)
     nucleation_overpotential_bare: float = 0.030  # [V] bare Cu/C: tens of mV at 10 µA/cm² (Yan et al., Nat. Energy 1, 16010 (2016); ~30 mV read from their Fig. 1, not verified)
     nucleation_overpotential_philic: float = 0.0  # [V] Au, Ag, Zn, Mg, lithiated ZnO/Si: ~0 (Yan 2016)
-    gate_width: float = 0.005  # [V] width of the nucleation ramp (SPEC 4: ~5 mV)
+    gate_width: float = 0.005  # [V] width of the nucleation ramp (~5 mV)
     temperature: float = TEMPERATURE  # [K]
 
     @property
@@ -134,13 +134,13 @@ class Kinetics(eqx.Module):
 
 
 def wagner_number(kinetics: Kinetics, conductivity: float, length: float) -> float:
-    """Wa = kappa R_ct / L [-]: >> 1 means kinetics dominate and the current is even (SPEC 6.7)."""
+    """Wa = kappa R_ct / L [-]: >> 1 means kinetics dominate and the current is even."""
     return conductivity * kinetics.charge_transfer_resistance() / length
 
 
 def sand_time(current_density, electrolyte) -> float:
     """Sand's time [s] of planar plating at ``current_density`` [A/m²] into a semi-infinite
-    electrolyte: tau = pi D (c0 F)² / (4 J² (1 - t+)²) (SPEC 6.2)."""
+    electrolyte: tau = pi D (c0 F)² / (4 J² (1 - t+)²)."""
     c0 = electrolyte.concentration
     d = electrolyte.diffusivity(c0)
     return jnp.pi * d * (c0 * FARADAY) ** 2 / (4.0 * current_density**2 * (1.0 - electrolyte.transference) ** 2)
@@ -148,7 +148,7 @@ def sand_time(current_density, electrolyte) -> float:
 
 def limiting_current_density(electrolyte, gap: float, symmetric: bool = True) -> float:
     """Limiting current density [A/m²] across a gap [m]: 2 F c0 D / ((1 - t+) L) between two Li
-    electrodes, F c0 D / ((1 - t+) L) against a reservoir at c0 (SPEC 6.3)."""
+    electrodes, F c0 D / ((1 - t+) L) against a reservoir at c0."""
     c0 = electrolyte.concentration
     value = FARADAY * c0 * electrolyte.diffusivity(c0) / ((1.0 - electrolyte.transference) * gap)
     return 2.0 * value if symmetric else value

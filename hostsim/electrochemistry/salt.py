@@ -1,4 +1,4 @@
-"""Salt transport in the electrolyte: backward-Euler steps of the porous-medium balance (SPEC 4)
+"""Salt transport in the electrolyte: backward-Euler steps of the porous-medium balance
 
     d(eps c)/dt = div(D_eff grad c) - (1 - t+) R_v / F
 
@@ -13,8 +13,8 @@ The system is scaled by a reference diffusivity ``d_ref`` so that its coefficien
 
 Backward Euler is first order in time and unconditionally stable: a step may be as long as the
 plating protocol needs. The surface concentration at a flux face is extrapolated from the first
-cell with the known flux, ``c_face = c_1 + J h / (2 D_eff)`` (SPEC 6.2: "extrapolate c to the
-face"), which is exact for the linear profile of a boundary layer resolved by a few cells.
+cell with the known flux, ``c_face = c_1 + J h / (2 D_eff)``, which is exact for the linear
+profile of a boundary layer resolved by a few cells.
 """
 
 from __future__ import annotations

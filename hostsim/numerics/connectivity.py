@@ -1,4 +1,4 @@
-"""Electronic connectivity to the current collector, inside the plating step (SPEC 4, issue 11).
+"""Electronic connectivity to the current collector, inside the plating step.
 
 Only conducting material connected to the collector is at the electrode potential ``V``;
 conducting host or Li cut off from it floats: it neither plates nor strips (cut-off Li is dead Li).

@@ -5,7 +5,7 @@ be closed over or passed through ``jit``/``vmap`` without being traced. Fields o
 are plain cell-centred arrays of shape ``grid.shape``; cell ``(i, j, k)`` has its centre at
 ``((i + 1/2) h, (j + 1/2) h, (k + 1/2) h)``.
 
-Conventions (SPEC section 3):
+Conventions:
 
 * cubic voxels of edge ``voxel_size`` [m];
 * the through-plane axis (default ``z``, index 2) runs from the current collector

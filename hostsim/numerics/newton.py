@@ -1,4 +1,4 @@
-"""Newton solvers for the quasi-static potential and their implicit derivative (SPEC 4, 7).
+"""Newton solvers for the quasi-static potential and their implicit derivative.
 
 The potential problem (:mod:`hostsim.electrochemistry.potential`) is a nonlinear system ``F(phi, V; p) = 0``
 (charge balance in every cell) bordered, under galvanostatic control, by one scalar equation

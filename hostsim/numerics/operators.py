@@ -20,7 +20,7 @@ Applying it reads four arrays and writes one; no global sparse matrix is ever as
 Everything is a pure function of the coefficient field, so ``jax.grad`` flows through
 ``assemble`` into the coefficients.
 
-Model choices (SPEC leaves open):
+Model choices:
 
 * Dirichlet values are imposed on the cell *face* (distance h/2 from the first cell centre),
   as in TauFactor; the transport length is therefore exactly ``n h`` and straight channels give

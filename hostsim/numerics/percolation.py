@@ -1,7 +1,7 @@
 """Connectivity of the conducting phase along the transport axis (6-connectivity).
 
 The 7-point stencil conducts through faces only, so two voxels are connected when they share a
-face (SPEC section 6, note). A cluster that touches neither Dirichlet face has no defined
+face. A cluster that touches neither Dirichlet face has no defined
 concentration (its block of the operator is singular); a cluster touching only one face carries
 no flux. :func:`percolating_mask` keeps the clusters that touch *both* end faces of the axis;
 everything else is decoupled before the solve. Periodic lateral boundaries merge clusters that

@@ -1,4 +1,4 @@
-"""One grid over several devices: cell fields split along z (issue 13, SPEC §9).
+"""One grid over several devices: cell fields split along z.
 
 A volume too large for one device is split into slabs of z layers, one per device, and the
 unmodified solvers run on it: ``jit`` partitions the 7-point stencil, the multigrid hierarchy,
@@ -7,7 +7,7 @@ reduces the dot products across devices). Nothing in the operators knows about d
 sharded solve gives the unsharded answer to round-off (tests/test_sharding.py).
 
 The mesh's one axis has ``AxisType.Auto`` (``jax.make_mesh`` defaults to Explicit axes, under
-which ``jit`` would not partition an unmodified stencil; ../shared/TOOLCHAIN.md).
+which ``jit`` would not partition an unmodified stencil).
 """
 
 from __future__ import annotations
