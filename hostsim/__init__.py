@@ -7,7 +7,7 @@ here:
 * :mod:`hostsim.numerics` — grid, finite-volume operator, multigrid PCG, Newton, connectivity;
 * :mod:`hostsim.transport` — effective transport (D_eff/D, tortuosity factor) and random media;
 * :mod:`hostsim.electrochemistry` — electrolytes, kinetics, interfaces, potential, salt, the
-  plating step, the SPEC 5 metrics;
+  plating step, the time integrator (adaptive steps, events), the run metrics;
 * :mod:`hostsim.run` — case files, protocols, the run pipeline (checkpoints, resume), outputs;
 * :mod:`hostsim.pictures` — plots, 3-D renders, ``report.html``;
 * :mod:`hostsim.cli` — the ``hostsim`` command and its plug-in subcommands.
@@ -27,7 +27,11 @@ from hostsim.electrochemistry.interfaces import conducting_fraction, interface_a
 from hostsim.numerics.percolation import anchored_mask, label_clusters, percolating_mask
 from hostsim.run.protocol import Protocol, Segment, run_protocol
 from hostsim.electrochemistry.cell import LithiumCounterElectrode, Reservoir
-from hostsim.electrochemistry.plating import PlatingState, StepRecord, initial_state, mean_plating_time, plate, plating_step
+from hostsim.electrochemistry.plating import (
+    Observation, PlatingState, PlatingSystem, advance, initial_state, mean_plating_time, solve_state)
+from hostsim.electrochemistry.integrate import Attempt, Drive, Stepper, attempt, integrate
+from hostsim.electrochemistry.events import Depletion, LiReachesTop, VoltageCutoff
+from hostsim.numerics.stepsize import PIDController
 from hostsim.numerics.newton import AdaptiveNewton, FixedNewton, NewtonStats
 from hostsim.electrochemistry.potential import PotentialProblem, PotentialSolution, potential_problem, solve_potential
 from hostsim.electrochemistry.salt import face_concentration, salt_step, shared_sink
@@ -58,10 +62,20 @@ __all__ = [
     "Segment",
     "run_protocol",
     "PotentialSolution",
-    "StepRecord",
+    "Observation",
+    "PlatingSystem",
+    "advance",
+    "solve_state",
+    "Attempt",
+    "Drive",
+    "Stepper",
+    "attempt",
+    "integrate",
+    "Depletion",
+    "LiReachesTop",
+    "VoltageCutoff",
+    "PIDController",
     "initial_state",
-    "plate",
-    "plating_step",
     "conducting_fraction",
     "face_concentration",
     "interface_area",

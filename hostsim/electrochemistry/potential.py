@@ -72,9 +72,14 @@ class PotentialSolution(NamedTuple):
     border_solution: jax.Array  # A^-1 dF/dV of the last Newton iteration (the next step's warm start; not differentiated)
 
 
-def interface_faces(grid: Grid, s, k, l, theta, attached=None, stripping=False):
-    """Per interface direction: area [m²], lithiophilicity and Li cover of the conducting side.
-    ``attached``/``stripping``: see :func:`hostsim.electrochemistry.interfaces.face_areas`."""
+OWN_COVER_FILL = 0.05  # the Li fill of an electrolyte cell at which the faces it plated through count as Li
+
+
+def li_covers(s, k, theta):
+    """Per cell, ``(own, cover)``: how fully the Li plated into the cell covers the faces it came
+    through (``smoothstep(fill / 0.05)``), and the Li share of the cell's conducting phase. A face
+    p|q is Li covered as ``own_p + cover_q (1 - own_p)``: p's own Li, and q's where p's leaves the
+    face bare."""
     cond = conducting_fraction(s, k, theta)
     # Li share of the conducting phase. The floor is 1e-3 of a cell, not 1e-12: with 1e-12 a cell
     # holding no conductor had d(cover)/d(theta) = 1e12 at theta = 0, a derivative of a switch no
@@ -86,7 +91,14 @@ def interface_faces(grid: Grid, s, k, l, theta, attached=None, stripping=False):
     # covered once that cell holds a few per cent of Li, whatever the conducting side is made of
     # (otherwise the bare Cu under a Li film keeps its nucleation barrier: measured, the first Li
     # layer on a foil stalled at 97 % and the flux CV read 0.24)
-    own = smoothstep(li_fill(s, theta) / 0.05)
+    own = smoothstep(li_fill(s, theta) / OWN_COVER_FILL)
+    return own, cover
+
+
+def interface_faces(grid: Grid, s, k, l, theta, attached=None, stripping=False):
+    """Per interface direction: area [m²], lithiophilicity and Li cover of the conducting side.
+    ``attached``/``stripping``: see :func:`hostsim.electrochemistry.interfaces.face_areas`."""
+    own, cover = li_covers(s, k, theta)
     covers = [1.0 - (1.0 - cq) * (1.0 - own) for cq in neighbours(grid, cover)]
     # stored once: every consumer (the kinetics, the Li change, the flux statistics, the interface
     # area) would otherwise recompute each face's ~100-operation expression from ~20 arrays

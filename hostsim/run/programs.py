@@ -2,8 +2,7 @@
 
 JAX's persistent compilation cache (``hostsim.cli.enable_compilation_cache``) keeps the
 *compiled* programs, but every process still traces and lowers a plating chunk before it can
-look it up: ~1.2 s per grid shape on 2 cores (the default case has two shapes; measured, issue
-10). :func:`stored_program` keeps the lowered program itself (``jax.export``, StableHLO), keyed
+look it up: ~1.2 s per grid shape on 2 cores (the default case has two shapes; measured). :func:`stored_program` keeps the lowered program itself (``jax.export``, StableHLO), keyed
 by everything that enters it, and a later process calls the deserialized program directly; its
 compilation still comes from the compilation cache.
 
@@ -122,9 +121,11 @@ def _load_or_export(path: Path, fn, args):
 
 def _register() -> None:
     """Let exported programs carry hostsim's named tuples in their argument and result trees."""
-    from hostsim.electrochemistry.plating import PlatingState, StepRecord
+    from hostsim.electrochemistry.integrate import Attempt, Drive, Stepper
+    from hostsim.electrochemistry.plating import Observation, PlatingState
+    from hostsim.numerics.stepsize import ControllerState
 
-    for cls in (PlatingState, StepRecord):
+    for cls in (PlatingState, Observation, Stepper, Attempt, Drive, ControllerState):
         try:
             jax.export.register_namedtuple_serialization(cls, serialized_name=f"hostsim.{cls.__name__}")
         except ValueError:

@@ -2,8 +2,8 @@
 (docs/outputs.md is the contract; issue 5).
 
 :class:`SnapshotWriter` receives the run's checkpoints (``run_protocol``'s ``on_chunk``) and
-writes a snapshot whenever the run has advanced by ``1 / (max_frames - 1)`` of its planned
-steps, plus the initial and the final state, so a run never writes more than ``max_frames``
+writes a snapshot whenever the run has advanced by ``1 / (max_frames - 1)`` of its protocol's
+time, plus the initial and the final state, so a run never writes more than ``max_frames``
 frames whatever its length. Each snapshot holds the host, the Li and the electrolyte fields with
 units in their names, and the run's scalars as field data. The ``.pvd`` and a small frame list
 are rewritten atomically after every frame, so an interrupted run leaves a valid collection and
@@ -57,7 +57,7 @@ class SnapshotWriter:
         self.folder = self.directory / f"{name}_fields"
         self.folder.mkdir(parents=True, exist_ok=True)
         self.index_file = self.folder / "frames.json"
-        self.frames = []  # [(time_s, relative path, steps done)]
+        self.frames = []  # [(time_s, relative path, protocol time done [s])]
         if resume and self.index_file.exists():  # continue the series with the spacing it started with
             stored = json.loads(self.index_file.read_text())
             self.max_frames = int(stored["max_frames"])
@@ -67,20 +67,20 @@ class SnapshotWriter:
     def pvd(self) -> Path:
         return self.directory / f"{self.name}_fields.pvd"
 
-    def _metadata(self, time, voltage, plated_charge):
+    def _metadata(self, time, voltage, passed_charge):
         projected = self.grid.length[0] * self.grid.length[1]
-        return {"time_s": float(time), "voltage_V": float(voltage), "plated_charge_C": float(plated_charge),
-                "capacity_mAh_cm2": float(plated_charge) / projected / COULOMB_PER_MAH_CM2,
+        return {"time_s": float(time), "voltage_V": float(voltage), "passed_charge_C": float(passed_charge),
+                "capacity_mAh_cm2": float(passed_charge) / projected / COULOMB_PER_MAH_CM2,
                 "voxel_size_m": self.grid.voxel_size, "collector_layers": self.collector_layers,
                 "host_top": self.host_top, "case": self.name, "units": json.dumps(UNITS)}
 
-    def write(self, state, steps_done=0) -> Path:
+    def write(self, state, time_done=0.0) -> Path:
         """Write one frame of ``state`` (PlatingState or the checkpoint's dict of arrays)."""
         get = (lambda n: state[n]) if isinstance(state, dict) else (lambda n: getattr(state, n))
         rel = f"{self.folder.name}/{self.name}_{len(self.frames):04d}.vti"
         write_vti(self.directory / rel, snapshot_fields(self.host, state), voxel_size=self.grid.voxel_size,
-                  metadata=self._metadata(get("time"), get("voltage"), get("plated_charge")))
-        self.frames.append((float(get("time")), rel, int(steps_done)))
+                  metadata=self._metadata(get("time"), get("voltage"), get("passed_charge")))
+        self.frames.append((float(get("time")), rel, float(time_done)))
         self._save_index()
         return self.directory / rel
 
@@ -92,20 +92,20 @@ class SnapshotWriter:
 
     def on_chunk(self, checkpoint: dict):
         """A ``run_protocol`` checkpoint: write a frame when the run has passed the next
-        ``1/(max_frames - 1)`` of its planned steps (the final state is left to :meth:`finish`)."""
-        done, total = checkpoint["done_steps"], checkpoint["total_steps"]
-        if done >= total:
+        ``1/(max_frames - 1)`` of its protocol's time (the final state is left to :meth:`finish`)."""
+        done, total = checkpoint["done_time"], checkpoint["total_time"]
+        if done >= total or total <= 0:
             return
-        last = self.frames[-1][2] if self.frames else 0
+        last = self.frames[-1][2] if self.frames else 0.0
         spacing = total / (self.max_frames - 1)
         if int(done // spacing) > int(last // spacing) and len(self.frames) < self.max_frames - 1:
             self.write(checkpoint["state"], done)
 
-    def finish(self, state, steps_done) -> Path:
-        """Write the final frame (unless the last frame already is it)."""
-        if self.frames and self.frames[-1][2] == steps_done and steps_done > 0:
+    def finish(self, state) -> Path:
+        """Write the final frame (unless the last frame already is the final state)."""
+        if self.frames and len(self.frames) > 1 and self.frames[-1][0] == float(np.asarray(state.time)):
             return self.directory / self.frames[-1][1]
-        return self.write(state, steps_done)
+        return self.write(state, float("inf"))
 
 
 __all__ = ["SnapshotWriter", "UNITS", "snapshot_fields"]

@@ -1,0 +1,89 @@
+"""Events that end a segment before its capacity or duration: a voltage cutoff, the electrolyte
+depleting, Li reaching the top of the box.
+
+An event is a scalar function ``g`` of a solved state, scaled by the event's own tolerance: the
+event has happened when ``g > 0``, and the integrator (:mod:`hostsim.electrochemistry.integrate`)
+lands on it when ``-1 <= g <= 0``, i.e. within one tolerance before it. Events are passed as
+objects (a tuple of them); the integrator locates the first one crossed inside the step that
+crosses it. A state whose potential solve cannot pass the requested current (a strip out of Li,
+a surface out of salt) is always an event: :data:`CURRENT_NOT_PASSED`.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import ClassVar
+
+import equinox as eqx
+import jax.numpy as jnp
+
+CURRENT_NOT_PASSED = -1  # the event index of a state whose potential solve cannot pass the current
+SHORTFALL = 1e-2  # a solve that passes more than 1 % off the requested current has not passed it
+LARGE = 1e6  # the scaled value of an event that is a yes/no (the current not passed)
+
+
+class AbstractEvent(eqx.Module):
+    """``value(system, state, observation) -> g`` (scaled: crossed above 0, landed in [-1, 0])."""
+
+    name: eqx.AbstractClassVar[str]
+
+    @abc.abstractmethod
+    def value(self, system, state, observation):
+        ...
+
+
+class VoltageCutoff(AbstractEvent):
+    """The working electrode's voltage rises past ``voltage`` [V] (a strip running out of Li:
+    the default 0.5 V vs Li/Li+ is far above any stripping overpotential of these cells, and far
+    below the ~3 V at which Cu would dissolve). Landed within ``tolerance`` [V] below it."""
+
+    name: ClassVar[str] = "voltage cutoff"
+    voltage: float = 0.5
+    tolerance: float = 5e-5
+
+    def value(self, system, state, observation):
+        return (observation.voltage - self.voltage) / self.tolerance
+
+
+class Depletion(AbstractEvent):
+    """The electrolyte runs out of salt: the lowest concentration in an electrolyte cell or on an
+    interface (extrapolated to it) falls to ``ratio`` x c0. Landed within ``tolerance`` x c0
+    above it (at Sand's time the surface concentration falls linearly, so a tenth of the
+    threshold places the event within ~2e-4 of the time)."""
+
+    name: ClassVar[str] = "depletion"
+    ratio: float = 1e-3
+    tolerance: float = 1e-4
+
+    def value(self, system, state, observation):
+        c0 = system.electrolyte.concentration
+        lowest = jnp.minimum(observation.min_concentration, observation.min_interface_concentration)
+        lowest = jnp.where(jnp.isfinite(lowest) | (lowest > 0), lowest, -jnp.inf)  # NaN: depleted
+        return (self.ratio * c0 - lowest) / (self.tolerance * c0)
+
+
+class LiReachesTop(AbstractEvent):
+    """Li fills half of a cell in the layers under the top face (the reservoir's or counter
+    electrode's boundary cells): the box is too short for what grows above the host."""
+
+    name: ClassVar[str] = "Li reached the top of the box"
+    fill: float = 0.5
+    tolerance: float = 0.01
+
+    def value(self, system, state, observation):
+        return (observation.top_li - self.fill) / self.tolerance
+
+
+DEFAULT_EVENTS = (VoltageCutoff(), Depletion(), LiReachesTop())
+
+
+def event_values(events, system, state, observation):
+    """``(g, index)``: the largest scaled event value and the index of its event; a state whose
+    solve did not pass the current has ``g = LARGE`` and index :data:`CURRENT_NOT_PASSED`."""
+    values = jnp.stack([jnp.asarray(e.value(system, state, observation), state.theta.dtype) for e in events]) \
+        if events else jnp.full((1,), -LARGE, state.theta.dtype)
+    values = jnp.clip(jnp.where(jnp.isnan(values), LARGE, values), -LARGE, LARGE)
+    g = jnp.max(values)
+    index = jnp.argmax(values).astype(jnp.int32)
+    short = ~(jnp.abs(observation.current_error) <= SHORTFALL) | ~jnp.isfinite(observation.voltage)
+    return jnp.where(short, LARGE, g), jnp.where(short, CURRENT_NOT_PASSED, index)

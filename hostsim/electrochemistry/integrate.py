@@ -1,0 +1,261 @@
+"""Time integration of one protocol segment: adaptive steps, the exact charge, events.
+
+A segment runs at one current [A] (0: a rest) for a duration [s] (a galvanostatic segment's
+capacity divided by its current). It is integrated by *attempts*, each one step of the physics
+(:func:`hostsim.electrochemistry.plating.advance`, then the potential of the new state,
+:func:`~hostsim.electrochemistry.plating.solve_state`), judged by a step-size controller
+(:mod:`hostsim.numerics.stepsize`) on an estimate of the step's error:
+
+* the Li: half the step times the largest change, over the cells, of a cell's plating rate
+  between the start and the end of the step (the difference between the explicit step taken
+  and the trapezoidal one, the classical Euler–Heun estimate), in voxels;
+* the salt: half the largest change of a cell's concentration beyond what the last step's rate
+  predicted (the difference of successive steps, backward Euler's local error), over c0, in
+  cells at least half electrolyte;
+* the voltage: the same for V, over ``max(|V|, RT/F)``.
+
+The largest of the three, divided by the controller's ``rtol`` (the run's ``time_tolerance``),
+accepts the step (<= 1) or rejects it. A step that would overfill a cell, strip Li that is not
+there or fail a solve is rejected too and retried smaller: no charge is ever held back.
+
+**Exact charge.** The time into the segment is a compensated (Kahan) sum, and the step that
+reaches the end is sized to land on it (a step that would leave less than itself is split in
+two equal halves), so a galvanostatic segment passes ``I x duration`` to round-off.
+
+**Events** (:mod:`hostsim.electrochemistry.events`) end a segment early. A step that crosses one
+is rejected and the crossing is located inside it: the next attempts are regula falsi (Illinois)
+trials between the state and the crossing; a trial that does not cross is an ordinary accepted
+step, one that crosses shrinks the bracket. The segment ends at the first state within the
+event's tolerance of it, or when the bracket is shorter than 1e-6 of the segment's time.
+
+**Two drivers over the same attempt.** :func:`run_attempts` (a ``lax.while_loop`` of at most a
+given number of attempts; the run pipeline calls it chunk by chunk, for progress and
+checkpoints) and :func:`integrate` (a ``lax.scan`` of a static ``max_steps`` attempts, each under
+``jax.checkpoint``, the ones after the segment's end skipped: reverse-mode differentiable with
+memory bounded by ``max_steps`` states, as diffrax's checkpointed loop).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from hostsim.electrochemistry.constants import FARADAY, GAS_CONSTANT, TEMPERATURE
+from hostsim.electrochemistry.events import CURRENT_NOT_PASSED, DEFAULT_EVENTS, LARGE, event_values
+from hostsim.electrochemistry.plating import (
+    SAVED_IN_STEPS, Observation, PlatingState, PlatingSystem, admissible_step, advance, electrolyte_fraction, li_rates,
+    solve_state)
+from hostsim.numerics.stepsize import AbstractStepSizeController, ControllerState, PIDController
+
+RUNNING, COMPLETED, EVENT, FAILED = 0, 1, 2, 3  # a segment's status
+NO_EVENT = -2  # no event has been crossed (CURRENT_NOT_PASSED is -1, the events count from 0)
+LOCATE_TIME = 1e-6  # an event's bracket shorter than this share of the segment's time ends the search
+MIN_STEP = 1e-9  # a step shorter than this share of the segment (or 1 s) is a failure, not progress
+THERMAL_VOLTAGE = GAS_CONSTANT * TEMPERATURE / FARADAY  # RT/F [V]: the voltage scale below |V|
+
+
+class Drive(NamedTuple):
+    """What a segment asks for: a current [A] (> 0 plates, < 0 strips, 0 rests) for a duration [s]."""
+
+    current: jax.Array
+    duration: jax.Array
+
+
+class Stepper(NamedTuple):
+    """The integrator's carry between attempts (everything a checkpoint needs to continue)."""
+
+    state: PlatingState
+    controller: ControllerState
+    dt: jax.Array  # the step the controller proposes next [s]
+    elapsed: jax.Array  # time into the segment [s] (compensated sum)
+    elapsed_error: jax.Array  # the sum's compensation [s]
+    bracket: jax.Array  # locating an event: it lies within this time after the state [s] (inf: not locating)
+    g_low: jax.Array  # the scaled event value at the state
+    g_high: jax.Array  # at the end of the bracket (halved by Illinois)
+    kept_high: jax.Array  # accepted trials in a row since the bracket's end last moved
+    fresh: jax.Array  # bool: the state's potential is not yet solved at this segment's current
+    status: jax.Array  # RUNNING, COMPLETED, EVENT or FAILED
+    event: jax.Array  # the event crossed (index into the events, CURRENT_NOT_PASSED, or NO_EVENT)
+    steps: jax.Array  # accepted steps of the segment
+    rejected: jax.Array  # rejected attempts of the segment
+
+
+class Attempt(NamedTuple):
+    """What one attempt reports; an accepted attempt is a row of the run's time series (its
+    quantities at the end of the step). The first attempt of a segment solves its starting state
+    (``start``, ``dt = 0``)."""
+
+    accepted: jax.Array
+    start: jax.Array
+    dt: jax.Array  # [s]
+    current: jax.Array  # [A]
+    passed_charge: jax.Array  # net charge passed since the run's start [C]
+    sei_charge: jax.Array  # Li turned into SEI since the run's start [C]
+    error: jax.Array  # the step's scaled error estimate / rtol [-] (<= 1: accepted on accuracy)
+    error_parts: jax.Array  # (Li, salt, voltage) estimates / rtol [-]: which quantity sets the step
+    max_dtheta: jax.Array  # largest |dtheta| of a cell in the step [-]
+    admissible: jax.Array  # the step overfilled no cell, stripped no Li that was not there, and solved
+    salt_inflow: jax.Array  # [mol/s] through the top face
+    salt_iterations: jax.Array
+    observation: Observation
+
+
+def start(state: PlatingState, controller: AbstractStepSizeController) -> Stepper:
+    """The carry at the start of a segment (the first attempt solves ``state`` at the segment's
+    current)."""
+    dtype = state.theta.dtype
+    zero = jnp.zeros((), dtype)
+    count = jnp.zeros((), jnp.int32)
+    return Stepper(state, controller.init(dtype), zero, zero, zero, jnp.asarray(jnp.inf, dtype),
+                   jnp.asarray(-LARGE, dtype), jnp.asarray(LARGE, dtype), count, jnp.asarray(True),
+                   jnp.asarray(RUNNING, jnp.int32), jnp.asarray(NO_EVENT, jnp.int32), count, count)
+
+
+def error_estimate(system: PlatingSystem, old: PlatingState, new: PlatingState, dt):
+    """The step's error estimates (module docstring): Li, salt and voltage, each over its scale."""
+    per_fill = system.coulombs_per_fill
+    rate_old = jnp.sum(old.face_flows, axis=0) / per_fill
+    rate_new = jnp.sum(new.face_flows, axis=0) / per_fill
+    import os
+    mode = os.environ.get("HS_LI", "max")
+    if mode == "max":
+        li = 0.5 * dt * jnp.max(jnp.abs(rate_new - rate_old))
+    elif mode == "l1":
+        li = 0.5 * jnp.sum(jnp.abs(rate_new - rate_old)) / jnp.maximum(jnp.sum(jnp.abs(rate_old)), 1e-30)
+    else:  # change
+        li = dt * jnp.max(jnp.abs(rate_old)) * float(os.environ.get("HS_LIW", "0.01"))
+    ratio = jnp.where(old.last_dt > 0, dt / jnp.where(old.last_dt > 0, old.last_dt, 1.0), 0.0)
+    wet = electrolyte_fraction(system.s, new.theta) > 0.5
+    surprise = new.concentration - old.concentration - ratio * old.concentration_change
+    salt = 0.5 * jnp.max(jnp.where(wet, jnp.abs(surprise), 0.0)) / system.electrolyte.concentration
+    dv = new.voltage - old.voltage
+    volts = 0.5 * jnp.abs(dv - ratio * old.voltage_change) / jnp.maximum(jnp.abs(new.voltage), THERMAL_VOLTAGE) * float(os.environ.get("HS_VW", "1"))
+    return jnp.stack([li, salt, volts])
+
+
+def _locate_step(carry: Stepper):
+    """The next trial inside an event's bracket: regula falsi between the state (``g_low < 0``)
+    and the bracket's end (``g_high > 0``), kept inside [2 %, 98 %] of it; a yes/no event (the
+    current not passed) is bisected."""
+    low, high = carry.g_low, carry.g_high
+    share = jnp.where(high > low, -low / jnp.where(high > low, high - low, 1.0), 0.5)
+    share = jnp.where(high >= 0.5 * LARGE, 0.5, jnp.clip(share, 0.02, 0.98))
+    return share * carry.bracket
+
+
+def _initial_step(system: PlatingSystem, state: PlatingState, duration, rtol):
+    """A segment's first step: no cell fills more than ``sqrt(rtol)`` of a voxel, and at most 1 %
+    of the segment (the controller grows it by up to 10x a step from there)."""
+    rate = jnp.max(jnp.abs(jnp.sum(state.face_flows, axis=0))) / system.coulombs_per_fill
+    fill = jnp.sqrt(jnp.asarray(rtol, rate.dtype)) / jnp.where(rate > 0, rate, 1.0)
+    return jnp.minimum(jnp.where(rate > 0, fill, jnp.inf), 0.01 * duration).astype(state.theta.dtype)
+
+
+def attempt(system: PlatingSystem, carry: Stepper, drive: Drive, controller: AbstractStepSizeController,
+            events=DEFAULT_EVENTS):
+    """One attempt (module docstring): returns the new carry and the :class:`Attempt`."""
+    dtype = carry.state.theta.dtype
+    current = jnp.asarray(drive.current, dtype)
+    duration = jnp.asarray(drive.duration, dtype)
+    fresh = carry.fresh
+    remaining = (duration - carry.elapsed) + carry.elapsed_error
+    locating = jnp.isfinite(carry.bracket)
+    trial = jnp.where(locating, jnp.minimum(_locate_step(carry), carry.dt), carry.dt)
+    # never longer than what fills or empties the first cell: such a step is not tried at all
+    rates = li_rates(system, carry.state)
+    trial = jnp.minimum(trial, admissible_step(system, carry.state, rates))
+    lands = trial >= remaining
+    dt = jnp.where(lands, remaining, jnp.where(2.0 * trial > remaining, 0.5 * remaining, trial))
+    # a fresh attempt only solves the state it starts from (the advance below is discarded)
+    advanced, info = advance(system, carry.state, current, jnp.where(fresh, jnp.ones((), dtype), dt), rates)
+    base = jax.tree.map(lambda a, b: jnp.where(fresh, a, b), carry.state, advanced)
+    solved, obs = solve_state(system, base, current, fresh=fresh)
+    zero = jnp.zeros((), dtype)
+    solved = solved._replace(
+        voltage_change=jnp.where(fresh, zero, solved.voltage - carry.state.voltage),
+        concentration_change=jnp.where(fresh, 0.0, solved.concentration_change),
+        last_dt=jnp.where(fresh, zero, solved.last_dt))
+    parts = error_estimate(system, carry.state, solved, dt)
+    error = jnp.max(parts)
+    g, index = event_values(events, system, solved, obs)
+    passed = index != CURRENT_NOT_PASSED
+    judged = info.admissible & (obs.newton_converged | ~passed)
+    accept_ctrl, factor, ctrl = controller.adapt(error, judged, carry.controller)
+    crossing = ~fresh & judged & (g > 0) & (accept_ctrl | ~passed)
+    accept = ~fresh & accept_ctrl & passed & (g <= 0)
+    # the compensated time into the segment
+    y = dt - carry.elapsed_error
+    total = carry.elapsed + y
+    elapsed = jnp.where(accept, total, carry.elapsed)
+    elapsed_error = jnp.where(accept, (total - carry.elapsed) - y, carry.elapsed_error)
+    bracket = jnp.where(crossing, dt, jnp.where(accept & locating, carry.bracket - dt, carry.bracket))
+    illinois = accept & locating & (carry.kept_high >= 1)
+    g_high = jnp.where(crossing, g, jnp.where(illinois, 0.5 * carry.g_high, carry.g_high))
+    kept_high = jnp.where(crossing, 0, jnp.where(accept & locating, carry.kept_high + 1, carry.kept_high))
+    near = LOCATE_TIME * (elapsed + jnp.where(jnp.isfinite(bracket), bracket, 0.0))
+    landed = (accept & locating & ((g >= -1.0) | (bracket <= near))) | (crossing & (dt <= near))
+    at_start = fresh & (g > 0)  # the segment cannot even start (e.g. no Li left to strip)
+    too_small = ~accept & ~crossing & ~fresh & (dt * factor < MIN_STEP * jnp.maximum(duration, 1.0))
+    status = jnp.where(accept & lands, 1, jnp.where(landed | at_start, 2, jnp.where(too_small, 3, 0)))
+    next_dt = jnp.where(fresh, _initial_step(system, solved, duration, controller.rtol),
+                        jnp.where(crossing, dt, dt * factor))
+    new = Stepper(
+        jax.tree.map(lambda a, b: jnp.where(accept | fresh, a, b), solved, carry.state),
+        jax.tree.map(lambda a, b: jnp.where(accept, a, b), ctrl, carry.controller),
+        next_dt.astype(dtype), elapsed, elapsed_error, bracket.astype(dtype),
+        jnp.where(accept | fresh, g, carry.g_low).astype(dtype), g_high.astype(dtype), kept_high.astype(jnp.int32),
+        jnp.asarray(False), status.astype(jnp.int32),
+        jnp.where(crossing | at_start, index, carry.event).astype(jnp.int32),
+        carry.steps + accept.astype(jnp.int32), carry.rejected + (~accept & ~fresh).astype(jnp.int32))
+    record = Attempt(accept | fresh, fresh, jnp.where(fresh, zero, dt), current, solved.passed_charge,
+                     solved.sei_charge, error / controller.rtol, parts / controller.rtol, jnp.where(fresh, zero, info.max_dtheta),
+                     info.admissible | fresh, jnp.where(fresh, zero, info.salt_inflow), jnp.where(fresh, 0, info.salt_iterations), obs)
+    return new, record
+
+
+def _blank(shapes):
+    return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+
+
+def run_attempts(system: PlatingSystem, carry: Stepper, drive: Drive, controller: AbstractStepSizeController,
+                 events=DEFAULT_EVENTS, *, attempts: int):
+    """At most ``attempts`` attempts, fewer when the segment ends (a ``lax.while_loop``; not
+    reverse-differentiable). Returns the carry, the attempts' records (``attempts`` rows; the
+    rows after the last attempt are zero and not accepted) and how many attempts ran."""
+    shape = jax.eval_shape(lambda: attempt(system, carry, drive, controller, events)[1])
+    rows = jax.tree.map(lambda s: jnp.zeros((attempts,) + s.shape, s.dtype), shape)
+
+    def more(loop):
+        i, c, _ = loop
+        return (i < attempts) & (c.status == RUNNING)
+
+    def once(loop):
+        i, c, rows = loop
+        c, row = attempt(system, c, drive, controller, events)
+        return i + 1, c, jax.tree.map(lambda r, x: r.at[i].set(x), rows, row)
+
+    count, carry, rows = jax.lax.while_loop(more, once, (jnp.zeros((), jnp.int32), carry, rows))
+    return carry, rows, count
+
+
+def integrate(system: PlatingSystem, state: PlatingState, current, duration, *,
+              controller: AbstractStepSizeController = PIDController(), events=DEFAULT_EVENTS, max_steps: int = 200):
+    """Integrate one segment from ``state``: ``current`` [A] for ``duration`` [s], at most
+    ``max_steps`` attempts (the segment's solve at its start counts as one). Differentiable in
+    reverse mode (module docstring). Returns ``(carry, attempts)``: the final :class:`Stepper`
+    (``carry.state``; ``carry.status`` COMPLETED unless an event ended it or the attempts ran
+    out) and the stacked :class:`Attempt` records (``max_steps`` rows, ``accepted`` marks the
+    time series)."""
+    drive = Drive(jnp.asarray(current, state.theta.dtype), jnp.asarray(duration, state.theta.dtype))
+    carry = start(state, controller)
+    blank = _blank(jax.eval_shape(lambda: attempt(system, carry, drive, controller, events)[1]))
+
+    @partial(jax.checkpoint, policy=SAVED_IN_STEPS)
+    def body(c, _):
+        return jax.lax.cond(c.status == RUNNING, lambda c_: attempt(system, c_, drive, controller, events),
+                            lambda c_: (c_, blank), c)
+
+    return jax.lax.scan(body, carry, None, length=max_steps)
