@@ -46,7 +46,8 @@ import jax.numpy as jnp
 from hostsim.electrochemistry.constants import FARADAY, GAS_CONSTANT, TEMPERATURE
 from hostsim.electrochemistry.events import CURRENT_NOT_PASSED, DEFAULT_EVENTS, LARGE, event_values
 from hostsim.electrochemistry.plating import (
-    SAVED_IN_STEPS, Observation, PlatingState, PlatingSystem, admissible_step, advance, electrolyte_fraction, li_rates,
+    SAVED_IN_STEPS, Observation, PlatingState, PlatingSystem, admissible_step, advance, cell_total, electrolyte_fraction,
+    li_rates,
     solve_state)
 from hostsim.numerics.stepsize import AbstractStepSizeController, ControllerState, PIDController
 
@@ -117,8 +118,8 @@ def start(state: PlatingState, controller: AbstractStepSizeController) -> Steppe
 def error_estimate(system: PlatingSystem, old: PlatingState, new: PlatingState, dt):
     """The step's error estimates (module docstring): Li, salt and voltage, each over its scale."""
     per_fill = system.coulombs_per_fill
-    rate_old = jnp.sum(old.face_flows, axis=0) / per_fill
-    rate_new = jnp.sum(new.face_flows, axis=0) / per_fill
+    rate_old = cell_total(old.face_flows) / per_fill
+    rate_new = cell_total(new.face_flows) / per_fill
     import os
     mode = os.environ.get("HS_LI", "max")
     if mode == "max":
@@ -149,7 +150,7 @@ def _locate_step(carry: Stepper):
 def _initial_step(system: PlatingSystem, state: PlatingState, duration, rtol):
     """A segment's first step: no cell fills more than ``sqrt(rtol)`` of a voxel, and at most 1 %
     of the segment (the controller grows it by up to 10x a step from there)."""
-    rate = jnp.max(jnp.abs(jnp.sum(state.face_flows, axis=0))) / system.coulombs_per_fill
+    rate = jnp.max(jnp.abs(cell_total(state.face_flows))) / system.coulombs_per_fill
     fill = jnp.sqrt(jnp.asarray(rtol, rate.dtype)) / jnp.where(rate > 0, rate, 1.0)
     return jnp.minimum(jnp.where(rate > 0, fill, jnp.inf), 0.01 * duration).astype(state.theta.dtype)
 
