@@ -41,6 +41,16 @@ def register(subparsers) -> None:
     p.set_defaults(handler=run)
 
 
+def result_line(name: str, s: dict) -> str:
+    """One line per host: the charge it passed and where it went, the step work and the metrics."""
+    return (f"{name}: {s['plated_capacity_mAh_cm2']:.3f} mAh/cm² passed ({s['li_metal_mAh_cm2']:.3f} Li metal, "
+            f"{s['sei_loss_mAh_cm2']:.3f} SEI) in {s['steps']} steps ({s['rejected_steps']} rejected) and "
+            f"{s['wall_time_s']:.1f} s; envelope growth {s['envelope_growth_um']:.3f} µm, relative volume change "
+            f"{100 * s['relative_volume_change']:.1f} %, top growth {100 * s['top_growth_fraction']:.1f} %, flux CV "
+            f"{s['flux_cv']:.3g}, final V {1000 * s['final_voltage_V']:.1f} mV, conservation error "
+            f"{s['conservation_error']:.1e}")
+
+
 def run(args) -> int:
     """The CLI shell: arguments -> :func:`geometries.case_hosts` -> :func:`hostsim.run.pipeline.run_hosts`
     -> printed summaries and the report."""
@@ -71,14 +81,17 @@ def run(args) -> int:
         jax.config.update("jax_enable_x64", True)
     hosts = case_hosts(case)
 
+    for note in case.notes:
+        print(f"hostsim: note: {note}", file=sys.stderr)
     running = {}  # host -> its progress text: hosts that run side by side share the line
 
     def progress(name, done, total, seg, elapsed):
         if args.quiet:
             return
-        eta = elapsed / done * (total - done)
-        running[name] = f"{name}: step {done}/{total} ({seg.kind}) {elapsed:.0f} s elapsed, ETA {eta:.0f} s"
-        if done == total:
+        eta = elapsed / done * (total - done) if done > 0 else float("nan")
+        running[name] = (f"{name}: {100 * done / total:.0f} % of the protocol ({seg.kind}) {elapsed:.0f} s elapsed, "
+                         f"ETA {eta:.0f} s")
+        if done >= total:
             running.pop(name)
         print("\r" + " | ".join(running.values()), end="", file=sys.stderr, flush=True)
 
@@ -88,15 +101,9 @@ def run(args) -> int:
             return
         if not args.quiet:
             print(file=sys.stderr)
-        print(f"{name}: {s['plated_capacity_mAh_cm2']:.3f} mAh/cm² plated in {s['wall_time_s']:.1f} s; envelope growth "
-              f"{s['envelope_growth_um']:.3f} µm, relative volume change {100 * s['relative_volume_change']:.1f} %, "
-              f"top growth {100 * s['top_growth_fraction']:.1f} %, flux CV {s['flux_cv']:.3g}, final V "
-              f"{1000 * s['final_voltage_V']:.1f} mV, conservation error {s['conservation_error']:.1e}")
+        print(result_line(name, s))
         if s["message"] != "completed":
             print(f"  note: {s['message']}")
-        if s["cap_bound_steps"]:
-            print(f"  note: the per-step cap (0.1 of a voxel) bound in {s['cap_bound_steps']} of {s['steps']} steps; "
-                  f"{s['capped_charge_C']:.3g} C was held back (it never passed: not Li, not salt)")
 
     try:
         run_hosts(out, hosts, case, resume=resume, max_frames=max_frames, progress=progress, on_host=on_host,

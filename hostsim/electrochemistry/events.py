@@ -78,12 +78,11 @@ DEFAULT_EVENTS = (VoltageCutoff(), Depletion(), LiReachesTop())
 
 
 def event_values(events, system, state, observation):
-    """``(g, index)``: the largest scaled event value and the index of its event; a state whose
-    solve did not pass the current has ``g = LARGE`` and index :data:`CURRENT_NOT_PASSED`."""
-    values = jnp.stack([jnp.asarray(e.value(system, state, observation), state.theta.dtype) for e in events]) \
-        if events else jnp.full((1,), -LARGE, state.theta.dtype)
-    values = jnp.clip(jnp.where(jnp.isnan(values), LARGE, values), -LARGE, LARGE)
-    g = jnp.max(values)
-    index = jnp.argmax(values).astype(jnp.int32)
+    """The scaled values of ``events`` at a solved state, then of :data:`CURRENT_NOT_PASSED`
+    (``LARGE`` when the solve did not pass the current, else ``-LARGE``): index ``-1`` of the
+    returned vector is that pseudo-event, as :data:`CURRENT_NOT_PASSED` is."""
+    values = [jnp.asarray(e.value(system, state, observation), state.theta.dtype) for e in events]
     short = ~(jnp.abs(observation.current_error) <= SHORTFALL) | ~jnp.isfinite(observation.voltage)
-    return jnp.where(short, LARGE, g), jnp.where(short, CURRENT_NOT_PASSED, index)
+    values.append(jnp.where(short, LARGE, -LARGE).astype(state.theta.dtype))
+    values = jnp.stack(values)
+    return jnp.clip(jnp.where(jnp.isnan(values), LARGE, values), -LARGE, LARGE)

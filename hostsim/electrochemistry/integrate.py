@@ -47,13 +47,12 @@ from hostsim.electrochemistry.constants import FARADAY, GAS_CONSTANT, TEMPERATUR
 from hostsim.electrochemistry.events import CURRENT_NOT_PASSED, DEFAULT_EVENTS, LARGE, event_values
 from hostsim.electrochemistry.plating import (
     SAVED_IN_STEPS, Observation, PlatingState, PlatingSystem, admissible_step, advance, cell_total, electrolyte_fraction,
-    li_rates,
     solve_state)
 from hostsim.numerics.stepsize import AbstractStepSizeController, ControllerState, PIDController
 
 RUNNING, COMPLETED, EVENT, FAILED = 0, 1, 2, 3  # a segment's status
 NO_EVENT = -2  # no event has been crossed (CURRENT_NOT_PASSED is -1, the events count from 0)
-LOCATE_TIME = 1e-6  # an event's bracket shorter than this share of the segment's time ends the search
+LOCATE_TIME = 1e-9  # an event's bracket shorter than this share of the segment's time ends the search
 MIN_STEP = 1e-9  # a step shorter than this share of the segment (or 1 s) is a failure, not progress
 THERMAL_VOLTAGE = GAS_CONSTANT * TEMPERATURE / FARADAY  # RT/F [V]: the voltage scale below |V|
 
@@ -74,7 +73,7 @@ class Stepper(NamedTuple):
     elapsed: jax.Array  # time into the segment [s] (compensated sum)
     elapsed_error: jax.Array  # the sum's compensation [s]
     bracket: jax.Array  # locating an event: it lies within this time after the state [s] (inf: not locating)
-    g_low: jax.Array  # the scaled event value at the state
+    g_state: jax.Array  # the scaled values of every event at the state (CURRENT_NOT_PASSED's last)
     g_high: jax.Array  # at the end of the bracket (halved by Illinois)
     kept_high: jax.Array  # accepted trials in a row since the bracket's end last moved
     fresh: jax.Array  # bool: the state's potential is not yet solved at this segment's current
@@ -104,44 +103,38 @@ class Attempt(NamedTuple):
     observation: Observation
 
 
-def start(state: PlatingState, controller: AbstractStepSizeController) -> Stepper:
+def start(state: PlatingState, controller: AbstractStepSizeController, events=DEFAULT_EVENTS) -> Stepper:
     """The carry at the start of a segment (the first attempt solves ``state`` at the segment's
     current)."""
     dtype = state.theta.dtype
     zero = jnp.zeros((), dtype)
     count = jnp.zeros((), jnp.int32)
     return Stepper(state, controller.init(dtype), zero, zero, zero, jnp.asarray(jnp.inf, dtype),
-                   jnp.asarray(-LARGE, dtype), jnp.asarray(LARGE, dtype), count, jnp.asarray(True),
+                   jnp.full((len(events) + 1,), -LARGE, dtype), jnp.asarray(LARGE, dtype), count, jnp.asarray(True),
                    jnp.asarray(RUNNING, jnp.int32), jnp.asarray(NO_EVENT, jnp.int32), count, count)
 
 
-def error_estimate(system: PlatingSystem, old: PlatingState, new: PlatingState, dt):
-    """The step's error estimates (module docstring): Li, salt and voltage, each over its scale."""
-    per_fill = system.coulombs_per_fill
-    rate_old = cell_total(old.face_flows) / per_fill
-    rate_new = cell_total(new.face_flows) / per_fill
-    import os
-    mode = os.environ.get("HS_LI", "max")
-    if mode == "max":
-        li = 0.5 * dt * jnp.max(jnp.abs(rate_new - rate_old))
-    elif mode == "l1":
-        li = 0.5 * jnp.sum(jnp.abs(rate_new - rate_old)) / jnp.maximum(jnp.sum(jnp.abs(rate_old)), 1e-30)
-    else:  # change
-        li = dt * jnp.max(jnp.abs(rate_old)) * float(os.environ.get("HS_LIW", "0.01"))
+def error_estimate(system: PlatingSystem, old: PlatingState, new: PlatingState, dt, rate_used, moved):
+    """The step's error estimates (module docstring): Li, salt and voltage, each over its scale.
+    ``rate_used``: per cell, the Li rate the step plated with [1/s] (the start's, unless a cell
+    filled or emptied within the step)."""
+    rate_old = rate_used
+    rate_new = cell_total(new.face_flows) / system.coulombs_per_fill
+    li = 0.5 * dt * jnp.max(jnp.abs(rate_new - rate_old)) + moved
     ratio = jnp.where(old.last_dt > 0, dt / jnp.where(old.last_dt > 0, old.last_dt, 1.0), 0.0)
     wet = electrolyte_fraction(system.s, new.theta) > 0.5
     surprise = new.concentration - old.concentration - ratio * old.concentration_change
     salt = 0.5 * jnp.max(jnp.where(wet, jnp.abs(surprise), 0.0)) / system.electrolyte.concentration
     dv = new.voltage - old.voltage
-    volts = 0.5 * jnp.abs(dv - ratio * old.voltage_change) / jnp.maximum(jnp.abs(new.voltage), THERMAL_VOLTAGE) * float(os.environ.get("HS_VW", "1"))
+    volts = 0.5 * jnp.abs(dv - ratio * old.voltage_change) / jnp.maximum(jnp.abs(new.voltage), THERMAL_VOLTAGE)
     return jnp.stack([li, salt, volts])
 
 
 def _locate_step(carry: Stepper):
-    """The next trial inside an event's bracket: regula falsi between the state (``g_low < 0``)
+    """The next trial inside an event's bracket: regula falsi between the state (its value < 0)
     and the bracket's end (``g_high > 0``), kept inside [2 %, 98 %] of it; a yes/no event (the
     current not passed) is bisected."""
-    low, high = carry.g_low, carry.g_high
+    low, high = carry.g_state[carry.event], carry.g_high
     share = jnp.where(high > low, -low / jnp.where(high > low, high - low, 1.0), 0.5)
     share = jnp.where(high >= 0.5 * LARGE, 0.5, jnp.clip(share, 0.02, 0.98))
     return share * carry.bracket
@@ -165,13 +158,13 @@ def attempt(system: PlatingSystem, carry: Stepper, drive: Drive, controller: Abs
     remaining = (duration - carry.elapsed) + carry.elapsed_error
     locating = jnp.isfinite(carry.bracket)
     trial = jnp.where(locating, jnp.minimum(_locate_step(carry), carry.dt), carry.dt)
-    # never longer than what fills or empties the first cell: such a step is not tried at all
-    rates = li_rates(system, carry.state)
-    trial = jnp.minimum(trial, admissible_step(system, carry.state, rates))
+    # plating (and resting) steps never fill a cell past its room: such a step is not even tried
+    # (a stripping step lets cells empty and moves their current: plating.saturated_flows)
+    trial = jnp.where(current >= 0, jnp.minimum(trial, admissible_step(system, carry.state)), trial)
     lands = trial >= remaining
     dt = jnp.where(lands, remaining, jnp.where(2.0 * trial > remaining, 0.5 * remaining, trial))
     # a fresh attempt only solves the state it starts from (the advance below is discarded)
-    advanced, info = advance(system, carry.state, current, jnp.where(fresh, jnp.ones((), dtype), dt), rates)
+    advanced, info = advance(system, carry.state, current, jnp.where(fresh, jnp.ones((), dtype), dt))
     base = jax.tree.map(lambda a, b: jnp.where(fresh, a, b), carry.state, advanced)
     solved, obs = solve_state(system, base, current, fresh=fresh)
     zero = jnp.zeros((), dtype)
@@ -179,10 +172,15 @@ def attempt(system: PlatingSystem, carry: Stepper, drive: Drive, controller: Abs
         voltage_change=jnp.where(fresh, zero, solved.voltage - carry.state.voltage),
         concentration_change=jnp.where(fresh, 0.0, solved.concentration_change),
         last_dt=jnp.where(fresh, zero, solved.last_dt))
-    parts = error_estimate(system, carry.state, solved, dt)
+    parts = error_estimate(system, carry.state, solved, dt, info.rate, info.moved)
     error = jnp.max(parts)
-    g, index = event_values(events, system, solved, obs)
-    passed = index != CURRENT_NOT_PASSED
+    values = event_values(events, system, solved, obs)
+    g = jnp.max(values)
+    index = jnp.argmax(values).astype(jnp.int32)
+    index = jnp.where(index == len(events), CURRENT_NOT_PASSED, index)
+    passed = values[-1] < 0
+    # while locating, the event being located is followed (another one's value says nothing about it)
+    tracked = jnp.where(locating & (carry.event != NO_EVENT), values[carry.event], g)
     judged = info.admissible & (obs.newton_converged | ~passed)
     accept_ctrl, factor, ctrl = controller.adapt(error, judged, carry.controller)
     crossing = ~fresh & judged & (g > 0) & (accept_ctrl | ~passed)
@@ -197,7 +195,7 @@ def attempt(system: PlatingSystem, carry: Stepper, drive: Drive, controller: Abs
     g_high = jnp.where(crossing, g, jnp.where(illinois, 0.5 * carry.g_high, carry.g_high))
     kept_high = jnp.where(crossing, 0, jnp.where(accept & locating, carry.kept_high + 1, carry.kept_high))
     near = LOCATE_TIME * (elapsed + jnp.where(jnp.isfinite(bracket), bracket, 0.0))
-    landed = (accept & locating & ((g >= -1.0) | (bracket <= near))) | (crossing & (dt <= near))
+    landed = (accept & locating & ((tracked >= -1.0) | (bracket <= near))) | (crossing & (dt <= near))
     at_start = fresh & (g > 0)  # the segment cannot even start (e.g. no Li left to strip)
     too_small = ~accept & ~crossing & ~fresh & (dt * factor < MIN_STEP * jnp.maximum(duration, 1.0))
     status = jnp.where(accept & lands, 1, jnp.where(landed | at_start, 2, jnp.where(too_small, 3, 0)))
@@ -207,7 +205,7 @@ def attempt(system: PlatingSystem, carry: Stepper, drive: Drive, controller: Abs
         jax.tree.map(lambda a, b: jnp.where(accept | fresh, a, b), solved, carry.state),
         jax.tree.map(lambda a, b: jnp.where(accept, a, b), ctrl, carry.controller),
         next_dt.astype(dtype), elapsed, elapsed_error, bracket.astype(dtype),
-        jnp.where(accept | fresh, g, carry.g_low).astype(dtype), g_high.astype(dtype), kept_high.astype(jnp.int32),
+        jnp.where(accept | fresh, values, carry.g_state).astype(dtype), g_high.astype(dtype), kept_high.astype(jnp.int32),
         jnp.asarray(False), status.astype(jnp.int32),
         jnp.where(crossing | at_start, index, carry.event).astype(jnp.int32),
         carry.steps + accept.astype(jnp.int32), carry.rejected + (~accept & ~fresh).astype(jnp.int32))
@@ -251,7 +249,7 @@ def integrate(system: PlatingSystem, state: PlatingState, current, duration, *,
     out) and the stacked :class:`Attempt` records (``max_steps`` rows, ``accepted`` marks the
     time series)."""
     drive = Drive(jnp.asarray(current, state.theta.dtype), jnp.asarray(duration, state.theta.dtype))
-    carry = start(state, controller)
+    carry = start(state, controller, events)
     blank = _blank(jax.eval_shape(lambda: attempt(system, carry, drive, controller, events)[1]))
 
     @partial(jax.checkpoint, policy=SAVED_IN_STEPS)

@@ -56,6 +56,7 @@ from hostsim.numerics.operators import Dirichlet, Neumann, cotangent_stored, mat
 SAVED_IN_STEPS = jax.checkpoint_policies.save_only_these_names(NEWTON_SOLUTION, LINEAR_SOLUTION)
 
 FLOAT32_DERIVATIVE_RTOL = 1e-3  # the derivative solves in float32 (measured choice: see _solver_for)
+SATURATION_PASSES = 3  # passes of saturated_flows (one leaves the carried current's own overflow)
 TOP_MARGIN_LAYERS = 2  # voxel layers under the top face kept free of Li (the reservoir's boundary cells)
 
 
@@ -113,6 +114,8 @@ class StepInfo(NamedTuple):
     salt_inflow: jax.Array  # salt entering through the top face [mol/s]
     salt_iterations: jax.Array  # PCG iterations of the salt solve
     sei_paid: jax.Array  # Li turned into SEI in the step [C]
+    rate: jax.Array  # per cell, the Li rate the step plated with [1/s] (its faces' net current; for the error estimate)
+    moved: jax.Array  # share of the step's face currents moved off cells that filled or emptied within it [-]
 
 
 class PlatingSystem(eqx.Module):
@@ -205,32 +208,93 @@ def cell_total(per_face):
     return total
 
 
-def _li_change(grid: Grid, flows, per_coulomb, s, k, theta):
-    """Li volume-fraction change per cell from the face currents: ``(plate, strip)`` [-].
-
-    Plating through the face p|q deposits into the electrolyte-side cell p. Stripping through it
-    takes Li from the two sides in the shares in which they cover the face
-    (:func:`~hostsim.electrochemistry.potential.li_covers`): p's own Li while it covers the face
-    (so a dense film strips from its top cell down, the reverse of how it grew), q's where p's
-    leaves it bare. Each side's share vanishes with its Li, so a small enough step never takes
-    more than a cell holds. ``per_coulomb``: volume fraction per coulomb (``dt V_m / (F h³)``)."""
-    plate = per_coulomb * cell_total(jnp.maximum(flows, 0.0))
+def stripping_shares(grid: Grid, s, k, theta):
+    """Per interface direction, the share of a stripping face's Li that comes from its
+    electrolyte-side cell p; the rest comes from its conducting cell q. The sides give in the
+    shares in which they cover the face (:func:`~hostsim.electrochemistry.potential.li_covers`):
+    p's own Li while it covers the face (so a dense film strips from its top cell down, the
+    reverse of how it grew), q's where p's leaves it bare. Each side's share vanishes with its Li."""
     own, cover = li_covers(s, k, theta)
     own, cover = materialized(own), materialized(cover)  # read at seven offsets: stored once
-    strip, d = jnp.zeros_like(theta), 0
+    shares = []
     for axis in range(3):
         if grid.shape[axis] == 1:
             continue
         for offset in (-1, 1):
-            removed = per_coulomb * jnp.maximum(-flows[d], 0.0)
-            exposed = shift_stored(cover, offset, axis, grid.periodic[axis]) * (1.0 - own)
-            total = own + exposed
-            from_p = jnp.where(total > 0, own / jnp.where(total > 0, total, 1.0), 1.0)
+            total = own + shift_stored(cover, offset, axis, grid.periodic[axis]) * (1.0 - own)
+            shares.append(jnp.where(total > 0, own / jnp.where(total > 0, total, 1.0), 1.0))
+    return materialized(jnp.stack(shares))
+
+
+def _to_conductor(grid: Grid, per_face):
+    """Per cell, the sum of what its neighbours' faces hand to it as their conducting side."""
+    total, d = jnp.zeros(per_face.shape[1:], per_face.dtype), 0
+    for axis in range(3):
+        if grid.shape[axis] == 1:
+            continue
+        for offset in (-1, 1):
             # stored before it is shifted (else XLA recomputes the face's currents inside the shift)
-            strip = strip + removed * from_p + shift_stored(materialized(removed * (1.0 - from_p)), -offset, axis,
-                                                            grid.periodic[axis])
+            total = total + shift_stored(materialized(per_face[d]), -offset, axis, grid.periodic[axis])
             d += 1
+    return total
+
+
+def _from_conductor(grid: Grid, per_cell):
+    """Per interface direction, the value of a cell field at each face's conducting cell q."""
+    out = []
+    for axis in range(3):
+        if grid.shape[axis] == 1:
+            continue
+        for offset in (-1, 1):
+            out.append(shift_stored(per_cell, offset, axis, grid.periodic[axis]))
+    return jnp.stack(out)
+
+
+def li_change(grid: Grid, flows, shares, per_coulomb):
+    """Li volume-fraction change per cell, ``(plate, strip)`` [-], from the face currents
+    ``flows`` [A] over a step (``per_coulomb``: ``dt V_m / (F h³)``): plating through the face p|q
+    deposits into the electrolyte-side cell p, stripping takes from p and q in ``shares``
+    (:func:`stripping_shares`)."""
+    plate = per_coulomb * cell_total(jnp.maximum(flows, 0.0))
+    removed = per_coulomb * jnp.maximum(-flows, 0.0)
+    strip = cell_total(removed * shares) + _to_conductor(grid, removed * (1.0 - shares))
     return plate, strip
+
+
+def saturated_flows(grid: Grid, flows, shares, per_coulomb, s, theta, current):
+    """The face currents [A] a step of the given length passes: no cell takes more Li than its
+    room, or gives more than it holds; a face into a cell that would overfill, or out of one that
+    would be emptied, passes only the share that fills or empties it, and what such faces cannot
+    pass the others of the same sign carry in proportion to their currents, so that the faces
+    still pass ``current`` in all (the galvanostat's current moves to the rest of the surface as
+    it would within the step). A cell near its limit thus fills or empties within one step
+    instead of holding every step to the time it takes; the step's error estimate sees the
+    moved current (:mod:`hostsim.electrochemistry.integrate`)."""
+    room = jnp.maximum(1.0 - s - theta, 0.0)
+    held = jnp.maximum(theta, 0.0)
+    # the carried current can push another cell over its limit: a few passes settle it (what is
+    # still over after them makes the step inadmissible, and it is retried shorter)
+    for _ in range(SATURATION_PASSES):
+        plate, strip = li_change(grid, flows, shares, per_coulomb)
+        fill = jnp.where(plate > room, room / jnp.where(plate > room, plate, 1.0), 1.0)
+        drain = materialized(jnp.where(strip > held, held / jnp.where(strip > held, strip, 1.0), 1.0))
+        out_of = jnp.minimum(jnp.where(shares > 0, drain[None], 1.0),
+                             jnp.where(shares < 1, _from_conductor(grid, drain), 1.0))
+        scale = jnp.where(flows > 0, fill[None], jnp.where(flows < 0, out_of, 1.0))
+        scaled = flows * scale
+        short = current - jnp.sum(cell_total(scaled))
+        free = (scale >= 1.0) & (flows * short > 0)
+        carrying = jnp.sum(cell_total(jnp.where(free, flows, 0.0)))
+        factor = jnp.where(carrying != 0, short / jnp.where(carrying != 0, carrying, 1.0), 0.0)
+        flows = materialized(jnp.where(free, flows * (1.0 + factor), scaled))
+    return flows
+
+
+def moved_share(original, passed):
+    """The share of a step's face currents that :func:`saturated_flows` moved between faces [-]."""
+    size = jnp.sum(cell_total(jnp.abs(original)))
+    moved = 0.5 * jnp.sum(cell_total(jnp.abs(passed - original)))
+    return jnp.where(size > 0, moved / jnp.where(size > 0, size, 1.0), 0.0)
 
 
 def _scaled_flows(face_area, face_current, current):
@@ -313,16 +377,12 @@ def _observe(system: PlatingSystem, state: PlatingState, sol, live, li_area, pla
         jnp.mean(heights), jnp.max(heights))
 
 
-def li_rates(system: PlatingSystem, state: PlatingState):
-    """Per cell, the rates [1/s] at which the state's face currents plate Li into it and strip Li
-    from it (a step of ``dt`` changes the Li by ``dt`` times these: :func:`advance`)."""
-    return _li_change(system.grid, state.face_flows, 1.0 / system.coulombs_per_fill, system.s, system.k, state.theta)
-
-
-def admissible_step(system: PlatingSystem, state: PlatingState, rates):
-    """The longest step [s] that overfills no cell and strips no cell below empty (a cell's Li
-    changes linearly with the step; infinite when nothing changes)."""
-    plate, strip = rates
+def admissible_step(system: PlatingSystem, state: PlatingState):
+    """The longest step [s] that overfills no cell and strips no cell below empty with the
+    state's face currents (a cell's Li changes linearly with the step; infinite when none
+    changes)."""
+    shares = stripping_shares(system.grid, system.s, system.k, state.theta)
+    plate, strip = li_change(system.grid, state.face_flows, shares, 1.0 / system.coulombs_per_fill)
     net = plate - strip
     room = jnp.maximum(1.0 - system.s - state.theta, 0.0)
     limit = jnp.where(net > 0, room / jnp.where(net > 0, net, 1.0),
@@ -330,17 +390,22 @@ def admissible_step(system: PlatingSystem, state: PlatingState, rates):
     return jnp.min(limit)
 
 
-def advance(system: PlatingSystem, state: PlatingState, current, dt, rates=None):
-    """Advance ``state`` by ``dt`` seconds with the face currents stored in it (module docstring;
-    ``rates``: :func:`li_rates` of the state, when the caller has them). Returns the new state (its
-    potential not yet solved: :func:`solve_state`) and a :class:`StepInfo`."""
+def advance(system: PlatingSystem, state: PlatingState, current, dt):
+    """Advance ``state`` by ``dt`` seconds with the face currents stored in it (module docstring).
+    Returns the new state (its potential not yet solved: :func:`solve_state`) and a
+    :class:`StepInfo`."""
     grid, s, electrolyte = system.grid, system.s, system.electrolyte
     solver = _solver_for(grid, system.solver)
     h3 = grid.voxel_size**3
     current = jnp.asarray(current, grid.dtype)
     dt = jnp.asarray(dt, grid.dtype)
-    plate_rate, strip_rate = li_rates(system, state) if rates is None else rates
-    plate, strip = plate_rate * dt, strip_rate * dt
+    per_coulomb = dt / system.coulombs_per_fill
+    shares = stripping_shares(grid, s, system.k, state.theta)
+    # stripping: a cell emptied within the step hands its current to the rest of the Li surface
+    # (plating steps are sized so that no cell fills: :func:`admissible_step`)
+    flows = jax.lax.cond(current < 0, lambda f: saturated_flows(grid, f, shares, per_coulomb, s, state.theta, current),
+                         lambda f: f, state.face_flows)
+    plate, strip = li_change(grid, flows, shares, per_coulomb)
     # the SEI owed is paid out of this step's plated Li (never more than it plates)
     plated = jnp.sum(plate) * system.coulombs_per_fill
     pay = jnp.where(current > 0, _lesser(state.sei_owed, plated), 0.0)
@@ -358,7 +423,7 @@ def advance(system: PlatingSystem, state: PlatingState, current, dt, rates=None)
     eps_new = cotangent_stored(electrolyte_fraction(s, theta))  # read by the salt (coefficients, sink, displaced salt)
     floor = 1e-6
     d_eff = electrolyte.diffusivity(state.concentration) * jnp.maximum(eps_new, floor)
-    reaction = cotangent_stored(cell_total(state.face_flows) / h3)  # R_v [A/m³]
+    reaction = cotangent_stored(cell_total(flows) / h3)  # R_v [A/m³] as passed
     sink = shared_sink(grid, (1.0 - electrolyte.transference) * reaction / FARADAY, eps_new)
     pushed = (eps_old - eps_new) * state.concentration  # [mol/m³ of cell]
     top_salt = system.top.salt_condition(electrolyte, jnp.sum(reaction) * h3, system.projected_area)
@@ -383,4 +448,5 @@ def advance(system: PlatingSystem, state: PlatingState, current, dt, rates=None)
         displaced_salt=state.displaced_salt + jnp.sum(pushed) * h3,
         plated_time=state.plated_time + (state.time + 0.5 * dt) * gained, plated_amount=state.plated_amount + gained,
         concentration_change=c_new - state.concentration, last_dt=dt)
-    return new, StepInfo(jnp.max(jnp.abs(dtheta)), admissible, salt_inflow, salt_stats.iterations, pay)
+    return new, StepInfo(jnp.max(jnp.abs(dtheta)), admissible, salt_inflow, salt_stats.iterations, pay,
+                         cell_total(flows) / system.coulombs_per_fill, moved_share(state.face_flows, flows))

@@ -13,8 +13,12 @@ diffrax writes it: with ``r_n = rtol / max(error_n / scale)``,
 
 ``b1 = icoeff + pcoeff + dcoeff``, ``b2 = -(pcoeff + 2 dcoeff)``, ``b3 = dcoeff``, ``k`` the
 order of the error estimate (2 for a first-order step whose local error is ``O(dt^2)``), the
-factor clipped to ``[factormin, factormax]`` (``factormin`` only after a rejection). The
-defaults are diffrax's (an integral controller, safety 0.9, factors 0.2 and 10).
+factor clipped to ``[factormin, factormax]`` (``factormin`` only after a rejection). Safety
+0.9 and factors 0.2 and 10 are diffrax's defaults; the coefficients are a PI controller
+(``pcoeff`` 0.4, ``icoeff`` 0.3) rather than diffrax's integral one: on the default skeleton's
+plating the integral controller alternated accepted and rejected steps (2,041 rejected of 5,870
+attempts at ``rtol`` 1e-3), the PI one rejected 150 of 1,245 at 1e-2 and 75 of 648 at 3e-2
+(measured; docs/time_integration.md).
 
 Unlike diffrax, the factor is *not* cut off from gradients: a transient's derivative then is the
 exact derivative of the computed map, step sizes included, and agrees with central differences
@@ -69,8 +73,8 @@ class PIDController(AbstractStepSizeController):
     tolerance of every controlled quantity."""
 
     rtol: float = 1e-3
-    pcoeff: float = 0.0
-    icoeff: float = 1.0
+    pcoeff: float = 0.4
+    icoeff: float = 0.3
     dcoeff: float = 0.0
     safety: float = 0.9
     factormin: float = 0.2

@@ -1,4 +1,4 @@
-"""``report.html``: one self-contained page per run directory (issue 5).
+"""``report.html``: one self-contained page per run directory.
 
 :func:`write_report` makes the plots (:mod:`hostsim.pictures.plots`) into ``DIR/figures/``, the 3D renders
 and an animation (:mod:`hostsim.pictures.render`) into ``DIR/renders/``, and writes ``DIR/report.html``
@@ -20,21 +20,26 @@ from pathlib import Path
 
 # summary keys shown, in order, with a label and unit (the key's own suffix is the unit in the file)
 SUMMARY_ROWS = [
-    ("plated_capacity_mAh_cm2", "plated capacity", "mAh/cm²", 1.0, "{:.3f}"),
+    ("plated_capacity_mAh_cm2", "charge passed (net)", "mAh/cm²", 1.0, "{:.4f}"),
+    ("li_metal_mAh_cm2", "of it Li metal", "mAh/cm²", 1.0, "{:.4f}"),
+    ("coulombic_efficiency", "Coulombic efficiency (run)", "%", 100.0, "{:.2f}"),
     ("envelope_growth_um", "envelope growth (mean)", "µm", 1.0, "{:.3f}"),
     ("relative_volume_change", "relative volume change", "%", 100.0, "{:.1f}"),
     ("top_growth_fraction", "Li on top of the host", "%", 100.0, "{:.1f}"),
     ("pore_volume_use", "pore volume used", "%", 100.0, "{:.1f}"),
     ("flux_cv", "interfacial current CV (last plating step)", "-", 1.0, "{:.3g}"),
+    ("flux_cv_mean", "interfacial current CV (mean over plating)", "-", 1.0, "{:.3g}"),
     ("hotspot_ratio", "hot-spot ratio max/mean", "-", 1.0, "{:.3g}"),
     ("min_concentration_ratio", "lowest c / c0 (electrolyte cells)", "-", 1.0, "{:.3g}"),
-    ("sand_time_ratio", "plating time / Sand's time at the hot spot", "-", 1.0, "{:.3g}"),
+    ("sand_time_ratio", "plating time / Sand's time at the projected current", "-", 1.0, "{:.3g}"),
     ("dead_li_fraction", "dead Li", "%", 100.0, "{:.2f}"),
-    ("sei_loss_mAh_cm2", "SEI-loss proxy", "mAh/cm²", 1.0, "{:.4f}"),
+    ("sei_loss_mAh_cm2", "Li lost to SEI (proxy)", "mAh/cm²", 1.0, "{:.4f}"),
     ("final_voltage_V", "final voltage", "mV", 1000.0, "{:.2f}"),
     ("conservation_error", "conservation error", "-", 1.0, "{:.1e}"),
-    ("cap_bound_steps", "steps where the 0.1 cap bound", "-", 1.0, "{:.0f}"),
+    ("time_tolerance", "time tolerance (step controller)", "-", 1.0, "{:.3g}"),
     ("steps", "time steps", "-", 1.0, "{:.0f}"),
+    ("rejected_steps", "rejected steps", "-", 1.0, "{:.0f}"),
+    ("step_median_s", "median step", "s", 1.0, "{:.3g}"),
     ("wall_time_s", "wall time", "s", 1.0, "{:.1f}"),
 ]
 

@@ -11,6 +11,7 @@ key by key (the geometry section is validated by the geometry package that build
     [kinetics]
     exchange_current_density_mA_cm2 = 1.0
     nucleation_overpotential_bare_mV = 30.0
+    sei_charge_C_m2 = 110.0         # charge fresh Li/electrolyte area consumes forming SEI (0: none)
 
     [[protocol.segment]]
     kind = "plate"                  # plate | strip | rest
@@ -25,7 +26,8 @@ key by key (the geometry section is validated by the geometry package that build
     [numerics]
     precision = "float32"
     interface = "face"              # face | centre: where the reaction sits (docs/electrochemistry.md)
-    fill_per_step = 0.05
+    time_tolerance = 0.05           # the step controller's relative tolerance (docs/time_integration.md)
+    voltage_cutoff_V = 0.5          # a segment ends when the voltage rises past it (a strip out of Li)
     newton_steps = 25               # cap on Newton iterations per step (it stops earlier on its tolerances)
     devices = 1                     # "all" or N: split the grid along z over N local devices (a host too large for one)
 
@@ -33,20 +35,25 @@ key by key (the geometry section is validated by the geometry package that build
     max_frames = 40                 # field snapshots (.vti + .pvd) per host, initial and final included
     report = true                   # plots, renders and report.html after the run
 
-Every unknown key is an error naming the section and the allowed keys.
+Every unknown key is an error naming the section and the allowed keys. Keys of earlier versions
+that still work give one note each (:attr:`Case.notes`): ``[numerics] fill_per_step`` (the charge
+per step of fixed steps) sets ``time_tolerance``, ``[numerics] rest_steps`` is ignored (rests
+adapt their steps like every segment).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import tomllib
+import warnings
 from pathlib import Path
 
 from hostsim.electrochemistry.cell import LithiumCounterElectrode, Reservoir
 from hostsim.electrochemistry.electrolyte import ELECTROLYTES, get_electrolyte
 from hostsim.errors import InputError
 from hostsim.electrochemistry.kinetics import Kinetics
-from hostsim.run.protocol import Protocol, Segment
+from hostsim.electrochemistry.metrics import Q_SEI
+from hostsim.run.protocol import DEFAULT_TIME_TOLERANCE, Protocol, Segment
 
 SECTIONS = ("geometry", "electrolyte", "kinetics", "protocol", "cell", "numerics", "output")
 TOPS = ("reservoir", "li_counter_electrode")
@@ -65,12 +72,21 @@ KINETICS_RANGES = {
     "gate_width_mV": (0.0, 100.0),
 }
 MAX_CYCLES = 10000
-# fill_per_step: the share of a voxel layer of interface filled per step; above the per-step cap on
-# any cell (0.1, SPEC 4) the cap binds every step and the charge is held back instead of plated
-NUMERICS_HIGH = {"fill_per_step": 0.1, "newton_steps": 100, "rest_steps": 10000, "voltage_cutoff_V": 5.0}
-NUMERICS_KEYS = {"precision": ("float32", "float64"), "interface": ("face", "centre"), "fill_per_step": float,
-                 "newton_steps": int,
-                 "voltage_cutoff_V": float, "rest_steps": int, "devices": "devices"}
+# (exclusive low, inclusive high) of the numbers in [numerics]: a tolerance of 0.5 lets a step misplace
+# half a voxel of Li (far past any accuracy); 1000 V is beyond every cutoff
+NUMERICS_HIGH = {"time_tolerance": 0.5, "fill_per_step": 0.1, "newton_steps": 100, "rest_steps": 10000,
+                 "voltage_cutoff_V": 5.0}
+NUMERICS_KEYS = {"precision": ("float32", "float64"), "interface": ("face", "centre"), "time_tolerance": float,
+                 "fill_per_step": float, "newton_steps": int, "voltage_cutoff_V": float, "rest_steps": int,
+                 "devices": "devices"}
+OLD_FILL_PER_STEP = 0.05  # the default of the fixed-step scheme's fill_per_step (maps to DEFAULT_TIME_TOLERANCE)
+
+
+def tolerance_for_fill(fill_per_step: float) -> float:
+    """The ``time_tolerance`` an old case's ``fill_per_step`` asks for: the default fill maps to the
+    default tolerance, and the tolerance scales as the fill squared (the adaptive steps' count goes
+    as ``tolerance^-1/2``, the fixed steps' as ``1 / fill``), within the accepted range."""
+    return min(DEFAULT_TIME_TOLERANCE * (fill_per_step / OLD_FILL_PER_STEP) ** 2, NUMERICS_HIGH["time_tolerance"])
 
 
 @dataclasses.dataclass
@@ -83,6 +99,8 @@ class Case:
     numerics: dict
     output: dict
     top: object = None  # hostsim.electrochemistry.cell.Reservoir or LithiumCounterElectrode
+    sei_charge_density: float = Q_SEI  # [C/m²] (hostsim.electrochemistry.plating.PlatingSystem)
+    notes: list = dataclasses.field(default_factory=list)  # one line per deprecated key that still worked
 
 
 def _unknown(section, keys, allowed):
@@ -125,7 +143,12 @@ def parse_case(data: dict, source: str = "case") -> Case:
         raise InputError(f"case [electrolyte] name: unknown set {name!r}; allowed: {', '.join(ELECTROLYTES)}")
     electrolyte = get_electrolyte(name, **el)
     kin = dict(data.get("kinetics", {}))
-    _unknown("kinetics", kin.keys(), KINETICS_KEYS)
+    sei = Q_SEI
+    if "sei_charge_C_m2" in kin:
+        sei = _number("kinetics", "sei_charge_C_m2", kin.pop("sei_charge_C_m2"), high=1e4)
+        if sei < 0:
+            raise InputError(f"case [kinetics] sei_charge_C_m2: must be >= 0, got {sei!r}")
+    _unknown("kinetics", kin.keys(), list(KINETICS_KEYS) + ["sei_charge_C_m2"])
     kinetics = Kinetics(**{KINETICS_KEYS[k][0]: _kinetics_number(k, v) * KINETICS_KEYS[k][1]
                            for k, v in kin.items()})
     proto = dict(data.get("protocol", {}))
@@ -166,6 +189,7 @@ def parse_case(data: dict, source: str = "case") -> Case:
             else:
                 numerics[key] = _number("numerics", key, numerics[key], low=0, integer=kind is int,
                                         high=NUMERICS_HIGH.get(key))
+    notes = _deprecated_numerics(numerics, source)
     output = dict(data.get("output", {}))
     _unknown("output", output.keys(), ("max_frames", "report"))
     if "max_frames" in output:
@@ -180,7 +204,27 @@ def parse_case(data: dict, source: str = "case") -> Case:
     if top_name not in TOPS:
         raise InputError(f"case [cell] top: expected one of {', '.join(TOPS)}; got {top_name!r}")
     top = Reservoir() if top_name == "reservoir" else LithiumCounterElectrode()
-    return Case(source, geometry, electrolyte, kinetics, Protocol(tuple(segments), cycles), numerics, output, top)
+    return Case(source, geometry, electrolyte, kinetics, Protocol(tuple(segments), cycles), numerics, output, top, sei,
+                notes)
+
+
+def _deprecated_numerics(numerics: dict, source: str) -> list:
+    """Keys of the fixed-step scheme that still work: one note each (also a ``FutureWarning``)."""
+    notes = []
+    if "fill_per_step" in numerics:
+        fill = numerics.pop("fill_per_step")
+        if "time_tolerance" in numerics:
+            notes.append(f"{source}: [numerics] fill_per_step is deprecated and ignored next to time_tolerance")
+        else:
+            numerics["time_tolerance"] = tolerance_for_fill(fill)
+            notes.append(f"{source}: [numerics] fill_per_step is deprecated (steps adapt now); {fill:g} sets "
+                         f"time_tolerance = {numerics['time_tolerance']:.3g}")
+    if "rest_steps" in numerics:
+        numerics.pop("rest_steps")
+        notes.append(f"{source}: [numerics] rest_steps is deprecated and ignored (a rest adapts its steps)")
+    for note in notes:
+        warnings.warn(note, FutureWarning, stacklevel=3)
+    return notes
 
 
 def read_toml(path, what: str = "case") -> dict:

@@ -29,6 +29,7 @@ from typing import Callable
 import numpy as np
 
 from hostsim.run.case import Case
+from hostsim.run.protocol import DEFAULT_TIME_TOLERANCE
 from hostsim.run.concurrency import Interrupted, run_in_threads, stop_check  # Interrupted: re-exported
 from hostsim.run.io import write_json
 from hostsim.errors import InputError
@@ -71,12 +72,19 @@ def prepare_output(out, case_file=None, *, resume: bool = False) -> Path:
     return out
 
 
+CHECKPOINT_FORMAT = 2  # the adaptive integrator's carry (format 1: fixed steps, refused)
+
+
 def save_checkpoint(path: Path, checkpoint: dict) -> None:
-    """Write a :func:`hostsim.run.protocol.run_protocol` checkpoint atomically (``.npz``)."""
+    """Write a :func:`hostsim.run.protocol.run_protocol` checkpoint atomically (``.npz``; the
+    segment logs as JSON)."""
     flat = {f"state/{k}": v for k, v in checkpoint["state"].items()}
+    flat.update({f"stepper/{k}": v for k, v in checkpoint["stepper"].items()})
     flat.update({f"series/{k}": v for k, v in checkpoint["series"].items()})
-    for key in ("segment", "chunk", "stopped", "interface_ratio"):
+    flat["logs"] = np.asarray(json.dumps(checkpoint["logs"]))
+    for key in ("segment", "done_time", "total_time"):
         flat[key] = np.asarray(checkpoint[key])
+    flat["format"] = np.asarray(CHECKPOINT_FORMAT)
     tmp = path.with_suffix(".tmp.npz")
     np.savez(tmp, **flat)
     os.replace(tmp, path)  # atomic: an interrupt never leaves a half-written checkpoint
@@ -85,31 +93,34 @@ def save_checkpoint(path: Path, checkpoint: dict) -> None:
 def load_checkpoint(path: Path) -> dict:
     """Read a checkpoint written by :func:`save_checkpoint`; a damaged or foreign one is an
     :class:`InputError` that says what to do."""
+    from hostsim.electrochemistry.integrate import Stepper
     from hostsim.electrochemistry.plating import PlatingState
 
     try:
         with np.load(path) as z:
-            cp = {"state": {}, "series": {}}
+            cp = {"state": {}, "stepper": {}, "series": {}}
             for key in z.files:
-                if key.startswith("state/"):
-                    cp["state"][key[6:]] = z[key]
-                elif key.startswith("series/"):
-                    cp["series"][key[7:]] = z[key]
+                group, _, name = key.partition("/")
+                if name:
+                    cp[group][name] = z[key]
                 else:
                     cp[key] = z[key].item()
     except Exception as e:
         raise InputError(f"{path}: unreadable checkpoint ({type(e).__name__}: {e}); delete it to restart that host") from None
     missing = sorted(set(PlatingState._fields) - set(cp["state"]))
-    if missing:
-        raise InputError(f"{path}: checkpoint from another hostsim version (no {', '.join(missing)}); delete it to "
-                         f"restart that host")
+    if cp.get("format") != CHECKPOINT_FORMAT or missing or not set(Stepper._fields[2:]) <= set(cp["stepper"]):
+        raise InputError(f"{path}: checkpoint from another hostsim version (fixed time steps, or fields missing); "
+                         f"delete it to restart that host")
+    cp["logs"] = json.loads(cp["logs"])
+    cp["together"] = False
     return cp
 
 
 def simulation_options(case: Case) -> dict:
     """Keyword arguments of :func:`hostsim.run.simulation.simulate` from a case's ``[numerics]`` and
     ``[cell]`` sections."""
-    kw = {k: case.numerics[k] for k in ("fill_per_step", "rest_steps") if k in case.numerics}
+    kw = {"time_tolerance": case.numerics.get("time_tolerance", DEFAULT_TIME_TOLERANCE),
+          "sei_charge_density": case.sei_charge_density}
     if "newton_steps" in case.numerics:  # the cap on the adaptive Newton's iterations per step
         from hostsim.numerics.newton import AdaptiveNewton
 
@@ -140,7 +151,8 @@ def run_host(out: Path, name: str, fields, case: Case, *, resume: bool = False, 
              progress: Callable | None = None):
     """Run ``case``'s protocol on one host into ``out``; returns the
     :class:`~hostsim.run.simulation.SimulationResult`. With ``resume`` it continues from the host's
-    checkpoint when there is one. ``progress(done, total, segment)`` is called between chunks.
+    checkpoint when there is one. ``progress(done, total, segment)`` is called between chunks
+    (``done`` and ``total``: protocol time [s]).
     Raises :class:`Interrupted` on Ctrl-C (the checkpoint is kept)."""
     from hostsim.run.simulation import simulate, write_outputs
     from hostsim.run.snapshots import SnapshotWriter
@@ -181,7 +193,7 @@ def run_members(outs: list, name: str, fields_list: list, case: Case, *, resume:
     """:func:`run_host` of several hosts of one grid, each into its own folder of ``outs`` (host
     ``name`` in each), as one ``vmap``-ped run (members of a batch). Each member writes what
     :func:`run_host` writes, its checkpoint included (a single run's format). With ``resume``:
-    when every member has a checkpoint at the same place they continue together; when only some
+    when every member has a checkpoint in the same segment they continue together; when only some
     have one (a kill between two members' checkpoint files), each continues alone. ``mesh``
     splits the members over its devices. Returns the members' results."""
     from hostsim.run.simulation import simulate_members, write_outputs
@@ -190,7 +202,7 @@ def run_members(outs: list, name: str, fields_list: list, case: Case, *, resume:
     checkpoints = [Path(out) / f"{name}_checkpoint.npz" for out in outs]
     starts = [load_checkpoint(cp) if resume and cp.exists() else None for cp in checkpoints]
     if any(st is not None for st in starts) and (any(st is None for st in starts) or len(
-            {(int(st["segment"]), int(st["chunk"])) for st in starts}) > 1):
+            {int(st["segment"]) for st in starts}) > 1):
         return [run_host(Path(out), name, f, case, resume=True, max_frames=max_frames) for out, f in zip(outs, fields_list)]
     grid = fields_list[0].grid
     first = fields_list[0]
@@ -220,7 +232,8 @@ def run_hosts(out: Path, hosts, case: Case, *, resume: bool = False, max_frames:
     """Run every ``(name, host)`` of ``hosts`` into ``out`` (``host`` has ``fields()`` or is the
     fields); writes ``summary.json`` and returns the summaries by name (in the order of ``hosts``).
     With ``resume``, finished hosts are read back and interrupted ones continue from their
-    checkpoints. ``progress(name, done, total, segment, elapsed_s)`` (raising in it stops the run
+    checkpoints. ``progress(name, done_s, total_s, segment, elapsed_s)`` (protocol time done and in
+    all, and wall time; raising in it stops the run
     at that chunk); ``on_host(name, summary, finished_before)``. ``workers`` > 1 runs that many
     hosts at a time, each in a thread (:mod:`hostsim.run.concurrency`; the same numbers, bit for
     bit): one host's program loading, host building and snapshot writing then overlap another's

@@ -27,17 +27,16 @@ import numpy as np
 from hostsim.errors import InputError
 
 #: columns every ``NAME_timeseries.csv`` must have (docs/outputs.md)
-EXPECTED_COLUMNS = ("time_s", "voltage_V", "current_A", "plated_charge_C", "capacity_mAh_cm2",
+EXPECTED_COLUMNS = ("time_s", "step_s", "voltage_V", "current_A", "passed_charge_C", "capacity_mAh_cm2",
                     "envelope_mean_um", "envelope_max_um", "mean_current_density_A_m2", "flux_cv",
-                    "hotspot_ratio", "min_interface_concentration_mol_m3", "max_dtheta", "cap_binding",
-                    "segment")
+                    "hotspot_ratio", "min_interface_concentration_mol_m3", "max_dtheta", "segment", "cycle")
 _INT_META = ("collector_layers", "host_top")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class RunResult:
-    """One case of a run directory. ``series`` maps CSV column -> float array (one value per time
-    step, the first row is after step 1); ``snapshots`` is ``[(time_s, Path), ...]`` from the
+    """One case of a run directory. ``series`` maps CSV column -> float array (one row per
+    segment start, ``step_s`` 0, and one per accepted time step, at its end); ``snapshots`` is ``[(time_s, Path), ...]`` from the
     ``.pvd`` in time order (the first one is the initial state); ``final_snapshot`` is
     ``NAME_fields_final.vti`` when present."""
 

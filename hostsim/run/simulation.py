@@ -33,7 +33,7 @@ Summary definitions (beyond :mod:`hostsim.electrochemistry.metrics`):
 * ``top_growth_fraction``: Li above the host slab / all Li in the electrode at the end;
   ``pore_volume_use``: Li in the slab (infused included) / the slab's pore volume;
 * ``flux_cv``, ``hotspot_ratio``: at the last plating step; ``flux_cv_mean``: time-weighted over
-  the plating steps; ``min_concentration_ratio``: the lowest c / c0 in an electrolyte cell
+  the plating steps (trapezoidal); ``min_concentration_ratio``: the lowest c / c0 in an electrolyte cell
   (eps > 0.5) over the run; ``min_front_concentration_ratio``: the lowest surface concentration
   (cell value extrapolated to the interface) over every cell owning interface area;
   ``sand_time_ratio``: the longest plating segment's run time over Sand's time at the *projected*
@@ -77,9 +77,16 @@ def _li_coulombs(theta, h):
     return float(np.sum(np.asarray(theta, np.float64))) * h**3 * FARADAY / LI_MOLAR_VOLUME
 
 
-def _weighted_mean(values, weights):
-    total = float(np.sum(weights))
-    return float(np.sum(values * weights) / total) if total > 0 else None
+def time_average(values, dt, rows) -> float | None:
+    """The time average of a quantity over the steps marked by ``rows`` (trapezoidal: each step
+    weighs the rows at its two ends; a segment's first row is its starting state, so every step
+    has a row before it)."""
+    values, dt = np.asarray(values, np.float64), np.asarray(dt, np.float64)
+    steps = np.nonzero(np.asarray(rows) & (dt > 0))[0]
+    steps = steps[steps > 0]
+    if not steps.size:
+        return None
+    return float(np.sum(0.5 * (values[steps - 1] + values[steps]) * dt[steps]) / np.sum(dt[steps]))
 
 
 def cycle_metrics(series, segments, h0, projected) -> dict:
@@ -109,8 +116,8 @@ def cycle_metrics(series, segments, h0, projected) -> dict:
         out["cycle_relative_volume_change"].append(float((heights.max() - heights.min()) / heights.max())
                                                    if heights.max() > 0 else 0.0)
         v, cur = np.asarray(series["voltage"], np.float64), np.asarray(series["current"])
-        mean_strip = _weighted_mean(v[rows & (cur < 0)], dt[rows & (cur < 0)])
-        mean_plate = _weighted_mean(v[rows & (cur > 0)], dt[rows & (cur > 0)])
+        mean_strip = time_average(v, dt, rows & (cur < 0))
+        mean_plate = time_average(v, dt, rows & (cur > 0))
         out["cycle_hysteresis_V"].append(mean_strip - mean_plate if mean_strip is not None and mean_plate is not None
                                          else None)
         before = {"dead": dead, "sei": sei, "env": float(env[last])}
@@ -206,7 +213,7 @@ def summarize(name, grid, s, k, theta0, collector_layers, host_top, state, serie
         "flux_cv": float(series["flux_cv"][last]),
         # the design loop's flux term is this average (inverse.objectives.plating_terms), not the last
         # step's CV: a front reaching the top in the last steps moves the last value most (docs/design.md)
-        "flux_cv_mean": _weighted_mean(np.asarray(series["flux_cv"], np.float64)[plating], dt[plating]),
+        "flux_cv_mean": time_average(series["flux_cv"], dt, plating),
         "hotspot_ratio": float(series["hotspot_ratio"][last]),
         "hotspot_pnorm_ratio": float(series["hotspot_pnorm"][last]),
         "mean_interfacial_current_A_m2": float(series["flux_mean"][last]),
