@@ -30,6 +30,7 @@ import numpy as np
 import optax
 
 from hostsim import InputError
+from hostsim.electrochemistry.integrate import DEFAULT_TIME_TOLERANCE
 
 from .objectives import TERMS, plating_terms, steady_terms, weighted_objective
 from .constraints import connected_host_fraction, feature_sizes
@@ -83,9 +84,10 @@ def design_terms(study: Study, base):
     def terms(param, x):
         return plating_terms(base.grid, param.fields(x), study.case.electrolyte, study.case.kinetics,
                              current_density=seg.current_density, capacity=seg.capacity,
-                             steps=study.design["plating_steps"], collector_layers=base.collector_layers,
-                             host_top=base.host_top, top=study.case.top,
-                             strip=None if strip is None else (strip.current_density, strip.capacity))
+                             collector_layers=base.collector_layers, host_top=base.host_top, top=study.case.top,
+                             strip=None if strip is None else (strip.current_density, strip.capacity),
+                             time_tolerance=study.case.numerics.get("time_tolerance", DEFAULT_TIME_TOLERANCE),
+                             max_steps=study.design["max_steps"], sei_charge_density=study.case.sei_charge_density)
 
     return terms
 
@@ -260,19 +262,20 @@ def _write_design_pvd(out: Path, keep: int | None = None) -> None:
 
 def _check_transient(study: Study, iteration: int, terms: dict, warm: bool) -> None:
     """Stop the study (one line, exit code 2; the checkpoint keeps the iterations before) when the
-    design's transient had failed steps: its terms and gradient would be finite and wrong
-    (:func:`inverse.objectives.failed_steps`)."""
+    design's transient did not complete: its terms and gradient would be finite and wrong
+    (:func:`inverse.objectives.plating_terms`' ``failed_steps``)."""
     failed = int(terms.get("failed_steps", 0))
     if not failed:
         return
     if warm:
         raise InputError(f"design iteration {iteration}: the steady surrogate's potential solve did not converge, "
                          f"so its terms and gradient are not the physics; lower [optimizer] learning_rate")
-    steps = study.design["plating_steps"] * (2 if study.strip_segment is not None else 1)
-    raise InputError(f"design iteration {iteration}: {failed} of the {steps} steps of the design transient failed "
-                     f"(a potential or salt solve missed its tolerance), so its terms and gradient are not the "
-                     f"physics; raise [design] plating_steps or lower [optimizer] learning_rate (the checkpoint "
-                     f"keeps the iterations before)")
+    segments = 2 if study.strip_segment is not None else 1
+    raise InputError(f"design iteration {iteration}: {failed} of the {segments} segment(s) of the design transient did "
+                     f"not complete (an event ended it early, e.g. the electrolyte depleted or a strip ran out of Li, "
+                     f"or [design] max_steps = {study.design['max_steps']} attempts ran out), so its terms and gradient "
+                     f"are not the physics asked for; raise max_steps or lower [optimizer] learning_rate (the "
+                     f"checkpoint keeps the iterations before)")
 
 
 def _to_float(d: dict) -> dict:
@@ -409,8 +412,8 @@ crisp_virtual_temperature = eqx.filter_jit(virtual_temperature)
 
 def verify_design(study: Study, param, x_start, x_final, out: Path) -> dict:
     """Re-simulate the start and the final design with the ordinary run pipeline
-    (:func:`hostsim.run.pipeline.run_hosts`, the study's case: its protocol at ``fill_per_step``, not the
-    design transient's step count) into ``out/verification``; the final host is also saved as
+    (:func:`hostsim.run.pipeline.run_hosts`, the study's case and its time tolerance, no cap on the
+    steps) into ``out/verification``; the final host is also saved as
     ``final_host.vti``. Returns the summaries' headline numbers (units in the keys): the report's
     claims come from here, not from the optimiser's model."""
     import geometries as geo

@@ -1,8 +1,10 @@
-"""Design objectives: differentiable scalars of a design field or of a plating run (issue 12).
+"""Design objectives: differentiable scalars of a design field or of a plating run.
 
-:func:`plating_terms` runs the plating transient of a design (``hostsim.plate``: a ``lax.scan``
-of galvanostatic steps with the implicit Newton derivative) and returns every design term as a
-scalar, each differentiable in the fields:
+:func:`plating_terms` runs the plating transient of a design with the run pipeline's adaptive
+integrator (:func:`hostsim.electrochemistry.integrate.integrate`: a checkpointed ``lax.scan`` of
+at most ``max_steps`` attempts, the implicit Newton derivative in each, step sizes and event
+location included in the derivative) and returns every design term as a scalar, each
+differentiable in the fields:
 
 * ``top_growth``: Li plated above the host slab / all Li plated [-];
 * ``envelope_growth_um``: mean electrode-height change [µm] (envelope = max(slab top, material
@@ -10,23 +12,22 @@ scalar, each differentiable in the fields:
 * ``relative_volume_change``: (H_max - H_min) / H_max of the mean envelope height H over the
   transient (the run summaries' definition), at its start, after plating and, when the study's
   protocol strips after plating (a plate/strip cycle), after stripping [-];
-* ``flux_cv``: area-weighted CV of the interfacial current density, averaged over the steps [-];
-* ``hotspot``: p-norm (p = 8) hot-spot ratio, averaged over the steps [-];
-* ``sei_mAh_cm2``: SEI-loss proxy, q_SEI x (sum of the Li-area increases) / projected area;
+* ``flux_cv``: area-weighted CV of the interfacial current density, time-averaged over the
+  plating steps (trapezoidal, as the run summaries' ``flux_cv_mean``) [-];
+* ``hotspot``: p-norm (p = 8) hot-spot ratio, time-averaged likewise [-];
+* ``sei_mAh_cm2``: SEI-loss proxy: the charge fresh Li area owes the SEI over the transient
+  (paid out of plated Li, or still owed) / projected area [mAh/cm²];
 * ``host_mass_mg_cm2``: host mass per projected area (conducting share at ``conductor_density``,
   the rest at ``insulator_density``);
 * ``virtual_temperature``: how well the conductor is connected to the collector, ~1 when all of it
   is, hundreds with an island (:mod:`inverse.connectivity`; a property of the design's
   fields, not of the plating; one more linear solve).
 
-Besides the terms, ``failed_steps`` counts the transient's steps whose potential solve missed its
-tolerances or whose salt solve failed (its concentration is then NaN, and every later step is
-computed from a broken state). It carries no gradient and no weight: it says whether the terms
-are the physics at all. A scan of fixed steps cannot retry a step with a smaller one as the run
-pipeline does, so a failure there is not rare: measured, the free-form showcase's final design
-(32x32x48, float32) fails from step 12 of its 24 and its terms came out finite and wrong (top
-growth 0.21 where the run pipeline finds 0, step-averaged flux CV 0.010 where its 11 healthy steps
-give 0.021, the failed steps adding zeros). The design loop stops on it (:func:`inverse.loop.run_study`).
+Besides the terms, ``failed_steps`` counts the transient's segments that did not complete: an
+event ended them early (the electrolyte depleting, the voltage cutoff of a strip out of Li, Li
+at the top of the box) or ``max_steps`` attempts ran out. It carries no gradient and no weight:
+it says whether the terms are the physics asked for at all, and the design loop stops on it
+(:func:`inverse.loop.run_study`).
 
 :func:`steady_terms` is the cheap steady surrogate for warm-up iterations (``[design]
 warmup_iterations``): one potential solve of the design at the start of plating (uniform salt,
@@ -54,8 +55,11 @@ import jax.numpy as jnp
 
 from hostsim import PCG, Grid, effective_diffusivity_ratio
 from hostsim.electrochemistry.constants import FARADAY, LI_MOLAR_VOLUME
+from hostsim.electrochemistry.cell import Reservoir
+from hostsim.electrochemistry.integrate import COMPLETED, DEFAULT_TIME_TOLERANCE, integrate, time_average
 from hostsim.electrochemistry.metrics import COULOMB_PER_MAH_CM2, Q_SEI, envelope_heights, flux_statistics
-from hostsim.electrochemistry.plating import initial_state, plate
+from hostsim.electrochemistry.plating import PlatingSystem, initial_state
+from hostsim.numerics.stepsize import PIDController
 
 from .connectivity import virtual_temperature
 
@@ -76,62 +80,56 @@ def tortuosity_objective(grid: Grid, conductivity: jax.Array, solver: PCG = PCG(
     return jnp.mean(conductivity) / effective_diffusivity_ratio(grid, conductivity, solver=solver)
 
 
-def plating_terms(grid: Grid, fields, electrolyte, kinetics, *, current_density, capacity, steps,
-                  collector_layers, host_top, top=None, conductor_density=CU_DENSITY,
-                  insulator_density=PI_DENSITY, strip=None) -> dict:
-    """Plate ``capacity`` [C/m²] at ``current_density`` [A/m²] in ``steps`` steps into the design
-    ``fields = (s, k, l, theta0)``; returns the design terms (see the module docstring).
+DESIGN_MAX_STEPS = 200  # attempts per segment of a design transient (memory for the gradient grows with it)
 
-    ``strip = (current_density [A/m²], capacity [C/m²])``: then strip that much in another
-    ``steps`` steps (a plate/strip cycle). The plating terms stay those of the plating; the
-    SEI proxy counts the new Li area of the whole cycle, and ``relative_volume_change`` spans it."""
+
+def plating_terms(grid: Grid, fields, electrolyte, kinetics, *, current_density, capacity, collector_layers, host_top,
+                  top=None, conductor_density=CU_DENSITY, insulator_density=PI_DENSITY, strip=None,
+                  time_tolerance=DEFAULT_TIME_TOLERANCE, max_steps=DESIGN_MAX_STEPS, sei_charge_density=Q_SEI) -> dict:
+    """Plate ``capacity`` [C/m²] at ``current_density`` [A/m²] into the design ``fields = (s, k, l,
+    theta0)`` with adaptive steps at ``time_tolerance`` (at most ``max_steps`` attempts); returns
+    the design terms (see the module docstring).
+
+    ``strip = (current_density [A/m²], capacity [C/m²])``: then strip that much (a plate/strip
+    cycle). The plating terms stay those of the plating; the SEI proxy counts the new Li area of
+    the whole cycle, and ``relative_volume_change`` spans it."""
     s, k, l, theta0 = fields
     h = grid.voxel_size
     projected = grid.length[0] * grid.length[1]
-    kw = {} if top is None else {"top": top}
-    state, rec = plate(grid, s, k, l, initial_state(grid, theta0, electrolyte), electrolyte, kinetics,
-                       current_density * projected, capacity / current_density / steps, steps, **kw)
+    system = PlatingSystem(grid, s, k, l, electrolyte, kinetics, top=Reservoir() if top is None else top,
+                           sei_charge_density=sei_charge_density, collector_layers=collector_layers, host_top=host_top)
+    controller = PIDController(rtol=time_tolerance)
+    plated, rows = integrate(system, initial_state(grid, theta0, electrolyte), current_density * projected,
+                             capacity / current_density, controller=controller, max_steps=max_steps)
+    state = plated.state
     gained = state.theta - theta0
-    total = jnp.sum(gained)
     mean_height = lambda theta: jnp.mean(envelope_heights(s, theta, h, collector_layers, host_top))  # noqa: E731
     heights = [mean_height(theta0), mean_height(state.theta)]
-    records = [rec]
+    unfinished = (plated.status != COMPLETED).astype(jnp.int32)
     if strip is not None:
         strip_current, strip_capacity = strip
-        stripped, strip_rec = plate(grid, s, k, l, state, electrolyte, kinetics, -strip_current * projected,
-                                    strip_capacity / strip_current / steps, steps, **kw)
-        heights.append(mean_height(stripped.theta))
-        records.append(strip_rec)
-        # a strip that ran out of connected Li passed less than it was asked: its volume change is not the
-        # cycle's (counted as one failed step: the study stops and says so)
-        asked = strip_capacity * projected
-        passed = state.plated_charge - stripped.plated_charge
-        short_strip = jax.lax.stop_gradient((passed < 0.99 * asked).astype(passed.dtype))
-    every = jax.tree.map(lambda *a: jnp.concatenate(a), *records)
-    area = jnp.concatenate([jnp.zeros(1, every.li_interface_area.dtype), every.li_interface_area])
+        stripped, _ = integrate(system, state, -strip_current * projected, strip_capacity / strip_current,
+                                controller=controller, max_steps=max_steps)
+        heights.append(mean_height(stripped.state.theta))
+        # a strip that ran out of connected Li (its voltage cutoff) did not pass what it was asked: its
+        # volume change is not the cycle's
+        unfinished = unfinished + (stripped.status != COMPLETED)
+        state = stripped.state
     mass = jnp.sum(s * (k * conductor_density + (1.0 - k) * insulator_density)) * h**3 / projected  # kg/m²
     heights = jnp.stack(heights)
     return {
-        "top_growth": jnp.sum(gained[:, :, host_top:]) / total,
+        "top_growth": jnp.sum(gained[:, :, host_top:]) / jnp.sum(gained),
         "envelope_growth_um": (heights[1] - heights[0]) * 1e6,
         # the run summaries' (H_max - H_min) / H_max of the mean envelope, over the transient's ends (start,
         # plated, stripped: the envelope grows while plating and shrinks while stripping, so its extremes are there)
         "relative_volume_change": (jnp.max(heights) - jnp.min(heights)) / jnp.max(heights),
-        "flux_cv": jnp.mean(rec.flux_cv),
-        "hotspot": jnp.mean(rec.hotspot_pnorm),
-        "sei_mAh_cm2": Q_SEI * jnp.sum(jax.nn.relu(jnp.diff(area))) / projected / COULOMB_PER_MAH_CM2,
+        "flux_cv": time_average(rows.observation.flux_cv, rows),
+        "hotspot": time_average(rows.observation.hotspot_pnorm, rows),
+        "sei_mAh_cm2": (state.sei_charge + state.sei_owed) / projected / COULOMB_PER_MAH_CM2,
         "host_mass_mg_cm2": mass * 100.0,  # kg/m² -> mg/cm²
         "virtual_temperature": virtual_temperature(grid, s, k, collector_layers, host_top),
-        "failed_steps": failed_steps(every) + (short_strip if strip is not None else 0.0),
+        "failed_steps": jax.lax.stop_gradient(jnp.asarray(unfinished, gained.dtype)),
     }
-
-
-def failed_steps(records):
-    """How many steps of a plating transient (its stacked step records) failed: the potential
-    solve missed its tolerances, or the salt solve failed (its NaN concentration leaves the step no
-    finite electrolyte minimum). A count without a gradient (see the module docstring)."""
-    failed = (~records.newton_converged) | (~jnp.isfinite(records.min_concentration))
-    return jax.lax.stop_gradient(jnp.sum(failed).astype(records.min_concentration.dtype))
 
 
 def steady_terms(grid: Grid, fields, electrolyte, kinetics, *, current_density, capacity, collector_layers, host_top,

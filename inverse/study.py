@@ -15,7 +15,8 @@ with which optimiser and budget. Every key is validated; a bad one is one
     beta_max = 32.0                      #   iterations up to beta_max (continuation)
     beta_every = 10
     beta_growth = "geometric"            #   x 2^(1/beta_every) each iteration, or "doubling" at once
-    plating_steps = 20                   # steps of the plating transient per design iteration
+    max_steps = 200                      # attempts of each segment of the design transient (steps adapt to
+                                         #   [numerics] time_tolerance; the gradient's memory grows with this)
     warmup_iterations = 0                # first iterations on the steady surrogate (one potential solve)
 
     [geometry]                           # the base host, as in a case file (family + parameters)
@@ -25,7 +26,7 @@ with which optimiser and budget. Every key is validated; a bad one is one
     current_mA_cm2 = 4.0
     capacity_mAh_cm2 = 0.4
     [[protocol.segment]]                 # optional: one strip segment after it (a plate/strip cycle,
-    kind = "strip"                       #   plating_steps steps more; relative_volume_change spans it)
+    kind = "strip"                       #   relative_volume_change spans it)
     current_mA_cm2 = 4.0
     capacity_mAh_cm2 = 0.3
 
@@ -52,13 +53,14 @@ with which optimiser and budget. Every key is validated; a bad one is one
 from __future__ import annotations
 
 import dataclasses
+import warnings
 
 from hostsim import InputError
 from hostsim.run.case import Case, parse_case, read_toml
 
-from .objectives import TERMS
+from .objectives import DESIGN_MAX_STEPS, TERMS
 
-DESIGN_KEYS = ("parameterisation", "layers", "fields", "start_k", "start_l", "parameters", "plating_steps",
+DESIGN_KEYS = ("parameterisation", "layers", "fields", "start_k", "start_l", "parameters", "max_steps", "plating_steps",
                "porosity", "feature_size_um", "beta_start", "beta_max", "beta_every", "beta_growth",
                "warmup_iterations")
 OPTIMIZER_KEYS = ("name", "learning_rate", "clip", "iterations", "schedule", "final_fraction")
@@ -69,7 +71,7 @@ DEFAULT_STUDY = {
     # a thick, fine Cu skeleton plated fast to ~60 % of its pore volume: the uniform start crowds
     # the reaction at the top (transport), not for lack of room
     "design": {"parameterisation": "layer_profile", "layers": 8, "fields": ["k", "l"], "start_k": 0.9,
-               "start_l": 0.5, "plating_steps": 16},
+               "start_l": 0.5},
     "geometry": {"family": "cu_skeleton", "width_um": 3.0, "height_um": 7.0, "thickness_um": 4.0,
                  "voxel_size_um": 0.25, "fibre_diameter_um": 0.5},
     "protocol": {"segment": [{"kind": "plate", "current_mA_cm2": 8.0, "capacity_mAh_cm2": 0.4}]},
@@ -162,8 +164,17 @@ def parse_study(data: dict, source: str = "study") -> Study:
     if kind not in ("layer_profile", "family", "free_form"):
         raise InputError(f"study [design] parameterisation: expected layer_profile, family or free_form; got {kind!r}")
     design["layers"] = _number("design", "layers", design.get("layers", 8), low=1, integer=True, allow_equal=True)
-    design["plating_steps"] = _number("design", "plating_steps", design.get("plating_steps", 20), low=1, integer=True,
-                                      allow_equal=True)
+    if "plating_steps" in design:  # the fixed steps of earlier versions: the steps adapt now
+        old = design.pop("plating_steps")
+        note = (f"{source}: [design] plating_steps is deprecated and ignored ({old!r}): the transient's steps adapt "
+                f"to [numerics] time_tolerance, at most [design] max_steps")
+        case.notes.append(note)
+        warnings.warn(note, FutureWarning, stacklevel=2)
+    design["max_steps"] = _number("design", "max_steps", design.get("max_steps", DESIGN_MAX_STEPS), low=1, integer=True,
+                                  allow_equal=True)
+    if design["max_steps"] > 10000:
+        raise InputError(f"study [design] max_steps: at most 10000 (the gradient keeps every step); got "
+                         f"{design['max_steps']}")
     design["warmup_iterations"] = _number("design", "warmup_iterations", design.get("warmup_iterations", 0), low=0,
                                           integer=True, allow_equal=True)
     fields = design.setdefault("fields", ["s", "l"] if kind == "free_form" else ["k", "l"])

@@ -50,6 +50,7 @@ from hostsim.electrochemistry.plating import (
     solve_state)
 from hostsim.numerics.stepsize import AbstractStepSizeController, ControllerState, PIDController
 
+DEFAULT_TIME_TOLERANCE = 0.05  # the run's rtol (docs/time_integration.md: the convergence study)
 RUNNING, COMPLETED, EVENT, FAILED = 0, 1, 2, 3  # a segment's status
 NO_EVENT = -2  # no event has been crossed (CURRENT_NOT_PASSED is -1, the events count from 0)
 LOCATE_TIME = 1e-9  # an event's bracket shorter than this share of the segment's time ends the search
@@ -213,6 +214,20 @@ def attempt(system: PlatingSystem, carry: Stepper, drive: Drive, controller: Abs
                      solved.sei_charge, error / controller.rtol, parts / controller.rtol, jnp.where(fresh, zero, info.max_dtheta),
                      info.admissible | fresh, jnp.where(fresh, zero, info.salt_inflow), jnp.where(fresh, 0, info.salt_iterations), obs)
     return new, record
+
+
+def time_average(values, attempts: Attempt):
+    """The time average of a per-attempt quantity over the accepted steps of stacked attempts
+    (:func:`integrate`'s), trapezoidal: each step weighs the accepted rows at its two ends (the
+    segment's starting row included). Differentiable."""
+    accepted = attempts.accepted
+    index = jnp.arange(accepted.shape[0])
+    latest = jax.lax.cummax(jnp.where(accepted, index, -1))  # the last accepted row up to each row
+    before = jnp.concatenate([jnp.full((1,), -1, latest.dtype), latest[:-1]])
+    weight = jnp.where(accepted & (attempts.dt > 0) & (before >= 0), attempts.dt, 0.0)
+    mean = 0.5 * (values[jnp.maximum(before, 0)] + values)
+    total = jnp.sum(weight)
+    return jnp.sum(jnp.where(weight > 0, mean, 0.0) * weight) / jnp.where(total > 0, total, 1.0)
 
 
 def _blank(shapes):

@@ -247,7 +247,7 @@ class Concurrent:
 
 @dataclasses.dataclass(frozen=True)
 class Together:
-    """Members of one grid, static settings and step plan run as one ``vmap``-ped program
+    """Members of one grid and static settings run as one ``vmap``-ped program (each with its own steps)
     (:func:`hostsim.run.pipeline.run_members`), at most ``max_members`` and at most a quarter of
     the free memory at a time (:data:`MEMBER_BYTES_PER_VOXEL`); ``mesh`` (a 1-D mesh,
     :func:`hostsim.numerics.sharding.member_mesh`) splits them over its devices (a chunk is
@@ -396,11 +396,9 @@ def _run_member(out: Path, member: Member, hosts_of: Callable, resume: bool, max
 
 
 def _together_chunks(members: list, hosts_of: Callable, schedule: Together) -> list:
-    """Members grouped by what one ``vmap``-ped program needs to share (grid, static settings,
-    step plan), in chunks; a member that cannot join one (several hosts, a split grid, a host
+    """Members grouped by what one ``vmap``-ped program needs to share (grid and static settings;
+    each member takes its own adaptive steps), in chunks; a member that cannot join one (several hosts, a split grid, a host
     that fails to build) is a chunk of its own, run alone."""
-    from hostsim.run.pipeline import simulation_options
-    from hostsim.run.protocol import step_plan
 
     groups: dict = {}
     alone = []
@@ -412,14 +410,11 @@ def _together_chunks(members: list, hosts_of: Callable, schedule: Together) -> l
                 raise ValueError("not batchable")
             name, host = hosts[0]
             fields = host.fields() if hasattr(host, "fields") else host
-            options = simulation_options(case)
-            plan = step_plan(fields.grid, fields.s, fields.k, fields.theta, case.protocol,
-                             fill_per_step=options.get("fill_per_step", 0.05), rest_steps=options.get("rest_steps", 4))
         except Exception:  # noqa: BLE001 - run alone: the ordinary path reports any failure
             alone.append([member])
             continue
         statics = json.dumps({k: v for k, v in member.data.items() if k != "geometry"}, sort_keys=True, default=str)
-        key = (fields.grid, fields.collector_layers, fields.host_top, name, statics, plan)
+        key = (fields.grid, fields.collector_layers, fields.host_top, name, statics)
         groups.setdefault(key, []).append((member, name, fields))
     import math
 

@@ -32,7 +32,7 @@ from hostsim.electrochemistry.cell import Reservoir
 from hostsim.electrochemistry.constants import FARADAY, LI_MOLAR_VOLUME
 from hostsim.electrochemistry.events import CURRENT_NOT_PASSED, Depletion, LiReachesTop, VoltageCutoff
 from hostsim.electrochemistry.integrate import (
-    COMPLETED, EVENT, FAILED, NO_EVENT, RUNNING, Drive, Stepper, run_attempts, start)
+    COMPLETED, DEFAULT_TIME_TOLERANCE, EVENT, FAILED, NO_EVENT, RUNNING, Drive, Stepper, run_attempts, start)
 from hostsim.electrochemistry.interfaces import interface_area
 from hostsim.electrochemistry.metrics import COULOMB_PER_MAH_CM2, Q_SEI, envelope_heights
 from hostsim.electrochemistry.plating import TOP_MARGIN_LAYERS, PlatingState, PlatingSystem
@@ -44,7 +44,6 @@ from hostsim.numerics.sharding import shard_cells, shard_members
 from hostsim.numerics.stepsize import ControllerState, PIDController
 from hostsim.run.programs import stored_program
 
-DEFAULT_TIME_TOLERANCE = 0.05  # the controller's rtol (docs/time_integration.md: the convergence study)
 CHUNK_ATTEMPTS = 25  # attempts per compiled chunk: progress, checkpoints and snapshots happen between chunks
 MAX_ATTEMPTS = 100_000  # per segment: more is a case that cannot run (a step size that collapsed)
 OUTCOMES = {COMPLETED: "completed", EVENT: "event", FAILED: "failed", RUNNING: "running"}
