@@ -1,5 +1,6 @@
-"""Plating into voxels: Faraday's law / volume (SPEC 6.1), conservation in a 3D host, the
-per-step cap, and gradients through a short plating transient (SPEC 6.8)."""
+"""Plating into voxels with adaptive steps: Faraday's law / volume, the exact charge of every
+segment, conservation in a 3D host and every family, and gradients through a short adaptive
+plating transient (central differences in float64, float32 within 2 %)."""
 
 from __future__ import annotations
 
@@ -7,42 +8,45 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from segments import accepted, completed, fixed_steps, li_coulombs, run_segment, system
 
 from hostsim import FARADAY, LI_MOLAR_VOLUME, Grid, Kinetics, get_electrolyte
-from hostsim.electrochemistry.plating import initial_state, plate
+from hostsim.electrochemistry.plating import initial_state
 
 ORACLE = get_electrolyte("spec_oracle")
 MAH_CM2 = 36000.0  # C/m² per mAh/cm²
 
 
 def _foil(grid):
-    s = jnp.zeros(grid.shape).at[:, :, 0].set(1.0)
-    return s, jnp.ones(grid.shape), jnp.zeros(grid.shape)
+    s = jnp.zeros(grid.shape, grid.dtype).at[:, :, 0].set(1.0)
+    return s, jnp.ones(grid.shape, grid.dtype), jnp.zeros(grid.shape, grid.dtype)
 
 
 def test_faraday_volume_on_a_flat_foil():
-    """1 mAh/cm² at 1 mA/cm² on bare Cu: the Li layer is Q V_m / F = 4.8497 µm thick to round-off
-    (3 mAh/cm² would be 14.549 µm), and the plated charge equals I t."""
+    """1 mAh/cm² at 1 mA/cm² on bare Cu (SEI off): the Li layer is Q V_m / F = 4.8497 µm thick to
+    round-off (3 mAh/cm² would be 14.549 µm), the segment lands on its duration, and every
+    column holds the same."""
     h = 0.5e-6
     g = Grid.create((3, 3, 20), voxel_size=h, lateral="periodic", precision="float64")
     s, k, l = _foil(g)
-    J, q, steps = 10.0, 1.0 * MAH_CM2, 120  # dtheta per step 0.081 < 0.1
+    J, q = 10.0, 1.0 * MAH_CM2
     area = (3 * h) ** 2
-    dt = q / J / steps
-    st, rec = plate(g, s, k, l, initial_state(g, jnp.zeros(g.shape), ORACLE), ORACLE, Kinetics(), J * area, dt, steps)
-    thickness = float(jnp.mean(jnp.sum(st.theta, axis=2))) * h
+    carry, rows = run_segment(g, s, k, l, initial_state(g, jnp.zeros(g.shape), ORACLE), ORACLE, Kinetics(), J * area,
+                              q / J, sei=0.0)
+    assert completed(carry) and int(carry.rejected) < int(carry.steps)
+    thickness = float(jnp.mean(jnp.sum(carry.state.theta, axis=2))) * h
     assert thickness == pytest.approx(q * LI_MOLAR_VOLUME / FARADAY, rel=1e-12)
     assert 3 * MAH_CM2 * LI_MOLAR_VOLUME / FARADAY * 1e6 == pytest.approx(14.549, abs=5e-4)
-    assert float(st.plated_charge) == pytest.approx(J * area * dt * steps, rel=1e-12)
-    assert not bool(jnp.any(rec.cap_binding)) and float(st.capped_charge) == pytest.approx(0.0, abs=1e-20)
-    # the Li is a uniform layer: every column holds the same
-    cols = np.asarray(jnp.sum(st.theta, axis=2))
+    assert float(np.sum(accepted(rows).dt.astype(np.float64))) == pytest.approx(q / J, rel=1e-12)
+    cols = np.asarray(jnp.sum(carry.state.theta, axis=2))
     assert cols.std() < 1e-12 * cols.mean()
 
 
-def test_conservation_in_a_3d_host_and_the_cap():
-    """SPEC 6.1 in a 3D skeleton (float64): Li volume x F / V_m = plated charge = I t to 1e-6. With
-    steps too long for the 0.1 cap the cap binds, says so, and the held-back charge is counted."""
+def test_every_coulomb_passes_in_a_3d_host():
+    """A 3D skeleton in float64 at a loose tolerance (long steps, cells filling at hot spots): the
+    charge passed is I t to round-off, Li metal + SEI equals it (the SEI is paid out of plated Li),
+    no cell is overfilled or emptied below zero, and every step filled at most what the cell
+    had room for (steps are sized so; the step that would overfill is never tried)."""
     import geometries as geo
 
     fam = geo.CuSkeleton(width_um=3.0, height_um=4.0, thickness_um=2.0, fibre_length_um=2.0, voxel_size_um=0.25,
@@ -50,22 +54,41 @@ def test_conservation_in_a_3d_host_and_the_cap():
     f = fam.fields()
     g = f.grid
     area = g.length[0] * g.length[1]
-    J, steps = 10.0, 10
-    dt = 0.5 * MAH_CM2 / J / steps
-    st, rec = plate(g, f.s, f.k, f.l, initial_state(g, f.theta, ORACLE), ORACLE, Kinetics(), J * area, dt, steps)
-    li = float(jnp.sum(st.theta)) * g.voxel_size**3 * FARADAY / LI_MOLAR_VOLUME
-    assert li == pytest.approx(float(st.plated_charge), rel=1e-9)
-    assert li + float(st.capped_charge) == pytest.approx(J * area * dt * steps, rel=1e-6)
-    assert float(jnp.min(st.theta)) >= 0 and float(jnp.max(st.theta + f.s)) <= 1 + 1e-12
-    # ten times longer steps: the cap binds and is reported
-    st2, rec2 = plate(g, f.s, f.k, f.l, initial_state(g, f.theta, ORACLE), ORACLE, Kinetics(), J * area, 10 * dt, 2)
-    assert bool(jnp.any(rec2.cap_binding)) and float(st2.capped_charge) > 0
-    li2 = float(jnp.sum(st2.theta)) * g.voxel_size**3 * FARADAY / LI_MOLAR_VOLUME
-    assert li2 + float(st2.capped_charge) == pytest.approx(J * area * 20 * dt, rel=1e-6)
+    J, q = 10.0, 0.5 * MAH_CM2
+    carry, rows = run_segment(g, f.s, f.k, f.l, initial_state(g, f.theta, ORACLE), ORACLE, Kinetics(), J * area, q / J,
+                              rtol=0.3, host_top=f.host_top, collector_layers=f.collector_layers)
+    assert completed(carry)
+    passed = J * area * float(np.sum(accepted(rows).dt.astype(np.float64)))
+    assert passed == pytest.approx(J * area * q / J, rel=1e-12)
+    gained = li_coulombs(carry.state.theta, g) - li_coulombs(f.theta, g)
+    assert gained + float(carry.state.sei_charge) == pytest.approx(passed, rel=1e-9)
+    assert 0 < float(carry.state.sei_charge) < 0.2 * passed
+    theta = np.asarray(carry.state.theta)
+    assert theta.min() >= -1e-12 and (theta + np.asarray(f.s)).max() <= 1 + 1e-12
 
 
-def _pillar_share(precision):
-    """Li plated on a pillar / all Li after three plating steps, as a function of i0."""
+def test_a_thin_skeleton_plates_every_coulomb_asked():
+    """A 2 x 2 x 6 µm box with a 3 µm Cu skeleton at 0.125 µm voxels plated at 1 mA/cm² to
+    0.6 mAh/cm² (float32, the default tolerance): 0.6000 mAh/cm² passes to 1e-6, and Li metal plus
+    SEI holds it to float32 round-off (the fixed charge per step of earlier versions held back
+    7.4 % of it at the skeleton's hot spots)."""
+    import geometries as geo
+
+    from hostsim.run.protocol import Protocol, Segment
+    from hostsim.run.simulation import simulate
+
+    f = geo.CuSkeleton(width_um=2.0, height_um=6.0, thickness_um=3.0, voxel_size_um=0.125).fields()
+    res = simulate("thin", f.grid, f.s, f.k, f.l, f.theta, ORACLE, Kinetics(), Protocol((Segment.plate(1.0, 0.6),)),
+                   collector_layers=f.collector_layers, host_top=f.host_top)
+    summary = res.summary
+    assert summary["message"] == "completed"
+    assert summary["plated_capacity_mAh_cm2"] == pytest.approx(0.6, rel=1e-6)
+    assert summary["li_metal_mAh_cm2"] + summary["sei_loss_mAh_cm2"] == pytest.approx(0.6, rel=1e-5)
+    assert summary["conservation_error"] < 1e-5
+
+
+def _pillar_share(precision, rtol=0.02):
+    """Li plated on a pillar / all Li after 6 s of adaptive plating, as a function of i0."""
     g = Grid.create((6, 6, 10), voxel_size=1e-6, lateral="periodic", precision=precision)
     s = jnp.zeros(g.shape, g.dtype).at[:, :, 0].set(1.0).at[2:4, 2:4, 1:4].set(1.0)
     k, l = jnp.ones(g.shape, g.dtype), jnp.zeros(g.shape, g.dtype)
@@ -73,37 +96,37 @@ def _pillar_share(precision):
 
     def on_pillar(i0):
         kin = Kinetics(exchange_current_density=i0)
-        st, _ = plate(g, s, k, l, initial_state(g, jnp.zeros(g.shape, g.dtype), ORACLE), ORACLE, kin,
-                      50.0 * (6e-6) ** 2, 2.0, 3)
-        return jnp.sum(st.theta * pillar) / jnp.sum(st.theta)
+        carry, _ = run_segment(g, s, k, l, initial_state(g, jnp.zeros(g.shape, g.dtype), ORACLE), ORACLE, kin,
+                               50.0 * (6e-6) ** 2, 6.0, rtol=rtol, max_steps=40)
+        return jnp.sum(carry.state.theta * pillar) / jnp.sum(carry.state.theta)
 
     return on_pillar
 
 
-def test_gradient_through_a_short_plating_transient():
-    """SPEC 6.8: d(Li plated on the pillar) / d(i0) through three plating steps (potential Newton,
-    salt and Li updates) against central differences, float64, 1e-4 relative."""
+def test_gradient_through_an_adaptive_plating_transient():
+    """d(Li plated on the pillar) / d(i0) through an adaptive transient (potential Newton, salt and
+    Li updates, the step sizes the controller chose) against central differences, float64, 1e-4
+    relative."""
     on_pillar = _pillar_share("float64")
     i0 = 10.0
     ad = float(jax.grad(on_pillar)(i0))
-    fd = float((on_pillar(i0 * (1 + 1e-4)) - on_pillar(i0 * (1 - 1e-4))) / (2e-4 * i0))
+    fd = float((on_pillar(i0 * (1 + 1e-5)) - on_pillar(i0 * (1 - 1e-5))) / (2e-5 * i0))
     assert abs(fd) > 1e-8
     assert ad == pytest.approx(fd, rel=1e-4)
 
 
 def test_float32_gradient_is_finite_and_matches_float64():
-    """The same gradient in float32 (a max(total, tiny) in the salt sink once made it NaN): finite
-    and within 1 % of float64 (measured 3.7204e-5 vs 3.72e-5)."""
+    """The same gradient in float32: finite and within 2 % of float64."""
     g64 = float(jax.grad(_pillar_share("float64"))(10.0))
     g32 = float(jax.grad(_pillar_share("float32"))(jnp.float32(10.0)))
-    assert np.isfinite(g32) and g32 == pytest.approx(g64, rel=1e-2)
+    assert np.isfinite(g32) and g32 == pytest.approx(g64, rel=2e-2)
 
 
 def test_plate_rest_strip_protocol_on_a_foil():
-    """Plate 0.5 mAh/cm², rest, strip 0.6 mAh/cm² at 1 mA/cm²: the envelope grows by Q V_m / F,
-    all Li is stripped (relative volume change 100 %, SPEC 5), no dead Li, the strip stops at the
-    voltage cutoff when the Li is gone (never host, never below zero), and the charge balance
-    holds."""
+    """Plate 0.5 mAh/cm², rest, strip 0.6 mAh/cm² at 1 mA/cm² (SEI off): the envelope grows by
+    Q V_m / F, the strip ends at the voltage cutoff once the Li is gone (an event, located to
+    0.1 mV), having passed what was plated, no dead Li, Li never below zero, and nothing moves at
+    rest."""
     from hostsim.electrochemistry.metrics import COULOMB_PER_MAH_CM2, dead_li_fraction
     from hostsim.run.protocol import Protocol, Segment, run_protocol
 
@@ -111,30 +134,27 @@ def test_plate_rest_strip_protocol_on_a_foil():
     g = Grid.create((2, 2, 14), voxel_size=h, lateral="periodic", precision="float64")
     s, k, l = _foil(g)
     proto = Protocol((Segment.plate(1.0, 0.5), Segment("rest", duration=60.0), Segment.strip(1.0, 0.6)))
-    st, ser = run_protocol(g, s, k, l, initial_state(g, jnp.zeros(g.shape), ORACLE), ORACLE, Kinetics(), proto)
+    st, ser, logs = run_protocol(g, s, k, l, initial_state(g, jnp.zeros(g.shape), ORACLE), ORACLE, Kinetics(), proto,
+                                 sei_charge_density=0.0)
     h_max, h_end = ser["envelope_mean"].max(), ser["envelope_mean"][-1]
-    assert h_max == pytest.approx(0.5 * COULOMB_PER_MAH_CM2 * LI_MOLAR_VOLUME / FARADAY, rel=1e-9)
-    # the electrode polarises to the cutoff as the last Li goes (its cover weight vanishes): measured,
-    # 8e-6 of the film (0.04 nm) is left, so the relative volume change is 1 to 1e-5
+    # the envelope (reverse cumulative max of the fill) reads a layer that stopped at 98.8 % under one
+    # filled to its faces' 99 % as 99 %: within 1e-3 of the Li thickness, which is exact
+    assert h_max == pytest.approx(0.5 * COULOMB_PER_MAH_CM2 * LI_MOLAR_VOLUME / FARADAY, rel=1e-3)
     assert (h_max - h_end) / h_max == pytest.approx(1.0, abs=1e-4)
-    plated = 0.5 * COULOMB_PER_MAH_CM2 * LI_MOLAR_VOLUME / FARADAY / h * 4  # sum of theta after plating
-    assert float(jnp.sum(st.theta)) < 1e-4 * plated and float(jnp.min(st.theta)) >= 0
-    assert dead_li_fraction(s, k, st.theta) == 0.0
+    assert [log["outcome"] for log in logs] == ["completed", "completed", "event"]
+    assert logs[2]["event"] == "voltage cutoff" and abs(ser["voltage"][-1] - 0.5) < 1e-4
     area = (2 * h) ** 2
-    # the strip stops at the voltage cutoff once the Li is gone; the steps after it carry no current.
-    # Charge requested = Li gained + charge held back (capped or undelivered, magnitudes per step), to
-    # round-off; each step holds back no more than it asked for
-    dt = np.diff(np.concatenate([[0.0], ser["time"]]))
-    passed = float(np.sum(ser["current"] * dt))
-    throughput = float(np.sum(np.abs(ser["current"]) * dt))
-    moved = np.diff(np.concatenate([[0.0], ser["plated_charge"]]))  # charge that became (+) or left (-) Li
-    missing = float(st.capped_charge) + float(st.undelivered_charge)
-    assert float(np.sum(np.abs(moved))) + missing == pytest.approx(throughput, abs=1e-9 * 0.5 * COULOMB_PER_MAH_CM2 * area)
-    assert float(st.plated_charge) == pytest.approx(float(np.sum(moved)), abs=1e-12 * throughput)
-    assert ser["cutoff"][-1] and ser["voltage"].max() > 0.5  # Li exhausted: the electrode polarised to the cutoff
-    assert passed > -0.1 * COULOMB_PER_MAH_CM2 * area  # it stopped before the 0.6 mAh/cm² asked for
+    plated = 0.5 * COULOMB_PER_MAH_CM2 * area
+    assert logs[0]["passed_charge_C"] == pytest.approx(plated, rel=1e-12)
+    assert -logs[2]["passed_charge_C"] == pytest.approx(plated, rel=1e-4)  # what was there, not the 0.6 asked
+    left = float(jnp.sum(st.theta)) * h**3 * FARADAY / LI_MOLAR_VOLUME
+    assert left < 1e-3 * plated and float(jnp.min(st.theta)) >= -1e-12
+    # the film's last traces (a few 1e-5 of a cell, under the 0.5 % fill at which a stripping face
+    # turns from its own cell's Li to the film below) may be left cut off: not 1e-4 of the plated Li
+    assert dead_li_fraction(s, k, st.theta) * left < 1e-4 * plated
     rest = ser["segment"] == 1
-    assert np.allclose(ser["plated_charge"][rest], ser["plated_charge"][rest][0])  # nothing moves at rest
+    assert np.allclose(ser["passed_charge"][rest], ser["passed_charge"][rest][0])  # nothing passes at rest
+    assert rest.sum() <= 10  # a rest is cheap: its steps grow
 
 
 def test_simulate_writes_summary_csv_and_fields(tmp_path):
@@ -153,21 +173,26 @@ def test_simulate_writes_summary_csv_and_fields(tmp_path):
                    collector_layers=1, host_top=1)
     paths = write_outputs(tmp_path, res, g, {"s": s, "k": k, "l": l})
     summary = json.loads(paths[0].read_text())
-    for key in ("plated_charge_C", "conservation_error", "envelope_growth_um", "relative_volume_change",
-                "top_growth_fraction", "flux_cv", "hotspot_ratio", "min_concentration_ratio", "dead_li_fraction",
-                "sei_loss_mAh_cm2", "final_voltage_V"):
+    for key in ("plated_capacity_mAh_cm2", "li_metal_mAh_cm2", "conservation_error", "envelope_growth_um",
+                "relative_volume_change", "top_growth_fraction", "flux_cv", "hotspot_ratio", "min_concentration_ratio",
+                "dead_li_fraction", "sei_loss_mAh_cm2", "final_voltage_V", "time_tolerance", "steps", "rejected_steps",
+                "step_min_s", "step_median_s", "step_max_s", "segments", "cycle_coulombic_efficiency"):
         assert key in summary
+    assert "capped_charge_C" not in summary and "cap_bound_steps" not in summary
     assert summary["conservation_error"] < 1e-9 and summary["top_growth_fraction"] == pytest.approx(1.0)
-    assert summary["envelope_growth_um"] == pytest.approx(0.2 * MAH_CM2 * LI_MOLAR_VOLUME / FARADAY * 1e6, rel=1e-9)
+    li_um = summary["li_metal_mAh_cm2"] * MAH_CM2 * LI_MOLAR_VOLUME / FARADAY * 1e6
+    assert summary["envelope_growth_um"] == pytest.approx(li_um, rel=1e-9)
+    assert summary["plated_capacity_mAh_cm2"] == pytest.approx(0.2, rel=1e-12)
     rows = list(csv.reader(open(paths[1])))
-    assert rows[0][0] == "time_s" and len(rows) == summary["steps"] + 1
+    assert rows[0][0] == "time_s" and "cycle" in rows[0] and len(rows) == summary["steps"] + 2  # + header, start
     assert "li_fraction" in pv.read(paths[2]).cell_data
 
 
 def test_flux_cv_mean_averages_the_plating_steps_of_the_written_series(tmp_path):
     """``flux_cv_mean`` (the design loop's flux term, run through the ordinary pipeline) is the
-    time-weighted mean of the written series' flux CV over the plating steps only: a strip
-    segment's steps do not enter it. A pillar on a foil makes the CV non-trivial."""
+    time average (trapezoidal: each step weighs the rows at its two ends) of the written series'
+    flux CV over the plating steps only: a strip segment's steps do not enter it. A pillar on a
+    foil makes the CV non-trivial."""
     import csv
     import json
 
@@ -182,12 +207,12 @@ def test_flux_cv_mean_averages_the_plating_steps_of_the_written_series(tmp_path)
     paths = write_outputs(tmp_path, res, g, {"s": s, "k": k, "l": l})
     summary = json.loads(paths[0].read_text())
     rows = list(csv.DictReader(open(paths[1])))
-    t = np.array([float(r["time_s"]) for r in rows])
-    dt = np.diff(np.concatenate([[0.0], t]))
+    dt = np.array([float(r["step_s"]) for r in rows])
     cv = np.array([float(r["flux_cv"]) for r in rows])
-    plating = np.array([float(r["current_A"]) for r in rows]) > 0
+    plating = (np.array([float(r["current_A"]) for r in rows]) > 0) & (dt > 0)
     assert plating.any() and (~plating).any()
-    expected = float(np.sum(cv[plating] * dt[plating]) / np.sum(dt[plating]))
+    steps = np.nonzero(plating)[0]
+    expected = float(np.sum(0.5 * (cv[steps - 1] + cv[steps]) * dt[steps]) / np.sum(dt[steps]))
     assert cv[plating].std() > 1e-3  # the pillar spreads the current unevenly, and it changes in time
     assert summary["flux_cv_mean"] == pytest.approx(expected, rel=1e-6)
     assert summary["flux_cv_mean"] != pytest.approx(float(np.sum(cv * dt) / np.sum(dt)), rel=1e-3)
@@ -230,11 +255,13 @@ def test_impossible_current_ends_with_a_message_not_nan():
     res = simulate("foil", g, s, k, l, jnp.zeros(g.shape), ORACLE, Kinetics(), Protocol((Segment.plate(300.0, 1.0),)),
                    collector_layers=1, host_top=1)
     summary = res.summary
-    assert summary["depleted_at_s"] is not None and "depleted at t =" in summary["message"]
-    for key in ("final_voltage_V", "plated_charge_C", "envelope_growth_um", "flux_cv", "conservation_error"):
+    assert summary["depleted_at_s"] is not None and "ended early (depletion)" in summary["message"]
+    assert summary["segments"][0]["outcome"] == "event" and summary["segments"][0]["event"] == "depletion"
+    for key in ("final_voltage_V", "plated_capacity_mAh_cm2", "envelope_growth_um", "flux_cv", "conservation_error"):
         assert np.isfinite(summary[key])
-    # residual and voltage of the steps that carried current (issue 11: the residual read 1.00, the
-    # rejected step's, after a depletion stop)
+    # the event is located where the surface can no longer carry the current (its face's limiting
+    # current binds at ~0.8 % of c0 here, before the 0.1 % threshold)
+    assert summary["min_front_concentration_ratio"] < 0.05
     assert summary["max_potential_residual"] < 1e-6 and summary["final_voltage_V"] < 0
     assert np.all(np.isfinite(np.asarray(res.state.concentration))) and float(jnp.min(res.state.concentration)) > -1e-6
     # depletion comes at about Sand's time of the finite cell (semi-infinite 0.63 s at 300 mA/cm²)
@@ -256,29 +283,30 @@ SMALL_HOSTS = {
 
 @pytest.mark.parametrize("name", sorted(SMALL_HOSTS))
 def test_conservation_in_every_host_family(name):
-    """SPEC 6.1: in every family, Li gained x F / V_m equals the charge passed (float64, 1e-6), Li
-    never goes below zero or into host, and nothing is NaN."""
+    """In every family, Li gained plus the SEI's Li equals the charge passed (float64, 1e-6), Li
+    never goes below zero or into host, the salt stays positive and nothing is NaN."""
     import geometries as geo
 
     fam = geo.make_family(name, precision="float64", **SMALL_HOSTS[name])
     f = fam.fields()
     g = f.grid
     area = g.length[0] * g.length[1]
-    J, steps = 10.0, 3
-    dt = 0.002 * FARADAY * g.voxel_size / LI_MOLAR_VOLUME / J  # 0.2 % of a voxel layer per step
-    st, rec = plate(g, f.s, f.k, f.l, initial_state(g, f.theta, ORACLE), ORACLE, Kinetics(), J * area, dt, steps)
-    gained = float(jnp.sum(st.theta - f.theta)) * g.voxel_size**3 * FARADAY / LI_MOLAR_VOLUME
-    passed = J * area * dt * steps - float(st.capped_charge) - float(st.undelivered_charge)
-    assert gained == pytest.approx(passed, rel=1e-6)
-    assert float(jnp.min(st.theta)) >= 0 and float(jnp.max(st.theta + f.s)) <= 1 + 1e-9
-    assert np.all(np.isfinite(np.asarray(rec.voltage)))
-    assert abs(float(st.undelivered_charge)) < 1e-3 * J * area * dt * steps  # the current was delivered
-    assert float(jnp.min(rec.min_interface_concentration)) > 0  # salt stays positive at every front
+    J = 10.0
+    duration = 0.006 * FARADAY * g.voxel_size / LI_MOLAR_VOLUME / J  # 0.6 % of a voxel layer
+    carry, rows = run_segment(g, f.s, f.k, f.l, initial_state(g, f.theta, ORACLE), ORACLE, Kinetics(), J * area,
+                              duration, host_top=f.host_top, collector_layers=f.collector_layers, max_steps=60)
+    assert completed(carry)
+    gained = li_coulombs(carry.state.theta, g) - li_coulombs(f.theta, g)
+    assert gained + float(carry.state.sei_charge) == pytest.approx(J * area * duration, rel=1e-6)
+    assert float(jnp.min(carry.state.theta)) >= -1e-12 and float(jnp.max(carry.state.theta + f.s)) <= 1 + 1e-9
+    rows = accepted(rows)
+    assert np.all(np.isfinite(rows.observation.voltage))
+    assert rows.observation.min_interface_concentration.min() > 0  # salt stays positive at every front
 
 
 def test_interrupted_protocol_resumes_to_the_same_result():
     """A run stopped after any chunk and resumed from its checkpoint ends bit-identical to an
-    uninterrupted run (same steps, same state)."""
+    uninterrupted run (the checkpoint holds the integrator's carry: same steps, same state)."""
     from hostsim.run.protocol import Protocol, Segment, run_protocol
 
     h = 0.5e-6
@@ -287,11 +315,13 @@ def test_interrupted_protocol_resumes_to_the_same_result():
     proto = Protocol((Segment.plate(1.0, 0.3), Segment("rest", duration=30.0), Segment.strip(1.0, 0.2)))
     start = initial_state(g, jnp.zeros(g.shape), ORACLE)
     checkpoints = []
-    full_state, full = run_protocol(g, s, k, l, start, ORACLE, Kinetics(), proto, on_chunk=checkpoints.append)
+    full_state, full, full_logs = run_protocol(g, s, k, l, start, ORACLE, Kinetics(), proto, time_tolerance=0.01,
+                                               on_chunk=checkpoints.append)
     assert len(checkpoints) >= 3
     for cp in (checkpoints[1], checkpoints[-2]):  # mid-segment and at a segment boundary
-        state, series = run_protocol(g, s, k, l, start, ORACLE, Kinetics(), proto, resume=cp)
+        state, series, logs = run_protocol(g, s, k, l, start, ORACLE, Kinetics(), proto, time_tolerance=0.01, resume=cp)
         np.testing.assert_array_equal(np.asarray(state.theta), np.asarray(full_state.theta))
+        assert logs == full_logs
         for name in full:
             np.testing.assert_array_equal(series[name], full[name])
 
@@ -328,7 +358,7 @@ def test_cli_resume_after_an_interruption(tmp_path, capsys):
     assert main(["simulate", "--resume", str(part), "--quiet", "--no-report"]) == 0
     a = json.loads((full / "summary.json").read_text())["foil"]
     b = json.loads((part / "summary.json").read_text())["foil"]
-    for key in ("plated_charge_C", "envelope_growth_um", "final_voltage_V", "steps"):
+    for key in ("plated_capacity_mAh_cm2", "envelope_growth_um", "final_voltage_V", "steps", "rejected_steps"):
         assert a[key] == b[key]
     assert not (part / "foil_checkpoint.npz").exists()
     capsys.readouterr()
@@ -336,53 +366,52 @@ def test_cli_resume_after_an_interruption(tmp_path, capsys):
 
 
 def test_lateral_translation_and_mirror_leave_plating_scalars_unchanged():
-    """SPEC 6.9 through the plating loop: a periodic 3D skeleton shifted laterally by 5 voxels, or
-    mirrored in y, gives the same voltage, plated charge, flux statistics and lowest surface
-    concentration after 3 steps (float64; to the solvers' tolerance: multigrid coarsening is not
-    shift-invariant, so bitwise equality is not expected)."""
+    """Invariance through the plating loop: a periodic 3D skeleton shifted laterally by 5 voxels,
+    or mirrored in y, gives the same voltage, Li, flux statistics and lowest surface concentration
+    after three fixed steps (float64; to the solvers' tolerance: multigrid coarsening is not
+    shift-invariant, so bitwise equality is not expected. Adaptive steps would add the controller's
+    choices, which that round-off can tip: the same invariance then holds to the time tolerance)."""
     import geometries as geo
 
     fam = geo.CuSkeleton(width_um=3.0, height_um=4.0, thickness_um=2.0, fibre_length_um=2.0, voxel_size_um=0.25,
                          fibre_diameter_um=0.5, precision="float64")
     f = fam.fields()
     g = f.grid
-    J, steps = 10.0, 3
-    dt = 0.02 * MAH_CM2 / J / steps
+    J = 10.0
 
     def scalars(transform):
         s, k, l, th = (transform(jnp.asarray(x)) for x in (f.s, f.k, f.l, f.theta))
-        st, rec = plate(g, s, k, l, initial_state(g, th, ORACLE), ORACLE, Kinetics(), J * g.length[0] * g.length[1],
-                        dt, steps)
-        return np.array([float(st.voltage), float(st.plated_charge), float(rec.flux_cv[-1]),
-                         float(rec.hotspot_ratio[-1]), float(rec.min_interface_concentration[-1])])
+        st, obs, _ = fixed_steps(system(g, s, k, l, ORACLE, Kinetics()), initial_state(g, th, ORACLE),
+                                 J * g.length[0] * g.length[1], 0.02 * MAH_CM2 / J / 3, 3)
+        return np.array([float(st.voltage), float(jnp.sum(st.theta)), float(obs.flux_cv[-1]),
+                         float(obs.hotspot_ratio[-1]), float(obs.min_interface_concentration[-1])])
 
     base = scalars(lambda x: x)
     np.testing.assert_allclose(scalars(lambda x: jnp.roll(x, 5, axis=0)), base, rtol=1e-6)
     np.testing.assert_allclose(scalars(lambda x: jnp.flip(x, axis=1)), base, rtol=1e-6)
 
 
-
 def test_a_stale_border_solution_changes_the_work_not_the_answer(monkeypatch):
     """Newton keeps the last step's A^-1 dF/dV while its staleness leaves at most a tenth of the
-    charge-balance tolerance (``STALE_BORDER_SHARE``). Twenty warm steps of a 3D skeleton at the
-    default case's 0.0025 mAh/cm² per step, float32, against solving it every iteration: the same
-    Newton iterations, the Li field to float32 round-off (measured 2.4e-7), the voltage to 1e-7 V
-    (measured 7.6e-8 V), fewer PCG iterations (measured 91 against 107)."""
+    charge-balance tolerance (``STALE_BORDER_SHARE``). Twenty warm fixed steps of a 3D skeleton at
+    0.0025 mAh/cm² per step, float32, against solving it every iteration: the same Newton
+    iterations, the Li field to float32 round-off, the voltage to 1e-7 V, fewer PCG iterations."""
     import geometries as geo
     import hostsim.numerics.newton as newton
 
     f = geo.CuSkeleton(width_um=3.0, height_um=4.0, thickness_um=2.0, fibre_length_um=2.0, voxel_size_um=0.25,
                        fibre_diameter_um=0.5).fields()
     g = f.grid
+    sys_ = system(g, f.s, f.k, f.l, ORACLE, Kinetics())
     current, dt = 10.0 * g.length[0] * g.length[1], 0.0025 * MAH_CM2 / 10.0
-    warm, _ = plate(g, f.s, f.k, f.l, initial_state(g, f.theta, ORACLE), ORACLE, Kinetics(), current, dt, 10)
+    warm, _, _ = fixed_steps(sys_, initial_state(g, f.theta, ORACLE), current, dt, 10)
     runs, default = {}, newton.STALE_BORDER_SHARE
     for share in (default, 0.0):
         monkeypatch.setattr(newton, "STALE_BORDER_SHARE", share)
         jax.clear_caches()  # the share is read when the step is traced
-        st, rec = plate(g, f.s, f.k, f.l, warm, ORACLE, Kinetics(), current, dt, 20)
-        assert bool(jnp.all(rec.newton_converged))
-        runs[share] = (st, rec)
+        st, obs, _ = fixed_steps(sys_, warm, current, dt, 20)
+        assert bool(jnp.all(obs.newton_converged))
+        runs[share] = (st, obs)
     (a, ra), (b, rb) = runs[default], runs[0.0]
     assert int(jnp.sum(ra.newton_iterations)) == int(jnp.sum(rb.newton_iterations))
     np.testing.assert_allclose(np.asarray(a.theta), np.asarray(b.theta), rtol=0, atol=2e-6)

@@ -49,17 +49,22 @@ class Depletion(AbstractEvent):
     """The electrolyte runs out of salt: the lowest concentration in an electrolyte cell or on an
     interface (extrapolated to it) falls to ``ratio`` x c0. Landed within ``tolerance`` x c0
     above it (at Sand's time the surface concentration falls linearly, so a tenth of the
-    threshold places the event within ~2e-4 of the time)."""
+    threshold places the event within ~2e-4 of the time). A surface below ``starved`` x c0 whose
+    solve cannot pass the current is depleted too: the salt that reaches it no longer carries
+    the current (the face's limiting current, :class:`~hostsim.electrochemistry.potential.FaceInterface`,
+    can bind before the threshold)."""
 
     name: ClassVar[str] = "depletion"
     ratio: float = 1e-3
     tolerance: float = 1e-4
+    starved: float = 0.05
 
     def value(self, system, state, observation):
         c0 = system.electrolyte.concentration
         lowest = jnp.minimum(observation.min_concentration, observation.min_interface_concentration)
         lowest = jnp.where(jnp.isfinite(lowest) | (lowest > 0), lowest, -jnp.inf)  # NaN: depleted
-        return (self.ratio * c0 - lowest) / (self.tolerance * c0)
+        short = ~(jnp.abs(observation.current_error) <= SHORTFALL) & (lowest < self.starved * c0)
+        return jnp.where(short, LARGE, (self.ratio * c0 - lowest) / (self.tolerance * c0))
 
 
 class LiReachesTop(AbstractEvent):

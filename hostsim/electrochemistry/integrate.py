@@ -196,9 +196,13 @@ def attempt(system: PlatingSystem, carry: Stepper, drive: Drive, controller: Abs
     g_high = jnp.where(crossing, g, jnp.where(illinois, 0.5 * carry.g_high, carry.g_high))
     kept_high = jnp.where(crossing, 0, jnp.where(accept & locating, carry.kept_high + 1, carry.kept_high))
     near = LOCATE_TIME * (elapsed + jnp.where(jnp.isfinite(bracket), bracket, 0.0))
-    landed = (accept & locating & ((tracked >= -1.0) | (bracket <= near))) | (crossing & (dt <= near))
+    shrunk = ~accept & ~crossing & ~fresh & (dt * factor < MIN_STEP * jnp.maximum(duration, 1.0))
+    # an event lands when the state is within its tolerance or its bracket (or the step the
+    # controller allows inside it) is shorter than LOCATE_TIME of the segment's time
+    landed = ((accept & locating & ((tracked >= -1.0) | (bracket <= near))) | (crossing & (dt <= near))
+              | (locating & ~accept & ~crossing & (dt * factor <= near)))
     at_start = fresh & (g > 0)  # the segment cannot even start (e.g. no Li left to strip)
-    too_small = ~accept & ~crossing & ~fresh & (dt * factor < MIN_STEP * jnp.maximum(duration, 1.0))
+    too_small = shrunk & ~locating
     status = jnp.where(accept & lands, 1, jnp.where(landed | at_start, 2, jnp.where(too_small, 3, 0)))
     next_dt = jnp.where(fresh, _initial_step(system, solved, duration, controller.rtol),
                         jnp.where(crossing, dt, dt * factor))

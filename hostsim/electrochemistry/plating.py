@@ -39,7 +39,10 @@ import jax.numpy as jnp
 
 from hostsim.electrochemistry.cell import Reservoir
 from hostsim.electrochemistry.constants import FARADAY, LI_MOLAR_VOLUME
+from hostsim.electrochemistry.interfaces import FULL
 from hostsim.electrochemistry.metrics import Q_SEI, RESOLVED_FACE, envelope_heights, flux_statistics, li_interface_area
+from hostsim.electrochemistry.interfaces import _smoothstep as smoothstep
+from hostsim.electrochemistry.interfaces import li_fill
 from hostsim.electrochemistry.potential import FaceInterface, li_covers, potential_problem, solve_problem
 from hostsim.electrochemistry.salt import salt_step, shared_sink
 from hostsim.numerics.connectivity import attached, conducting_nodes, update_connected
@@ -208,24 +211,6 @@ def cell_total(per_face):
     return total
 
 
-def stripping_shares(grid: Grid, s, k, theta):
-    """Per interface direction, the share of a stripping face's Li that comes from its
-    electrolyte-side cell p; the rest comes from its conducting cell q. The sides give in the
-    shares in which they cover the face (:func:`~hostsim.electrochemistry.potential.li_covers`):
-    p's own Li while it covers the face (so a dense film strips from its top cell down, the
-    reverse of how it grew), q's where p's leaves it bare. Each side's share vanishes with its Li."""
-    own, cover = li_covers(s, k, theta)
-    own, cover = materialized(own), materialized(cover)  # read at seven offsets: stored once
-    shares = []
-    for axis in range(3):
-        if grid.shape[axis] == 1:
-            continue
-        for offset in (-1, 1):
-            total = own + shift_stored(cover, offset, axis, grid.periodic[axis]) * (1.0 - own)
-            shares.append(jnp.where(total > 0, own / jnp.where(total > 0, total, 1.0), 1.0))
-    return materialized(jnp.stack(shares))
-
-
 def _to_conductor(grid: Grid, per_face):
     """Per cell, the sum of what its neighbours' faces hand to it as their conducting side."""
     total, d = jnp.zeros(per_face.shape[1:], per_face.dtype), 0
@@ -250,6 +235,29 @@ def _from_conductor(grid: Grid, per_cell):
     return jnp.stack(out)
 
 
+STRIP_OWN_FILL = 0.005  # the fill below which a stripping face turns from its own cell's Li to its conductor's
+
+
+def stripping_shares(grid: Grid, s, k, theta):
+    """Per interface direction, the share of a stripping face's Li that comes from its
+    electrolyte-side cell p; the rest comes from its conducting cell q. p's own Li (the Li its
+    faces deposited) goes first, so a dense film strips from its top cell down, the reverse of how
+    it grew; as p's fill falls below :data:`STRIP_OWN_FILL` the face turns, smoothly, to q's Li
+    (where q holds Li: ``own_p + cover_q (1 - own_p)`` splits the face, :func:`li_covers`). Each
+    side's share vanishes with its Li, so a small enough step never takes more than a cell holds."""
+    _, cover = li_covers(s, k, theta)
+    own = smoothstep(li_fill(s, theta) / STRIP_OWN_FILL)
+    own, cover = materialized(own), materialized(cover)  # read at seven offsets: stored once
+    shares = []
+    for axis in range(3):
+        if grid.shape[axis] == 1:
+            continue
+        for offset in (-1, 1):
+            total = own + shift_stored(cover, offset, axis, grid.periodic[axis]) * (1.0 - own)
+            shares.append(jnp.where(total > 0, own / jnp.where(total > 0, total, 1.0), 1.0))
+    return materialized(jnp.stack(shares))
+
+
 def li_change(grid: Grid, flows, shares, per_coulomb):
     """Li volume-fraction change per cell, ``(plate, strip)`` [-], from the face currents
     ``flows`` [A] over a step (``per_coulomb``: ``dt V_m / (F h³)``): plating through the face p|q
@@ -262,25 +270,23 @@ def li_change(grid: Grid, flows, shares, per_coulomb):
 
 
 def saturated_flows(grid: Grid, flows, shares, per_coulomb, s, theta, current):
-    """The face currents [A] a step of the given length passes: no cell takes more Li than its
-    room, or gives more than it holds; a face into a cell that would overfill, or out of one that
-    would be emptied, passes only the share that fills or empties it, and what such faces cannot
-    pass the others of the same sign carry in proportion to their currents, so that the faces
-    still pass ``current`` in all (the galvanostat's current moves to the rest of the surface as
-    it would within the step). A cell near its limit thus fills or empties within one step
-    instead of holding every step to the time it takes; the step's error estimate sees the
-    moved current (:mod:`hostsim.electrochemistry.integrate`)."""
-    room = jnp.maximum(1.0 - s - theta, 0.0)
+    """The face currents [A] a stripping step of the given length passes: no cell gives more Li
+    than it holds. The faces that would drain a cell below empty pass only the share that empties
+    it, and what they cannot pass the other stripping faces carry in proportion to their currents,
+    so that the faces still pass ``current`` in all: the galvanostat's current moves to the rest
+    of the Li surface, as it does within the step when a piece of Li is used up (at the few mV of a
+    strip the current density is nearly uniform over the Li, so in proportion is how it moves).
+    A piece of Li thus empties within one step instead of holding every step to the time it
+    takes; the step's error estimate sees the moved current (:mod:`hostsim.electrochemistry.integrate`)."""
     held = jnp.maximum(theta, 0.0)
-    # the carried current can push another cell over its limit: a few passes settle it (what is
-    # still over after them makes the step inadmissible, and it is retried shorter)
+    # the carried current can drain another cell: a few passes settle it (what is still over after
+    # them makes the step inadmissible, and it is retried shorter)
     for _ in range(SATURATION_PASSES):
-        plate, strip = li_change(grid, flows, shares, per_coulomb)
-        fill = jnp.where(plate > room, room / jnp.where(plate > room, plate, 1.0), 1.0)
+        _, strip = li_change(grid, flows, shares, per_coulomb)
         drain = materialized(jnp.where(strip > held, held / jnp.where(strip > held, strip, 1.0), 1.0))
         out_of = jnp.minimum(jnp.where(shares > 0, drain[None], 1.0),
                              jnp.where(shares < 1, _from_conductor(grid, drain), 1.0))
-        scale = jnp.where(flows > 0, fill[None], jnp.where(flows < 0, out_of, 1.0))
+        scale = jnp.where(flows < 0, out_of, 1.0)
         scaled = flows * scale
         short = current - jnp.sum(cell_total(scaled))
         free = (scale >= 1.0) & (flows * short > 0)
@@ -378,13 +384,16 @@ def _observe(system: PlatingSystem, state: PlatingState, sol, live, li_area, pla
 
 
 def admissible_step(system: PlatingSystem, state: PlatingState):
-    """The longest step [s] that overfills no cell and strips no cell below empty with the
-    state's face currents (a cell's Li changes linearly with the step; infinite when none
-    changes)."""
+    """The longest step [s] that fills no cell past the fill at which its faces close (99 % of its
+    free volume: :data:`hostsim.electrochemistry.interfaces.FULL`) and strips no cell below empty
+    with the state's face currents (a cell's Li changes linearly with the step; infinite when
+    none changes). Past that fill the face's current would have moved on to the next cell: a
+    longer step would plate into a closed face, and a filled layer would read as denser than a
+    front that moves on does."""
     shares = stripping_shares(system.grid, system.s, system.k, state.theta)
     plate, strip = li_change(system.grid, state.face_flows, shares, 1.0 / system.coulombs_per_fill)
     net = plate - strip
-    room = jnp.maximum(1.0 - system.s - state.theta, 0.0)
+    room = jnp.maximum((1.0 - FULL) * (1.0 - system.s) - state.theta, 0.0)
     limit = jnp.where(net > 0, room / jnp.where(net > 0, net, 1.0),
                       jnp.where(net < 0, jnp.maximum(state.theta, 0.0) / jnp.where(net < 0, -net, 1.0), jnp.inf))
     return jnp.min(limit)
@@ -400,9 +409,9 @@ def advance(system: PlatingSystem, state: PlatingState, current, dt):
     current = jnp.asarray(current, grid.dtype)
     dt = jnp.asarray(dt, grid.dtype)
     per_coulomb = dt / system.coulombs_per_fill
-    shares = stripping_shares(grid, s, system.k, state.theta)
     # stripping: a cell emptied within the step hands its current to the rest of the Li surface
     # (plating steps are sized so that no cell fills: :func:`admissible_step`)
+    shares = stripping_shares(grid, s, system.k, state.theta)
     flows = jax.lax.cond(current < 0, lambda f: saturated_flows(grid, f, shares, per_coulomb, s, state.theta, current),
                          lambda f: f, state.face_flows)
     plate, strip = li_change(grid, flows, shares, per_coulomb)

@@ -378,7 +378,10 @@ class PotentialProblem(eqx.Module):
         if self.current is None:
             return f, jnp.zeros((), f.dtype), scale, jnp.ones((), f.dtype), r, dr, at
         g = (jnp.sum(r) * h3 - self.current) / projected
-        current_scale = jnp.maximum(jnp.abs(self.current), jnp.sum(jnp.abs(r)) * h3) / projected
+        # floored at the exchange current density: at rest (I = 0) the cells' small local currents alone
+        # set a scale no float reaches (measured: Newton ran to its cap in every step of a rest)
+        current_scale = jnp.maximum(jnp.maximum(jnp.abs(self.current), jnp.sum(jnp.abs(r)) * h3) / projected,
+                                    self.kinetics.exchange_current_density)
         return f, g.astype(f.dtype), scale, current_scale, r, dr, at
 
     def jacobian(self, dr) -> Bordered:
@@ -515,7 +518,9 @@ def solve_problem(problem: PotentialProblem, phi, v, *, c_top, top=Reservoir(), 
         r, currents = at_root
     passed = jnp.sum(r) * grid.voxel_size**3
     current = problem.current
-    current_error = 0.0 if current is None else (passed - current) / current
+    # (a rest asks for no current: its net current is Newton's to keep at zero, not a ratio)
+    current_error = 0.0 if current is None else jnp.where(current != 0, (passed - current) / jnp.where(
+        current != 0, current, 1.0), 0.0)
     # the counter electrode carries the current that passed (not the requested one, which an
     # electrode out of Li cannot pass)
     eta_ce = jnp.asarray(top.overpotential(problem.kinetics, passed, projected, c_top), grid.dtype)

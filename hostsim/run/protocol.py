@@ -311,7 +311,10 @@ def _checkpoint(carry: Stepper, series, logs, index, done_time, total_time, toge
                     for name in ("inverse_error", "previous_inverse_error")})
     flat = [{name: np.concatenate(v) for name, v in ser.items()} for ser in series]
     return {"state": {name: np.asarray(v) for name, v in carry.state._asdict().items()}, "stepper": stepper,
-            "series": flat if together else flat[0], "logs": logs if together else logs[0], "segment": index,
+            "series": flat if together else flat[0],
+            # copies: the run goes on appending to its own lists after this checkpoint
+            "logs": [[dict(log) for log in member] for member in logs] if together else [dict(log) for log in logs[0]],
+            "segment": index,
             "done_time": done_time + float(np.min(np.asarray(carry.elapsed, np.float64))), "total_time": total_time,
             "together": bool(together)}
 
