@@ -46,6 +46,19 @@ def fixed_steps(sys_: PlatingSystem, state, current, dt, steps: int):
     return run(state)
 
 
+def replay(sys_: PlatingSystem, state, current, dts):
+    """The final state of the steps ``dts`` [s] (a segment's accepted steps, taken again at those
+    lengths: the map whose derivative the adaptive transient's gradient is)."""
+    def one(st, dt):
+        new, _ = advance(sys_, st, current, dt)
+        new, _ = solve_state(sys_, new, current)
+        return new, None
+
+    st, _ = solve_state(sys_, state, current, fresh=True)
+    st, _ = jax.lax.scan(one, st, jnp.asarray(dts, state.theta.dtype))
+    return st
+
+
 def li_coulombs(theta, grid) -> float:
     return float(np.sum(np.asarray(theta, np.float64))) * grid.voxel_size**3 * FARADAY / LI_MOLAR_VOLUME
 
@@ -60,4 +73,4 @@ def accepted(attempts):
     return jax.tree.map(lambda a: np.asarray(a)[keep], attempts)
 
 
-__all__ = ["accepted", "completed", "fixed_steps", "li_coulombs", "run_segment", "system", "jnp"]
+__all__ = ["accepted", "completed", "fixed_steps", "li_coulombs", "replay", "run_segment", "system", "jnp"]

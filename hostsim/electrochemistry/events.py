@@ -50,21 +50,29 @@ class Depletion(AbstractEvent):
     interface (extrapolated to it) falls to ``ratio`` x c0. Landed within ``tolerance`` x c0
     above it (at Sand's time the surface concentration falls linearly, so a tenth of the
     threshold places the event within ~2e-4 of the time). A surface below ``starved`` x c0 whose
-    solve cannot pass the current is depleted too: the salt that reaches it no longer carries
-    the current (the face's limiting current, :class:`~hostsim.electrochemistry.potential.FaceInterface`,
-    can bind before the threshold)."""
+    solve cannot pass the current, or whose electrode it drives past ``runaway`` volts, is depleted
+    too: the salt that reaches it no longer carries the current (the face's limiting current,
+    :class:`~hostsim.electrochemistry.potential.FaceInterface`, can bind before the threshold, and no
+    real cell plates Li a volt below it: its electrolyte reduces first)."""
 
     name: ClassVar[str] = "depletion"
     ratio: float = 1e-3
     tolerance: float = 1e-4
     starved: float = 0.05
+    runaway: float = 1.0  # [V]: an electrode driven this far at a starved surface plates on nothing
+    runaway_tolerance: float = 1e-3  # [V]
 
     def value(self, system, state, observation):
         c0 = system.electrolyte.concentration
         lowest = jnp.minimum(observation.min_concentration, observation.min_interface_concentration)
         lowest = jnp.where(jnp.isfinite(lowest) | (lowest > 0), lowest, -jnp.inf)  # NaN: depleted
-        short = ~(jnp.abs(observation.current_error) <= SHORTFALL) & (lowest < self.starved * c0)
-        return jnp.where(short, LARGE, (self.ratio * c0 - lowest) / (self.tolerance * c0))
+        starved = lowest < self.starved * c0
+        short = ~(jnp.abs(observation.current_error) <= SHORTFALL) & starved
+        by_salt = (self.ratio * c0 - lowest) / (self.tolerance * c0)
+        # the face's own concentration can reach zero before the cell's extrapolated one does (the
+        # face's limiting current binds): the voltage then runs away, here past ``runaway``
+        by_voltage = jnp.where(starved, (jnp.abs(observation.voltage) - self.runaway) / self.runaway_tolerance, -LARGE)
+        return jnp.where(short, LARGE, jnp.maximum(by_salt, by_voltage))
 
 
 class LiReachesTop(AbstractEvent):

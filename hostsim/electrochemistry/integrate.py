@@ -10,8 +10,10 @@ capacity divided by its current). It is integrated by *attempts*, each one step 
   between the start and the end of the step (the difference between the explicit step taken
   and the trapezoidal one, the classical Euler–Heun estimate), in voxels;
 * the salt: half the largest change of a cell's concentration beyond what the last step's rate
-  predicted (the difference of successive steps, backward Euler's local error), over c0, in
-  cells at least half electrolyte;
+  predicted (the difference of successive steps, backward Euler's local error), over the cell's
+  concentration (at most c0, at least 1 % of it: a depleting surface sets the step near Sand's
+  time), in cells at least half electrolyte, held to a quarter of the tolerance (a depletion
+  layer's lag adds up over the transient: Sand's time comes within 1 % at the default tolerance);
 * the voltage: the same for V, over ``max(|V|, RT/F)``.
 
 The largest of the three, divided by the controller's ``rtol`` (the run's ``time_tolerance``),
@@ -53,8 +55,15 @@ from hostsim.numerics.stepsize import AbstractStepSizeController, ControllerStat
 DEFAULT_TIME_TOLERANCE = 0.05  # the run's rtol (docs/time_integration.md: the convergence study)
 RUNNING, COMPLETED, EVENT, FAILED = 0, 1, 2, 3  # a segment's status
 NO_EVENT = -2  # no event has been crossed (CURRENT_NOT_PASSED is -1, the events count from 0)
+CORNERED = 1e-4  # a step that cannot pass the current and is this short (share of the segment so far) ends it
 LOCATE_TIME = 1e-9  # an event's bracket shorter than this share of the segment's time ends the search
 MIN_STEP = 1e-9  # a step shorter than this share of the segment (or 1 s) is a failure, not progress
+SALT_FLOOR = 1e-2  # the salt error's scale is the cell's concentration, down to this share of c0
+# the salt's tolerance is a quarter of the run's: backward Euler's lag of a depletion layer adds up over
+# the transient (measured, Sand's time of the planar oracle at time_tolerance 0.05: +1.2 % with the
+# run's tolerance, +1.0 % with half of it, +0.8 % with a quarter)
+SALT_WEIGHT = 4.0
+JUMP_STEP = 1e-5  # a step across a change of the connected conductor is kept once this short (share of the segment)
 THERMAL_VOLTAGE = GAS_CONSTANT * TEMPERATURE / FARADAY  # RT/F [V]: the voltage scale below |V|
 
 
@@ -125,7 +134,11 @@ def error_estimate(system: PlatingSystem, old: PlatingState, new: PlatingState, 
     ratio = jnp.where(old.last_dt > 0, dt / jnp.where(old.last_dt > 0, old.last_dt, 1.0), 0.0)
     wet = electrolyte_fraction(system.s, new.theta) > 0.5
     surprise = new.concentration - old.concentration - ratio * old.concentration_change
-    salt = 0.5 * jnp.max(jnp.where(wet, jnp.abs(surprise), 0.0)) / system.electrolyte.concentration
+    # relative to the cell's own concentration where that is far below c0 (a depleting surface: its
+    # error decides when depletion is reached), to c0 elsewhere
+    c0 = system.electrolyte.concentration
+    scale = jnp.maximum(jnp.minimum(jnp.abs(new.concentration), c0), SALT_FLOOR * c0)
+    salt = SALT_WEIGHT * 0.5 * jnp.max(jnp.where(wet, jnp.abs(surprise) / scale, 0.0))
     dv = new.voltage - old.voltage
     volts = 0.5 * jnp.abs(dv - ratio * old.voltage_change) / jnp.maximum(jnp.abs(new.voltage), THERMAL_VOLTAGE)
     return jnp.stack([li, salt, volts])
@@ -164,6 +177,11 @@ def attempt(system: PlatingSystem, carry: Stepper, drive: Drive, controller: Abs
     trial = jnp.where(current >= 0, jnp.minimum(trial, admissible_step(system, carry.state)), trial)
     lands = trial >= remaining
     dt = jnp.where(lands, remaining, jnp.where(2.0 * trial > remaining, 0.5 * remaining, trial))
+    # the step sizes carry no derivative, as in diffrax: the derivative is the transient's at the steps
+    # taken. Through them it followed the controller's choices, whose sensitivity to a parameter is
+    # not the physics' (measured: d(deposit height)/d(s) 0.12 at time_tolerance 1e-2 and 227 at 1e-3,
+    # at frozen steps 0.48 and 0.45; docs/time_integration.md)
+    dt = jax.lax.stop_gradient(dt)
     # a fresh attempt only solves the state it starts from (the advance below is discarded)
     advanced, info = advance(system, carry.state, current, jnp.where(fresh, jnp.ones((), dtype), dt))
     base = jax.tree.map(lambda a, b: jnp.where(fresh, a, b), carry.state, advanced)
@@ -182,10 +200,23 @@ def attempt(system: PlatingSystem, carry: Stepper, drive: Drive, controller: Abs
     passed = values[-1] < 0
     # while locating, the event being located is followed (another one's value says nothing about it)
     tracked = jnp.where(locating & (carry.event != NO_EVENT), values[carry.event], g)
-    judged = info.admissible & (obs.newton_converged | ~passed)
+    # a step is judged on its error only when its end state is a solved one that passes the current
+    judged = info.admissible & passed & obs.newton_converged
     accept_ctrl, factor, ctrl = controller.adapt(error, judged, carry.controller)
-    crossing = ~fresh & judged & (g > 0) & (accept_ctrl | ~passed)
-    accept = ~fresh & accept_ctrl & passed & (g <= 0)
+    # conductor joining or leaving the collector's connected set changes V and the currents at once: the
+    # error estimate of the step across it does not shrink with the step, so once the step is short the
+    # jump is kept as it is (the voltage history restarts after it)
+    jump = ~fresh & jnp.any(solved.connected != carry.state.connected)
+    through_jump = jump & judged & ~accept_ctrl & (dt <= JUMP_STEP * jnp.maximum(duration, 1.0))
+    accept_ctrl = accept_ctrl | through_jump
+    factor = jnp.where(through_jump, 1.0, factor)
+    ctrl = jax.tree.map(lambda a, b: jnp.where(through_jump, b, a), ctrl, carry.controller)
+    solved = solved._replace(voltage_change=jnp.where(jump, 0.0, solved.voltage_change))
+    crossing = ~fresh & accept_ctrl & (g > 0)  # a located event needs a step good enough to trust
+    accept = ~fresh & accept_ctrl & (g <= 0)
+    # a step whose end cannot pass the current says nothing about how near that point is: the steps
+    # shrink towards it, and the segment ends there once the failing step is short
+    unpassable = ~fresh & info.admissible & ~passed
     # the compensated time into the segment
     y = dt - carry.elapsed_error
     total = carry.elapsed + y
@@ -196,11 +227,12 @@ def attempt(system: PlatingSystem, carry: Stepper, drive: Drive, controller: Abs
     g_high = jnp.where(crossing, g, jnp.where(illinois, 0.5 * carry.g_high, carry.g_high))
     kept_high = jnp.where(crossing, 0, jnp.where(accept & locating, carry.kept_high + 1, carry.kept_high))
     near = LOCATE_TIME * (elapsed + jnp.where(jnp.isfinite(bracket), bracket, 0.0))
-    shrunk = ~accept & ~crossing & ~fresh & (dt * factor < MIN_STEP * jnp.maximum(duration, 1.0))
+    cornered = unpassable & (dt <= CORNERED * (elapsed + dt))
+    shrunk = ~accept & ~crossing & ~fresh & ~unpassable & (dt * factor < MIN_STEP * jnp.maximum(duration, 1.0))
     # an event lands when the state is within its tolerance or its bracket (or the step the
     # controller allows inside it) is shorter than LOCATE_TIME of the segment's time
     landed = ((accept & locating & ((tracked >= -1.0) | (bracket <= near))) | (crossing & (dt <= near))
-              | (locating & ~accept & ~crossing & (dt * factor <= near)))
+              | (locating & ~accept & ~crossing & ~unpassable & (dt * factor <= near)) | cornered)
     at_start = fresh & (g > 0)  # the segment cannot even start (e.g. no Li left to strip)
     too_small = shrunk & ~locating
     status = jnp.where(accept & lands, 1, jnp.where(landed | at_start, 2, jnp.where(too_small, 3, 0)))
@@ -212,7 +244,7 @@ def attempt(system: PlatingSystem, carry: Stepper, drive: Drive, controller: Abs
         next_dt.astype(dtype), elapsed, elapsed_error, bracket.astype(dtype),
         jnp.where(accept | fresh, values, carry.g_state).astype(dtype), g_high.astype(dtype), kept_high.astype(jnp.int32),
         jnp.asarray(False), status.astype(jnp.int32),
-        jnp.where(crossing | at_start, index, carry.event).astype(jnp.int32),
+        jnp.where(crossing | at_start | cornered, index, carry.event).astype(jnp.int32),
         carry.steps + accept.astype(jnp.int32), carry.rejected + (~accept & ~fresh).astype(jnp.int32))
     record = Attempt(accept | fresh, fresh, jnp.where(fresh, zero, dt), current, solved.passed_charge,
                      solved.sei_charge, error / controller.rtol, parts / controller.rtol, jnp.where(fresh, zero, info.max_dtheta),

@@ -449,7 +449,13 @@ def advance(system: PlatingSystem, state: PlatingState, current, dt):
         salt_inflow = jnp.sum(2.0 * d_eff[:, :, -1] * (top_salt.value - c_new[:, :, -1])) * grid.voxel_size
     else:
         salt_inflow = jnp.asarray(top_salt.flux, c_new.dtype) * system.projected_area
-    admissible = inside & salt_stats.converged & jnp.all(jnp.isfinite(c_new)) & jnp.isfinite(jnp.sum(theta))
+    # the faces still pass the whole current (a strip whose Li runs out everywhere within the step has
+    # no face left to carry what the emptied ones could not: that step is too long, not a short one)
+    passed = jnp.sum(cell_total(flows))
+    size = jnp.maximum(jnp.abs(current), jnp.sum(cell_total(jnp.abs(flows))))
+    placed = jnp.abs(passed - current) <= 1e3 * jnp.finfo(grid.dtype).eps * size
+    admissible = (inside & placed & salt_stats.converged & jnp.all(jnp.isfinite(c_new))
+                  & jnp.isfinite(jnp.sum(theta)))
     gained = jnp.where(dtheta > 0, dtheta, 0.0)
     new = state._replace(
         theta=theta, concentration=c_new, time=state.time + dt, passed_charge=state.passed_charge + current * dt,
