@@ -1,4 +1,4 @@
-"""A small synthetic run directory that follows docs/outputs.md, for testing readers (plots,
+"""A small synthetic run directory laid out as ``hostsim simulate`` writes it, for testing readers (plots,
 renders, report) without running the simulator. Fields are shaped like a real run (a Cu
 collector, a host of pillars or none, Li growing from the bottom, a salt gradient) but are not
 a solution of anything; the real default case is covered by the integration tests."""
@@ -16,9 +16,10 @@ from hostsim.run.io import write_pvd, write_vti
 UNITS = {"solid_fraction": "-", "conducting": "-", "lithiophilicity": "-", "li_fraction": "-",
          "concentration_mol_m3": "mol/m^3", "potential_V": "V", "plating_current_A_m2": "A/m^2",
          "plating_time_s": "s"}
-COLUMNS = ["time_s", "voltage_V", "current_A", "plated_charge_C", "capacity_mAh_cm2", "envelope_mean_um",
-           "envelope_max_um", "mean_current_density_A_m2", "flux_cv", "hotspot_ratio",
-           "min_interface_concentration_mol_m3", "max_dtheta", "cap_binding", "segment"]
+# the header hostsim.run.simulation.write_outputs writes (test_plots checks it against the writer)
+COLUMNS = ["time_s", "step_s", "voltage_V", "current_A", "passed_charge_C", "capacity_mAh_cm2", "sei_charge_C",
+           "dead_li_C", "envelope_mean_um", "envelope_max_um", "mean_current_density_A_m2", "flux_cv", "hotspot_ratio",
+           "min_interface_concentration_mol_m3", "li_interface_area_m2", "max_dtheta", "step_error", "segment", "cycle"]
 
 
 def _fields(name, shape, frac, t_end):
@@ -50,7 +51,7 @@ def write_fake_run(directory, names=("foil", "skeleton"), shape=(8, 8, 16), fram
         for i in range(frames):
             frac = i / (frames - 1)
             fields, host_top = _fields(name, shape, frac, t_end)
-            meta = {"time_s": t_end * frac, "voltage_V": -0.02, "plated_charge_C": 1e-9 * frac,
+            meta = {"time_s": t_end * frac, "voltage_V": -0.02, "passed_charge_C": 1e-9 * frac,
                     "capacity_mAh_cm2": frac, "voxel_size_m": voxel_size, "collector_layers": 1,
                     "host_top": host_top, "case": name, "units": json.dumps(UNITS)}
             rel = f"{name}_fields/{name}_{i:04d}.vti"
@@ -58,18 +59,23 @@ def write_fake_run(directory, names=("foil", "skeleton"), shape=(8, 8, 16), fram
             entries.append((t_end * frac, rel))
         write_vti(out / f"{name}_fields_final.vti", fields, voxel_size=voxel_size, metadata=meta)
         write_pvd(out / f"{name}_fields.pvd", entries)
-        t = np.linspace(t_end / steps, t_end, steps)
+        # one row for the segment's start (step_s 0), then one per step, at its end
+        t = np.concatenate([[0.0], np.linspace(t_end / steps, t_end, steps)])
         with open(out / f"{name}_timeseries.csv", "w", newline="") as fh:
             w = csv.writer(fh)
             w.writerow(COLUMNS)
             for j, tj in enumerate(t):
                 q = tj / t_end
+                dt = tj - t[j - 1] if j else 0.0
                 v = -0.03 + 0.012 * (1 - np.exp(-tj / 60)) if name == "foil" else -0.02 + 0.005 * (1 - np.exp(-tj / 60))
-                w.writerow([tj, v, 1e-12, 1e-9 * q, q, 4.85 * q, 5.0 * q, 10.0, 0.01, 1.2, 990.0, 0.05, 0, 0])
-        summary = {"case": name, "grid_voxels": list(shape), "voxel_size_um": voxel_size * 1e6, "steps": steps,
+                w.writerow([tj, dt, v, 1e-12, 1e-9 * q, q, 1e-11 * q, 0.0, 4.85 * q, 5.0 * q, 10.0, 0.01, 1.2, 990.0,
+                            2e-10, 0.05 if j else 0.0, 0.5 if j else 0.0, 0, 0])
+        summary = {"case": name, "grid_voxels": list(shape), "voxel_size_um": voxel_size * 1e6, "time_tolerance": 0.05,
+                   "steps": steps, "rejected_steps": 2, "step_median_s": t_end / steps,
                    "envelope_growth_um": 4.85 if name == "foil" else 2.4, "relative_volume_change": 1.0,
                    "top_growth_fraction": 1.0 if name == "foil" else 0.18, "flux_cv": 0.01, "hotspot_ratio": 1.2,
-                   "final_voltage_V": -0.02, "plated_charge_C": 1e-9, "plated_capacity_mAh_cm2": 1.0,
+                   "final_voltage_V": -0.02, "passed_plating_charge_C": 1e-9, "passed_stripping_charge_C": 0.0,
+                   "plated_capacity_mAh_cm2": 1.0, "li_metal_mAh_cm2": 0.99, "sei_loss_mAh_cm2": 0.01,
                    "conservation_error": 1e-8, "message": "completed"}
         (out / f"{name}_summary.json").write_text(json.dumps(summary, indent=1))
     return out

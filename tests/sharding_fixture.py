@@ -40,7 +40,7 @@ electrolyte = get_electrolyte("lp30")
 proto = Protocol((Segment.plate(2.0, 0.05),))
 results = []
 for m in (None, mesh):
-    st, series = run_protocol(g, f.s, f.k, f.l, initial_state(g, f.theta, electrolyte), electrolyte, Kinetics(), proto,
+    st, series, _ = run_protocol(g, f.s, f.k, f.l, initial_state(g, f.theta, electrolyte), electrolyte, Kinetics(), proto,
                               mesh=m)
     results.append((st, series))
 (a, sa), (b, sb) = results

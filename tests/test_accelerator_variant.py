@@ -62,18 +62,56 @@ def test_accelerator_variant_solves_alike(variant):
     np.testing.assert_allclose(np.asarray(u_acc), np.asarray(u_cpu), rtol=0, atol=1e-10)
 
 
+def _plating_host():
+    """A 6x6x12 host (0.25 µm voxels, float64) with partly solid, partly conducting, partly
+    lithiophilic cells of distinct values and some pre-infused Li."""
+    g = hs.Grid.create((6, 6, 12), voxel_size=0.25e-6, lateral="periodic", precision="float64")
+    rng = np.random.default_rng(3)
+    s = np.zeros(g.shape)
+    s[:, :, 0] = 1.0
+    s[1:5, 1:5, 1:6] = rng.uniform(0.25, 0.75, (4, 4, 5))
+    k = np.where(s > 0, 1.0, 0.0)
+    k[1:5, 1:5, 1:6] = rng.uniform(0.4, 0.9, (4, 4, 5))
+    l = np.zeros(g.shape)
+    l[1:5, 1:5, 1:6] = rng.uniform(0.1, 0.9, (4, 4, 5))
+    theta = np.zeros(g.shape)
+    theta[0, :, 1:3] = rng.uniform(0.5, 0.95, (6, 2))
+    return g, [jnp.asarray(x, g.dtype) for x in (s, k, l, theta)]
+
+
+def _deposit_height(grid):
+    """Mean height [voxels] of the Li plated in 4 steps of the plating physics at 1 mA/cm²
+    (0.004 mAh/cm² each; fixed steps: the variants differ in the solves, not in the controller)."""
+    from segments import fixed_steps, system
+
+    from hostsim.electrochemistry.plating import initial_state
+
+    lp30 = hs.get_electrolyte("lp30")
+    area = grid.length[0] * grid.length[1]
+    z = jnp.arange(grid.shape[2], dtype=grid.dtype)[None, None, :]
+
+    def objective(s, k, l, theta0):
+        plating = system(grid, s, k, l, lp30, hs.Kinetics())
+        state, _, _ = fixed_steps(plating, initial_state(grid, theta0, lp30), 10.0 * area, 0.004 * 36000.0 / 10.0, 4)
+        gained = state.theta - theta0
+        return jnp.sum(z * gained) / jnp.sum(gained)
+
+    return objective
+
+
 def test_accelerator_variant_plates_and_differentiates_alike(variant):
     """Value and gradient (w.r.t. s, k, l, theta0) of the deposit height through 4 plating steps
     agree between the variants to 1e-8 relative (float64; the derivative solves' tolerance)."""
-    from test_plating_gradients import _deposit_height, _host
 
     def value_and_grad():
-        g, fields = _host("float64")
+        g, fields = _plating_host()
         value, grads = jax.jit(jax.value_and_grad(_deposit_height(g), argnums=(0, 1, 2, 3)))(*fields)
         return float(value), [np.asarray(x) for x in grads]
 
     v_cpu, g_cpu = variant(True, value_and_grad)
     v_acc, g_acc = variant(False, value_and_grad)
+    assert 1.0 < v_cpu < 6.0  # the deposit sits in the host, above the collector
     assert v_acc == pytest.approx(v_cpu, rel=1e-10)
     for name, a, b in zip("s k l theta0".split(), g_acc, g_cpu):
+        assert np.linalg.norm(b) > 0, name
         assert np.linalg.norm(a - b) <= 1e-8 * np.linalg.norm(b), name

@@ -1,4 +1,4 @@
-"""Batch runs (issue 13): sweeps expand into validated members, every member is an ordinary run of
+"""Batch runs: sweeps expand into validated members, every member is an ordinary run of
 the pipeline (the same numbers as `hostsim simulate` on its case), failures stay in their row,
 an interrupted batch resumes to the same table, and bad sweep files exit 2 with one line."""
 
@@ -30,7 +30,7 @@ kind = "plate"
 current_mA_cm2 = 1.0
 capacity_mAh_cm2 = 0.05
 [numerics]
-fill_per_step = 0.1
+time_tolerance = 0.2
 """
 
 
@@ -92,7 +92,8 @@ def test_members_are_ordinary_runs_failures_stay_in_their_row_and_resume_gives_t
                  "--max-frames", "2"]) == 0
     single = json.loads((tmp_path / "single" / "summary.json").read_text())["foil"]
     batch = json.loads((tmp_path / "full" / "members" / member.key / "summary.json").read_text())["foil"]
-    for key in ("plated_charge_C", "envelope_growth_um", "final_voltage_V", "flux_cv", "sei_loss_mAh_cm2"):
+    for key in ("plated_capacity_mAh_cm2", "li_metal_mAh_cm2", "envelope_growth_um", "final_voltage_V", "flux_cv",
+                "sei_loss_mAh_cm2", "steps", "rejected_steps"):
         assert batch[key] == pytest.approx(single[key], rel=1e-12, abs=1e-30)
 
     class Stop(KeyboardInterrupt):
@@ -149,8 +150,9 @@ def test_batch_cli_writes_table_and_report(tmp_path, capsys):
     assert "2 of 2 members" in out
     rows = pq.read_table(tmp_path / "out" / "results.parquet").to_pylist()
     assert [r["status"] for r in rows] == ["completed", "completed"]
-    # plating charge follows the current x time; the columns carry their units
-    assert all(np.isfinite(r["plated_charge_C"]) for r in rows) and "envelope_growth_um" in rows[0]
+    # every member passes the charge it asked for; the columns carry their units
+    assert all(r["plated_capacity_mAh_cm2"] == pytest.approx(0.05, rel=1e-5) for r in rows)
+    assert "envelope_growth_um" in rows[0] and "li_metal_mAh_cm2" in rows[0]
     page = (tmp_path / "out" / "report.html").read_text()
     assert "protocol.segment.0.current_mA_cm2" in page and "data:image/png;base64" in page
     # a second call with --resume skips both members
@@ -283,11 +285,48 @@ def test_a_coordinator_without_its_process_count_is_one_line(tmp_path, capsys):
 
 TOGETHER_SWEEP = FOIL_SWEEP.replace('"protocol.segment.0.current_mA_cm2" = [1.0, 3.0]\n', "").replace(
     '"geometry.lithiophilicity" = [0.0, 1.0]', '"geometry.lithiophilicity" = [0.0, 0.25, 0.5, 1.0]').replace(
-    "capacity_mAh_cm2 = 0.05", "capacity_mAh_cm2 = 0.15").replace("fill_per_step = 0.1", 'fill_per_step = 0.1\nprecision = "float64"')
+    "capacity_mAh_cm2 = 0.05", "capacity_mAh_cm2 = 0.15").replace(
+    "time_tolerance = 0.2", 'time_tolerance = 0.02\nprecision = "float64"')
 
 
 def _metrics(rows):
     return [{k: v for k, v in r.items() if "wall_time" not in k} for r in rows]
+
+
+# Summary keys that depend on the sizes of the adaptive steps themselves. The step controller feeds
+# round-off back into the step sizes: the vmapped program's voltages differ from one member's from
+# the first step on (its solves run in other kernels; up to 3e-9 relative), its first error
+# estimates by ~1e-12, and some 30 steps later single step sizes by up to 9e-6 relative, the
+# summary's step statistics by up to 4e-7 (measured, four foil members, float64; the same numbers
+# of steps and rejections). Every result of the run (charge, Li, voltage, envelope,
+# concentrations) stays within 1e-9; these keys are compared to 1e-5.
+STEP_SIZE_KEYS = ("step_min_s", "step_median_s", "step_max_s")
+
+
+def _decoded(value):
+    """A table cell, with the summary's lists and dicts (JSON text in the table) decoded."""
+    if isinstance(value, str) and value.startswith(("[", "{")):
+        return json.loads(value)
+    return value
+
+
+def _same(x, y, rel, key):
+    if isinstance(x, dict) and isinstance(y, dict):
+        assert x.keys() == y.keys(), key
+        for k in x:
+            _same(x[k], y[k], rel, f"{key}.{k}")
+    elif isinstance(x, list) and isinstance(y, list):
+        assert len(x) == len(y), key
+        for i, (u, v) in enumerate(zip(x, y)):
+            _same(u, v, rel, f"{key}[{i}]")
+    elif isinstance(x, float) and isinstance(y, float):
+        # balance errors and residuals are round-off themselves: compared absolutely; a flux CV is a
+        # spread relative to the mean current (a foil's is ~2e-6): its difference is compared as such
+        small = 1e-9 if ("error" in key or "residual" in key) else rel if key.startswith("flux_cv") else 1e-12
+        within = max(rel, 1e-5) if key in STEP_SIZE_KEYS else rel
+        assert y == pytest.approx(x, rel=within, abs=small), key
+    else:
+        assert x == y, key
 
 
 def _close(a, b, rel):
@@ -295,28 +334,28 @@ def _close(a, b, rel):
     for ra, rb in zip(a, b):
         assert ra.keys() == rb.keys()
         for key, x in ra.items():
-            y = rb[key]
-            if isinstance(x, float) and isinstance(y, float):
-                # balance errors and residuals are round-off themselves: compared absolutely
-                small = 1e-9 if ("error" in key or "residual" in key) else 1e-12
-                assert y == pytest.approx(x, rel=rel, abs=small), key
-            else:
-                assert x == y, key
+            _same(_decoded(x), _decoded(rb[key]), rel, key)
 
 
 def test_members_together_equal_one_by_one_and_resume_together(tmp_path, monkeypatch):
-    """Four foil members (lithiophilicity 0 to 1, 30 steps in two compiled chunks, float64) run as
-    one vmapped program give the one-by-one table to 1e-9. Interrupted after the first chunk's
-    checkpoints, the members continue together and end with the uninterrupted table, bit for bit."""
+    """Four foil members (lithiophilicity 0 to 1, float64) that take different numbers of adaptive
+    steps, each more than one compiled chunk's attempts, run as one vmapped program: they give the
+    one-by-one table to 1e-9 (the step-size statistics to 1e-5: STEP_SIZE_KEYS). Interrupted after
+    the first chunk's checkpoints, the members continue together and end with the uninterrupted
+    table, bit for bit."""
     from geometries import case_hosts
     from hostsim.run import pipeline
     from hostsim.run.batch import OneByOne, Together
     from hostsim.run.pipeline import Interrupted
+    from hostsim.run.protocol import CHUNK_ATTEMPTS
 
     sweep = _sweep(TOGETHER_SWEEP)
     alone = run_batch(sweep, tmp_path / "alone", case_hosts, schedule=OneByOne())
     together = run_batch(sweep, tmp_path / "together", case_hosts, schedule=Together())
-    assert [r["status"] for r in together] == ["completed"] * 4 and together[0]["steps"] == 50
+    assert [r["status"] for r in together] == ["completed"] * 4
+    assert len({r["steps"] for r in together}) > 1  # each member its own steps, in one program
+    # every member needs more than one chunk, so the interrupt below lands inside every run
+    assert all(r["steps"] + r["rejected_steps"] + 1 > CHUNK_ATTEMPTS for r in together)
     _close(_metrics(alone), _metrics(together), 1e-9)
 
     saved = pipeline.save_checkpoint
@@ -383,8 +422,8 @@ def test_eight_members_split_over_four_fake_devices_equal_serial_runs(tmp_path):
 
     sweep = tmp_path / "sweep.toml"
     sweep.write_text(TOGETHER_SWEEP.replace("[0.0, 0.25, 0.5, 1.0]", "[0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0]"))
-    # (not l = 0.1: there one step of this foil stops Newton at its cap, in every schedule alike; a
-    # marginal member would make the comparison hinge on that cap)
+    # (not l = 0.1: there the potential solve of this foil's first state does not converge and the
+    # member plates nothing; test_a_foil_of_lithiophilicity_0_1_plates)
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu")
     for mode in ("vmap", "one-by-one"):
         proc = subprocess.run([sys.executable, "-m", "hostsim.cli", "batch", str(sweep), "--out", str(tmp_path / mode),
@@ -401,6 +440,29 @@ def test_eight_members_split_over_four_fake_devices_equal_serial_runs(tmp_path):
     a, b = table("one-by-one"), table("vmap")
     assert len(a) == 8 and all(r["status"] == "completed" for r in b)
     _close(a, b, 1e-6)
+
+
+@pytest.mark.xfail(reason="engine: the adaptive Newton does not converge on this foil's initial state at "
+                          "lithiophilicity 0.1 to 0.12 (V ~ -29.6 mV, next to the 30 mV bare nucleation barrier; 25 "
+                          "iterations leave a current error of 0.22, 100 leave -0.87), so the segment ends at t = 0 "
+                          "with 'current not passed'; 0.08 and 0.2 plate normally", strict=False)
+def test_a_foil_of_lithiophilicity_0_1_plates():
+    """The sweep's foil at lithiophilicity 0.1 (between members that run) plates what it asks."""
+    import tomllib
+
+    from geometries import case_hosts
+    from hostsim.run.case import parse_case
+    from hostsim.run.pipeline import simulation_options
+    from hostsim.run.simulation import simulate
+
+    data = tomllib.loads(TOGETHER_SWEEP.split("[geometry]")[1].join(["[geometry]", ""]))
+    data["geometry"]["lithiophilicity"] = 0.1
+    case = parse_case(data, "l = 0.1")
+    f = case_hosts(case)[0][1].fields()
+    res = simulate("foil", f.grid, f.s, f.k, f.l, f.theta, case.electrolyte, case.kinetics, case.protocol,
+                   collector_layers=f.collector_layers, host_top=f.host_top, **simulation_options(case))
+    assert res.summary["message"] == "completed"
+    assert res.summary["plated_capacity_mAh_cm2"] == pytest.approx(0.15, rel=1e-9)
 
 
 def test_repeated_batches_do_not_grow_memory(tmp_path):
@@ -443,7 +505,7 @@ def test_hosts_side_by_side_equal_one_after_another(tmp_path, capsys):
     from hostsim.run.pipeline import prepare_output, run_hosts
 
     data = {"protocol": {"segment": [{"kind": "plate", "current_mA_cm2": 1.0, "capacity_mAh_cm2": 0.15}]},
-            "numerics": {"fill_per_step": 0.1, "precision": "float64"}}
+            "numerics": {"time_tolerance": 0.2, "precision": "float64"}}
     case = parse_case(data, "case")
     foil = {"family": "foil", "width_um": 1.0, "height_um": 4.0, "voxel_size_um": 0.25}
     hosts = [(f"foil_l{l}", case_hosts(parse_case({**data, "geometry": {**foil, "lithiophilicity": l}}))[0][1])

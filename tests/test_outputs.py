@@ -1,6 +1,6 @@
 """What a run writes (docs/outputs.md): field snapshots as a .pvd collection of compressed .vti
 files that pyvista (and ParaView) re-open with the same names and values, the time-series CSV
-columns, report.html, and clear errors for bad run directories (issue 5)."""
+columns, report.html, and clear errors for bad run directories."""
 
 from __future__ import annotations
 
@@ -59,13 +59,18 @@ def test_snapshots_form_a_time_series_pyvista_reopens(small_run):
     assert float(final.field_data["time_s"][0]) == pytest.approx(times[-1])
     assert float(final.field_data["voltage_V"][0]) == pytest.approx(summary["final_voltage_V"], rel=1e-6)
     assert float(final.spacing[0]) == pytest.approx(0.25e-6)
-    # the plated Li (final - initial) in the files is the summary's plated charge
+    # the Li metal gained (final - initial) in the files is the net charge passed less the Li the
+    # SEI proxy took
     first = pv.read(small_run / frames[0][1])
     dtheta = np.sum(np.asarray(final.cell_data["li_fraction"], np.float64) - np.asarray(first.cell_data["li_fraction"]))
     from hostsim import FARADAY, LI_MOLAR_VOLUME
 
     passed = summary["passed_plating_charge_C"] - summary["passed_stripping_charge_C"]
-    assert dtheta * (0.25e-6) ** 3 * FARADAY / LI_MOLAR_VOLUME == pytest.approx(passed, rel=1e-6)
+    per_mah = (3e-6 * 3e-6) * 36000.0  # C per mAh/cm² over the 3 µm x 3 µm box
+    sei = summary["sei_loss_mAh_cm2"] * per_mah
+    assert 0 < sei < 0.2 * passed
+    assert dtheta * (0.25e-6) ** 3 * FARADAY / LI_MOLAR_VOLUME == pytest.approx(passed - sei, rel=1e-6)
+    assert summary["li_metal_mAh_cm2"] * per_mah == pytest.approx(passed - sei, rel=1e-6)
     # Li plated during the run carries its plating time; stripping current shows as negative current
     t = np.asarray(final.cell_data["plating_time_s"])
     assert t.max() <= times[-1] and t.max() > 0
@@ -83,6 +88,12 @@ def test_timeseries_has_capacity_and_units(small_run):
         assert col in head
     cap = np.array([float(r[head.index("capacity_mAh_cm2")]) for r in rows[1:]])
     assert cap.max() == pytest.approx(0.3, rel=2e-2) and cap[-1] == pytest.approx(0.2, rel=3e-2)
+    # one row per segment start (step_s 0) and per accepted step: the steps add up to the time
+    column = {name: np.array([float(r[head.index(name)]) for r in rows[1:]])
+              for name in ("time_s", "step_s", "segment")}
+    assert np.sum(column["step_s"] == 0) == 2 and column["step_s"][0] == 0
+    assert np.sum(column["step_s"]) == pytest.approx(column["time_s"][-1], rel=1e-6)
+    assert list(np.unique(column["segment"])) == [0.0, 1.0] and np.all(np.diff(column["segment"]) >= 0)
 
 
 def test_report_is_self_contained_with_numbers_and_plots(small_run):
@@ -123,7 +134,8 @@ def test_bad_output_options_are_refused(tmp_path, capsys):
 
 def test_resumed_snapshot_series_keeps_its_frame_budget(tmp_path):
     """A SnapshotWriter resumed in a run directory continues the frame list with the max_frames
-    the run started with (not the resuming command's), so the series stays within its budget."""
+    the run started with (not the resuming command's), so the series stays within its budget;
+    frames are spaced by the protocol time done."""
     from hostsim import Grid, get_electrolyte
     from hostsim.electrochemistry.plating import initial_state
     from hostsim.run.snapshots import SnapshotWriter
@@ -131,18 +143,24 @@ def test_resumed_snapshot_series_keeps_its_frame_budget(tmp_path):
     g = Grid.create((2, 2, 4), voxel_size=1e-6, precision="float64")
     host = {"s": np.zeros(g.shape), "k": np.zeros(g.shape), "l": np.zeros(g.shape)}
     st = initial_state(g, np.zeros(g.shape), get_electrolyte("spec_oracle"))
+    fields = {k: np.asarray(v) for k, v in st._asdict().items()}
+
+    def checkpoint(done):  # the state after `done` of the protocol's 100 s
+        return {"state": {**fields, "time": np.asarray(float(done))}, "done_time": float(done), "total_time": 100.0}
+
     first = SnapshotWriter(tmp_path, "h", g, host, max_frames=3)
     first.write(st, 0)
-    cp = {"state": {k: np.asarray(v) for k, v in st._asdict().items()}, "total_steps": 100}
     for done in (10, 40):
-        first.on_chunk({**cp, "done_steps": done})
-    assert len(first.frames) == 1  # 1/(3-1) of 100 steps not reached yet
+        first.on_chunk(checkpoint(done))
+    assert len(first.frames) == 1  # 1/(3-1) of the 100 s not reached yet
     again = SnapshotWriter(tmp_path, "h", g, host, max_frames=40, resume=True)
     assert again.max_frames == 3 and len(again.frames) == 1
     for done in range(25, 100, 25):
-        again.on_chunk({**cp, "done_steps": done})
-    again.finish(st, 100)
+        again.on_chunk(checkpoint(done))
+    assert [f[2] for f in again.frames] == [0.0, 50.0]
+    again.finish(st._replace(time=np.asarray(100.0)))
     assert len(again.frames) == 3 and len(_pvd_frames(tmp_path / "h_fields.pvd")) == 3
+    assert [t for t, _ in _pvd_frames(tmp_path / "h_fields.pvd")] == [0.0, 50.0, 100.0]
 
 
 def test_fresh_run_clears_an_earlier_run_and_old_checkpoints_are_refused(small_run, tmp_path, capsys):
@@ -157,14 +175,23 @@ def test_fresh_run_clears_an_earlier_run_and_old_checkpoints_are_refused(small_r
     (d / "notes.txt").write_text("mine")
     clear_outputs(d)
     assert sorted(p.name for p in d.iterdir()) == ["case.toml", "notes.txt"]  # the case is copied in again
+    # a checkpoint of the fixed-step scheme (format 1: no integrator carry, steps instead of time)
+    from hostsim.electrochemistry.plating import PlatingState
+
     old = tmp_path / "old_checkpoint.npz"
-    np.savez(old, **{"state/theta": np.zeros(3), "segment": np.asarray(0)})
-    with pytest.raises(InputError, match="another hostsim version"):
+    np.savez(old, **{f"state/{name}": np.zeros(3) for name in PlatingState._fields},
+             **{"series/time": np.arange(3.0), "series/plated_charge": np.zeros(3), "segment": np.asarray(0),
+                "chunk": np.asarray(1), "stopped": np.asarray(False), "interface_ratio": np.asarray(1.0),
+                "done_steps": np.asarray(25), "total_steps": np.asarray(100), "logs": np.asarray("[]")})
+    with pytest.raises(InputError) as refused:
         load_checkpoint(old)
+    message = str(refused.value)
+    assert "\n" not in message and "old_checkpoint.npz" in message and "another hostsim version" in message
+    assert "delete it" in message
 
 
 def test_run_pipeline_is_a_library(tmp_path, small_run):
-    """Issue 12's prerequisite: the case -> hosts -> run -> files pipeline works without the CLI
+    """The case -> hosts -> run -> files pipeline works without the CLI
     (geometries.case_hosts + hostsim.run.pipeline.run_hosts), with the CLI's numbers, and a resume of a
     finished run reads the summaries back instead of running again."""
     import tomllib

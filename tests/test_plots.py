@@ -63,13 +63,24 @@ def test_load_run_cases_columns_snapshots(runs, run_dir):
     for name, r in runs.items():
         assert r.name == name and r.directory == run_dir
         assert r.summary["case"] == name
-        assert set(EXPECTED_COLUMNS) == set(COLUMNS) <= set(r.series)
-        assert all(len(v) == 20 and v.dtype == np.float64 for v in r.series.values())
-        np.testing.assert_allclose(r.series["time_s"][[0, -1]], [180.0, 3600.0])
+        assert set(EXPECTED_COLUMNS) <= set(COLUMNS) == set(r.series)
+        # one row for the segment's start (no step) and one per step: 21 rows
+        assert all(len(v) == 21 and v.dtype == np.float64 for v in r.series.values())
+        np.testing.assert_allclose(r.series["time_s"][[0, 1, -1]], [0.0, 180.0, 3600.0])
+        assert r.series["step_s"][0] == 0.0 and np.sum(r.series["step_s"]) == pytest.approx(3600.0)
         assert [t for t, _ in r.snapshots] == [0.0, 1200.0, 2400.0, 3600.0]
         assert [p.name for _, p in r.snapshots] == [f"{name}_{i:04d}.vti" for i in range(4)]
         assert all(p.is_file() for _, p in r.snapshots)
         assert r.final_snapshot == run_dir / f"{name}_fields_final.vti"
+
+
+def test_fixture_columns_are_the_writers():
+    """The fixture's header is the one write_outputs writes (capacity after the passed charge)."""
+    from hostsim.run.simulation import SERIES_COLUMNS
+
+    written = [label for _, label, _ in SERIES_COLUMNS]
+    written.insert(5, "capacity_mAh_cm2")
+    assert COLUMNS == written
 
 
 def test_read_snapshot_fields_and_meta(runs):
@@ -107,7 +118,7 @@ def test_depth_profile_integrates_to_plated_thickness(runs, name):
 
 def test_envelope_growth_and_currents(runs):
     q, gm, gx, ref = envelope_growth(runs["foil"])
-    assert ref == "initial state" and q[0] == 0 and gm[0] == 0 and len(q) == 21
+    assert ref == "initial state" and q[0] == 0 and gm[0] == 0 and len(q) == 22
     np.testing.assert_allclose(gm[1:], runs["foil"].series["envelope_mean_um"])  # foil starts at 0 µm
     assert UM_PER_MAH_CM2 == pytest.approx(4.85, abs=0.005)
     i, t, mode = interface_currents(runs["skeleton"])  # the last frame is all-or-nothing: frame 2
@@ -157,14 +168,15 @@ def test_stripping_switches_to_time_axis_and_diverging_scale(run_dir, tmp_path):
             fields["plating_current_A_m2"][:, :, 1] = -5.0
         write_vti(d / f"foil_fields/foil_{i:04d}.vti", fields, voxel_size=VOXEL,
                   metadata={**meta, "time_s": 1200.0 * i, "capacity_mAh_cm2": q})
-    csv = d / "foil_timeseries.csv"  # plate 10 steps, strip 10 steps
+    csv = d / "foil_timeseries.csv"  # the start row and 10 plating steps, then 10 stripping steps
     lines = csv.read_text().splitlines()
     cols = lines[0].split(",")
-    for j in range(10, 20):
+    for j in range(11, 21):
         row = lines[j + 1].split(",")
         row[cols.index("segment")] = "1"
+        row[cols.index("current_A")] = str(-float(row[cols.index("current_A")]))
         row[cols.index("voltage_V")] = str(-float(row[cols.index("voltage_V")]))
-        row[cols.index("capacity_mAh_cm2")] = str(0.1 * (19 - j) / 10 * 5)
+        row[cols.index("capacity_mAh_cm2")] = str(0.1 * (20 - j) / 10 * 5)
         lines[j + 1] = ",".join(row)
     csv.write_text("\n".join(lines) + "\n")
     foil = load_run(d)["foil"]

@@ -21,7 +21,7 @@ def _run(electrolyte=ORACLE):
     s = jnp.zeros(g.shape).at[:, :, 0].set(1.0)
     k, l = jnp.ones(g.shape), jnp.zeros(g.shape)
     proto = Protocol((Segment.plate(1.0, 0.05),))
-    state, series = run_protocol(g, s, k, l, initial_state(g, jnp.zeros(g.shape), electrolyte), electrolyte,
+    state, series, _ = run_protocol(g, s, k, l, initial_state(g, jnp.zeros(g.shape), electrolyte), electrolyte,
                                  Kinetics(), proto)
     return np.asarray(state.theta), series
 

@@ -1,4 +1,4 @@
-"""One grid split along z over several devices (hostsim.numerics.sharding, issue 13): on four fake
+"""One grid split along z over several devices (hostsim.numerics.sharding): on four fake
 CPU devices the effective-transport solve and a plating run give the one-device answer to 1e-6
 (float64), and the CLI's --devices refuses more devices than there are."""
 
