@@ -54,6 +54,8 @@ def run(args) -> int:
             shutil.copyfile(args.study, out / "study.toml")
         elif (out / "study.toml").exists():
             (out / "study.toml").unlink()
+    for note in study.case.notes:
+        print(f"hostsim: note: {note}", file=sys.stderr)
     if args.iterations is not None:
         if args.iterations < 1:
             raise InputError(f"--iterations: expected >= 1; got {args.iterations}")

@@ -56,7 +56,7 @@ import jax.numpy as jnp
 from hostsim import PCG, Grid, effective_diffusivity_ratio
 from hostsim.electrochemistry.constants import FARADAY, LI_MOLAR_VOLUME
 from hostsim.electrochemistry.cell import Reservoir
-from hostsim.electrochemistry.integrate import COMPLETED, DEFAULT_TIME_TOLERANCE, integrate, time_average
+from hostsim.electrochemistry.integrate import COMPLETED, DEFAULT_TIME_TOLERANCE, integrate, replay, time_average
 from hostsim.electrochemistry.metrics import COULOMB_PER_MAH_CM2, Q_SEI, envelope_heights, flux_statistics
 from hostsim.electrochemistry.plating import PlatingSystem, initial_state
 from hostsim.numerics.stepsize import PIDController
@@ -83,9 +83,45 @@ def tortuosity_objective(grid: Grid, conductivity: jax.Array, solver: PCG = PCG(
 DESIGN_MAX_STEPS = 200  # attempts per segment of a design transient (memory for the gradient grows with it)
 
 
+def transient(grid: Grid, fields, electrolyte, kinetics, *, current_density, capacity, collector_layers, host_top,
+              top=None, strip=None, time_tolerance=DEFAULT_TIME_TOLERANCE, max_steps=DESIGN_MAX_STEPS,
+              sei_charge_density=Q_SEI, steps=None) -> list:
+    """The design transient's segments (:func:`plating_terms`' arguments): a list of ``(carry,
+    attempts)``, the plating's and, with ``strip``, the stripping's. With ``steps`` (one array of
+    step lengths [s] per segment, e.g. :func:`taken_steps` of an earlier call) the segments are
+    taken in exactly those steps (:func:`hostsim.electrochemistry.integrate.replay`): the map
+    whose derivative the adaptive transient's gradient is."""
+    s, k, l, theta0 = fields
+    projected = grid.length[0] * grid.length[1]
+    system = PlatingSystem(grid, s, k, l, electrolyte, kinetics, top=Reservoir() if top is None else top,
+                           sei_charge_density=sei_charge_density, collector_layers=collector_layers, host_top=host_top)
+    controller = PIDController(rtol=time_tolerance)
+    drives = [(current_density * projected, capacity / current_density)]
+    if strip is not None:
+        drives.append((-strip[0] * projected, strip[1] / strip[0]))
+    state, out = initial_state(grid, theta0, electrolyte), []
+    for index, (current, duration) in enumerate(drives):
+        if steps is None:
+            carry, rows = integrate(system, state, current, duration, controller=controller, max_steps=max_steps)
+        else:
+            carry, rows = replay(system, state, current, steps[index])
+        out.append((carry, rows))
+        state = carry.state
+    return out
+
+
+def taken_steps(segments) -> tuple:
+    """The accepted step lengths [s] of each segment of :func:`transient` (numpy)."""
+    import numpy as np
+
+    return tuple(np.asarray(rows.dt)[np.asarray(rows.accepted, bool) & ~np.asarray(rows.start, bool)]
+                 for _, rows in segments)
+
+
 def plating_terms(grid: Grid, fields, electrolyte, kinetics, *, current_density, capacity, collector_layers, host_top,
                   top=None, conductor_density=CU_DENSITY, insulator_density=PI_DENSITY, strip=None,
-                  time_tolerance=DEFAULT_TIME_TOLERANCE, max_steps=DESIGN_MAX_STEPS, sei_charge_density=Q_SEI) -> dict:
+                  time_tolerance=DEFAULT_TIME_TOLERANCE, max_steps=DESIGN_MAX_STEPS, sei_charge_density=Q_SEI,
+                  steps=None) -> dict:
     """Plate ``capacity`` [C/m²] at ``current_density`` [A/m²] into the design ``fields = (s, k, l,
     theta0)`` with adaptive steps at ``time_tolerance`` (at most ``max_steps`` attempts); returns
     the design terms (see the module docstring).
@@ -96,20 +132,18 @@ def plating_terms(grid: Grid, fields, electrolyte, kinetics, *, current_density,
     s, k, l, theta0 = fields
     h = grid.voxel_size
     projected = grid.length[0] * grid.length[1]
-    system = PlatingSystem(grid, s, k, l, electrolyte, kinetics, top=Reservoir() if top is None else top,
-                           sei_charge_density=sei_charge_density, collector_layers=collector_layers, host_top=host_top)
-    controller = PIDController(rtol=time_tolerance)
-    plated, rows = integrate(system, initial_state(grid, theta0, electrolyte), current_density * projected,
-                             capacity / current_density, controller=controller, max_steps=max_steps)
+    segments = transient(grid, fields, electrolyte, kinetics, current_density=current_density, capacity=capacity,
+                         collector_layers=collector_layers, host_top=host_top, top=top, strip=strip,
+                         time_tolerance=time_tolerance, max_steps=max_steps, sei_charge_density=sei_charge_density,
+                         steps=steps)
+    plated, rows = segments[0]
     state = plated.state
     gained = state.theta - theta0
     mean_height = lambda theta: jnp.mean(envelope_heights(s, theta, h, collector_layers, host_top))  # noqa: E731
     heights = [mean_height(theta0), mean_height(state.theta)]
     unfinished = (plated.status != COMPLETED).astype(jnp.int32)
     if strip is not None:
-        strip_current, strip_capacity = strip
-        stripped, _ = integrate(system, state, -strip_current * projected, strip_capacity / strip_current,
-                                controller=controller, max_steps=max_steps)
+        stripped, _ = segments[1]
         heights.append(mean_height(stripped.state.theta))
         # a strip that ran out of connected Li (its voltage cutoff) did not pass what it was asked: its
         # volume change is not the cycle's

@@ -208,10 +208,6 @@ def test_fill_per_step_still_runs_with_one_note(tmp_path, capsys):
     assert [s["outcome"] for s in summary["segments"]] == ["completed"] * 2
 
 
-@pytest.mark.xfail(reason="the CLI prints a deprecated key twice: hostsim.run.case raises a FutureWarning that "
-                          "Python prints to stderr (two lines: '.../hostsim/run/case.py:LINE: FutureWarning: ...' "
-                          "and its source line) besides the 'hostsim: note:' line that geometries/_simulate_cli.py "
-                          "prints from Case.notes", strict=False)
 def test_the_cli_prints_a_deprecated_key_once(tmp_path):
     """What a user sees (a real process, Python's default warning filters): one line about
     fill_per_step on stderr, the note."""
@@ -244,15 +240,7 @@ def test_rest_steps_is_accepted_with_a_note_and_ignored():
     assert parse_case({}, "new.toml").notes == []
 
 
-REST_FAILS_AT_0_2 = (
-    "engine: after plating at time_tolerance 0.2 (float32 foil) every step of the rest is inadmissible and the "
-    "rest fails at once ('its step size collapsed', 0 steps, 24 rejected): its solved face currents are "
-    "~1e-27 A, all of one sign, and advance()'s 'placed' check |sum(flows) - I| <= 1e3 eps max(|I|, "
-    "sum|flows|) cannot hold at I = 0 for any step")
-
-
-@pytest.mark.parametrize("tolerance", [0.05, pytest.param(0.2, marks=pytest.mark.xfail(reason=REST_FAILS_AT_0_2,
-                                                                                          strict=False))])
+@pytest.mark.parametrize("tolerance", [0.05, 0.2])
 def test_a_rest_costs_a_handful_of_steps(tolerance):
     """What rest_steps used to fix: a rest adapts its steps. An hour's rest after plating a foil
     (float32) takes a handful of steps, passes no charge, moves no Li, and the strip after it

@@ -421,9 +421,7 @@ def test_eight_members_split_over_four_fake_devices_equal_serial_runs(tmp_path):
     import sys
 
     sweep = tmp_path / "sweep.toml"
-    sweep.write_text(TOGETHER_SWEEP.replace("[0.0, 0.25, 0.5, 1.0]", "[0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0]"))
-    # (not l = 0.1: there the potential solve of this foil's first state does not converge and the
-    # member plates nothing; test_a_foil_of_lithiophilicity_0_1_plates)
+    sweep.write_text(TOGETHER_SWEEP.replace("[0.0, 0.25, 0.5, 1.0]", "[0.0, 0.1, 0.2, 0.3, 0.5, 0.6, 0.8, 1.0]"))
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu")
     for mode in ("vmap", "one-by-one"):
         proc = subprocess.run([sys.executable, "-m", "hostsim.cli", "batch", str(sweep), "--out", str(tmp_path / mode),
@@ -442,10 +440,6 @@ def test_eight_members_split_over_four_fake_devices_equal_serial_runs(tmp_path):
     _close(a, b, 1e-6)
 
 
-@pytest.mark.xfail(reason="engine: the adaptive Newton does not converge on this foil's initial state at "
-                          "lithiophilicity 0.1 to 0.12 (V ~ -29.6 mV, next to the 30 mV bare nucleation barrier; 25 "
-                          "iterations leave a current error of 0.22, 100 leave -0.87), so the segment ends at t = 0 "
-                          "with 'current not passed'; 0.08 and 0.2 plate normally", strict=False)
 def test_a_foil_of_lithiophilicity_0_1_plates():
     """The sweep's foil at lithiophilicity 0.1 (between members that run) plates what it asks."""
     import tomllib

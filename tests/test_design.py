@@ -1,4 +1,4 @@
-"""Inverse design (issue 12): parameterisations, design terms and their gradients through a plating
+"""Inverse design: parameterisations, design terms and their gradients through an adaptive plating
 transient, the optax loop's log/checkpoint/resume, and the ``hostsim design`` CLI."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ layers = 8
 fields = ["k", "l"]
 start_k = 0.9
 start_l = 0.5
-plating_steps = 4
+max_steps = 100
 [geometry]
 family = "cu_skeleton"
 width_um = 3.0
@@ -35,6 +35,8 @@ fibre_diameter_um = 0.5
 kind = "plate"
 current_mA_cm2 = 4.0
 capacity_mAh_cm2 = 0.05
+[numerics]
+time_tolerance = 0.2
 [objective]
 flux_cv = 1.0
 sei_mAh_cm2 = 0.5
@@ -76,9 +78,11 @@ def test_layer_profile_maps_any_vector_into_bounds_per_layer():
 @pytest.mark.parametrize("kind", ["layer_profile", pytest.param("free_form", marks=pytest.mark.slow),
                                   pytest.param("family", marks=pytest.mark.slow)])
 def test_design_gradient_matches_central_differences(kind):
-    """d(weighted objective)/dx through a plate/strip transient (4 + 4 steps, float64), along a
-    random direction, equals central differences to 1e-4 relative: every term enters the objective."""
+    """d(weighted objective)/dx through an adaptive plate/strip transient (float64), along a random
+    direction, equals central differences of the transient at its steps (the step sizes carry no
+    derivative) to 1e-4 relative: every term enters the objective."""
     from inverse import FamilyParameters, LayerProfile, plating_terms, weighted_objective
+    from inverse.objectives import taken_steps, transient
 
     with jax.enable_x64(True):
         fam = _base("float64")
@@ -93,22 +97,28 @@ def test_design_gradient_matches_central_differences(kind):
         base = fam.fields()
         weights = {"flux_cv": 1.0, "hotspot": 1.0, "sei_mAh_cm2": 0.5, "top_growth": 0.5, "host_mass_mg_cm2": 0.2,
                    "envelope_growth_um": 0.1, "virtual_temperature": 0.3, "relative_volume_change": 0.5}
-
-        def terms(x):  # a plate/strip cycle: 4 steps plating 0.02 mAh/cm², 4 stripping half of it
-            return plating_terms(base.grid, param.fields(x), LP30, Kinetics(), current_density=40.0,
-                                 capacity=0.02 * COULOMB_PER_MAH_CM2, steps=4, collector_layers=base.collector_layers,
-                                 host_top=base.host_top, strip=(40.0, 0.01 * COULOMB_PER_MAH_CM2))
-
+        # a plate/strip cycle: 0.02 mAh/cm² plated at 4 mA/cm², half of it stripped
+        kw = dict(current_density=40.0, capacity=0.02 * COULOMB_PER_MAH_CM2, collector_layers=base.collector_layers,
+                  host_top=base.host_top, strip=(40.0, 0.01 * COULOMB_PER_MAH_CM2), time_tolerance=0.1,
+                  max_steps=120)
         x0 = param.initial()
-        reference = jax.jit(terms)(x0)
+        steps = taken_steps(transient(base.grid, param.fields(x0), LP30, Kinetics(), **kw))
+        assert all(len(dts) >= 3 for dts in steps)
 
-        def objective(x):
-            return weighted_objective(terms(x), weights, reference)
+        def terms(x, steps=None):
+            return plating_terms(base.grid, param.fields(x), LP30, Kinetics(), steps=steps, **kw)
+
+        reference = jax.jit(terms)(x0)
+        assert float(reference["failed_steps"]) == 0.0
+
+        def objective(x, steps=None):
+            return weighted_objective(terms(x, steps), weights, reference)
 
         value, grad = jax.jit(jax.value_and_grad(objective))(x0)
         assert np.isfinite(float(value)) and np.all(np.isfinite(np.asarray(grad)))
+        f = jax.jit(lambda x: objective(x, steps))
+        assert float(f(x0)) == pytest.approx(float(value), rel=1e-9)  # the same transient, taken again (solver tolerance)
         direction = jnp.asarray(np.random.default_rng(5).normal(size=x0.shape))
-        f = jax.jit(objective)
         d = 1e-5
         fd = (float(f(x0 + d * direction)) - float(f(x0 - d * direction))) / (2 * d)
         assert abs(fd) > 1e-6
@@ -117,16 +127,16 @@ def test_design_gradient_matches_central_differences(kind):
 
 def test_a_cycle_adds_its_strip_steps_and_spans_the_volume_change():
     """plating_terms with a strip after the plating: the plating terms are those of the plating
-    alone (bit for bit: the same scan runs first), the SEI proxy counts the new Li area of the
-    whole cycle (at least the plating's), every step of the cycle is healthy, and stripping half
-    of the Li never takes the envelope below its start, so the relative volume change is the
-    plating's, (H_plated - H_start) / H_plated, with H_start the slab top (2 µm - collector).
-    Stripping more than was plated is short of charge and counts as a failed step."""
+    alone (bit for bit: the same transient runs first), the SEI proxy counts the new Li area of
+    the whole cycle (at least the plating's), both segments complete, and stripping half of the Li
+    never takes the envelope below its start, so the relative volume change is the plating's,
+    (H_plated - H_start) / H_plated, with H_start the slab top (2 µm - collector). Stripping more
+    than was plated ends at the voltage cutoff: an unfinished segment, not a silent cycle."""
     from inverse import plating_terms
 
     with jax.enable_x64(True):
         base = _base("float64").fields()
-        kw = dict(current_density=40.0, capacity=0.05 * COULOMB_PER_MAH_CM2, steps=4,
+        kw = dict(current_density=40.0, capacity=0.05 * COULOMB_PER_MAH_CM2, time_tolerance=0.1, max_steps=150,
                   collector_layers=base.collector_layers, host_top=base.host_top)
         fields = (base.s, base.k, base.l, base.theta)
         plated = jax.jit(lambda f: plating_terms(base.grid, f, LP30, Kinetics(), **kw))(fields)
@@ -141,7 +151,7 @@ def test_a_cycle_adds_its_strip_steps_and_spans_the_volume_change():
     assert growth > 0
     assert float(cycled["relative_volume_change"]) == pytest.approx(growth / (slab_um + growth), rel=1e-9)
     assert float(cycled["relative_volume_change"]) == pytest.approx(float(plated["relative_volume_change"]), rel=1e-12)
-    # asked to strip more than was plated, the transient passes less than asked: a failed step, not a silent cycle
+    # asked to strip more than was plated, the strip ends at the voltage cutoff: an unfinished segment
     with jax.enable_x64(True):
         over = jax.jit(lambda f: plating_terms(base.grid, f, LP30, Kinetics(), strip=(40.0, 0.08 * COULOMB_PER_MAH_CM2),
                                                **kw))(fields)
@@ -192,7 +202,7 @@ def test_warmup_iterations_run_on_the_surrogate_and_resume_across_the_switch(tmp
     from hostsim.cli import main
 
     study = tmp_path / "study.toml"
-    study.write_text(TINY_STUDY.replace("plating_steps = 4", "plating_steps = 4\nwarmup_iterations = 2")
+    study.write_text(TINY_STUDY.replace("max_steps = 100", "max_steps = 100\nwarmup_iterations = 2")
                      .replace("iterations = 3", "iterations = 4"))
     full = tmp_path / "full"
     assert main(["design", str(study), "--out", str(full), "--quiet", "--no-verify"]) == 0
@@ -323,12 +333,13 @@ def test_design_cli_logs_checkpoints_and_resumes_bit_identically(tmp_path, capsy
     assert (full / "log.csv").read_text().count("\n") == 4 and (full / "study.toml").exists()
     # the verification: start and final design through the ordinary run pipeline, same charge
     v = design["verification"]
-    assert v["start"]["plated_capacity_mAh_cm2"] == pytest.approx(0.05, rel=1e-2)
-    assert v["final"]["plated_capacity_mAh_cm2"] == pytest.approx(0.05, rel=1e-2)
+    assert v["start"]["plated_capacity_mAh_cm2"] == pytest.approx(0.05, rel=1e-6)  # every coulomb asked
+    assert v["final"]["plated_capacity_mAh_cm2"] == pytest.approx(0.05, rel=1e-6)
     # the design term's measure, from the pipeline: the mean CV over the plating steps (between the
     # series' extremes; the design transient's own mean is from coarser steps, so not equal)
     for w in ("start", "final"):
-        series = np.loadtxt(full / "verification" / f"{w}_timeseries.csv", delimiter=",", skiprows=1, usecols=8)
+        table = np.genfromtxt(full / "verification" / f"{w}_timeseries.csv", delimiter=",", names=True)
+        series = table["flux_cv"]
         assert series.min() <= v[w]["flux_cv_mean"] <= series.max()
     assert (full / "final_host.vti").exists() and (full / "verification" / "final_summary.json").exists()
     page = (full / "report.html").read_text()
@@ -355,27 +366,33 @@ def test_design_cli_logs_checkpoints_and_resumes_bit_identically(tmp_path, capsy
         assert np.array_equal(a["x"], b["x"]) and int(a["iteration"]) == int(b["iteration"]) == 3
 
 
-def test_a_failed_design_transient_stops_the_study_in_one_line(tmp_path, capsys, monkeypatch):
-    """A design transient whose steps fail gives finite terms that are not the physics (measured on
-    the free-form showcase's final design: top growth 0.21 where the run pipeline finds 0). Here
-    Newton is capped at one iteration, so the cold first step misses its tolerances for real: the
-    terms count the failed steps, and the study stops with one line and exit code 2 before it
-    logs or checkpoints an iteration built on them."""
-    import inverse.objectives as objectives
+def test_a_failed_design_transient_stops_the_study_in_one_line(tmp_path, capsys):
+    """A design transient that does not complete (here: [design] max_steps far too few for its
+    plating) gives finite terms that are not the physics asked for: the study stops with one
+    line and exit code 2 before it logs or checkpoints an iteration built on them."""
     from hostsim.cli import main
-    from hostsim.numerics.newton import AdaptiveNewton
 
-    real = objectives.plate
-    monkeypatch.setattr(objectives, "plate", lambda *a, **kw: real(*a, newton=AdaptiveNewton(max_steps=1), **kw))
     study = tmp_path / "study.toml"
-    study.write_text(TINY_STUDY)
+    study.write_text(TINY_STUDY.replace("max_steps = 100", "max_steps = 3"))
     out = tmp_path / "out"
     assert main(["design", str(study), "--out", str(out), "--quiet", "--no-verify"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "design iteration 0:" in err[0] and "of the 4 steps of the design transient failed" in err[0]
-    failed = int(err[0].split("design iteration 0: ")[1].split(" of")[0])
-    assert 1 <= failed <= 4
+    assert len(err) == 1 and "design iteration 0:" in err[0] and "1 of the 1 segment(s)" in err[0]
+    assert "max_steps = 3" in err[0]
     assert not (out / "log.jsonl").exists() and not (out / "checkpoint.npz").exists()
+
+
+def test_an_old_study_with_plating_steps_runs_with_one_note():
+    """``[design] plating_steps`` (the fixed steps of earlier versions) still parses, with one
+    deprecation note, and the transient's steps adapt."""
+    import tomllib
+
+    from inverse.study import parse_study
+
+    with pytest.warns(FutureWarning, match="plating_steps is deprecated"):
+        study = parse_study(tomllib.loads(TINY_STUDY.replace("max_steps = 100", "plating_steps = 4")), "old.toml")
+    assert "plating_steps" not in study.design and study.design["max_steps"] > 0
+    assert len(study.case.notes) == 1 and "old.toml" in study.case.notes[0]
 
 
 @pytest.mark.parametrize("text, message", [

@@ -153,7 +153,7 @@ feature_size_um = 0.5
 beta_start = 2.0
 beta_every = 1
 beta_max = 8.0
-plating_steps = 3
+max_steps = 100
 [geometry]
 family = "cu_skeleton"
 width_um = 3.0
@@ -166,6 +166,8 @@ fibre_diameter_um = 0.5
 kind = "plate"
 current_mA_cm2 = 4.0
 capacity_mAh_cm2 = 0.03
+[numerics]
+time_tolerance = 0.2
 [objective]
 flux_cv = 1.0
 [optimizer]

@@ -291,6 +291,36 @@ def run_attempts(system: PlatingSystem, carry: Stepper, drive: Drive, controller
     return carry, rows, count
 
 
+def replay(system: PlatingSystem, state: PlatingState, current, steps):
+    """A segment taken in the given steps [s] (an earlier transient's accepted steps, or any fixed
+    ones): no error control, no events. Returns ``(carry, attempts)`` as :func:`integrate` does
+    (every row accepted, the first the starting state). The adaptive transient's derivative is
+    this map's at its steps (:func:`integrate`: the step sizes carry none)."""
+    dtype = state.theta.dtype
+    current = jnp.asarray(current, dtype)
+    steps = jnp.asarray(steps, dtype)
+    zero = jnp.zeros((), dtype)
+
+    def row(st, obs, dt, info=None):
+        return Attempt(jnp.asarray(True), jnp.asarray(info is None), dt, current, st.passed_charge, st.sei_charge,
+                       zero, jnp.zeros(3, dtype), zero if info is None else info.max_dtheta,
+                       jnp.asarray(True) if info is None else info.admissible, zero if info is None else info.salt_inflow,
+                       jnp.zeros((), jnp.int32) if info is None else info.salt_iterations, obs)
+
+    def one(st, dt):
+        new, info = advance(system, st, current, dt)
+        new, obs = solve_state(system, new, current)
+        return new._replace(voltage_change=new.voltage - st.voltage), row(new, obs, dt, info)
+
+    first, obs = solve_state(system, state, current, fresh=True)
+    first = first._replace(concentration_change=jnp.zeros_like(first.concentration), voltage_change=zero, last_dt=zero)
+    end, rows = jax.lax.scan(one, first, steps)
+    rows = jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), row(first, obs, zero), rows)
+    carry = start(end, PIDController())._replace(fresh=jnp.asarray(False), status=jnp.asarray(COMPLETED, jnp.int32),
+                                                 steps=jnp.asarray(steps.shape[0], jnp.int32))
+    return carry, rows
+
+
 def integrate(system: PlatingSystem, state: PlatingState, current, duration, *,
               controller: AbstractStepSizeController = PIDController(), events=DEFAULT_EVENTS, max_steps: int = 200):
     """Integrate one segment from ``state``: ``current`` [A] for ``duration`` [s], at most

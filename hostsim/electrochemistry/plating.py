@@ -452,7 +452,9 @@ def advance(system: PlatingSystem, state: PlatingState, current, dt):
     # the faces still pass the whole current (a strip whose Li runs out everywhere within the step has
     # no face left to carry what the emptied ones could not: that step is too long, not a short one)
     passed = jnp.sum(cell_total(flows))
-    size = jnp.maximum(jnp.abs(current), jnp.sum(cell_total(jnp.abs(flows))))
+    # (at rest the faces' currents cancel to round-off of the exchange current's scale, not of their own)
+    size = jnp.maximum(jnp.maximum(jnp.abs(current), jnp.sum(cell_total(jnp.abs(flows)))),
+                       system.kinetics.exchange_current_density * system.projected_area)
     placed = jnp.abs(passed - current) <= 1e3 * jnp.finfo(grid.dtype).eps * size
     admissible = (inside & placed & salt_stats.converged & jnp.all(jnp.isfinite(c_new))
                   & jnp.isfinite(jnp.sum(theta)))
