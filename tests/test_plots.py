@@ -148,10 +148,47 @@ def test_plot_run_writes_four_files(run_dir, tmp_path):
     t0 = time.perf_counter()
     paths = plot_run(run_dir, tmp_path / "plots")
     assert time.perf_counter() - t0 < 10.0
-    assert [p.name for p in paths] == list(FILES.values())
+    assert [p.name for p in paths] == [FILES[k] for k in ("voltage", "depth_profile", "current_histogram", "envelope")]
     assert all(_png_size(p)[0] > 800 for p in paths)
     default = plot_run(_fresh_copy(run_dir, tmp_path / "copy"))
     assert {p.parent for p in default} == {tmp_path / "copy"} and len(default) == 4
+
+
+def test_a_cycled_run_gets_the_per_cycle_plot(run_dir, tmp_path):
+    """A case of 5 cycles (its series' cycle column and the summary's per-cycle lists, one cycle
+    without a stripping value): plot_run adds cycles.png; the cycles read from the summary are
+    those written; a run of one cycle has no per-cycle plot (one line)."""
+    import csv
+    import json
+
+    from hostsim.pictures.plots import _cycle_values, _voltage_of_cycle, cycle_count, plot_cycles
+
+    d = _fresh_copy(run_dir, tmp_path / "cycled")
+    path = d / "skeleton_timeseries.csv"
+    rows = list(csv.reader(path.open()))
+    cycle = rows[0].index("cycle")
+    for j, row in enumerate(rows[1:]):
+        row[cycle] = str(min(j * 5 // (len(rows) - 1), 4))
+    with path.open("w", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    summary = json.loads((d / "skeleton_summary.json").read_text())
+    summary |= {"cycle_coulombic_efficiency": [0.9, 0.95, 0.96, 0.97, 0.97],
+                "cycle_dead_li_mAh_cm2": [0.01, 0.005, 0.004, 0.004, 0.003],
+                "cycle_sei_loss_mAh_cm2": [0.02, 0.01, 0.01, 0.01, 0.01],
+                "cycle_envelope_plated_um": [2.0, 2.1, 2.2, 2.3, 2.4],
+                "cycle_envelope_stripped_um": [0.1, 0.2, 0.3, 0.4, None]}
+    (d / "skeleton_summary.json").write_text(json.dumps(summary))
+    runs = load_run(d)
+    assert cycle_count(runs["skeleton"]) == 5 and cycle_count(runs["foil"]) == 0
+    n, ce = _cycle_values(runs["skeleton"], "cycle_coulombic_efficiency", 100.0)
+    assert list(n) == [1, 2, 3, 4, 5] and ce[0] == pytest.approx(90.0)
+    assert list(_cycle_values(runs["skeleton"], "cycle_envelope_stripped_um")[0]) == [1, 2, 3, 4]
+    t, v = _voltage_of_cycle(runs["skeleton"], 2)
+    assert len(t) >= 2 and t[0] == 0.0 and np.all(np.diff(t) > 0) and np.all(v < 0)
+    paths = plot_run(d, tmp_path / "plots")
+    assert paths[-1].name == FILES["cycles"] and _png_size(paths[-1]) == (1320, 912)
+    with pytest.raises(InputError, match="two or more cycles"):
+        plot_cycles(runs["foil"], tmp_path / "none.png")
 
 
 def test_stripping_switches_to_time_axis_and_diverging_scale(run_dir, tmp_path):

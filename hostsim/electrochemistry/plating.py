@@ -103,6 +103,7 @@ class Observation(NamedTuple):
     hotspot_ratio: jax.Array  # max / mean [-]
     hotspot_pnorm: jax.Array  # p-norm / mean [-] (p = 8)
     li_interface_area: jax.Array  # Li/electrolyte area [m²]
+    li_metal_charge: jax.Array  # all Li metal in the electrode, attached or not, as charge [C]
     dead_li_charge: jax.Array  # Li not attached to the collector [C]
     top_li: jax.Array  # largest Li fill of a cell in the top TOP_MARGIN_LAYERS layers [-]
     envelope_mean: jax.Array  # electrode height above the collector, mean over the columns [m]
@@ -378,7 +379,7 @@ def _observe(system: PlatingSystem, state: PlatingState, sol, live, li_area, pla
     return Observation(
         sol.cell_voltage, jnp.min(jnp.where(eps > 0.5, c, jnp.inf)), jnp.min(jnp.where(owns, surface, jnp.inf)),
         sol.residual, sol.current_error, sol.newton.iterations, sol.newton.linear_iterations,
-        sol.newton.converged, mean, cv, hot, pn, li_area,
+        sol.newton.converged, mean, cv, hot, pn, li_area, jnp.sum(state.theta) * system.coulombs_per_fill,
         jnp.sum(jnp.where(live, 0.0, state.theta)) * system.coulombs_per_fill, jnp.max(fill),
         jnp.mean(heights), jnp.max(heights))
 

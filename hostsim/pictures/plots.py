@@ -14,7 +14,9 @@ needed, nothing left open in pyplot) and returns the path:
   current in each case's last snapshot that has any (step histograms, CV in the legend);
 * :func:`plot_envelope` — envelope growth (mean and max column) vs capacity, with the ideal
   planar line Q V_m / F;
-* :func:`plot_run` — all four for every case of a run directory, overlaid.
+* :func:`plot_cycles` — cycling: Coulombic efficiency, dead Li and SEI per cycle, the voltage of the
+  first, a middle and the last cycle, the envelope after each half-cycle (runs of 2+ cycles);
+* :func:`plot_run` — all of them for every case of a run directory, overlaid.
 
 A case keeps one colour in every plot of :func:`plot_run` (tab10, in the run's case order); pass
 ``colors={name: colour}`` to the single functions for the same control.
@@ -44,7 +46,7 @@ PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e
 UM_PER_MAH_CM2 = COULOMB_PER_MAH_CM2 * LI_MOLAR_VOLUME / FARADAY * 1e6  # ideal planar Li [µm per mAh/cm²]
 HOURS_ABOVE_S = 2e4  # time axes switch from s to h beyond this run length
 FILES = {"voltage": "voltage.png", "depth_profile": "depth_profile.png",
-         "current_histogram": "current_histogram.png", "envelope": "envelope.png"}
+         "current_histogram": "current_histogram.png", "envelope": "envelope.png", "cycles": "cycles.png"}
 
 
 def _styled(func):
@@ -386,25 +388,91 @@ def plot_envelope(runs, out, colors=None) -> Path:
 
 
 # ---------------------------------------------------------------------------------------------
+def cycle_count(run: RunResult) -> int:
+    """Number of protocol cycles in a case's summary (its per-cycle lists)."""
+    return len(run.summary.get("cycle_coulombic_efficiency") or [])
+
+
+def _cycle_values(run: RunResult, key: str, scale: float = 1.0) -> tuple:
+    """(cycle numbers from 1, values) of a per-cycle summary list, cycles without a value left out."""
+    values = run.summary.get(key) or []
+    kept = [(n + 1, v * scale) for n, v in enumerate(values) if v is not None]
+    return (np.array([n for n, _ in kept]), np.array([v for _, v in kept])) if kept else (np.zeros(0), np.zeros(0))
+
+
+def _voltage_of_cycle(run: RunResult, cycle: int):
+    """(time since the cycle began [s], voltage [mV]) of one cycle (from 0) of a case's series."""
+    s = run.series
+    rows = np.asarray(s["cycle"]) == cycle
+    t = s["time_s"][rows]
+    return t - (t[0] if len(t) else 0.0), s["voltage_V"][rows] * 1e3
+
+
+@_styled
+def plot_cycles(runs, out, colors=None) -> Path:
+    """Cycling at a glance, one colour per case: Coulombic efficiency [%] per cycle (stripped over
+    plated charge); the Li each cycle leaves behind as dead Li and as SEI [mAh/cm²]; the voltage
+    [mV] over the first, a middle and the last cycle (time from the cycle's start; solid, dashed,
+    dotted); and the mean envelope [µm above the initial one] at the end of each plating and each
+    stripping. Needs a case with two or more cycles (:class:`InputError` otherwise)."""
+    runs = [r for r in _as_list(runs) if cycle_count(r) >= 2]
+    if not runs:
+        raise InputError("no case of the run has two or more cycles: no per-cycle plot")
+    col = _colors(runs, colors)
+    fig = _figure(11, 7.6)
+    (ax_ce, ax_loss), (ax_v, ax_env) = fig.subplots(2, 2)
+    for r in runs:
+        c = col[r.name]
+        ax_ce.plot(*_cycle_values(r, "cycle_coulombic_efficiency", 100.0), "o-", color=c, ms=3, lw=1.3, label=r.name)
+        ax_loss.plot(*_cycle_values(r, "cycle_dead_li_mAh_cm2"), "o-", color=c, ms=3, lw=1.3, label=f"{r.name}: dead Li")
+        ax_loss.plot(*_cycle_values(r, "cycle_sei_loss_mAh_cm2"), "s--", color=c, ms=3, lw=1.0, label=f"{r.name}: SEI")
+        n = cycle_count(r)
+        for cycle, style in zip(sorted({0, n // 2, n - 1}), ("-", "--", ":")):
+            t, v = _voltage_of_cycle(r, cycle)
+            ax_v.plot(t, v, color=c, lw=1.3, ls=style, label=f"{r.name}: cycle {cycle + 1}")
+        ax_env.plot(*_cycle_values(r, "cycle_envelope_plated_um"), "^-", color=c, ms=3, lw=1.3,
+                    label=f"{r.name}: after plating")
+        ax_env.plot(*_cycle_values(r, "cycle_envelope_stripped_um"), "v--", color=c, ms=3, lw=1.0,
+                    label=f"{r.name}: after stripping")
+    for ax, ylabel, title in ((ax_ce, "Coulombic efficiency [%]", "Coulombic efficiency per cycle"),
+                              (ax_loss, "Li lost in the cycle [mAh/cm²]", "Dead Li and SEI added per cycle"),
+                              (ax_env, "mean envelope growth [µm]", "Envelope at the end of each half-cycle")):
+        ax.set_xlabel("cycle")
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+        ax.legend(loc="best")
+    ax_v.axhline(0.0, color="0.4", lw=0.7)
+    ax_v.set_xlabel("time since the cycle began [s]")
+    ax_v.set_ylabel("voltage [mV]")
+    ax_v.set_title("Voltage over the first, a middle and the last cycle")
+    ax_v.legend(loc="best")
+    fig.suptitle("Cycling", fontsize=11)
+    return _save(fig, out)
+
+
+# ---------------------------------------------------------------------------------------------
 def plot_run(directory, out_dir=None) -> list:
     """All plots of a run directory, every case overlaid, as PNGs in ``out_dir`` (default: the
     run directory): ``voltage.png``, ``depth_profile.png``, ``current_histogram.png``,
-    ``envelope.png``. A plot whose data the run lacks (no snapshots) is skipped with a warning.
+    ``envelope.png``, and ``cycles.png`` when a case has two or more cycles. A plot whose data the run lacks (no snapshots) is skipped with a warning.
     Returns the written paths."""
     runs = list(load_run(directory).values())
     out_dir = Path(directory if out_dir is None else out_dir)
     colors = _colors(runs)
     written = []
-    for key, func in (("voltage", plot_voltage), ("depth_profile", plot_depth_profile),
-                      ("current_histogram", plot_current_histogram), ("envelope", plot_envelope)):
+    plots = [("voltage", plot_voltage), ("depth_profile", plot_depth_profile),
+             ("current_histogram", plot_current_histogram), ("envelope", plot_envelope)]
+    if any(cycle_count(r) >= 2 for r in runs):
+        plots.append(("cycles", plot_cycles))
+    for key, func in plots:
         try:
             written.append(func(runs, out_dir / FILES[key], colors=colors))
         except InputError as e:
-            if key in ("voltage", "envelope"):
+            if key in ("voltage", "envelope", "cycles"):
                 raise
             warnings.warn(f"{FILES[key]} skipped: {e}", stacklevel=2)
     return written
 
 
-__all__ = ["FILES", "UM_PER_MAH_CM2", "envelope_growth", "interface_currents", "plot_current_histogram",
-           "plot_depth_profile", "plot_envelope", "plot_run", "plot_voltage"]
+__all__ = ["FILES", "UM_PER_MAH_CM2", "cycle_count", "envelope_growth", "interface_currents", "plot_current_histogram",
+           "plot_cycles", "plot_depth_profile", "plot_envelope", "plot_run", "plot_voltage"]

@@ -5,7 +5,8 @@ and an animation (:mod:`hostsim.pictures.render`) into ``DIR/renders/``, and wri
 with every image embedded (base64), so the page opens from the folder or travels as one file:
 the case (``case.toml`` or "built-in default"), each host's summary numbers with units, the
 renders (host + plated Li coloured by plating time, a cross-section, side by side for all
-hosts), the voltage, depth-profile, current-histogram and envelope plots, and the animation.
+hosts), the voltage, depth-profile, current-histogram and envelope plots, the per-cycle plot of a
+run of two or more cycles, and the animation.
 A part that cannot be made (no snapshots; no off-screen OpenGL on the machine) is left out with
 a one-line note in the page instead of failing the run.
 """
@@ -130,7 +131,9 @@ def write_report(directory, *, progress=None, renders: bool = True) -> Path:
     captions = {"voltage": "Voltage vs time and capacity (plating: negative; nucleation dip, then plateau)",
                 "depth_profile": "Where in the thickness the plated Li went, over the run",
                 "current_histogram": "Interfacial current density at the last plating snapshot, normalised by its mean",
-                "envelope": "Envelope growth vs capacity (dashed: a planar foil, 4.85 µm per mAh/cm²)"}
+                "envelope": "Envelope growth vs capacity (dashed: a planar foil, 4.85 µm per mAh/cm²)",
+                "cycles": "Per cycle: Coulombic efficiency, Li lost to dead Li and SEI, voltage of the first, a middle "
+                          "and the last cycle, envelope after plating and after stripping"}
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>hostsim report — {html.escape(directory.name)}"
              f"</title><style>{_STYLE}</style></head><body>",
              f"<h1>hostsim run: {html.escape(directory.resolve().name)}</h1>",

@@ -357,8 +357,8 @@ def simulate_members(names, grid, hosts, electrolyte, kinetics, protocol: Protoc
 
 SERIES_COLUMNS = [  # (series key, CSV column, scale) of NAME_timeseries.csv (docs/outputs.md)
     ("time", "time_s", 1.0), ("dt", "step_s", 1.0), ("voltage", "voltage_V", 1.0), ("current", "current_A", 1.0),
-    ("passed_charge", "passed_charge_C", 1.0), ("sei_charge", "sei_charge_C", 1.0),
-    ("dead_li_charge", "dead_li_C", 1.0), ("envelope_mean", "envelope_mean_um", 1e6),
+    ("passed_charge", "passed_charge_C", 1.0), ("li_metal_charge", "li_metal_C", 1.0),
+    ("sei_charge", "sei_charge_C", 1.0), ("dead_li_charge", "dead_li_C", 1.0), ("envelope_mean", "envelope_mean_um", 1e6),
     ("envelope_max", "envelope_max_um", 1e6), ("flux_mean", "mean_current_density_A_m2", 1.0),
     ("flux_cv", "flux_cv", 1.0), ("hotspot_ratio", "hotspot_ratio", 1.0),
     ("min_interface_concentration", "min_interface_concentration_mol_m3", 1.0),
