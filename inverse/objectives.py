@@ -2,8 +2,8 @@
 
 :func:`plating_terms` runs the plating transient of a design with the run pipeline's adaptive
 integrator (:func:`hostsim.electrochemistry.integrate.integrate`: a checkpointed ``lax.scan`` of
-at most ``max_steps`` attempts, the implicit Newton derivative in each, step sizes and event
-location included in the derivative) and returns every design term as a scalar, each
+at most ``max_steps`` attempts, the implicit Newton derivative in each; the step sizes carry no
+derivative, so the gradient is the transient's at the steps it took) and returns every design term as a scalar, each
 differentiable in the fields:
 
 * ``top_growth``: Li plated above the host slab / all Li plated [-];

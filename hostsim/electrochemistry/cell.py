@@ -1,7 +1,7 @@
 """What closes the cell above the electrolyte: the top face of the grid.
 
 Two choices, passed as objects (``top=``) to :func:`hostsim.solve_potential`,
-:func:`hostsim.plating_step` and everything above them:
+the plating transient (:class:`hostsim.electrochemistry.plating.PlatingSystem`) and everything above them:
 
 * :class:`Reservoir` — bulk electrolyte at the top face: ``c = c0`` and ``phi_e = 0``. The
   voltage is the working electrode against a Li reference in the bulk. This suits a host in a

@@ -28,7 +28,7 @@ two equal halves), so a galvanostatic segment passes ``I x duration`` to round-o
 is rejected and the crossing is located inside it: the next attempts are regula falsi (Illinois)
 trials between the state and the crossing; a trial that does not cross is an ordinary accepted
 step, one that crosses shrinks the bracket. The segment ends at the first state within the
-event's tolerance of it, or when the bracket is shorter than 1e-6 of the segment's time.
+event's tolerance of it, or when the bracket is shorter than 1e-9 of the segment's time.
 
 **Two drivers over the same attempt.** :func:`run_attempts` (a ``lax.while_loop`` of at most a
 given number of attempts; the run pipeline calls it chunk by chunk, for progress and

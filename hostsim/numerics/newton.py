@@ -54,7 +54,7 @@ class NewtonStats(eqx.Module):
     converged: jax.Array
     # dG/dV along the linear response of phi (the Schur complement gv - g.A^-1 b) at the last
     # iteration [A/(m² V)]: dV/dI = 1 / (A_projected x this). NaN when no iteration ran. It lets a
-    # caller predict V at a nearby current (the capped plating step's second solve starts there)
+    # caller predict V at a nearby current
     current_slope: jax.Array
 
 
@@ -201,7 +201,7 @@ class AdaptiveNewton(eqx.Module):
     def solve(self, problem, phi, v, solver: PCG, border=None):
         """``(phi, V, stats, border, at_root)`` at the root of ``problem`` from the guess ``(phi,
         V)``; derivatives with respect to ``problem`` are implicit. ``border``: a guess of ``A^-1 b``
-        (the last step's, see :func:`hostsim.electrochemistry.plating.plating_step`); the
+        (the last step's, see :func:`hostsim.electrochemistry.plating.solve_state`); the
         returned ``border`` is the last iteration's ``A^-1 b`` (a warm start, not differentiated).
         ``at_root``: what ``problem.residual`` reported besides the residual at the returned point
         (its seventh output; the potential problem's reaction and face currents), with its implicit

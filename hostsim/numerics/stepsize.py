@@ -20,11 +20,11 @@ plating the integral controller alternated accepted and rejected steps (2,041 re
 attempts at ``rtol`` 1e-3), the PI one rejected 150 of 1,245 at 1e-2 and 75 of 648 at 3e-2
 (measured; docs/time_integration.md).
 
-Unlike diffrax, the factor is *not* cut off from gradients: a transient's derivative then is the
-exact derivative of the computed map, step sizes included, and agrees with central differences
-at any tolerance (with the step sizes held fixed it would differ from them by about the
-transient's own discretisation error). Every power is taken of a guarded value, so the
-derivative stays finite when an error is zero.
+As in diffrax, the step sizes carry no derivative: the integrator cuts them off from gradients
+(:func:`hostsim.electrochemistry.integrate.attempt`), so a transient's derivative is the one of
+the computed map at the steps it took (through the step sizes it followed the controller's
+choices, whose sensitivity to a design parameter is not the physics'; docs/time_integration.md).
+Every power is taken of a guarded value all the same, so nothing here is NaN when an error is zero.
 """
 
 from __future__ import annotations
