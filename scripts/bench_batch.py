@@ -1,8 +1,8 @@
-"""Batched transport (issue 13): N random volumes solved one by one (`effective_transport` in a
-loop, compiled once) vs together (`effective_transport_batch`, vmapped chunks), same session,
-each timed warm (best of --repeats) and cold (first call, compilation included), and the
-slowest single solve of the loop (the batch's floor: a batched solve runs until its slowest
-member converges; issue 13's GPU target is a batch within 1.5x of it). Prints a table, saves JSON
+"""Batched transport: N random volumes solved one by one (`effective_transport` in a loop,
+compiled once) vs together (`effective_transport_batch`, vmapped chunks), same session, each
+timed warm (best of --repeats) and cold (first call, compilation included), and the slowest
+single solve of the loop (the batch's floor: a batched solve runs until its slowest member
+converges; the target on a GPU is a batch within 1.5x of it). Prints a table, saves JSON
 (default results/bench_batch.json).
 
     python scripts/bench_batch.py --size 64 --count 32

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The accelerator benchmark set of issues 10 and 13 in one go, each part under its own time limit
-# so that one slow part does not take the others with it. Writes each part's JSON into OUT_DIR
+# The accelerator benchmarks (batched transport, plating, transport, memory) in one go, each part
+# under its own time limit so that one slow part does not take the others with it. Writes each part's JSON into OUT_DIR
 # (default results/gpu) and prints the tables. Run from the repository root on a GPU machine:
 #
 #     scripts/bench_gpu.sh [OUT_DIR]

@@ -1,4 +1,4 @@
-"""Benchmark: cost of the gradient of a steady objective relative to the forward solve (SPEC 11).
+"""Benchmark: cost of the gradient of a steady objective relative to the forward solve.
 
 Objective: ``D_eff/D`` of a continuous relative-conductivity field (a random two-phase medium
 with the solid at 1e-3, so every voxel is in the design space), through the multigrid-PCG solve
@@ -8,7 +8,7 @@ with its implicit adjoint (``jax.lax.custom_linear_solve``). Measured, warm, bes
 * ``forward``: ``jit(effective_diffusivity_ratio)``;
 * ``value_and_grad``: ``jit(jax.value_and_grad(effective_diffusivity_ratio))`` — forward solve,
   one adjoint solve and the operator's vector-Jacobian product;
-* the ratio (SPEC 11 target: <= 3).
+* the ratio (target: <= 3).
 
 Run from the repository root::
 

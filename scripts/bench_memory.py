@@ -1,9 +1,10 @@
-"""Bytes per voxel of one grid, on one device and split along z over several (issue 13).
+"""Bytes per voxel of one grid, on one device and split along z over several.
 
 For each device count (fake CPU devices unless run on a machine that has them) a child process
 compiles, float32 and without running them:
 * the effective-transport solve (multigrid PCG, D_eff/D and the flux field);
-* one plating step (the potential Newton with its multigrid PCG, the salt solve, the Li update);
+* one plating step: one attempt of the adaptive integrator (the Li update, the salt solve, the
+  potential Newton with its multigrid PCG at the new state, the error estimate and the events);
 and reads XLA's own memory analysis of the compiled program: arguments + outputs + temporaries
 per device. Prints a table, saves JSON (default results/bench_memory.json), and the largest cubic
 grid that fits in a given device memory at 80 % use.
@@ -26,7 +27,9 @@ CHILD = r"""
 import json, sys
 import jax, jax.numpy as jnp, numpy as np
 from hostsim import Kinetics, get_electrolyte
-from hostsim.electrochemistry.plating import initial_state, plating_step
+from hostsim.electrochemistry.integrate import Drive, attempt, start
+from hostsim.electrochemistry.plating import PlatingSystem, initial_state
+from hostsim.numerics.stepsize import PIDController
 from hostsim.numerics.grid import Grid
 from hostsim.numerics.sharding import shard_cells, z_mesh
 from hostsim.transport import effective as E
@@ -51,10 +54,12 @@ g = Grid.create((n, n, n), voxel_size=0.5e-6, lateral="periodic", precision="flo
 s = jnp.zeros(g.shape, g.dtype).at[:, :, 0].set(1.0)
 k1, l0 = jnp.ones(g.shape, g.dtype), jnp.zeros(g.shape, g.dtype)
 el = get_electrolyte("lp30")
-state = initial_state(g, jnp.zeros(g.shape, g.dtype), el)
-host, state = shard_cells(((s, k1, l0), state), mesh)
-step = jax.jit(lambda host, st: plating_step(g, *host, st, el, Kinetics(), 1e-9, 1.0))
-out["plating_step"] = per_device(step.lower(host, state).compile())
+controller = PIDController()
+carry = start(initial_state(g, jnp.zeros(g.shape, g.dtype), el), controller)
+host, carry = shard_cells(((s, k1, l0), carry), mesh)
+drive = Drive(jnp.asarray(1e-9, g.dtype), jnp.asarray(1.0, g.dtype))
+step = jax.jit(lambda host, c: attempt(PlatingSystem(g, *host, el, Kinetics()), c, drive, controller))
+out["plating_step"] = per_device(step.lower(host, carry).compile())
 json.dump(out, sys.stdout)
 """
 

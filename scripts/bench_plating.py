@@ -1,18 +1,23 @@
-"""Benchmark: the plating transient (issue 10) — Newton work per step, gradient cost, what users
-wait for. Every comparison is measured side by side in one run (this machine is noisy):
+"""Benchmark: the plating transient — Newton work per step, gradient cost, what users wait for.
+Every comparison is measured side by side in one run (this machine is noisy):
 
 * ``step``: per plating step on a Cu skeleton (16x16x40 voxels of 0.125 µm, float32, LP30,
   1 mA/cm², warm): mean Newton iterations, PCG iterations, wall time, and the time in units of
   *one potential solve on the same grid* (one multigrid-PCG solve of the step's linearised
   potential system from zero to rtol 1e-6, timed in the same run) — the old fixed-count Newton
   (``FixedNewton(8)``, differentiated through its iterates) beside the new
-  (``AdaptiveNewton()``, implicit derivative);
-* ``gradient``: ``value_and_grad`` of the top-growth fraction through 20 and 100 plating steps
-  over the forward, old and new, with the peak memory XLA plans for each (its buffer
-  assignment: temporaries + arguments + outputs) — CPU has no device-memory counter;
+  (``AdaptiveNewton()``, implicit derivative). The steps are prescribed (25 steps of 9 s, taken
+  by :func:`hostsim.electrochemistry.integrate.replay`: the physics step without the step-size
+  controller), so both schemes do the same work; the time per step includes a share of the
+  replay's first potential solve (the start's);
+* ``gradient``: ``value_and_grad`` of the top-growth fraction through 20 and 100 prescribed
+  plating steps (``replay``: the adaptive transient's gradient is this map's at the steps it
+  took) over the forward, old and new Newton, with the peak memory XLA plans for each (its
+  buffer assignment: temporaries + arguments + outputs) — CPU has no device-memory counter.
+  The gradient through an adaptive transient is measured by ``scripts/bench_time.py``;
 * ``default``: the default case (``hostsim simulate --no-report``) from the command line, with
   an empty compilation cache (cold) and again (warm), and the old Newton through the library
-  on the same two hosts;
+  on the same two hosts (the case's own adaptive steps);
 * ``transport``: ``hostsim transport`` on a 128³ volume from the command line, first and second
   call (fresh cache), beside a TauFactor script on the same volume (``conv_crit=1e-4``), each
   a whole process (imports and compilation included).
@@ -66,6 +71,7 @@ def bench_step(args) -> dict:
     import numpy as np
 
     import hostsim as hs
+    from hostsim.electrochemistry.integrate import replay
     from hostsim.numerics.newton import AdaptiveNewton, FixedNewton
     from hostsim.electrochemistry.potential import potential_problem
 
@@ -74,11 +80,17 @@ def bench_step(args) -> dict:
     lp30 = hs.get_electrolyte("lp30")
     kin = hs.Kinetics()
     current = 10.0 * g.length[0] * g.length[1]  # 1 mA/cm²
-    dt = 9.0  # s: 0.0025 mAh/cm² per step, the default case's step on this grid
+    dt = 9.0  # s: 0.0025 mAh/cm² per step (the fixed step of the earlier default case on this grid)
     chunk = 25
+    steps = jnp.full((chunk,), dt, g.dtype)
     state0 = hs.initial_state(g, f.theta, lp30)
+
+    def system(newton):
+        return hs.PlatingSystem(g, f.s, f.k, f.l, lp30, kin, newton=newton, collector_layers=f.collector_layers,
+                                host_top=f.host_top)
+
     # reach a state with Li on the host (the first steps nucleate on bare Cu)
-    warm = jax.jit(lambda st: hs.plate(g, f.s, f.k, f.l, st, lp30, kin, current, dt, chunk)[0])
+    warm = jax.jit(lambda st: replay(system(AdaptiveNewton()), st, current, steps)[0].state)
     state = jax.block_until_ready(warm(state0))
 
     # the unit: one multigrid-PCG solve of the linearised potential system of this state
@@ -91,18 +103,20 @@ def bench_step(args) -> dict:
     rows = {"grid": list(g.shape), "precision": "float32", "unit_potential_solve_s": unit,
             "unit_pcg_iterations": int(stats.iterations)}
     for label, newton in (("old_fixed_newton_8", FixedNewton(8)), ("new_adaptive_newton", AdaptiveNewton())):
-        run = jax.jit(lambda st, newton=newton: hs.plate(g, f.s, f.k, f.l, st, lp30, kin, current, dt, chunk,
-                                                        newton=newton))
-        seconds, (_, rec) = _timed(run, state, repeats=2)
+        run = jax.jit(lambda st, newton=newton: replay(system(newton), st, current, steps))
+        seconds, (_, rows_) = _timed(run, state, repeats=2)
         per_step = seconds / chunk
+        # the rows after the first (the start's solve) are the steps
+        obs = jax.tree.map(lambda a: np.asarray(a)[1:], rows_.observation)
         rows[label] = {
             "step_s": per_step,
             "step_in_potential_solves": per_step / unit,
-            "newton_iterations_mean": float(np.mean(np.asarray(rec.newton_iterations))),
-            "pcg_iterations_mean": float(np.mean(np.asarray(rec.linear_iterations))),
-            "salt_pcg_iterations_mean": float(np.mean(np.asarray(rec.salt_iterations))),
-            "max_potential_residual": float(np.max(np.asarray(rec.potential_residual))),
-            "max_current_error": float(np.max(np.abs(np.asarray(rec.current_error)))),
+            "newton_iterations_mean": float(np.mean(obs.newton_iterations)),
+            "pcg_iterations_mean": float(np.mean(obs.linear_iterations)),
+            "salt_pcg_iterations_mean": float(np.mean(np.asarray(rows_.salt_iterations)[1:])),
+            "max_potential_residual": float(np.max(obs.potential_residual)),
+            "max_current_error": float(np.max(np.abs(obs.current_error))),
+            "all_steps_admissible": bool(np.all(np.asarray(rows_.admissible))),
         }
     return rows
 
@@ -120,22 +134,26 @@ def bench_gradient(args) -> dict:
     import jax.numpy as jnp
 
     import hostsim as hs
+    from hostsim.electrochemistry.integrate import replay
     from hostsim.numerics.newton import AdaptiveNewton, FixedNewton
 
     f = _skeleton()
     g = f.grid
     lp30 = hs.get_electrolyte("lp30")
     current = 10.0 * g.length[0] * g.length[1]
-    out = {"grid": list(g.shape), "precision": "float32", "objective": "top-growth fraction after n steps"}
+    out = {"grid": list(g.shape), "precision": "float32",
+           "objective": "top-growth fraction after n prescribed steps (integrate.replay)"}
     for steps in args.gradient_steps:
         dt = 0.25 * 36000.0 / 10.0 / steps  # 0.25 mAh/cm² in all
+        step_lengths = jnp.full((steps,), dt, g.dtype)
 
         schemes = (("old_fixed_newton_8", FixedNewton(8)), ("new_adaptive_newton", AdaptiveNewton()))
         for label, newton in schemes[1:] if args.skip_fixed_newton else schemes:
             def objective(s, k, l, theta0, i0, newton=newton):
-                st, _ = hs.plate(g, s, k, l, hs.initial_state(g, theta0, lp30), lp30,
-                                 hs.Kinetics(exchange_current_density=i0), current, dt, steps, newton=newton)
-                gained = st.theta - theta0
+                system = hs.PlatingSystem(g, s, k, l, lp30, hs.Kinetics(exchange_current_density=i0), newton=newton,
+                                          collector_layers=f.collector_layers, host_top=f.host_top)
+                carry, _ = replay(system, hs.initial_state(g, theta0, lp30), current, step_lengths)
+                gained = carry.state.theta - theta0
                 return jnp.sum(gained[:, :, f.host_top:]) / jnp.sum(gained)
 
             inputs = (f.s, f.k, f.l, f.theta, jnp.asarray(10.0, g.dtype))
@@ -162,7 +180,8 @@ def bench_gradient(args) -> dict:
 
 
 def _previous_gradient(args, steps: int) -> dict:
-    """This script's gradient part (adaptive Newton only) run on the previous checkout's code."""
+    """This script's gradient part (adaptive Newton only) run on the previous checkout's code (a
+    version with ``hostsim.electrochemistry.integrate.replay``)."""
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "previous.json"
@@ -217,17 +236,19 @@ def _old_default() -> dict:
     time only, compilation included, as the CLI's progress line counts it)."""
     from hostsim.run.case import parse_case
     from hostsim.numerics.newton import FixedNewton
+    from hostsim.run.pipeline import simulation_options
     from hostsim.run.simulation import simulate
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from geometries import default_hosts
 
     case = parse_case({}, "built-in default")
+    options = dict(simulation_options(case), newton=FixedNewton(8))  # the case's settings, the old Newton
     times = {}
     for _, fam in default_hosts():
         f = fam.fields()
         res = simulate(fam.name, f.grid, f.s, f.k, f.l, f.theta, case.electrolyte, case.kinetics, case.protocol,
-                       collector_layers=f.collector_layers, host_top=f.host_top, newton=FixedNewton(8), top=case.top)
+                       collector_layers=f.collector_layers, host_top=f.host_top, **options)
         times[fam.name] = res.summary["wall_time_s"]
     return times
 
@@ -326,7 +347,8 @@ def main(argv=None) -> int:
     p.add_argument("--gradient-steps", type=int, nargs="+", default=[20, 100])
     p.add_argument("--skip-old-default", action="store_true", help="do not rerun the default case with the old Newton")
     p.add_argument("--previous", help="a checkout of the previous code (e.g. a git worktree): its default case is "
-                                      "timed beside this one's, warm, in alternation")
+                                      "timed beside this one's, warm, in alternation, and its gradient part run (a "
+                                      "version with integrate.replay)")
     p.add_argument("--repeats", type=int, default=3, help="warm default-case pairs with --previous; timed calls "
                                                          "of the gradient part (best of, at least 2)")
     p.add_argument("--skip-fixed-newton", action="store_true", help="gradient part: only the adaptive Newton")

@@ -1,4 +1,4 @@
-"""Convergence of the interface placement (issue 14): the reaction on the interface face
+"""Convergence of the interface placement: the reaction on the interface face
 (``FaceInterface``, second order) against the reaction at the electrolyte cell's centre
 (``CentreInterface``, first order), on two cases at halving voxel sizes.
 
@@ -123,7 +123,7 @@ def main(argv=None) -> int:
     else:
         order, reference = float("nan"), face[-1]
     out["pillar_reference"], out["pillar_observed_order"] = reference, order
-    print(f"\n| pillar: voxels across 8 µm | h [µm] | pillar's current share, centre | face | area share | error, centre | face |")
+    print("\n| pillar: voxels across 8 µm | h [µm] | pillar's current share, centre | face | area share | error, centre | face |")
     print("|---|---|---|---|---|---|---|")
     for r in out["pillar"]:
         print(f"| {r['cells']} | {r['h_um']:.3f} | {r['centre']:.5f} | {r['face']:.5f} | {r['area_share']:.5f} | "
