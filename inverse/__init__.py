@@ -1,4 +1,4 @@
-"""Inverse design of hosts (depends on geometries and hostsim; issue 12).
+"""Inverse design of hosts (depends on geometries and hostsim).
 
 parameterisation (:mod:`inverse.parameterisations`) -> host fields -> plating run and design terms
 (:mod:`inverse.objectives`) -> weighted objective -> optax update (:mod:`inverse.loop`); a study

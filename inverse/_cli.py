@@ -1,4 +1,4 @@
-"""``hostsim design [STUDY.toml] --out DIR [--resume DIR]``: run a design study (issue 12).
+"""``hostsim design [STUDY.toml] --out DIR [--resume DIR]``: run a design study.
 
 Registered as a ``hostsim.cli`` entry point from :mod:`inverse`. Without a study: the built-in
 default (:data:`inverse.study.DEFAULT_STUDY`), a layer-profile design of k and l over a small Cu

@@ -1,4 +1,4 @@
-"""Inequality constraints of a design study by augmented Lagrangian (issue 12, SPEC 10).
+"""Inequality constraints of a design study by augmented Lagrangian (docs/design.md, Constraints).
 
 A study's ``[constraints]`` section bounds design quantities:
 

@@ -1,5 +1,6 @@
 """Electrolyte sets, Butler-Volmer kinetics with the nucleation gate, characteristic scales and
-salt transport against the oracles of SPEC 6 (items 2-4)."""
+salt transport against analytic oracles (Sand's time of planar plating, the limiting current, a
+symmetric Li|Li cell's transient and steady state)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from hostsim.electrochemistry.kinetics import Kinetics, limiting_current_density
 from hostsim.numerics.operators import Dirichlet, Neumann
 from hostsim.electrochemistry.salt import face_concentration, salt_step
 
-ORACLE = get_electrolyte("spec_oracle")  # D 3e-10, c0 1000, t+ 0.38, kappa 1, TDF 1 (SPEC 6)
+ORACLE = get_electrolyte("spec_oracle")  # D 3e-10, c0 1000, t+ 0.38, kappa 1, TDF 1
 
 
 # ---------------------------------------------------------------- electrolytes
@@ -91,11 +92,11 @@ def test_nucleation_gate():
 
 
 def test_characteristic_scales_of_spec():
-    assert float(sand_time(100.0, ORACLE)) == pytest.approx(571.0, abs=0.5)  # 10 mA/cm² (SPEC 6.2)
-    assert float(limiting_current_density(ORACLE, 100e-6)) / 10 == pytest.approx(93.4, abs=0.05)  # mA/cm² (6.3)
+    assert float(sand_time(100.0, ORACLE)) == pytest.approx(571.0, abs=0.5)  # Sand's time [s] at 10 mA/cm²
+    assert float(limiting_current_density(ORACLE, 100e-6)) / 10 == pytest.approx(93.4, abs=0.05)  # mA/cm², L = 100 µm
     assert float(limiting_current_density(ORACLE, 100e-6, symmetric=False)) / 10 == pytest.approx(46.7, abs=0.05)
     k = Kinetics()
-    assert 1.0 * k.charge_transfer_resistance() == pytest.approx(2.57e-3, rel=2e-3)  # kappa R_ct ~ 2.6 mm (SPEC 8)
+    assert 1.0 * k.charge_transfer_resistance() == pytest.approx(2.57e-3, rel=2e-3)  # kappa R_ct ~ 2.6 mm
     assert wagner_number(k, 1.0, 1e-6) == pytest.approx(2569, rel=1e-3)
 
 
@@ -106,7 +107,7 @@ def _column(nz, h):
 
 
 def test_sand_time_of_planar_plating():
-    """SPEC 6.2: 10 mA/cm² into a semi-infinite electrolyte; c at the face reaches 0 at 571 s.
+    """Sand's time: 10 mA/cm² into a semi-infinite electrolyte; c at the face reaches 0 at 571 s.
     2 mm column (5x the diffusion length at tau), 5 µm cells, dt = 1 s; within 1 % (measured 0.04 %)."""
     J, h, nz, dt = 100.0, 5e-6, 400, 1.0
     g = _column(nz, h)
@@ -128,7 +129,7 @@ def test_sand_time_of_planar_plating():
 
 
 def test_symmetric_cell_transient_and_steady_state():
-    """SPEC 6.4: Li|Li cell, 10 mA/cm², L = 100 µm. The electrode concentration follows the
+    """Symmetric cell: Li|Li, 10 mA/cm², L = 100 µm. The electrode concentration follows the
     cosine series within 1e-3 qL/D; the steady profile is linear with 892.9 / 1107.1 mol/m³."""
     J, L, nz = 100.0, 100e-6, 50
     h = L / nz

@@ -1,6 +1,7 @@
-"""Free-form 3D design (issue 12, 2c): the Helmholtz filter against its discrete oracle, the exact
-porosity of the projection, the feature size it leaves, the constraint measures on hand-made
-shapes, and a free-form study through the loop (beta continuation, resume, crisp verification)."""
+"""Free-form 3D design (density and lithiophilicity per voxel): the Helmholtz filter against its
+discrete oracle, the exact porosity of the projection, the feature size it leaves, the
+constraint measures on hand-made shapes, and a free-form study through the loop (beta
+continuation, resume, crisp verification)."""
 
 from __future__ import annotations
 

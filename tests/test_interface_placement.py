@@ -1,4 +1,4 @@
-"""Issue 14: the reaction sits on the interface face, not at the electrolyte cell's centre.
+"""Interface placement: the reaction sits on the interface face, not at the electrolyte cell's centre.
 
 The oracle: a planar electrode with the steady salt profile of plating against a reservoir
 (100 µm, 10 mA/cm²), where the electrode potential is known exactly: Butler–Volmer at the face

@@ -1,4 +1,4 @@
-"""Operator: harmonic faces, symmetry, positive definiteness, 2nd-order accuracy (SPEC 6.6)."""
+"""Operator: harmonic faces, symmetry, positive definiteness, 2nd-order accuracy (a manufactured solution)."""
 
 import jax
 import jax.numpy as jnp
@@ -81,7 +81,7 @@ def _manufactured_error(n):
 def test_second_order_in_h():
     e = [_manufactured_error(n) for n in (8, 16, 32)]
     orders = np.log2(np.array(e[:-1]) / np.array(e[1:]))
-    # SPEC 6.6: second order; the half-cell Dirichlet closure keeps the global order at 2
+    # second order; the half-cell Dirichlet closure keeps the global order at 2
     assert orders[-1] > 1.85, (e, orders)
     assert e[-1] < 2e-3
 

@@ -1,5 +1,5 @@
-"""Quasi-static potential with Butler-Volmer interfaces (SPEC 4) against exact solutions and the
-current-distribution oracles of SPEC 6.7."""
+"""Quasi-static potential with Butler-Volmer interfaces against exact solutions and current
+distribution oracles (a uniform planar electrode; a pillar's share against the Wagner number)."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def test_one_dimensional_cell_ohmic_and_diffusion_potential():
 
 
 def test_uniform_planar_electrode_has_uniform_current():
-    """SPEC 6.7: a flat electrode (periodic sides) carries the same current density on every face
+    """Current distribution: a flat electrode (periodic sides) carries the same current density on every face
     to round-off, and the galvanostatic constraint holds."""
     g = Grid.create((6, 6, 10), voxel_size=1e-6, lateral="periodic", precision="float64")
     solid = np.zeros(g.shape)
@@ -60,7 +60,7 @@ def test_uniform_planar_electrode_has_uniform_current():
 
 
 def test_protrusion_takes_more_current_and_wagner_number_evens_it_out():
-    """SPEC 6.7: with fast kinetics a pillar on a foil takes more than its share of the interface
+    """Current distribution: with fast kinetics a pillar on a foil takes more than its share of the interface
     area; lowering i0 (raising Wa = kappa R_ct / L) monotonically brings its share down to the area
     share. Integrals over the pillar, not single voxels."""
     g = Grid.create((12, 12, 18), voxel_size=1e-6, lateral="periodic", precision="float64")
@@ -103,7 +103,7 @@ def _foil_fields(g, l=0.0, li_collector=False):
 
 
 def test_a_lithiophilic_face_carries_the_li_faces_current():
-    """Issue 10, the gate: a zero barrier is no gate. A lithiophilic Cu foil (l = 1, eta_n = 0) and a
+    """The nucleation gate: a zero barrier is no gate. A lithiophilic Cu foil (l = 1, eta_n = 0) and a
     Li foil reach the same electrode potential at the same current (to round-off), and in the
     linear regime the charge-transfer resistance is RT / (F i0) to 1 % (it was twice that)."""
     g = Grid.create((2, 2, 6), voxel_size=1e-6, lateral="periodic", precision="float64")
@@ -120,7 +120,7 @@ def test_a_lithiophilic_face_carries_the_li_faces_current():
 
 
 def test_bare_copper_plates_only_near_its_nucleation_barrier():
-    """Issue 10: at 10 µA/cm² (where Yan et al. 2016 measured the barrier) a galvanostatic step on
+    """The nucleation barrier: at 10 µA/cm² (where Yan et al. 2016 measured the barrier) a galvanostatic step on
     bare Cu (eta_n = 30 mV) sits at an overpotential within 20 % of the barrier — the voltage dip;
     the old sigmoid gate let the current through at 11.2 mV."""
     g = Grid.create((2, 2, 6), voxel_size=1e-6, lateral="periodic", precision="float64")
@@ -132,7 +132,7 @@ def test_bare_copper_plates_only_near_its_nucleation_barrier():
 
 
 def test_implicit_potential_gradient_matches_finite_differences():
-    """SPEC 6.8 on the potential solve alone: dV/dl, dV/di0 and d(pillar current)/d(s) from the
+    """Gradients on the potential solve alone: dV/dl, dV/di0 and d(pillar current)/d(s) from the
     implicit (adjoint) derivative of the converged Newton solve equal central differences to 1e-6
     (float64), galvanostatic and potentiostatic; the forward, vmap and jvp agree."""
     import jax

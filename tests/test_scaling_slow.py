@@ -1,4 +1,4 @@
-"""Slow validation: multigrid iteration counts do not grow with resolution (SPEC 7).
+"""Slow validation: multigrid iteration counts do not grow with resolution.
 
 Run with ``python -m pytest -m slow``. Same kind of medium (random blobs, eps = 0.5, blob size
 2 voxels, seed 0) at 64^3, 128^3 and 256^3; float32, rtol 1e-6, no-flux sides, as in the

@@ -1,5 +1,5 @@
 """PCG + multigrid: agreement with plain CG, contrast robustness, odd sizes, non-convergence,
-jit / vmap / grad / jvp (SPEC 6.8, section 7)."""
+jit / vmap / grad / jvp."""
 
 import equinox as eqx
 import jax
@@ -104,7 +104,7 @@ def _fd_check(f, x, direction, step=1e-6):
 
 
 def test_gradient_wrt_coefficients_matches_finite_differences():
-    """SPEC 6.8: jax.grad through the steady solve vs central differences, float64, 1e-4."""
+    """jax.grad through the steady solve vs central differences, float64, 1e-4."""
     shape = (8, 9, 10)
     rng = np.random.default_rng(5)
     grid = hs.Grid.create(shape, lateral="periodic", axis="z", precision="float64")

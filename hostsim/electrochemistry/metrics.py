@@ -1,4 +1,5 @@
-"""Run metrics of SPEC 5, each with its unit.
+"""The metrics a run reports (current uniformity, hot spots, electrode height and volume change,
+top growth, pore use, dead Li, SEI loss), each with its unit.
 
 Differentiable (jnp) metrics take the fields and the face currents of a potential solution;
 connectivity metrics (dead Li) are numpy/scipy on concrete arrays. Conventions:
@@ -16,10 +17,13 @@ connectivity metrics (dead Li) are numpy/scipy on concrete arrays. Conventions:
 * ``top_growth_fraction``: Li above the host slab (layers >= ``host_top``) / all Li in the
   electrode at the end (plated and infused); ``pore_volume_use``: Li inside the slab (infused Li
   included) / pore volume of the slab (the volume not taken by host);
-* ``dead_li_fraction``: Li in 6-connected conducting clusters (``s k + theta > 0.5``) that do not
-  touch the collector, over all Li;
-* ``sei_loss_mAh_cm2``: ``q_SEI`` x (Li/electrolyte interface area created, summed over steps
-  where it grew) / projected area; q_SEI = 110 C/m² (SPEC 8: ~20 nm Li2CO3-like film).
+* ``dead_li_fraction``: Li not attached to the collector, over all Li: a cell's Li is attached
+  when the cell, or a cell sharing a face with it, is a conducting node (``s k + theta > 0.05``,
+  :data:`hostsim.numerics.connectivity.NODE`) 6-connected through such nodes to the collector
+  (the plating step's rule);
+* ``sei_loss_mAh_cm2``: ``q_SEI`` x (Li/electrolyte interface area created while plating: its
+  growth beyond the plating segment's largest so far, paid out of the plated Li) / projected
+  area; q_SEI = 110 C/m² (~20 nm Li2CO3-like film).
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ import numpy as np
 
 from hostsim.numerics.operators import materialized
 
-Q_SEI = 110.0  # C/m² of fresh Li/electrolyte area: ~20 nm Li2CO3-like film (SPEC 8)
+Q_SEI = 110.0  # C/m² of fresh Li/electrolyte area: ~20 nm Li2CO3-like film
 COULOMB_PER_MAH_CM2 = 36000.0  # 1 mAh/cm² = 3.6 C / 1e-4 m²
 P_NORM = 8
 

@@ -1,5 +1,5 @@
 """Quasi-static electrolyte potential with Butler–Volmer interfaces and galvanostatic or
-potentiostatic control (SPEC 4).
+potentiostatic control.
 
 Charge conservation in the electrolyte, ``div i_e = -R_v`` with
 ``i_e = -kappa_eff grad phi_e + kappa_D,eff grad ln c``, written as
@@ -9,7 +9,7 @@ Charge conservation in the electrolyte, ``div i_e = -R_v`` with
 with ``R_v`` [A/m³] the plating current per volume of the electrolyte-side cell,
 ``R_v = sum_faces A_f i(eta, c, l_q, cover_q) / h³`` over the cell's interface faces
 (:mod:`hostsim.electrochemistry.interfaces`), ``eta = V - phi - U`` (U = 0 vs Li/Li+). The conducting solid is
-one equipotential at ``V`` (SPEC 4: sigma_Cu / kappa ~ 1e7).
+one equipotential at ``V`` (sigma_Cu / kappa ~ 1e7).
 
 Boundary conditions: ``z = 0`` no flux (the collector is part of the grid); ``z = L_z`` the
 ``top`` of :mod:`hostsim.electrochemistry.cell`: ``phi = 0`` on the face, and ``c`` on the face (for ``ln c`` in
@@ -108,11 +108,10 @@ def interface_faces(grid: Grid, s, k, l, theta, attached=None, stripping=False):
 
 
 class FaceInterface(eqx.Module):
-    """The reaction sits on the interface face (second order; issue 14). Opt-in, not yet the
-    default: on the default case's Cu skeleton one plating step (389 of 400) left a cell whose
-    extrapolated surface concentration read -4.1 c0, and the run stopped as depleted (measured;
-    with R or S alone, or neither, the run completes). Until that is understood the plating step
-    keeps :class:`CentreInterface`.
+    """The reaction sits on the interface face (second order in h): the default of the potential
+    solves, the plating step (:class:`~hostsim.electrochemistry.plating.PlatingSystem`) and every
+    run (``[numerics] interface = "face"``; :class:`CentreInterface` is the first-order
+    alternative, ``"centre"``).
 
     The potential and the concentration are unknowns at cell centres, but the interface is the
     face, half a cell away. Between the two lies the half cell the operators themselves use
@@ -151,8 +150,8 @@ class FaceInterface(eqx.Module):
 
 
 class CentreInterface(eqx.Module):
-    """The reaction at the electrolyte cell's centre (first order in h): the default, and what the
-    plating step uses (see :class:`FaceInterface` for why)."""
+    """The reaction at the electrolyte cell's centre (first order in h): the alternative to the
+    default :class:`FaceInterface` (``[numerics] interface = "centre"``)."""
 
     def half_cell(self, grid: Grid, electrolyte, c, eps):
         return None, None  # no half cell: :func:`_reaction` takes the cell-centre path

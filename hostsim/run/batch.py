@@ -1,6 +1,6 @@
 """Batch runs: a sweep is a base case plus axes; every member is an ordinary run of the pipeline
 (:mod:`hostsim.run.pipeline`) with ordinary outputs, and the members' summaries merge into one
-table (issue 13).
+table.
 
 A sweep file is a case file with one more section::
 

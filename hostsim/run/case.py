@@ -65,7 +65,7 @@ KINETICS_KEYS = {
     "gate_width_mV": ("gate_width", 1e-3),
 }
 # (exclusive low, inclusive high) per kinetics key: transfer coefficients of a one-electron step in
-# (0, 1]; i0 beyond 1 A/cm² and barriers beyond 0.5 V are outside every report for Li (SPEC 8)
+# (0, 1]; i0 beyond 1 A/cm² and barriers beyond 0.5 V are outside every value reported for Li
 KINETICS_RANGES = {
     "exchange_current_density_mA_cm2": (0.0, 1000.0), "alpha_a": (0.0, 1.0), "alpha_c": (0.0, 1.0),
     "nucleation_overpotential_bare_mV": (None, 500.0), "nucleation_overpotential_philic_mV": (None, 500.0),

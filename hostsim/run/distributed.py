@@ -1,8 +1,9 @@
-"""Several processes, on one machine or many, sharing a batch through ``jax.distributed``
-(issue 13; SPEC §9). No scheduler of our own: JAX's coordination service starts the processes'
-group, each process takes the members ``index % count == process_index`` and runs them on its own
-local devices, and a barrier at the end lets process 0 merge one table from the shared output
-folder (the members' folders must be on a file system every process sees).
+"""Several processes, on one machine or many, sharing a batch through ``jax.distributed`` (a
+batch larger than one process's devices). No scheduler of our own: JAX's coordination service
+starts the processes' group, each process takes the members ``index % count == process_index``
+and runs them on its own local devices, and a barrier at the end lets process 0 merge one table
+from the shared output folder (the members' folders must be on a file system every process
+sees).
 
 * :func:`join` — ``jax.distributed.initialize`` with an explicit coordinator, or detected from
   the cluster's environment (Slurm, Open MPI, Kubernetes: JAX's own detection);

@@ -1,5 +1,5 @@
 """Field snapshots during a run: compressed ``.vti`` files and a ParaView ``.pvd`` collection
-(docs/outputs.md is the contract; issue 5).
+(docs/outputs.md is the contract).
 
 :class:`SnapshotWriter` receives the run's checkpoints (``run_protocol``'s ``on_chunk``) and
 writes a snapshot whenever the run has advanced by ``1 / (max_frames - 1)`` of its protocol's
