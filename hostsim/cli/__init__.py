@@ -322,15 +322,16 @@ def main(argv=None) -> int:
     from hostsim.errors import InputError
 
     enable_compilation_cache()
-    # the commands print a deprecated key's note themselves, once (Case.notes); the library's warning
-    # about it would say the same again
-    warnings.filterwarnings("ignore", category=FutureWarning, message=r".*deprecated.*")
-
     try:
-        if args.command == "transport":
-            return _transport(args)
-        if hasattr(args, "handler"):
-            return args.handler(args)
+        # the commands print a deprecated key's note themselves, once (Case.notes); the library's
+        # warning about it would say the same again (only while the command runs: a caller's
+        # filters are left as they were)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=FutureWarning, message=r".*deprecated.*")
+            if args.command == "transport":
+                return _transport(args)
+            if hasattr(args, "handler"):
+                return args.handler(args)
     except InputError as e:
         print(f"hostsim: error: {e}", file=sys.stderr)
         return 2
