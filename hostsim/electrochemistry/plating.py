@@ -143,6 +143,7 @@ class PlatingSystem(eqx.Module):
     solver: PCG = PCG(rtol=1e-8)
     interface: object = FaceInterface()
     sei_charge_density: float = Q_SEI
+    host_conductor: jax.Array | None = None  # optional: numerics.connectivity.host_connected, a search's start
     collector_layers: int = eqx.field(default=1, static=True)
     host_top: int | None = eqx.field(default=None, static=True)
 
@@ -336,7 +337,7 @@ def solve_state(system: PlatingSystem, state: PlatingState, current, *, fresh=Fa
     # only conductor connected to the collector is at V: floating host and Li neither plate nor strip
     with jax.named_scope("connect"):
         connected, _ = update_connected(grid, conducting_nodes(s, k, jax.lax.stop_gradient(state.theta)),
-                                        state.connected)
+                                        state.connected, system.host_conductor)
         live = attached(grid, connected)
     border_guess = jnp.where(same_direction, state.border_solution, 0.0)
     with jax.named_scope("potential"):

@@ -38,6 +38,7 @@ from hostsim.electrochemistry.metrics import COULOMB_PER_MAH_CM2, Q_SEI, envelop
 from hostsim.electrochemistry.plating import TOP_MARGIN_LAYERS, PlatingState, PlatingSystem
 from hostsim.electrochemistry.potential import FaceInterface
 from hostsim.errors import InputError
+from hostsim.numerics.connectivity import host_connected
 from hostsim.numerics.grid import Grid
 from hostsim.numerics.newton import AdaptiveNewton
 from hostsim.numerics.sharding import shard_cells, shard_members
@@ -201,9 +202,12 @@ def run_protocol(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
         host, state = shard_cells((host, state), mesh)
 
     def system_of(fields):
+        # (inside the compiled chunk: the host's own connected conductor, a strip step's search start,
+        # is found once a chunk)
+        conductor = jax.lax.stop_gradient(host_connected(grid, fields[0], fields[1]))
         return PlatingSystem(grid, *fields, electrolyte, kinetics, top, newton, interface=interface,
-                             sei_charge_density=sei_charge_density, collector_layers=collector_layers,
-                             host_top=host_top)
+                             sei_charge_density=sei_charge_density, host_conductor=conductor,
+                             collector_layers=collector_layers, host_top=host_top)
 
     statics = (grid, electrolyte, kinetics, newton, top, interface, sei_charge_density, controller, events, together,
                collector_layers, host_top)
