@@ -50,17 +50,7 @@ kind = "plate"
 current_mA_cm2 = 1.0
 capacity_mAh_cm2 = 1.0
 """
-CYCLES = SKELETON + """[protocol]
-cycles = 50
-[[protocol.segment]]
-kind = "plate"
-current_mA_cm2 = 1.0
-capacity_mAh_cm2 = 0.5
-[[protocol.segment]]
-kind = "strip"
-current_mA_cm2 = 1.0
-capacity_mAh_cm2 = 0.5
-"""
+CYCLES = HERE / "examples" / "cycling.toml"  # the default skeleton, 50 cycles of 0.5 mAh/cm² at 1 mA/cm²
 RESULTS = ("plated_capacity_mAh_cm2", "steps", "rejected_steps", "envelope_growth_um", "top_growth_fraction",
            "flux_cv_mean", "final_voltage_V", "sei_loss_mAh_cm2", "message")
 
@@ -94,12 +84,11 @@ def bench_default(trees: dict, work: Path) -> dict:
 def bench_cycling(trees: dict, work: Path) -> dict:
     reference = trees.get("before", trees["after"])
     (work / "plate.toml").write_text(PLATE)
-    (work / "cycles.toml").write_text(CYCLES)
     cache = work / "cache_cycling"
     for label in {"after", "before" if "before" in trees else "after"}:  # compile, so both runs are warm
         simulate(trees[label], work / "plate.toml", work / f"plate_warmup_{label}", cache)
     plate_s, plate = simulate(reference, work / "plate.toml", work / "plate", cache)
-    cycles_s, cycles = simulate(trees["after"], work / "cycles.toml", work / "cycles", cache)
+    cycles_s, cycles = simulate(trees["after"], CYCLES, work / "cycles", cache)
     summary = json.loads((work / "cycles" / "summary.json").read_text())["cu_skeleton"]
     per_cycle = {key: summary[key] for key in summary if key.startswith("cycle_")}
     print(f"50 cycles {cycles_s:.1f} s vs one plate {plate_s:.1f} s: {cycles_s / plate_s:.1f}x", file=sys.stderr)

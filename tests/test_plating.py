@@ -322,20 +322,22 @@ def test_conservation_in_every_host_family(name):
 
 
 def test_interrupted_protocol_resumes_to_the_same_result():
-    """A run stopped after any chunk and resumed from its checkpoint ends bit-identical to an
+    """A run of two plate/rest/strip cycles stopped after a chunk (in the first cycle's first
+    segment, and in the second cycle) and resumed from its checkpoint ends bit-identical to an
     uninterrupted run (the checkpoint holds the integrator's carry: same steps, same state)."""
     from hostsim.run.protocol import Protocol, Segment, run_protocol
 
     h = 0.5e-6
     g = Grid.create((2, 2, 10), voxel_size=h, lateral="periodic", precision="float64")
     s, k, l = _foil(g)
-    proto = Protocol((Segment.plate(1.0, 0.3), Segment("rest", duration=30.0), Segment.strip(1.0, 0.2)))
+    proto = Protocol((Segment.plate(1.0, 0.3), Segment("rest", duration=30.0), Segment.strip(1.0, 0.2)), cycles=2)
     start = initial_state(g, jnp.zeros(g.shape), ORACLE)
     checkpoints = []
     full_state, full, full_logs = run_protocol(g, s, k, l, start, ORACLE, Kinetics(), proto, time_tolerance=0.01,
                                                on_chunk=checkpoints.append)
     assert len(checkpoints) >= 3
-    for cp in (checkpoints[1], checkpoints[-2]):  # mid-segment and at a segment boundary
+    second_cycle = next(cp for cp in checkpoints if cp["segment"] == 3)
+    for cp in (checkpoints[1], second_cycle, checkpoints[-2]):
         state, series, logs = run_protocol(g, s, k, l, start, ORACLE, Kinetics(), proto, time_tolerance=0.01, resume=cp)
         np.testing.assert_array_equal(np.asarray(state.theta), np.asarray(full_state.theta))
         assert logs == full_logs

@@ -411,9 +411,10 @@ def _voltage_of_cycle(run: RunResult, cycle: int):
 @_styled
 def plot_cycles(runs, out, colors=None) -> Path:
     """Cycling at a glance, one colour per case: Coulombic efficiency [%] per cycle (stripped over
-    plated charge); the Li each cycle leaves behind as dead Li and as SEI [mAh/cm²]; the voltage
-    [mV] over the first, a middle and the last cycle (time from the cycle's start; solid, dashed,
-    dotted); and the mean envelope [µm above the initial one] at the end of each plating and each
+    plated charge; at least 2 percentage points shown); the Li each cycle leaves behind as dead Li
+    and as SEI [mAh/cm²]; the voltage [mV] over the first, a middle and the last cycle (time from the
+    cycle's start; solid, dashed, dotted; linear within ±10 mV, logarithmic beyond, so a cutoff and
+    the overpotentials both show); and the mean envelope [µm above the initial one] at the end of each plating and each
     stripping. Needs a case with two or more cycles (:class:`InputError` otherwise)."""
     runs = [r for r in _as_list(runs) if cycle_count(r) >= 2]
     if not runs:
@@ -442,8 +443,13 @@ def plot_cycles(runs, out, colors=None) -> Path:
         ax.set_title(title)
         ax.legend(loc="best")
     ax_v.axhline(0.0, color="0.4", lw=0.7)
+    # linear within +-10 mV (the plating and stripping overpotentials), logarithmic out to a cutoff
+    ax_v.set_yscale("symlog", linthresh=10.0)
+    # round-off of a steady CE must not read as scatter: at least 2 percentage points shown
+    low, high = ax_ce.get_ylim()
+    ax_ce.set_ylim(min(low, 0.5 * (low + high) - 1.0), max(high, 0.5 * (low + high) + 1.0))
     ax_v.set_xlabel("time since the cycle began [s]")
-    ax_v.set_ylabel("voltage [mV]")
+    ax_v.set_ylabel("voltage [mV] (linear within ±10 mV)")
     ax_v.set_title("Voltage over the first, a middle and the last cycle")
     ax_v.legend(loc="best")
     fig.suptitle("Cycling", fontsize=11)
