@@ -397,10 +397,9 @@ def admissible_step(system: PlatingSystem, state: PlatingState):
     shares = stripping_shares(system.grid, system.s, system.k, state.theta)
     plate, strip = li_change(system.grid, state.face_flows, shares, 1.0 / system.coulombs_per_fill)
     net = plate - strip
-    # a cell already at the closing fill (to round-off) is bound by its whole room instead: its faces'
-    # electrolyte is nearly gone, so what it still takes is round-off of a closed face (with the
-    # closing fill as its bound, such a cell made every step zero and the segment failed: measured on
-    # the default skeleton, at 31 % of the plate), and admissible up to the slack advance() allows
+    # a cell already at the closing fill (to round-off) is bound by its whole room instead: what its
+    # closed faces still pass is round-off, and with the closing fill as bound it would make every
+    # step zero (docs/time_integration.md)
     slack = ROUND_OFF_SLACK * jnp.finfo(system.grid.dtype).eps
     closing = (1.0 - FULL) * (1.0 - system.s) - state.theta
     room = jnp.where(closing > slack, closing, jnp.maximum((1.0 - system.s) - state.theta, 0.0) + slack)

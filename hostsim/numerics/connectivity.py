@@ -83,8 +83,7 @@ def update_connected(grid: Grid, nodes, previous, permanent=None):
     """The connected set after the nodes changed: continue from ``previous`` when every cell of it
     is still a node, else restart from ``permanent`` (a set known to stay connected whatever the Li
     does, e.g. :func:`host_connected`; default: the collector alone). Returns ``(connected, sweeps)``.
-    (Restarting from the host's own connected conductor, the search only crosses the Li: measured
-    on the default skeleton, ~85 sweeps from the collector.)"""
+    (From the host's own connected conductor the search only crosses the Li, not the whole host.)"""
     previous = jnp.asarray(previous, bool)
     kept = jnp.all(nodes | ~previous)
     fallback = False if permanent is None else jnp.asarray(permanent, bool) & nodes

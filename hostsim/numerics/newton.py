@@ -282,15 +282,12 @@ class AdaptiveNewton(eqx.Module):
                 target = v + dv
                 # past BISECT_AFTER iterations with the current still off by more than BRACKET_CURRENT, a
                 # bracketed V is bisected, not extrapolated: next to a nucleation barrier (a ramp a few mV
-                # wide) the Newton step can cycle across the ramp for good (measured: the thin-skeleton plate
-                # of the tests, its step size collapsing at 83 % of the charge)
+                # wide) the Newton step can cycle across the ramp for good
                 bracketed = jnp.isfinite(lo) & jnp.isfinite(hi)
                 stuck = bracketed & (k >= BISECT_AFTER) & (cur_last > BRACKET_CURRENT)
                 outside = (target <= lo) | (target >= hi) | stuck
-                # with one side bounded, a step past that side goes halfway to it (measured on a cold foil at
-                # lithiophilicity 0.1, next to the nucleation barrier: Newton cycled -30.1 -> -24.9 -> -36.8 mV
-                # for good, the upper side never bounding V as phi's charge balance there was 1.2 %, just
-                # short of BRACKET_RESIDUAL)
+                # with one side bounded, a step past that side goes halfway to it: the other side may never
+                # bound V (phi's charge balance short of BRACKET_RESIDUAL there), and Newton then cycles
                 half_way = 0.5 * (v + jnp.where(target <= lo, lo, hi))
                 bisect = jnp.where(bracketed, 0.5 * (lo + hi), jnp.where(jnp.isfinite(lo) | jnp.isfinite(hi), half_way, target))
                 dv = jnp.where(outside, bisect, target) - v
