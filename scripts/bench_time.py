@@ -37,20 +37,13 @@ from pathlib import Path
 
 PARTS = ("default", "cycling", "gradient")
 HERE = Path(__file__).resolve().parents[1]
-SKELETON = """[geometry]
-family = "cu_skeleton"
-width_um = 4.0
-height_um = 10.0
-thickness_um = 5.0
-voxel_size_um = 0.125
-fibre_diameter_um = 0.5
-"""
-PLATE = SKELETON + """[[protocol.segment]]
+CYCLES = HERE / "examples" / "cycling.toml"  # the default skeleton, 50 cycles of 0.5 mAh/cm² at 1 mA/cm²
+# the same host and electrolyte, one 1 mAh/cm² plate
+PLATE = CYCLES.read_text().split("[protocol]")[0] + """[[protocol.segment]]
 kind = "plate"
 current_mA_cm2 = 1.0
 capacity_mAh_cm2 = 1.0
 """
-CYCLES = HERE / "examples" / "cycling.toml"  # the default skeleton, 50 cycles of 0.5 mAh/cm² at 1 mA/cm²
 RESULTS = ("plated_capacity_mAh_cm2", "steps", "rejected_steps", "envelope_growth_um", "top_growth_fraction",
            "flux_cv_mean", "final_voltage_V", "sei_loss_mAh_cm2", "message")
 
