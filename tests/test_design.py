@@ -75,8 +75,11 @@ def test_layer_profile_maps_any_vector_into_bounds_per_layer():
     assert vals.size and np.ptp(vals) == 0.0
 
 
-@pytest.mark.parametrize("kind", ["layer_profile", pytest.param("free_form", marks=pytest.mark.slow),
-                                  pytest.param("family", marks=pytest.mark.slow)])
+# slow (3 min on 2 cores, mostly compiling the float64 gradient): the default set checks the same
+# gradient path against central differences for the layer profile and a family parameter
+# (tests/test_plating_gradients.py)
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["layer_profile", "free_form", "family"])
 def test_design_gradient_matches_central_differences(kind):
     """d(weighted objective)/dx through an adaptive plate/strip transient (float64), along a random
     direction, equals central differences of the transient at its steps (the step sizes carry no
@@ -195,6 +198,9 @@ def test_steady_surrogate_gradient_matches_central_differences_and_float32_is_fi
                 assert float(jnp.vdot(grad, direction)) == pytest.approx(fd, rel=1e-4)
 
 
+# slow (4 min on 2 cores: both the surrogate's and the transient's programs compile); the default set
+# checks the surrogate's gradient and a study's bit-identical resume separately
+@pytest.mark.slow
 def test_warmup_iterations_run_on_the_surrogate_and_resume_across_the_switch(tmp_path):
     """``warmup_iterations = 2`` of 4: the first two log rows are the surrogate's, the rest the
     transient's; a study stopped after 3 iterations (one past the switch) and resumed equals the
@@ -277,6 +283,8 @@ def test_augmented_lagrangian_terms_and_multiplier_update():
     assert float(g["flux_cv_max"]) == pytest.approx(0.1) and float(g["porosity_min"]) == pytest.approx(0.05)
 
 
+# slow (2 min on 2 cores); the default set checks the augmented Lagrangian's terms and multiplier update
+@pytest.mark.slow
 def test_a_constrained_study_moves_towards_its_bound_and_resumes_with_its_multipliers(tmp_path):
     """[constraints] host_mass_mg_cm2_max = 0.97 on a flux-CV study of k and l: the loop logs the
     constraint and its multiplier every iteration, the design ends lighter than the start, and a

@@ -108,6 +108,9 @@ def _pillar_share(precision, rtol=0.02):
     return on_pillar
 
 
+# slow (1.5 min on 2 cores); the default set checks gradients through adaptive transients against
+# central differences for the layer profile and a family parameter (tests/test_plating_gradients.py)
+@pytest.mark.slow
 def test_gradient_through_an_adaptive_plating_transient():
     """d(Li plated on the pillar) / d(i0) through an adaptive transient (potential Newton, salt and
     Li updates) is the derivative at the steps the controller took (its step sizes carry none, as
@@ -132,6 +135,8 @@ def test_gradient_through_an_adaptive_plating_transient():
     assert ad == pytest.approx(fd, rel=1e-4)
 
 
+# slow, as the float64 one above (the default set's float32 checks: tests/test_plating_gradients.py)
+@pytest.mark.slow
 def test_float32_gradient_is_finite_and_matches_float64():
     """The same gradient in float32 (its own adaptive steps): finite and within 2 % of float64."""
     g64 = float(jax.grad(_pillar_share("float64"))(10.0))
@@ -410,6 +415,8 @@ def test_lateral_translation_and_mirror_leave_plating_scalars_unchanged():
     np.testing.assert_allclose(scalars(lambda x: jnp.flip(x, axis=1)), base, rtol=1e-6)
 
 
+# slow (1 min on 2 cores): a solver-work regression check, not a physics one
+@pytest.mark.slow
 def test_a_stale_border_solution_changes_the_work_not_the_answer(monkeypatch):
     """Newton keeps the last step's A^-1 dF/dV while its staleness leaves at most a tenth of the
     charge-balance tolerance (``STALE_BORDER_SHARE``). Twenty warm fixed steps of a 3D skeleton at
