@@ -43,7 +43,10 @@ def register(subparsers) -> None:
 
 def result_line(name: str, s: dict) -> str:
     """One line per host: the charge it passed and where it went, the step work and the metrics."""
-    return (f"{name}: {s['plated_capacity_mAh_cm2']:.3f} mAh/cm² passed ({s['li_metal_mAh_cm2']:.3f} Li metal, "
+    charge = f"{s['plated_mAh_cm2']:.3f} mAh/cm² plated"
+    if s["stripped_mAh_cm2"] > 0:
+        charge += f", {s['stripped_mAh_cm2']:.3f} stripped, net {s['net_plated_mAh_cm2']:.3f}"
+    return (f"{name}: {charge} ({s['li_metal_mAh_cm2']:.3f} Li metal, "
             f"{s['sei_loss_mAh_cm2']:.3f} SEI) in {s['steps']} steps ({s['rejected_steps']} rejected) and "
             f"{s['wall_time_s']:.1f} s; envelope growth {s['envelope_growth_um']:.3f} µm, relative volume change "
             f"{100 * s['relative_volume_change']:.1f} %, top growth {100 * s['top_growth_fraction']:.1f} %, flux CV "

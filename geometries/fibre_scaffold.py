@@ -15,7 +15,8 @@ porosity of the coated fibres; each fibre is a core of ``fibre_diameter_um`` and
 Choice: the conducting/lithiophilic shell is given at least one voxel of thickness in the
 ``k``/``l`` split (``s`` keeps the true outer radius), so a coating thinner than a voxel —
 ALD ZnO is tens of nm — still forms a 6-connected conducting skin instead of vanishing in
-crisp voxels. ``li_infusion`` pre-fills that fraction of the pore volume with Li.
+crisp voxels. ``li_infusion`` pre-fills that fraction of the pore volume with dense Li, from the collector side
+up (``dense_infusion``): one body of Li under open pores, as molten Li wicks in.
 """
 
 from __future__ import annotations

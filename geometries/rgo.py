@@ -8,7 +8,8 @@ pitch (sheet thickness + gap) through the host slab; each sheet is pierced by ro
 (pillars of one sheet thickness in diameter) so that the film conducts through its thickness, as
 a real rGO film does. Sheets: conducting (rGO film 1e3–1e5 S/m) and lithiophilic
 (molten Li wets sparked rGO, Lin 2016). ``li_infusion`` pre-fills that fraction of the pore
-volume of the slab with Li (uniformly, as a volume fraction per voxel).
+volume of the slab with dense Li, filling the gaps from the collector side up (``dense_infusion``),
+so the Li is one body that leaves open pores above it, not a film in every voxel.
 
 Sheets are a few nm thick in reality; a voxel model resolves "sheets" as sheet *stacks* of at
 least two voxels. The number of sheets a box can hold is static (bounded by the minimum pitch);

@@ -404,7 +404,7 @@ def run_study(study: Study, out, *, resume: bool = False, progress=None, verify:
 
 
 VERIFIED = ("top_growth_fraction", "envelope_growth_um", "relative_volume_change", "flux_cv", "flux_cv_mean", "hotspot_ratio",
-            "sei_loss_mAh_cm2", "final_voltage_V", "plated_capacity_mAh_cm2", "dead_li_fraction", "message")
+            "sei_loss_mAh_cm2", "final_voltage_V", "plated_mAh_cm2", "dead_li_fraction", "message")
 
 
 crisp_virtual_temperature = eqx.filter_jit(virtual_temperature)

@@ -17,7 +17,7 @@ ROWS = (("top_growth_fraction", "top growth: Li above the host / all Li [-]", "{
         ("hotspot_ratio", "hot-spot ratio max/mean [-]", "{:.3f}"),
         ("sei_loss_mAh_cm2", "SEI-loss proxy [mAh/cm²]", "{:.4f}"),
         ("final_voltage_V", "final electrode potential [V]", "{:.4f}"),
-        ("plated_capacity_mAh_cm2", "plated capacity [mAh/cm²]", "{:.4f}"),
+        ("plated_mAh_cm2", "charge passed plating [mAh/cm²]", "{:.4f}"),
         ("dead_li_fraction", "dead Li [-]", "{:.4f}"))
 CRISP_ROWS = (("porosity", "porosity of the slab [-]", "{:.3f}"),
               ("solid_feature_p25_um", "solid feature size, lower quartile [µm]", "{:.2f}"),

@@ -31,7 +31,7 @@ from pathlib import Path
 SKELETON = {"family": "cu_skeleton", "width_um": 4.0, "height_um": 10.0, "thickness_um": 5.0,
             "voxel_size_um": 0.125, "fibre_diameter_um": 0.5}
 """The default case's skeleton (geometries.default_hosts)."""
-SUMMARY_KEYS = ("envelope_growth_um", "top_growth_fraction", "flux_cv", "final_voltage_V", "plated_capacity_mAh_cm2")
+SUMMARY_KEYS = ("envelope_growth_um", "top_growth_fraction", "flux_cv", "final_voltage_V", "plated_mAh_cm2")
 STEP_KEYS = ("steps", "rejected_steps")  # the adaptive integrator's work (reported, not compared)
 
 

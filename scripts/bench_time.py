@@ -44,7 +44,7 @@ kind = "plate"
 current_mA_cm2 = 1.0
 capacity_mAh_cm2 = 1.0
 """
-RESULTS = ("plated_capacity_mAh_cm2", "steps", "rejected_steps", "envelope_growth_um", "top_growth_fraction",
+RESULTS = ("plated_mAh_cm2", "steps", "rejected_steps", "envelope_growth_um", "top_growth_fraction",
            "flux_cv_mean", "final_voltage_V", "sei_loss_mAh_cm2", "message")
 
 

@@ -76,7 +76,8 @@ def write_fake_run(directory, names=("foil", "skeleton"), shape=(8, 8, 16), fram
                    "envelope_growth_um": 4.85 if name == "foil" else 2.4, "relative_volume_change": 1.0,
                    "top_growth_fraction": 1.0 if name == "foil" else 0.18, "flux_cv": 0.01, "hotspot_ratio": 1.2,
                    "final_voltage_V": -0.02, "passed_plating_charge_C": 1e-9, "passed_stripping_charge_C": 0.0,
-                   "plated_capacity_mAh_cm2": 1.0, "li_metal_mAh_cm2": 0.99, "sei_loss_mAh_cm2": 0.01,
+                   "plated_mAh_cm2": 1.0, "stripped_mAh_cm2": 0.0, "net_plated_mAh_cm2": 1.0, "li_metal_mAh_cm2": 0.99,
+                   "sei_loss_mAh_cm2": 0.01,
                    "conservation_error": 1e-8, "message": "completed"}
         (out / f"{name}_summary.json").write_text(json.dumps(summary, indent=1))
     return out

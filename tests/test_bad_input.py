@@ -125,7 +125,7 @@ def test_li_growing_into_the_top_layers_stops_the_run_with_that_message():
                    Protocol((Segment.plate(4.0, 0.3),)), collector_layers=1, host_top=1)
     assert "Li reached the top of the box" in res.summary["message"]
     assert float(jnp.max(res.state.theta[:, :, -1])) <= 0.5
-    assert res.summary["plated_capacity_mAh_cm2"] < 0.3
+    assert res.summary["plated_mAh_cm2"] < 0.3
 
 
 @pytest.mark.parametrize("content", [b"garbage", None, "truncated"],
@@ -203,12 +203,12 @@ def test_fill_per_step_still_runs_with_one_note(tmp_path, capsys):
     assert "fill_per_step is deprecated" in notes[0] and "time_tolerance = 0.2" in notes[0]
     # progress by protocol time with an ETA; the result line says where the charge went
     assert "% of the protocol (plate)" in captured.err and "ETA" in captured.err
-    assert "foil: 0.050 mAh/cm² passed (" in captured.out and " Li metal, " in captured.out
+    assert "foil: 0.050 mAh/cm² plated (" in captured.out and " Li metal, " in captured.out
     assert " rejected)" in captured.out
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())["foil"]
     assert summary["time_tolerance"] == pytest.approx(tolerance_for_fill(0.1)) == pytest.approx(0.2)
     assert summary["message"] == "completed"
-    assert summary["plated_capacity_mAh_cm2"] == pytest.approx(0.05, rel=1e-5)
+    assert summary["plated_mAh_cm2"] == pytest.approx(0.05, rel=1e-5)
     assert [s["outcome"] for s in summary["segments"]] == ["completed"] * 2
 
 
@@ -269,7 +269,8 @@ def test_a_rest_costs_a_handful_of_steps(tolerance):
     rows = res.series["segment"] == 1
     assert np.ptp(res.series["passed_charge"][rows]) == 0.0 and np.all(res.series["current"][rows] == 0.0)
     assert np.ptp(res.series["envelope_mean"][rows]) <= 1e-6 * res.series["envelope_mean"][rows][0]
-    assert strip["outcome"] == "completed" and res.summary["plated_capacity_mAh_cm2"] == pytest.approx(0.05, rel=1e-5)
+    assert strip["outcome"] == "completed" and res.summary["net_plated_mAh_cm2"] == pytest.approx(0.05, rel=1e-5)
+    assert res.summary["plated_mAh_cm2"] == pytest.approx(0.1, rel=1e-5) and res.summary["stripped_mAh_cm2"] == pytest.approx(0.05, rel=1e-5)
 
 
 def test_kill_9_mid_run_then_resume_gives_the_uninterrupted_summary(tmp_path):

@@ -92,7 +92,7 @@ def test_members_are_ordinary_runs_failures_stay_in_their_row_and_resume_gives_t
                  "--max-frames", "2"]) == 0
     single = json.loads((tmp_path / "single" / "summary.json").read_text())["foil"]
     batch = json.loads((tmp_path / "full" / "members" / member.key / "summary.json").read_text())["foil"]
-    for key in ("plated_capacity_mAh_cm2", "li_metal_mAh_cm2", "envelope_growth_um", "final_voltage_V", "flux_cv",
+    for key in ("plated_mAh_cm2", "li_metal_mAh_cm2", "envelope_growth_um", "final_voltage_V", "flux_cv",
                 "sei_loss_mAh_cm2", "steps", "rejected_steps"):
         assert batch[key] == pytest.approx(single[key], rel=1e-12, abs=1e-30)
 
@@ -151,7 +151,7 @@ def test_batch_cli_writes_table_and_report(tmp_path, capsys):
     rows = pq.read_table(tmp_path / "out" / "results.parquet").to_pylist()
     assert [r["status"] for r in rows] == ["completed", "completed"]
     # every member passes the charge it asked for; the columns carry their units
-    assert all(r["plated_capacity_mAh_cm2"] == pytest.approx(0.05, rel=1e-5) for r in rows)
+    assert all(r["plated_mAh_cm2"] == pytest.approx(0.05, rel=1e-5) for r in rows)
     assert "envelope_growth_um" in rows[0] and "li_metal_mAh_cm2" in rows[0]
     page = (tmp_path / "out" / "report.html").read_text()
     assert "protocol.segment.0.current_mA_cm2" in page and "data:image/png;base64" in page
@@ -456,7 +456,7 @@ def test_a_foil_of_lithiophilicity_0_1_plates():
     res = simulate("foil", f.grid, f.s, f.k, f.l, f.theta, case.electrolyte, case.kinetics, case.protocol,
                    collector_layers=f.collector_layers, host_top=f.host_top, **simulation_options(case))
     assert res.summary["message"] == "completed"
-    assert res.summary["plated_capacity_mAh_cm2"] == pytest.approx(0.15, rel=1e-9)
+    assert res.summary["plated_mAh_cm2"] == pytest.approx(0.15, rel=1e-9)
 
 
 def test_repeated_batches_do_not_grow_memory(tmp_path):

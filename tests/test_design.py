@@ -341,8 +341,8 @@ def test_design_cli_logs_checkpoints_and_resumes_bit_identically(tmp_path, capsy
     assert (full / "log.csv").read_text().count("\n") == 4 and (full / "study.toml").exists()
     # the verification: start and final design through the ordinary run pipeline, same charge
     v = design["verification"]
-    assert v["start"]["plated_capacity_mAh_cm2"] == pytest.approx(0.05, rel=1e-6)  # every coulomb asked
-    assert v["final"]["plated_capacity_mAh_cm2"] == pytest.approx(0.05, rel=1e-6)
+    assert v["start"]["plated_mAh_cm2"] == pytest.approx(0.05, rel=1e-6)  # every coulomb asked
+    assert v["final"]["plated_mAh_cm2"] == pytest.approx(0.05, rel=1e-6)
     # the design term's measure, from the pipeline: the mean CV over the plating steps (between the
     # series' extremes; the design transient's own mean is from coarser steps, so not equal)
     for w in ("start", "final"):

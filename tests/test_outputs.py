@@ -206,10 +206,25 @@ def test_run_pipeline_is_a_library(tmp_path, small_run):
     out = prepare_output(tmp_path / "lib")
     summaries = run_hosts(out, hosts, case, max_frames=3)
     cli = json.loads((small_run / "cu_skeleton_summary.json").read_text())
-    for key in ("plated_capacity_mAh_cm2", "envelope_growth_um", "flux_cv", "final_voltage_V"):
+    for key in ("plated_mAh_cm2", "envelope_growth_um", "flux_cv", "final_voltage_V"):
         assert summaries["cu_skeleton"][key] == pytest.approx(cli[key], rel=1e-9), key
     assert (out / "cu_skeleton_fields_final.vti").exists() and not (out / "cu_skeleton_checkpoint.npz").exists()
     seen = []
     again = run_hosts(out, hosts, case, resume=True, on_host=lambda name, s, before: seen.append(before))
     assert seen == [True] and again["cu_skeleton"]["wall_time_s"] == summaries["cu_skeleton"]["wall_time_s"]
     assert [name for name, _ in geo.case_hosts(parse_case({}, "default"))] == ["foil", "cu_skeleton"]
+
+
+def test_coulombic_efficiency_is_the_second_half_over_the_first_or_null_with_its_reason():
+    """Plate-first: stripped / plated; strip-first (a pre-infused host): plated / stripped; in
+    [0, 1]; a second half that passed more than the first, or nothing, gives null and a reason."""
+    from hostsim.run.simulation import coulombic_efficiency, first_kind
+
+    assert coulombic_efficiency(1.0, 0.93, "plate") == (pytest.approx(0.93), None)
+    assert coulombic_efficiency(0.5, 0.8, "strip") == (pytest.approx(0.625), None)
+    value, why = coulombic_efficiency(0.58, 1.0, "plate")  # a strip-first run read 1.72 as stripped / plated
+    assert value is None and "1.724x" in why
+    assert coulombic_efficiency(1.0, 0.0, "plate") == (None, "nothing was stripped after it was plated")
+    assert coulombic_efficiency(0.0, 0.0, None) == (None, "no current passed")
+    logs = [{"kind": "rest"}, {"kind": "strip"}, {"kind": "plate"}]
+    assert first_kind(logs) == "strip" and first_kind(logs[:1]) is None

@@ -82,7 +82,7 @@ def test_a_thin_skeleton_plates_every_coulomb_asked():
                    collector_layers=f.collector_layers, host_top=f.host_top)
     summary = res.summary
     assert summary["message"] == "completed"
-    assert summary["plated_capacity_mAh_cm2"] == pytest.approx(0.6, rel=1e-6)
+    assert summary["plated_mAh_cm2"] == pytest.approx(0.6, rel=1e-6)
     assert summary["li_metal_mAh_cm2"] + summary["sei_loss_mAh_cm2"] == pytest.approx(0.6, rel=1e-5)
     assert summary["conservation_error"] < 1e-5
 
@@ -195,7 +195,7 @@ def test_simulate_writes_summary_csv_and_fields(tmp_path):
                    collector_layers=1, host_top=1)
     paths = write_outputs(tmp_path, res, g, {"s": s, "k": k, "l": l})
     summary = json.loads(paths[0].read_text())
-    for key in ("plated_capacity_mAh_cm2", "li_metal_mAh_cm2", "conservation_error", "envelope_growth_um",
+    for key in ("plated_mAh_cm2", "li_metal_mAh_cm2", "conservation_error", "envelope_growth_um",
                 "relative_volume_change", "top_growth_fraction", "flux_cv", "hotspot_ratio", "min_concentration_ratio",
                 "dead_li_fraction", "sei_loss_mAh_cm2", "final_voltage_V", "time_tolerance", "steps", "rejected_steps",
                 "step_min_s", "step_median_s", "step_max_s", "segments", "cycle_coulombic_efficiency"):
@@ -204,7 +204,7 @@ def test_simulate_writes_summary_csv_and_fields(tmp_path):
     assert summary["conservation_error"] < 1e-9 and summary["top_growth_fraction"] == pytest.approx(1.0)
     li_um = summary["li_metal_mAh_cm2"] * MAH_CM2 * LI_MOLAR_VOLUME / FARADAY * 1e6
     assert summary["envelope_growth_um"] == pytest.approx(li_um, rel=1e-9)
-    assert summary["plated_capacity_mAh_cm2"] == pytest.approx(0.2, rel=1e-12)
+    assert summary["plated_mAh_cm2"] == pytest.approx(0.2, rel=1e-12)
     rows = list(csv.reader(open(paths[1])))
     assert rows[0][0] == "time_s" and "cycle" in rows[0] and len(rows) == summary["steps"] + 2  # + header, start
     assert "li_fraction" in pv.read(paths[2]).cell_data
@@ -256,7 +256,7 @@ def test_cli_simulate_with_a_case_file(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["simulate", str(case), "--out", str(out), "--quiet", "--no-report"]) == 0
     summary = json.loads((out / "summary.json").read_text())["foil"]
-    assert summary["plated_capacity_mAh_cm2"] == pytest.approx(0.2, rel=1e-9)
+    assert summary["plated_mAh_cm2"] == pytest.approx(0.2, rel=1e-9)
     assert summary["electrolyte"]["name"] == "lp57" and (out / "foil_timeseries.csv").exists()
     bad = tmp_path / "bad.toml"
     bad.write_text('[kinetics]\ni0 = 1.0\n')
@@ -279,7 +279,7 @@ def test_impossible_current_ends_with_a_message_not_nan():
     summary = res.summary
     assert summary["depleted_at_s"] is not None and "ended early (depletion)" in summary["message"]
     assert summary["segments"][0]["outcome"] == "event" and summary["segments"][0]["event"] == "depletion"
-    for key in ("final_voltage_V", "plated_capacity_mAh_cm2", "envelope_growth_um", "flux_cv", "conservation_error"):
+    for key in ("final_voltage_V", "plated_mAh_cm2", "envelope_growth_um", "flux_cv", "conservation_error"):
         assert np.isfinite(summary[key])
     # the event is located where the surface can no longer carry the current (its face's limiting
     # current binds at ~0.8 % of c0 here, before the 0.1 % threshold)
@@ -382,7 +382,7 @@ def test_cli_resume_after_an_interruption(tmp_path, capsys):
     assert main(["simulate", "--resume", str(part), "--quiet", "--no-report"]) == 0
     a = json.loads((full / "summary.json").read_text())["foil"]
     b = json.loads((part / "summary.json").read_text())["foil"]
-    for key in ("plated_capacity_mAh_cm2", "envelope_growth_um", "final_voltage_V", "steps", "rejected_steps"):
+    for key in ("plated_mAh_cm2", "envelope_growth_um", "final_voltage_V", "steps", "rejected_steps"):
         assert a[key] == b[key]
     assert not (part / "foil_checkpoint.npz").exists()
     capsys.readouterr()

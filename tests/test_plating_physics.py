@@ -160,7 +160,7 @@ def test_comb_host_cycling_inside_its_pores_is_no_volume_change():
     res = simulate("comb", g, s, k, l, jnp.zeros(g.shape), LP30, Kinetics(), Protocol((Segment.plate(0.5, q),)),
                    collector_layers=1, host_top=13)
     sm = res.summary
-    assert sm["message"] == "completed" and sm["plated_capacity_mAh_cm2"] == pytest.approx(q, rel=1e-12)
+    assert sm["message"] == "completed" and sm["plated_mAh_cm2"] == pytest.approx(q, rel=1e-12)
     assert sm["li_metal_mAh_cm2"] + sm["sei_loss_mAh_cm2"] == pytest.approx(q, rel=1e-9)
     theta = np.asarray(res.state.theta)
     pore = float(np.sum(1.0 - np.asarray(s)[:, :, 1:13]))
@@ -278,7 +278,7 @@ def test_fresh_plate_on_a_fibre_scaffold_leaves_no_dead_li(fibre_plate):
     the Li is attached (before: dead Li 0.153 right after plating; 0.0008 with the fixed charge per
     step; measured 5e-7 now) and Li metal + SEI is the charge passed (float32)."""
     sm = fibre_plate.summary
-    assert sm["plated_capacity_mAh_cm2"] > 0.0
+    assert sm["plated_mAh_cm2"] > 0.0
     assert sm["dead_li_fraction"] < 0.005
     assert sm["conservation_error"] < 1e-5
 
@@ -290,7 +290,7 @@ def test_a_fresh_plate_on_a_fibre_scaffold_passes_every_coulomb(fibre_plate):
     step's error across the jump does not shrink with the step, and the step is kept once short."""
     sm = fibre_plate.summary
     assert sm["message"] == "completed"
-    assert sm["plated_capacity_mAh_cm2"] == pytest.approx(0.05, rel=1e-6)
+    assert sm["plated_mAh_cm2"] == pytest.approx(0.05, rel=1e-6)
     assert sm["li_metal_mAh_cm2"] + sm["sei_loss_mAh_cm2"] == pytest.approx(0.05, rel=1e-5)
 
 

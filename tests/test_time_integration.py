@@ -39,9 +39,9 @@ def test_the_default_case_passes_every_coulomb_on_both_hosts(default_run):
     stdout, summary = default_run
     assert set(summary) == {"foil", "cu_skeleton"}
     for name, sm in summary.items():
-        assert f"{name}: 1.000 mAh/cm² passed (" in stdout
+        assert f"{name}: 1.000 mAh/cm² plated (" in stdout
         assert sm["message"] == "completed"
-        assert sm["plated_capacity_mAh_cm2"] == pytest.approx(1.0, rel=1e-6)
+        assert sm["plated_mAh_cm2"] == pytest.approx(1.0, rel=1e-6)
         assert sm["li_metal_mAh_cm2"] + sm["sei_loss_mAh_cm2"] == pytest.approx(1.0, rel=1e-5)
         assert sm["conservation_error"] < 1e-5
 

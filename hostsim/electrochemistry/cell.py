@@ -20,11 +20,9 @@ Choices and their consequences:
   would need its own current distribution;
 * it stays **planar and fixed**: the Li it gives up is not removed from the grid. In a real
   cell the counter electrode recedes by the volume the deposit gains and the electrolyte is
-  pushed along; here the electrolyte volume shrinks by the deposit's volume, and the salt of
-  that volume is removed where the deposit grows (``displaced_salt``, as for the reservoir), so
-  concentrations stay right and ``sum(eps c) + displaced_salt`` is conserved. (Putting that salt
-  back at the top instead raised the counter electrode's concentration by 0.7 mol/m³ within
-  1 s at 10 mA/cm² — measured — a local artefact the real cell does not have.)
+  pushed along; here the electrolyte the deposit displaces flows out through the top face with
+  its salt (:mod:`hostsim.electrochemistry.displacement`; ``displaced_salt`` counts what left), so
+  the electrolyte near a planar front is at rest in the front's frame, as in the real cell;
 * its kinetics default to the working electrode's (same Li metal, same electrolyte), without a
   nucleation barrier (it is Li already).
 """

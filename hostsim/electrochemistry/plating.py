@@ -16,8 +16,9 @@ of ``dt`` seconds (:func:`advance`) then is:
    it plates (a formation phase: on a bare high-area host most of the first current makes SEI);
 3. backward-Euler salt update with the sink ``(1 - t+) R_v / F`` in the electrolyte-side cells,
    on the new electrolyte fraction (:func:`hostsim.electrochemistry.salt.shared_sink` hands part
-   of a nearly full cell's sink to its electrolyte neighbours); salt displaced by growing Li
-   (``(eps_old - eps_new) c``) is removed locally and reported as ``displaced_salt`` [mol].
+   of a nearly full cell's sink to its electrolyte neighbours); the electrolyte that growing Li
+   displaces flows to the top face with its salt (:mod:`hostsim.electrochemistry.displacement`),
+   and the salt it carries out of the box is reported as ``displaced_salt`` [mol].
 
 :func:`solve_state` then solves the potential at the new state (first same as last: the
 solution that closes one step is the one the next step plates with). Its face currents are
@@ -39,6 +40,7 @@ import jax.numpy as jnp
 
 from hostsim.electrochemistry.cell import Reservoir
 from hostsim.electrochemistry.constants import FARADAY, LI_MOLAR_VOLUME
+from hostsim.electrochemistry.displacement import FLOW_RTOL, displacement
 from hostsim.electrochemistry.interfaces import FULL
 from hostsim.electrochemistry.metrics import Q_SEI, RESOLVED_FACE, envelope_heights, flux_statistics, li_interface_area
 from hostsim.electrochemistry.interfaces import _smoothstep as smoothstep
@@ -444,13 +446,17 @@ def advance(system: PlatingSystem, state: PlatingState, current, dt):
     d_eff = electrolyte.diffusivity(state.concentration) * jnp.maximum(eps_new, floor)
     reaction = cotangent_stored(cell_total(flows) / h3)  # R_v [A/m³] as passed
     sink = shared_sink(grid, (1.0 - electrolyte.transference) * reaction / FARADAY, eps_new)
-    pushed = (eps_old - eps_new) * state.concentration  # [mol/m³ of cell]
     top_salt = system.top.salt_condition(electrolyte, jnp.sum(reaction) * h3, system.projected_area)
+    with jax.named_scope("displacement"):
+        moved = displacement(grid, eps_old, eps_new, state.concentration, dt,
+                             inflow_concentration=top_salt.value if isinstance(top_salt, Dirichlet) else None,
+                             solver=dataclasses.replace(solver, rtol=max(solver.rtol, FLOW_RTOL)))
     # the solve starts from c extrapolated with the last step's change (steps of a segment are alike)
     salt_guess = state.concentration + jax.lax.stop_gradient(state.concentration_change * dt
                                                              / jnp.where(state.last_dt > 0, state.last_dt, jnp.inf))
     with jax.named_scope("salt"):
-        c_new, salt_stats = salt_step(grid, state.concentration, jnp.maximum(eps_new, floor), d_eff, dt, sink=sink,
+        c_new, salt_stats = salt_step(grid, state.concentration, jnp.maximum(eps_new, floor), d_eff, dt,
+                                      sink=sink - moved.salt_source,
                                       lo=Neumann(0.0), hi=top_salt, d_ref=electrolyte.diffusivity(electrolyte.concentration),
                                       solver=solver, initial_guess=salt_guess)
     # salt entering through the top face [mol/s], as the discretisation has it (half-cell conductance
@@ -466,13 +472,13 @@ def advance(system: PlatingSystem, state: PlatingState, current, dt):
     size = jnp.maximum(jnp.maximum(jnp.abs(current), jnp.sum(cell_total(jnp.abs(flows)))),
                        system.kinetics.exchange_current_density * system.projected_area)
     placed = jnp.abs(passed - current) <= 1e3 * jnp.finfo(grid.dtype).eps * size
-    admissible = (inside & placed & salt_stats.converged & jnp.all(jnp.isfinite(c_new))
+    admissible = (inside & placed & salt_stats.converged & (moved.courant <= 1.0) & jnp.all(jnp.isfinite(c_new))
                   & jnp.isfinite(jnp.sum(theta)))
     gained = jnp.where(dtheta > 0, dtheta, 0.0)
     new = state._replace(
         theta=theta, concentration=c_new, time=state.time + dt, passed_charge=state.passed_charge + current * dt,
         sei_charge=state.sei_charge + pay, sei_owed=state.sei_owed - pay,
-        displaced_salt=state.displaced_salt + jnp.sum(pushed) * h3,
+        displaced_salt=state.displaced_salt + moved.top_outflow * dt,
         plated_time=state.plated_time + (state.time + 0.5 * dt) * gained, plated_amount=state.plated_amount + gained,
         concentration_change=c_new - state.concentration, last_dt=dt)
     return new, StepInfo(jnp.max(jnp.abs(dtheta)), admissible, salt_inflow, salt_stats.iterations, pay,

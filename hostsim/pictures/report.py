@@ -21,7 +21,9 @@ from pathlib import Path
 
 # summary keys shown, in order, with a label and unit (the key's own suffix is the unit in the file)
 SUMMARY_ROWS = [
-    ("plated_capacity_mAh_cm2", "charge passed (net)", "mAh/cm²", 1.0, "{:.4f}"),
+    ("plated_mAh_cm2", "charge passed plating", "mAh/cm²", 1.0, "{:.4f}"),
+    ("stripped_mAh_cm2", "charge passed stripping", "mAh/cm²", 1.0, "{:.4f}"),
+    ("net_plated_mAh_cm2", "net charge (plated - stripped)", "mAh/cm²", 1.0, "{:.4f}"),
     ("li_metal_mAh_cm2", "of it Li metal", "mAh/cm²", 1.0, "{:.4f}"),
     ("coulombic_efficiency", "Coulombic efficiency (run)", "%", 100.0, "{:.2f}"),
     ("envelope_growth_um", "envelope growth (mean)", "µm", 1.0, "{:.3f}"),
@@ -70,8 +72,12 @@ def _summary_table(runs: dict) -> str:
             v = r.summary.get(key)
             cells.append("<td>—</td>" if v is None else f"<td>{fmt.format(float(v) * scale)}</td>")
         rows.append(f"<tr><td>{html.escape(label)} [{unit}]</td>{''.join(cells)}</tr>")
-    messages = "".join(f"<li><b>{html.escape(n)}</b>: {html.escape(str(r.summary.get('message', '')))}</li>"
-                       for n, r in runs.items())
+    def note(s):
+        why = s.get("coulombic_efficiency_note")
+        return str(s.get("message", "")) + ("" if not why or not s.get("stripped_mAh_cm2") else
+                                            f"; no Coulombic efficiency: {why}")
+
+    messages = "".join(f"<li><b>{html.escape(n)}</b>: {html.escape(note(r.summary))}</li>" for n, r in runs.items())
     return f"<table><tr><th>quantity</th>{head}</tr>{''.join(rows)}</table><ul>{messages}</ul>"
 
 

@@ -9,20 +9,23 @@ accepted step), one log per segment and a summary of scalars whose keys carry th
 
 Summary definitions (beyond :mod:`hostsim.electrochemistry.metrics`):
 
-* ``plated_capacity_mAh_cm2``: the net charge the protocol passed per projected area (a plate of
-  1 mAh/cm² reads 1.000 unless an event ended it early); ``li_metal_mAh_cm2``: the Li metal it
-  left (from the Li field), ``sei_loss_mAh_cm2``: the Li the SEI proxy took, so that
-  ``li_metal + sei = plated`` to round-off; ``conservation_error`` is the relative defect of that
-  identity over the charge throughput;
-* ``passed_plating_charge_C`` / ``passed_stripping_charge_C``: the charge that passed while
-  plating / stripping; ``coulombic_efficiency``: stripped / plated over the run;
+* ``plated_mAh_cm2``, ``stripped_mAh_cm2``: the charge that passed while plating / stripping per
+  projected area (a plate of 1 mAh/cm² reads 1.000 unless an event ended it early);
+  ``net_plated_mAh_cm2``: their difference. ``li_metal_mAh_cm2``: the Li metal the run added (from
+  the Li field), ``sei_loss_mAh_cm2``: the Li the SEI proxy took, so that ``li_metal + sei = net``
+  to round-off; ``conservation_error`` is the relative defect of that identity over the charge
+  throughput; ``passed_plating_charge_C`` / ``passed_stripping_charge_C``: the same charges in C;
+* ``coulombic_efficiency``: the charge of the second half over the first, over the run (stripped /
+  plated when the protocol plates first, plated / stripped when it strips a pre-infused host
+  first), in [0, 1]; null where undefined (nothing passed, or the second half passed more than the
+  first), with the reason in ``coulombic_efficiency_note``;
 * ``segments``: one entry per segment run: its kind, cycle, ``outcome`` (completed, or ended by
   an ``event``: voltage cutoff, depletion, Li at the top of the box, current not passed; or
   failed), requested and passed charge [C], requested and run seconds, steps and rejected steps;
 * ``time_tolerance``, ``steps``, ``rejected_steps``, ``step_min_s`` / ``step_median_s`` /
   ``step_max_s``: the adaptive integrator's work;
-* per cycle (lists, one value per cycle): ``cycle_coulombic_efficiency`` (stripped / plated
-  charge), ``cycle_dead_li_mAh_cm2`` and ``cycle_sei_loss_mAh_cm2`` (added in that cycle),
+* per cycle (lists, one value per cycle): ``cycle_coulombic_efficiency`` (as the run's, per
+  cycle; null where undefined), ``cycle_dead_li_mAh_cm2`` and ``cycle_sei_loss_mAh_cm2`` (added in that cycle),
   ``cycle_envelope_plated_um`` / ``cycle_envelope_stripped_um`` (mean envelope at the end of the
   cycle's plating / stripping minus the run's start), ``cycle_relative_volume_change``
   ((H_max - H_min) / H_max of the mean envelope over the cycle), ``cycle_hysteresis_V`` (mean
@@ -89,6 +92,29 @@ def time_average(values, dt, rows) -> float | None:
     return float(np.sum(0.5 * (values[steps - 1] + values[steps]) * dt[steps]) / np.sum(dt[steps]))
 
 
+def first_kind(segments) -> str | None:
+    """'plate' or 'strip': the kind of a cycle's first segment that passes current (None: only rests)."""
+    return next((log["kind"] for log in segments if log["kind"] in ("plate", "strip")), None)
+
+
+def coulombic_efficiency(plated, stripped, first) -> tuple:
+    """``(value, reason)``: the charge of a cycle's second half over its first [C/C] (stripped /
+    plated when it plates first, plated / stripped when it strips a pre-infused host first), in
+    [0, 1]; ``value`` is None where that is undefined, and ``reason`` says why (None when defined)."""
+    if first is None:
+        return None, "no current passed"
+    one, two = (plated, stripped) if first == "plate" else (stripped, plated)
+    names = ("plated", "stripped") if first == "plate" else ("stripped", "plated")
+    if one <= 0:
+        return None, f"nothing was {names[0]}"
+    if two <= 0:
+        return None, f"nothing was {names[1]} after it was {names[0]}"
+    if two > one * (1.0 + 1e-6):
+        return None, (f"{names[1]} {two / one:.3f}x what was {names[0]}: the second half drew on Li (or room) "
+                      f"the first did not make")
+    return min(two / one, 1.0), None
+
+
 def cycle_metrics(series, segments, h0, projected) -> dict:
     """The per-cycle lists of the summary (module docstring)."""
     per_mah = projected * COULOMB_PER_MAH_CM2
@@ -104,7 +130,7 @@ def cycle_metrics(series, segments, h0, projected) -> dict:
         rows = np.asarray(series["cycle"]) == c
         plated = sum(log["passed_charge_C"] for log in logs if log["kind"] == "plate")
         stripped = -sum(log["passed_charge_C"] for log in logs if log["kind"] == "strip")
-        out["cycle_coulombic_efficiency"].append(stripped / plated if plated > 0 and stripped > 0 else None)
+        out["cycle_coulombic_efficiency"].append(coulombic_efficiency(plated, stripped, first_kind(logs))[0])
         last = np.nonzero(rows)[0][-1]
         dead, sei = float(series["dead_li_charge"][last]), float(series["sei_charge"][last])
         out["cycle_dead_li_mAh_cm2"].append((dead - before["dead"]) / per_mah)
@@ -185,6 +211,7 @@ def summarize(name, grid, s, k, theta0, collector_layers, host_top, state, serie
     depleted = [log for log in segments if log["event"] == "depletion"]
     depleted_at = _segment_end_time(series, depleted[0]) if depleted else None
     sizes = dt[steps]
+    efficiency, efficiency_note = coulombic_efficiency(plated_q, stripped_q, first_kind(segments))
     return {
         "case": name,
         "grid_voxels": list(grid.shape),
@@ -196,13 +223,16 @@ def summarize(name, grid, s, k, theta0, collector_layers, host_top, state, serie
         "step_min_s": float(sizes.min()) if sizes.size else None,
         "step_median_s": float(np.median(sizes)) if sizes.size else None,
         "step_max_s": float(sizes.max()) if sizes.size else None,
-        "plated_capacity_mAh_cm2": net / per_mah,
+        "plated_mAh_cm2": plated_q / per_mah,
+        "stripped_mAh_cm2": stripped_q / per_mah,
+        "net_plated_mAh_cm2": net / per_mah,
         "li_metal_mAh_cm2": gained / per_mah,
         "sei_loss_mAh_cm2": sei / per_mah,
         "requested_charge_C": float(sum(log["requested_charge_C"] for log in segments)),
         "passed_plating_charge_C": plated_q,
         "passed_stripping_charge_C": stripped_q,
-        "coulombic_efficiency": stripped_q / plated_q if stripped_q > 0 and plated_q > 0 else None,
+        "coulombic_efficiency": efficiency,
+        "coulombic_efficiency_note": efficiency_note,
         "conservation_error": abs(gained + sei - net) / max(throughput, 1e-300),
         "salt_balance_error": salt_balance,
         "envelope_growth_um": (h_end - h0) * 1e6,
