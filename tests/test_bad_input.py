@@ -203,12 +203,12 @@ def test_fill_per_step_still_runs_with_one_note(tmp_path, capsys):
     assert "fill_per_step is deprecated" in notes[0] and "time_tolerance = 0.2" in notes[0]
     # progress by protocol time with an ETA; the result line says where the charge went
     assert "% of the protocol (plate)" in captured.err and "ETA" in captured.err
-    assert "foil: 0.050 mAh/cm² plated (" in captured.out and " Li metal, " in captured.out
+    assert "foil: 0.100 mAh/cm² plated, 0.050 stripped, net 0.050 (" in captured.out and " Li metal, " in captured.out
     assert " rejected)" in captured.out
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())["foil"]
     assert summary["time_tolerance"] == pytest.approx(tolerance_for_fill(0.1)) == pytest.approx(0.2)
     assert summary["message"] == "completed"
-    assert summary["plated_mAh_cm2"] == pytest.approx(0.05, rel=1e-5)
+    assert summary["net_plated_mAh_cm2"] == pytest.approx(0.05, rel=1e-5)
     assert [s["outcome"] for s in summary["segments"]] == ["completed"] * 2
 
 

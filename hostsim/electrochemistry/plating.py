@@ -472,7 +472,7 @@ def advance(system: PlatingSystem, state: PlatingState, current, dt):
     size = jnp.maximum(jnp.maximum(jnp.abs(current), jnp.sum(cell_total(jnp.abs(flows)))),
                        system.kinetics.exchange_current_density * system.projected_area)
     placed = jnp.abs(passed - current) <= 1e3 * jnp.finfo(grid.dtype).eps * size
-    admissible = (inside & placed & salt_stats.converged & (moved.courant <= 1.0) & jnp.all(jnp.isfinite(c_new))
+    admissible = (inside & placed & salt_stats.converged & jnp.all(jnp.isfinite(c_new))
                   & jnp.isfinite(jnp.sum(theta)))
     gained = jnp.where(dtheta > 0, dtheta, 0.0)
     new = state._replace(

@@ -124,11 +124,14 @@ def run_events(voltage_cutoff: float = 0.5, depletion_ratio: float = 1e-3) -> tu
     return (VoltageCutoff(voltage_cutoff), Depletion(depletion_ratio), LiReachesTop())
 
 
-def event_name(index: int, events) -> str | None:
+def event_name(index: int, events, kind: str = "plate") -> str | None:
+    """The summary's name of the event that ended a segment of ``kind``. A strip whose current
+    cannot pass has no connected Li left to give it: "Li exhausted" (a plate's: "current not
+    passed", its surface cannot take the current)."""
     if index == NO_EVENT:
         return None
     if index == CURRENT_NOT_PASSED:
-        return "current not passed"
+        return "Li exhausted" if kind == "strip" else "current not passed"
     return events[index].name
 
 
@@ -302,7 +305,7 @@ def _segment_log(carry: Stepper, j, index, seg, protocol, events, grid) -> dict:
     projected = grid.length[0] * grid.length[1]
     current = seg.sign * seg.current_density * projected
     return {"segment": index, "cycle": protocol.cycle_of(index), "kind": seg.kind, "outcome": OUTCOMES[status],
-            "event": event_name(event, events) if status in (EVENT, FAILED) else None,
+            "event": event_name(event, events, seg.kind) if status in (EVENT, FAILED) else None,
             "requested_charge_C": seg.sign * seg.capacity * projected, "passed_charge_C": current * seconds,
             "requested_s": seg.seconds, "seconds": seconds, "steps": int(pick(carry.steps)),
             "rejected_steps": int(pick(carry.rejected))}
