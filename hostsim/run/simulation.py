@@ -43,7 +43,7 @@ Summary definitions (beyond :mod:`hostsim.electrochemistry.metrics`):
   current density;
 * ``final_voltage_V``, ``max_potential_residual``: over the rows that carried current;
 * ``salt_balance_error``: |change of the electrolyte's salt - (salt in through the top - (1 - t+)
-  net charge / F - salt displaced by the Li)| / ((1 - t+) sum |I| dt / F) (float64 runs only: in
+  net charge / F - salt the displaced electrolyte carried out through the top)| / ((1 - t+) sum |I| dt / F) (float64 runs only: in
   float32 a step's balance defect is ~1 % of its consumption, the salt solve's tolerance relative
   to the whole right-hand side).
 """
