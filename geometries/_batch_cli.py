@@ -1,4 +1,4 @@
-"""``hostsim batch SWEEP.toml --out DIR [--resume]``: run a sweep of cases (issue 13).
+"""``hostsim batch SWEEP.toml --out DIR [--resume]``: run a sweep of cases.
 
 Registered as a ``hostsim.cli`` entry point from :mod:`geometries` (members name host families
 or volumes, which only this package builds). This module is only the shell: sweeps, members,
