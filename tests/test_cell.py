@@ -123,7 +123,7 @@ def test_limiting_current_through_the_full_loop(top):
     # recedes with it: its face sits 0.63 mol/m³, 4e-4, low after 1 s at half the limiting current)
     assert top_face == pytest.approx(C0 + q * L / (2 * D) if symmetric else C0, abs=1.0 if symmetric else 0.05)
     # measured 1.8e-3: the first cell's Li pushes the electrolyte up, and the profile moves with it
-    # while the top face holds its value (1.9e-4 while the displaced salt was deleted at the front)
+    # while the top face holds its value
     np.testing.assert_allclose(np.diff(c[2:]), q * h / D, rtol=2.5e-3)
     assert j_lim / 10 == pytest.approx(93.4 if symmetric else 46.7, abs=0.05)
 

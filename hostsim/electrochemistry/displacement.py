@@ -4,9 +4,7 @@ Li growing into a cell takes the volume ``(eps_old - eps_new) h³`` of its elect
 step. The electrolyte is incompressible, so that volume flows through the connected pores to the
 top face (the reservoir, or a counter electrode that recedes by the deposit's volume), and back in
 where Li strips. It flows with its salt: in the frame of a planar front the electrolyte is then at
-rest, and Sand's time is the textbook value. (Deleting the displaced salt where the Li grows, as
-the model did before, streams the electrolyte into the front in that frame and delays depletion
-by ~V_m c0 / (1 - t+): +1.7 % for LP30, +8.7 % for 4 M LiFSI-DME; docs/electrochemistry.md.)
+rest, and Sand's time is the textbook value (docs/model.md §3, docs/electrochemistry.md).
 
 **The flow.** A potential flow through the open fraction of each cell, the electrolyte's own
 conductance for it: ``-div(eps grad u) = q`` with ``q = (eps_old - eps_new) / dt`` [1/s] per cell,
@@ -28,9 +26,8 @@ remains is ``sum over inflowing faces of |w| (c_upwind - c_p)`` [mol/(m³ s)]. T
 explicit (the concentrations at the step's start) and needs no step limit of its own: at the voxel
 scale the salt's diffusion, implicit in the same step, is far faster than the displacement flow
 (D / h² ~ 20 /s at 0.125 µm against rates ~0.01 /s; a cell Péclet number ~1e-3), so it smooths
-what the explicit term overshoots in a small cell. (Measured: holding every open cell to a Courant
-number of 1 cut the default skeleton's steps from ~7 s to ~0.2 s, in the nearly closed cells next
-to the front, without changing its results.)
+what the explicit term overshoots in a small cell (a Courant bound would hold the steps to the
+nearly closed cells next to the front: docs/model.md §3).
 """
 
 from __future__ import annotations
