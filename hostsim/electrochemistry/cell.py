@@ -24,8 +24,8 @@ Choices and their consequences:
   its salt (:mod:`hostsim.electrochemistry.displacement`; ``displaced_salt`` counts what left), so
   the electrolyte near a planar front is at rest in the front's frame, as in the real cell. The
   cost sits at the counter electrode instead: the electrolyte flows out through it, where a real
-  one recedes with the electrolyte (measured: its face concentration 0.63 mol/m³, 4e-4, low after
-  1 s at 46 mA/cm² across 100 µm);
+  one recedes with the electrolyte, so its face concentration sits slightly low (the size is in
+  docs/electrochemistry.md);
 * its kinetics default to the working electrode's (same Li metal, same electrolyte), without a
   nucleation barrier (it is Li already).
 """

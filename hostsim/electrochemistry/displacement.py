@@ -70,11 +70,10 @@ def displacement(grid: Grid, eps_old, eps_new, concentration, dt, *, inflow_conc
     ``inflow_concentration``: what flows in through the top face [mol/m³] (None: the top cell's
     own, as from a counter electrode)."""
     eps_old, eps_new = jnp.maximum(eps_old, OPEN_FLOOR), jnp.maximum(eps_new, OPEN_FLOOR)
-    eps = eps_new
     q = (eps_old - eps_new) / jnp.where(dt > 0, dt, 1.0)
-    op, rhs = assemble(grid, eps, Neumann(0.0), Dirichlet(0.0), source=q / grid.voxel_size**2)
+    op, rhs = assemble(grid, eps_new, Neumann(0.0), Dirichlet(0.0), source=q / grid.voxel_size**2)
     u, stats = linear_solve(op, rhs, solver, throw=False)
-    rates, top = face_rates(grid, eps, u)
+    rates, top = face_rates(grid, eps_new, u)
     c = concentration
     # what the salt step's accumulation term (on eps_new) deletes in place is given back, and every
     # face carries its upwind salt: exactly conservative, whatever the flow solve's residual
