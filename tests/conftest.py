@@ -12,11 +12,17 @@ on, so a released program comes back from disk, not from a recompilation.
 """
 
 import gc
+import os
 
-import jax
+# The tests run on the CPU (the GPU is measured by scripts/bench_gpu.sh). Set before JAX starts: the
+# CUDA plugin of the test extra then registers without CUDA, for compiling to a GPU target (the
+# program audit), and looks for no GPU.
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+import jax  # noqa: E402
 import pytest
 
-from hostsim.cli import enable_compilation_cache
+from hostsim.cli import enable_compilation_cache  # noqa: E402
 
 enable_compilation_cache()
 jax.config.update("jax_enable_x64", True)

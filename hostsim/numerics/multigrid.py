@@ -135,13 +135,29 @@ class _Coarsest(eqx.Module):
 
 
 def _repeat(trips: int, body, x):
-    """``fori_loop(0, trips, body, x)``. With fusion barriers (the CPU backend) the trip count is
+    """``fori_loop(0, trips, body, x)``. With fusion barriers (the CPU variant) the trip count is
     hidden from XLA; elsewhere it is left visible, because on a GPU every iteration of a loop
     XLA cannot count reads the loop predicate back to the host, while a counted loop runs its
     body ``trips`` times without asking (:func:`hostsim.numerics.operators.fusion_barriers`)."""
     if operators.fusion_barriers():
         trips = jax.lax.optimization_barrier(jnp.asarray(trips, jnp.int32))
     return jax.lax.fori_loop(0, trips, body, x)
+
+
+def _sweeps(trips: int, body, x):
+    """``trips`` smoothing sweeps. In the accelerator variant they are unrolled: a stencil cannot
+    update its input in place, so a loop of sweeps copies its result back into the loop's buffer
+    every trip (a full-grid copy per sweep in the GPU program, the program audit's count)."""
+    if operators.fusion_barriers():
+        return _repeat(trips, body, x)
+    for i in range(trips):
+        x = body(i, x)
+    return x
+
+
+# the accelerator variant's W-cycle: two visits on the top two levels, a V-cycle below (the PCG
+# iterations of a full W-cycle at 64^3-256^3, a tenth of its kernels at 512^3; docs/solver.md)
+ACCELERATOR_CYCLE_LEVELS = 2
 
 
 class MultigridHierarchy(eqx.Module):
@@ -153,6 +169,7 @@ class MultigridHierarchy(eqx.Module):
     smoothing_steps: int = eqx.field(static=True)
     damping: float = eqx.field(static=True)
     cycle: int = eqx.field(static=True)
+    cycle_levels: int | None = eqx.field(static=True, default=None)
 
     def _smooth(self, level, x, r, steps):
         op, inv_d = self.levels[level], self.inverse_diagonals[level]
@@ -168,7 +185,7 @@ class MultigridHierarchy(eqx.Module):
         # stencil into the next stencil, recomputing the inner one at every neighbour: one sweep
         # plus a residual took 25 ms instead of 6 ms at 128^3, a whole W-cycle 48 ms instead of
         # ~20 ms.
-        return _repeat(steps, sweep, x)
+        return _sweeps(steps, sweep, x)
 
     def _vcycle(self, level: int, r: jax.Array) -> jax.Array:
         if level == len(self.levels):
@@ -188,7 +205,8 @@ class MultigridHierarchy(eqx.Module):
             # on the CPU backend a loop, not unrolled visits: each level is traced once, so the
             # program grows linearly with the number of levels instead of as 2^levels (compile
             # time), and the trip count is hidden from XLA so it does not unroll it again
-            e_coarse = _repeat(self.cycle, visit, jnp.zeros_like(r_coarse))
+            visits = self.cycle if self.cycle_levels is None or level < self.cycle_levels else 1
+            e_coarse = _repeat(visits, visit, jnp.zeros_like(r_coarse))
         x = x + prolong(e_coarse, op.shape)
         return self._smooth(level, x, r, self.smoothing_steps)
 
@@ -206,6 +224,11 @@ class Multigrid(eqx.Module):
             measured 11-15 from 64^3 to 256^3; 1.0 diverges to 37).
         cycle: 1 = V-cycle, 2 = W-cycle (default; in 3-D it costs ~1.33x a V-cycle and keeps the
             iteration count flat with resolution: V 20->33, W 11->15 from 64^3 to 256^3).
+        cycle_levels: the W-cycle's second visit only on the top this many levels, a V-cycle
+            below (``None``: every level; ``"auto"``: every level in the CPU variant, the top
+            :data:`ACCELERATOR_CYCLE_LEVELS` in the accelerator one). A full W-cycle from 512^3 visits the coarsest level
+            128 times, ~1,800 kernels a cycle: on a GPU their launches, not the bandwidth, set
+            the time (docs/solver.md).
         coarse_scale: factor on the Galerkin coarse face conductances (1/2 = rediscretised).
         coarsest_size: coarsen until a level has at most this many cells.
     """
@@ -215,12 +238,15 @@ class Multigrid(eqx.Module):
     coarse_scale: float = 0.5
     coarsest_size: int = 64
     cycle: int = 2
+    cycle_levels: int | None | str = "auto"
 
     def __check_init__(self):
         if int(self.smoothing_steps) < 1 or self.cycle not in (1, 2):
             raise ValueError(f"Multigrid needs smoothing_steps >= 1 and cycle 1 (V) or 2 (W); got {self}")
         if not (0.0 < self.damping < 1.0 + 1e-12) or not (0.0 < self.coarse_scale <= 1.0):
             raise ValueError(f"Multigrid needs 0 < damping <= 1 and 0 < coarse_scale <= 1; got {self}")
+        if self.cycle_levels != "auto" and self.cycle_levels is not None and int(self.cycle_levels) < 0:
+            raise ValueError(f"Multigrid.cycle_levels must be >= 0 or None; got {self.cycle_levels}")
         if int(self.coarsest_size) < 1:
             raise ValueError(f"Multigrid.coarsest_size must be >= 1; got {self.coarsest_size}")
 
@@ -231,8 +257,13 @@ class Multigrid(eqx.Module):
             op = coarsen(op, self.coarse_scale)
         inverse_diagonals = tuple(self.damping / level.total_diagonal for level in levels)
         return MultigridHierarchy(
-            tuple(levels), inverse_diagonals, _Coarsest.build(op), self.smoothing_steps, self.damping, self.cycle
-        )
+            tuple(levels), inverse_diagonals, _Coarsest.build(op), self.smoothing_steps, self.damping, self.cycle,
+            self._cycle_levels())
+
+    def _cycle_levels(self):
+        if self.cycle_levels != "auto":
+            return self.cycle_levels
+        return None if operators.fusion_barriers() else ACCELERATOR_CYCLE_LEVELS
 
 
 class _Scaling(eqx.Module):

@@ -31,12 +31,14 @@ Model choices:
 
 from __future__ import annotations
 
+import os
 from functools import partial
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 
+from hostsim.errors import InputError
 from hostsim.numerics.grid import Grid
 
 
@@ -191,17 +193,32 @@ def _materialized_jvp(primals, tangents):
 _BARRIERS: bool | None = None
 """Override of :func:`fusion_barriers` (tests set it to run the accelerator variant on a CPU)."""
 
+VARIANTS = ("auto", "cpu", "accelerator")
+VARIANT_VARIABLE = "HOSTSIM_PROGRAM_VARIANT"
+
+
+def program_variant() -> str:
+    """The program shape traced: ``"cpu"`` or ``"accelerator"``, from the environment variable
+    ``HOSTSIM_PROGRAM_VARIANT`` (``auto``, the default, by the default backend). It is read when
+    a program is traced, so it can build the accelerator variant on a CPU for an audit or a test."""
+    chosen = os.environ.get(VARIANT_VARIABLE, "auto").strip().lower() or "auto"
+    if chosen not in VARIANTS:
+        raise InputError(f"{VARIANT_VARIABLE}: expected one of {', '.join(VARIANTS)}; got {chosen!r}")
+    if chosen == "auto":
+        return "cpu" if jax.default_backend() == "cpu" else "accelerator"
+    return chosen
+
 
 def fusion_barriers() -> bool:
-    """Whether :func:`isolated` and the multigrid's loops hide their trip counts from XLA: on
-    its CPU backend (where that is what stops stencil recomputation), not on accelerators.
+    """Whether :func:`isolated` and the multigrid's loops hide their trip counts from XLA: in the
+    CPU variant (where that is what stops stencil recomputation), not in the accelerator one.
 
     On a GPU every iteration of a loop whose trip count XLA cannot see reads the loop predicate
-    back to the host. With the barriers, one W-cycle at 512^3 made ~2,000 such round trips
-    and a PCG iteration cost ~250 operator applications (H200, 2026-11-30: 64^3 solves took
-    63 ms however many were batched, a 512^3 one 6.8 s). Decided when the program is traced,
-    from the default backend (``jax.default_backend()``)."""
-    return jax.default_backend() == "cpu" if _BARRIERS is None else _BARRIERS
+    back to the host, so the accelerator variant leaves every count visible (docs/solver.md:
+    the GPU measurements). Decided when the program is traced (:func:`program_variant`)."""
+    if _BARRIERS is not None:
+        return _BARRIERS
+    return program_variant() == "cpu"
 
 
 def isolated(fn, x: jax.Array) -> jax.Array:
@@ -221,7 +238,9 @@ def isolated(fn, x: jax.Array) -> jax.Array:
     implicit.
     """
     if not fusion_barriers():
-        return fn(x)
+        # the input stored (an optimization barrier is an instruction of its own, so the producer of
+        # x cannot fuse into fn's kernel and be recomputed at each offset it reads x at)
+        return fn(jax.lax.optimization_barrier(x))
     taken = jax.lax.optimization_barrier(jnp.asarray(True))
     out = jax.eval_shape(fn, x)
     return jax.lax.cond(taken, lambda y: fn(y), lambda y: jnp.zeros(out.shape, out.dtype), x)
