@@ -1,10 +1,11 @@
 """Plating on an accelerator: the run pipeline's library calls, in one process, without field
 snapshots (the run itself, not the .vti writing):
 
-* ``default``: the built-in default case (foil + Cu skeleton, 1 mA/cm² to 1 mAh/cm²), first call
-  (compilation included) and second call;
+* ``default``: the built-in default case (foil + Cu skeleton, 1 mA/cm² to 1 mAh/cm², or to
+  ``--default-capacity``), first call (compilation included) and second call;
 * ``big``: a Cu skeleton of ``--big`` voxels a side (0.125 µm voxels) plating ``--big-capacity``
-  at 1 mA/cm², first and second call, and its steps per second;
+  at 1 mA/cm², first and second call, its steps per second and milliseconds per step (``step_ms``:
+  the run's own wall time over its accepted steps);
 * ``sweep``: ``--members`` seeds of the default skeleton, one by one (``simulate``) against
   together (``simulate_members``: one ``vmap``-ped program in which each member takes its own
   adaptive steps, what ``hostsim batch`` does on an accelerator), warm, as members per hour,
@@ -61,7 +62,8 @@ def _plate(capacity: float) -> dict:
 def bench_case(data: dict, label: str, warm_up: dict | None = None) -> dict:
     """``first_call_s``: the case run first in this process (compilation included), or, with
     ``warm_up``, that case run first (the same compiled programs on a short protocol) and
-    ``first_call_s`` its time; ``second_call_s``: the case run after it."""
+    ``first_call_s`` its time; ``second_call_s``: the case run after it; ``wall_time_s``: each host's
+    own run in it (``simulate``'s wall time, without the host's generation)."""
     from geometries import case_hosts
     from hostsim.run.case import parse_case
 
@@ -72,7 +74,8 @@ def bench_case(data: dict, label: str, warm_up: dict | None = None) -> dict:
     shapes = {name: list((h.fields() if hasattr(h, "fields") else h).grid.shape) for name, h in hosts}
     return {"first_call_s": first, "second_call_s": second, "grids": shapes,
             "summaries": {n: _pick(s) for n, s in summaries.items()},
-            "steps": {n: s.get("steps") for n, s in summaries.items()}}
+            "steps": {n: s.get("steps") for n, s in summaries.items()},
+            "wall_time_s": {n: s.get("wall_time_s") for n, s in summaries.items()}}
 
 
 def bench_sweep(members: int, capacity: float, warm_capacity: float = 0.1) -> dict:
@@ -127,6 +130,8 @@ def _sweep(members: int, capacity: float) -> dict:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parts", nargs="+", default=["default", "big", "sweep"], choices=["default", "big", "sweep"])
+    parser.add_argument("--default-capacity", type=float, default=None,
+                        help="mAh/cm² of the default part (default: the built-in case's 1 mAh/cm²)")
     parser.add_argument("--big", type=int, default=128, help="voxels a side of the big skeleton (default 128)")
     parser.add_argument("--big-capacity", type=float, default=0.5, help="mAh/cm² plated on the big skeleton")
     parser.add_argument("--members", type=int, default=16, help="seeds in the sweep (default 16)")
@@ -149,9 +154,10 @@ def main(argv=None):
 
     print(f"{record['backend']} ({', '.join(sorted(set(record['devices'])))}), jax {jax.__version__}", flush=True)
     if "default" in args.parts:
-        r = record["default"] = bench_case({}, "built-in default")
+        cap = args.default_capacity
+        r = record["default"] = bench_case({} if cap is None else {"protocol": _plate(cap)}, "built-in default")
         save()
-        print(f"default case (foil + skeleton, 1 mAh/cm²): first call {r['first_call_s']:.1f} s, second "
+        print(f"default case (foil + skeleton, {cap or 1} mAh/cm²): first call {r['first_call_s']:.1f} s, second "
               f"{r['second_call_s']:.1f} s; {json.dumps(r['summaries'])}", flush=True)
     if "big" in args.parts:
         side = args.big * 0.125
@@ -160,9 +166,11 @@ def main(argv=None):
                                        {"geometry": geometry, "protocol": _plate(args.warm_capacity)})
         steps = sum(v or 0 for v in r["steps"].values())
         r["steps_per_s"] = steps / r["second_call_s"] if steps else None
+        r["step_ms"] = 1e3 * sum(v or 0 for v in r["wall_time_s"].values()) / steps if steps else None
         save()
         print(f"{args.big}³ skeleton, {args.big_capacity} mAh/cm²: warm-up ({args.warm_capacity} mAh/cm²) "
-              f"{r['first_call_s']:.1f} s, then {r['second_call_s']:.1f} s ({steps} steps); {json.dumps(r['summaries'])}",
+              f"{r['first_call_s']:.1f} s, then {r['second_call_s']:.1f} s ({steps} steps, {r['step_ms'] or 0:.1f} ms a step "
+              f"in the run); {json.dumps(r['summaries'])}",
               flush=True)
     if "sweep" in args.parts:
         r = record["sweep"] = bench_sweep(args.members, args.sweep_capacity, args.warm_capacity)

@@ -193,7 +193,10 @@ class MultigridHierarchy(eqx.Module):
         op = self.levels[level]
         x = self.inverse_diagonals[level] * r  # first sweep from zero needs no apply
         x = self._smooth(level, x, r, self.smoothing_steps - 1)
-        r_coarse = isolated(restrict, isolated(lambda x: r - op(x), x))
+        residual = isolated(lambda x: r - op(x), x)
+        # the residual's kernel fused into the restriction on accelerators (each fine value read once);
+        # on the CPU the restriction's strided reads are kept apart (operators.isolated)
+        r_coarse = isolated(restrict, residual) if operators.fusion_barriers() else restrict(residual)
         if level + 1 == len(self.levels):
             e_coarse = self._vcycle(level + 1, r_coarse)  # the coarsest solve is exact: once is enough
         else:
