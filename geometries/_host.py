@@ -26,44 +26,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from hostsim import Grid, InputError
+from hostsim import Grid, Host, InputError
 
 from ._checks import collecting
 
 
-class HostFields(eqx.Module):
-    """Voxel fields of a host (all shaped ``grid.shape``, dtype ``grid.dtype``).
-
-    Attributes:
-        s: host solid fraction [-].
-        k: electronically conducting share of the host in the voxel [-] (conducting volume
-            fraction is ``s * k``).
-        l: lithiophilicity of the host surface in the voxel [-] (1 = Au/Ag/Zn, lithiated
-            ZnO/Si; 0 = bare Cu/C).
-        theta: pre-infused Li-metal fraction [-] (``theta <= 1 - s``).
-        grid: the hostsim grid (voxel size in metres, through-plane axis z).
-        collector_layers: number of voxel layers at ``z = 0`` that are the current collector.
-        host_top: index of the first voxel layer above the host slab.
-        family: the family that built the fields.
-    """
-
-    s: jax.Array
-    k: jax.Array
-    l: jax.Array
-    theta: jax.Array
-    grid: Grid
-    collector_layers: int = eqx.field(static=True, default=1)
-    host_top: int = eqx.field(static=True, default=1)
-    family: str = eqx.field(static=True, default="imported")
-
-    @property
-    def electrolyte_fraction(self) -> jax.Array:
-        """``eps = 1 - s - theta`` [-]."""
-        return 1.0 - self.s - self.theta
-
-    def as_numpy(self) -> dict[str, np.ndarray]:
-        """The four fields as numpy arrays (for writing)."""
-        return {name: np.asarray(getattr(self, name)) for name in ("s", "k", "l", "theta")}
+# the fields bundle lives in the engine (a run, a batch member or a design iterate hands it over);
+# the families build it under this name
+HostFields = Host
 
 
 class Parameter(NamedTuple):

@@ -39,6 +39,10 @@ import numpy as np
 from geometries import HostFields
 from hostsim import Grid, InputError, Neumann, PCG, assemble, linear_solve
 
+from .connectivity import virtual_temperature
+from .constraints import connected_host_fraction, feature_sizes
+from .parameterisations import AbstractParameterisation
+
 
 class HelmholtzFilter(eqx.Module):
     """``-r^2 lap(u) + u = f`` on a grid, applied ``passes`` times, ``r = feature_size / sqrt(3)`` [m].
@@ -111,7 +115,7 @@ def exact_mean_shift(rho, beta, target):
     return s0 - (m - target) / jax.lax.stop_gradient(slope)
 
 
-class FreeForm(eqx.Module):
+class FreeForm(AbstractParameterisation):
     """Density + lithiophilicity per voxel of the host slab of ``base`` (see the module docstring).
 
     Attributes:
@@ -180,6 +184,42 @@ class FreeForm(eqx.Module):
         l = b.l.at[:, :, self.slab].set(self.lithiophilicity(x))
         theta = jnp.zeros_like(b.theta).at[:, :, :self.base.collector_layers].set(b.theta[:, :, :self.base.collector_layers])
         return s, k, l, theta
+
+    def measures(self, s, k) -> dict:
+        """The slab's grey share and the conducting host connected to the collector."""
+        b = self.base
+        slab = s[:, :, b.collector_layers:b.host_top]
+        connected = connected_host_fraction(s, k, b.collector_layers, b.grid.lateral == "periodic")
+        return {"grey_fraction": float(np.mean((slab > 0.05) & (slab < 0.95))), "connected_host_fraction": connected}
+
+    def log_entries(self) -> dict:
+        return {"beta": float(self.beta)}
+
+    def summary(self, x, constraints: dict) -> dict:
+        """The porosity, feature size, final beta and constraints; the design vector (two fields per
+        slab voxel) is left to the checkpoint."""
+        return {"x": None, "free_form": {"porosity": self.porosity, "feature_size_um": self.feature_size * 1e6,
+                                         "beta_final": float(self.beta), **constraints}}
+
+    def as_built(self, s, k) -> tuple:
+        """Made crisp: a voxel is host or electrolyte (threshold 1/2), as a real host would be built;
+        measured: its porosity, feature sizes and connection to the collector (the connected share of
+        the conductor and its virtual temperature)."""
+        b = self.base
+        periodic = b.grid.lateral == "periodic"
+        s = jnp.where(s > 0.5, 1.0, 0.0).astype(s.dtype)
+        slab = np.asarray(s)[:, :, b.collector_layers:b.host_top]
+        hot = crisp_virtual_temperature(b.grid, s, k, b.collector_layers, b.host_top)
+        return s, {"porosity": 1.0 - float(slab.mean()), **feature_sizes(slab, b.grid.voxel_size, periodic),
+                   "connected_host_fraction": connected_host_fraction(s, k, b.collector_layers, periodic),
+                   "virtual_temperature": float(hot)}
+
+    def add_verification(self, record: dict) -> None:
+        """The crisp designs' measures join the free-form entries."""
+        record["free_form"].update(record["verification"].pop("crisp"))
+
+
+crisp_virtual_temperature = eqx.filter_jit(virtual_temperature)
 
 
 BETA_GROWTHS = ("doubling", "geometric")

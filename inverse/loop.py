@@ -33,15 +33,13 @@ from hostsim import InputError
 from hostsim.electrochemistry.integrate import DEFAULT_TIME_TOLERANCE
 
 from .objectives import TERMS, plating_terms, steady_terms, weighted_objective
-from .constraints import connected_host_fraction, feature_sizes
 from .lagrangian import constraint_names, constraint_values, penalty_terms, updated_multipliers
 from .freeform import FreeForm, beta_at
-from .connectivity import virtual_temperature
-from .parameterisations import FamilyParameters, LayerProfile
+from .parameterisations import AbstractParameterisation, FamilyParameters, LayerProfile
 from .study import Study
 
 
-def parameterisation(study: Study):
+def parameterisation(study: Study) -> AbstractParameterisation:
     """The study's parameterisation over its base host."""
     import geometries as geo
 
@@ -123,18 +121,14 @@ def design_fields(param, x):
     return param.fields(x)
 
 
-def design_constraints(param, x) -> dict:
+def design_constraints(param: AbstractParameterisation, x) -> dict:
     """Constraint values of the design ``x`` (logged every iteration): the slab's solid fraction
-    and, for a free-form design, its grey share and the conducting host connected to the collector."""
+    and the parameterisation's own (:meth:`~inverse.parameterisations.AbstractParameterisation.measures`;
+    a free-form design's grey share and the conducting host connected to the collector)."""
     s, k, _, _ = (np.asarray(v) for v in design_fields(param, x))
     b = param.base
     slab = s[:, :, b.collector_layers:b.host_top]
-    out = {"solid_fraction": float(slab.mean())}
-    if isinstance(param, FreeForm):
-        out["grey_fraction"] = float(np.mean((slab > 0.05) & (slab < 0.95)))
-        out["connected_host_fraction"] = connected_host_fraction(s, k, b.collector_layers,
-                                                                 b.grid.lateral == "periodic")
-    return out
+    return {"solid_fraction": float(slab.mean()), **param.measures(s, k)}
 
 
 def learning_rate(study: Study):
@@ -356,8 +350,7 @@ def run_study(study: Study, out, *, resume: bool = False, progress=None, verify:
         x_next, opt_state = update(x, grad, opt_state)
         row = {"iteration": it, "objective": float(value), **_to_float(t), **design_constraints(now, x),
                "gradient_norm": float(jnp.linalg.norm(grad)), "step_s": time.perf_counter() - t0}
-        if isinstance(param, FreeForm):
-            row["beta"] = float(now.beta)
+        row.update(now.log_entries())
         row["surrogate"] = int(warm)  # 1: the terms and objective are the steady surrogate's
         for name in names:  # each constraint (feasible where <= 0) and the multiplier it was weighed with
             row[f"g_{name}"] = float(g[name])
@@ -387,27 +380,16 @@ def run_study(study: Study, out, *, resume: bool = False, progress=None, verify:
         last = json.loads((out / "log.jsonl").read_text().splitlines()[-1])
         record["constraints"] = {name: {"bound": study.constraints[name], "g": last[f"g_{name}"],
                                         "multiplier": float(multipliers[name])} for name in names}
-    if isinstance(param, LayerProfile):
-        record["layer_profiles"] = {k: np.asarray(v).tolist() for k, v in param.profiles(x).items()}
-    elif isinstance(param, FreeForm):
-        record["x"] = None  # the design vector is in checkpoint.npz (two fields per slab voxel)
-        record["free_form"] = {"porosity": param.porosity, "feature_size_um": param.feature_size * 1e6,
-                               "beta_final": float(param.beta), **design_constraints(param, x)}
-    else:
-        record["family_parameters"] = _to_float(param.values(x))
+    record.update(param.summary(x, design_constraints(param, x)))
     if verify:
         record["verification"] = verify_design(study, param, param.initial(), x, out)
-        if isinstance(param, FreeForm):
-            record["free_form"].update(record["verification"].pop("crisp"))
+        param.add_verification(record)
     (out / "design.json").write_text(json.dumps(record, indent=1))
     return record
 
 
 VERIFIED = ("top_growth_fraction", "envelope_growth_um", "relative_volume_change", "flux_cv", "flux_cv_mean", "hotspot_ratio",
             "sei_loss_mAh_cm2", "final_voltage_V", "plated_mAh_cm2", "dead_li_fraction", "message")
-
-
-crisp_virtual_temperature = eqx.filter_jit(virtual_temperature)
 
 
 def verify_design(study: Study, param, x_start, x_final, out: Path) -> dict:
@@ -423,16 +405,9 @@ def verify_design(study: Study, param, x_start, x_final, out: Path) -> dict:
     hosts, crisp = [], {}
     for name, x in (("start", x_start), ("final", x_final)):
         s, k, l, theta = design_fields(param, x)
-        if isinstance(param, FreeForm):
-            # made crisp: a voxel is host or electrolyte (threshold 1/2), as a real host would be built
-            s = jnp.where(s > 0.5, 1.0, 0.0).astype(s.dtype)
-            slab = np.asarray(s)[:, :, base.collector_layers:base.host_top]
-            crisp[name] = {"porosity": 1.0 - float(slab.mean()),
-                           **feature_sizes(slab, base.grid.voxel_size, base.grid.lateral == "periodic"),
-                           "connected_host_fraction": connected_host_fraction(s, k, base.collector_layers,
-                                                                              base.grid.lateral == "periodic"),
-                           "virtual_temperature": float(crisp_virtual_temperature(base.grid, s, k, base.collector_layers,
-                                                                                  base.host_top))}
+        s, measured = param.as_built(s, k)  # a free-form design made crisp, as it would be built
+        if measured:
+            crisp[name] = measured
         hosts.append((name, geo.HostFields(s, k, l, theta, base.grid, base.collector_layers, base.host_top,
                                            f"design {name}")))
     geo.save_host_vti(out / "final_host.vti", hosts[1][1], metadata={"study": study.source})

@@ -1,7 +1,8 @@
 """Design parameterisations: an unconstrained vector ``x`` -> host fields ``(s, k, l, theta)``.
 
-Each is an :class:`equinox.Module` holding what stays fixed (the base host); ``initial()`` gives
-the starting ``x`` and ``fields(x)`` the host. Bounds are mapped smoothly (a sigmoid between two
+Each is an :class:`AbstractParameterisation` holding what stays fixed (the base host); ``initial()``
+gives the starting ``x`` and ``fields(x)`` the host, and the rest says what the design loop
+(:mod:`inverse.loop`) logs and reports of it. Bounds are mapped smoothly (a sigmoid between two
 bounds), so any ``x`` is a valid design and the optimiser needs no projection for them.
 
 * :class:`LayerProfile`: the conducting share ``k`` and the lithiophilicity ``l``
@@ -16,6 +17,8 @@ Each has ``base`` (the starting host: grid, collector, slab), ``initial()`` and 
 """
 
 from __future__ import annotations
+
+import abc
 
 import equinox as eqx
 import jax
@@ -38,7 +41,46 @@ def unbounded(value, low, high):
     return np.log(u / (1 - u))
 
 
-class LayerProfile(eqx.Module):
+class AbstractParameterisation(eqx.Module):
+    """An unconstrained design vector ``x`` -> host fields over a fixed ``base`` host, and what the
+    design loop logs and reports of a design."""
+
+    base: eqx.AbstractVar[HostFields]
+
+    @abc.abstractmethod
+    def initial(self) -> jax.Array:
+        """The starting design vector."""
+
+    @abc.abstractmethod
+    def fields(self, x):
+        """``(s, k, l, theta)`` of the design ``x`` on ``base``'s grid, differentiable in ``x``."""
+
+    @abc.abstractmethod
+    def measures(self, s, k) -> dict:
+        """Constraint values logged every iteration besides the slab's solid fraction, from the
+        design's ``s`` and ``k`` (numpy)."""
+
+    @abc.abstractmethod
+    def log_entries(self) -> dict:
+        """Columns of an iteration's log row that describe the parameterisation as used then."""
+
+    @abc.abstractmethod
+    def summary(self, x, constraints: dict) -> dict:
+        """Entries of the final design record (``design.json``) for the design ``x``, whose logged
+        constraint values are ``constraints``."""
+
+    @abc.abstractmethod
+    def as_built(self, s, k) -> tuple:
+        """``(s, measures)``: the solid fraction as the verification runs the design (as it would
+        be built) and what is measured of it (empty: nothing)."""
+
+    @abc.abstractmethod
+    def add_verification(self, record: dict) -> None:
+        """Move what the verification measured of the built design (``record["verification"]``)
+        into this parameterisation's own entries of ``record``."""
+
+
+class LayerProfile(AbstractParameterisation):
     """``k`` and ``l`` per layer over a fixed host (``base``), ``layers`` equal layers between the
     collector and the slab's top. Host voxels take their layer's values (collector layers and
     cells above the slab keep the base's); ``s`` and the initial Li are the base's.
@@ -94,8 +136,24 @@ class LayerProfile(eqx.Module):
             out[name] = jnp.where(in_slab & (base.s > 0), per_z, out[name])
         return base.s, out["k"], out["l"], base.theta
 
+    def measures(self, s, k) -> dict:
+        return {}
 
-class FamilyParameters(eqx.Module):
+    def log_entries(self) -> dict:
+        return {}
+
+    def summary(self, x, constraints: dict) -> dict:
+        """The per-layer profiles."""
+        return {"layer_profiles": {k: np.asarray(v).tolist() for k, v in self.profiles(x).items()}}
+
+    def as_built(self, s, k) -> tuple:
+        return s, {}
+
+    def add_verification(self, record: dict) -> None:
+        pass
+
+
+class FamilyParameters(AbstractParameterisation):
     """A host family's continuous parameters ``names`` as the design, each mapped into its
     published range (open bounds get a margin of 1e-3 of the range; a missing upper bound is
     taken as 10x the start); everything else stays as in ``family``."""
@@ -139,3 +197,19 @@ class FamilyParameters(eqx.Module):
                           [values[n].astype(getattr(self.family, n).dtype) for n in self.names])
         f = fam.fields()
         return f.s, f.k, f.l, f.theta
+
+    def measures(self, s, k) -> dict:
+        return {}
+
+    def log_entries(self) -> dict:
+        return {}
+
+    def summary(self, x, constraints: dict) -> dict:
+        """The family parameters."""
+        return {"family_parameters": {k: float(v) for k, v in self.values(x).items()}}
+
+    def as_built(self, s, k) -> tuple:
+        return s, {}
+
+    def add_verification(self, record: dict) -> None:
+        pass

@@ -1,7 +1,5 @@
 """``hostsim render``: an off-screen 3-D picture (PNG) or animation (GIF) of a run.
 
-Registered as a ``hostsim.cli`` entry point (``render = "hostsim.cli.render:register"``):
-
     hostsim render RUN_DIR --out final.png                     # every case side by side, iso view
     hostsim render RUN_DIR --case cu_skeleton --view section --out section.png
     hostsim render RUN_DIR/cu_skeleton_fields.pvd --field plating_current_A_m2 --out current.png

@@ -1,6 +1,6 @@
 """What closes the cell above the electrolyte: the top face of the grid.
 
-Two choices, passed as objects (``top=``) to :func:`hostsim.solve_potential`,
+Two choices, passed as objects (``top=``, an :class:`AbstractCellTop`) to :func:`hostsim.solve_potential`,
 the plating transient (:class:`hostsim.electrochemistry.plating.PlatingSystem`) and everything above them:
 
 * :class:`Reservoir` — bulk electrolyte at the top face: ``c = c0`` and ``phi_e = 0``. The
@@ -32,6 +32,8 @@ Choices and their consequences:
 
 from __future__ import annotations
 
+import abc
+
 import equinox as eqx
 import jax.numpy as jnp
 
@@ -40,7 +42,39 @@ from hostsim.electrochemistry.kinetics import Kinetics
 from hostsim.numerics.operators import Dirichlet, Neumann
 
 
-class Reservoir(eqx.Module):
+class AbstractCellTop(eqx.Module):
+    """What closes the cell at the grid's top face: its salt boundary condition, its face
+    concentration for the diffusion potential, what it passes into the electrolyte and its
+    overpotential. ``current`` is the working electrode's [A] (> 0 plates)."""
+
+    @abc.abstractmethod
+    def salt_condition(self, electrolyte, current, projected_area):
+        """The salt's boundary condition on the top face (:class:`Dirichlet` or :class:`Neumann`)."""
+
+    @abc.abstractmethod
+    def face_concentration(self, grid, concentration, effective_diffusivity, electrolyte, current, projected_area):
+        """Concentration on the top face [mol/m³] (for the diffusion potential)."""
+
+    @abc.abstractmethod
+    def inflow_concentration(self, electrolyte):
+        """What electrolyte flowing in through the top face carries [mol/m³] (None: the top cell's)."""
+
+    @abc.abstractmethod
+    def salt_inflow(self, grid, condition, effective_diffusivity, concentration, projected_area):
+        """Salt entering through the top face [mol/s] as the discretisation has it, given this
+        top's ``condition`` (:meth:`salt_condition`) and the step's new ``concentration``."""
+
+    @abc.abstractmethod
+    def overpotential(self, kinetics, current, projected_area, face_concentration):
+        """Counter-electrode overpotential [V]."""
+
+    @property
+    @abc.abstractmethod
+    def closed(self) -> bool:
+        """Whether the cell holds its salt (a counter electrode) rather than a reservoir's."""
+
+
+class Reservoir(AbstractCellTop):
     """Bulk electrolyte at the top face: ``c = c0``, ``phi_e = 0``."""
 
     def salt_condition(self, electrolyte, current, projected_area):
@@ -49,6 +83,15 @@ class Reservoir(eqx.Module):
     def face_concentration(self, grid, concentration, effective_diffusivity, electrolyte, current, projected_area):
         """Concentration on the top face [mol/m³] (for the diffusion potential)."""
         return jnp.asarray(electrolyte.concentration, grid.dtype)
+
+    def inflow_concentration(self, electrolyte):
+        """The bulk's: displaced electrolyte is replaced from the reservoir."""
+        return electrolyte.concentration
+
+    def salt_inflow(self, grid, condition, effective_diffusivity, concentration, projected_area):
+        """The half-cell conductance ``2 D_eff / h`` to the Dirichlet value, over the top layer."""
+        top = concentration[:, :, -1]
+        return jnp.sum(2.0 * effective_diffusivity[:, :, -1] * (condition.value - top)) * grid.voxel_size
 
     def overpotential(self, kinetics, current, projected_area, face_concentration):
         """Counter-electrode overpotential [V] (0: the reservoir is the reference)."""
@@ -59,7 +102,7 @@ class Reservoir(eqx.Module):
         return False
 
 
-class LithiumCounterElectrode(Reservoir):
+class LithiumCounterElectrode(AbstractCellTop):
     """A planar Li electrode on the top face (uniform current, fixed position)."""
 
     kinetics: Kinetics | None = None  # None: the working electrode's kinetics
@@ -75,6 +118,14 @@ class LithiumCounterElectrode(Reservoir):
         top = concentration[:, :, -1:]
         d = effective_diffusivity[:, :, -1:]
         return jnp.broadcast_to(top + q * grid.voxel_size / (2.0 * d), concentration.shape)
+
+    def inflow_concentration(self, electrolyte):
+        """None: no reservoir behind the electrode, so what flows in is the top cell's electrolyte."""
+        return None
+
+    def salt_inflow(self, grid, condition, effective_diffusivity, concentration, projected_area):
+        """The Neumann flux itself over the projected area."""
+        return jnp.asarray(condition.flux, concentration.dtype) * projected_area
 
     def overpotential(self, kinetics, current, projected_area, face_concentration):
         """eta_ce [V] of the counter electrode carrying ``-current / area`` (it strips while the
@@ -95,4 +146,4 @@ class LithiumCounterElectrode(Reservoir):
         return True
 
 
-__all__ = ["LithiumCounterElectrode", "Reservoir"]
+__all__ = ["AbstractCellTop", "LithiumCounterElectrode", "Reservoir"]

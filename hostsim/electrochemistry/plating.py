@@ -38,7 +38,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from hostsim.electrochemistry.cell import Reservoir
+from hostsim.electrochemistry.cell import AbstractCellTop, Reservoir
 from hostsim.electrochemistry.constants import FARADAY, LI_MOLAR_VOLUME
 from hostsim.electrochemistry.displacement import FLOW_RTOL, displacement
 from hostsim.electrochemistry.interfaces import FULL
@@ -52,8 +52,8 @@ from hostsim.numerics.grid import Grid
 from hostsim.numerics.linsolve import PCG
 from hostsim.numerics.linsolve import SOLUTION_NAME as LINEAR_SOLUTION
 from hostsim.numerics.newton import SOLUTION_NAME as NEWTON_SOLUTION
-from hostsim.numerics.newton import AdaptiveNewton, NewtonSolver
-from hostsim.numerics.operators import Dirichlet, Neumann, cotangent_stored, materialized, shift_stored
+from hostsim.numerics.newton import AbstractNewton, AdaptiveNewton
+from hostsim.numerics.operators import Neumann, cotangent_stored, materialized, shift_stored
 
 # What a rematerialised step keeps for the backward pass: the converged potential (phi, V, A^-1 b)
 # and the salt solve's solution, so the backward pass repeats neither the Newton iterations nor the
@@ -140,8 +140,8 @@ class PlatingSystem(eqx.Module):
     l: jax.Array
     electrolyte: object
     kinetics: object
-    top: object = Reservoir()
-    newton: NewtonSolver = AdaptiveNewton()
+    top: AbstractCellTop = Reservoir()
+    newton: AbstractNewton = AdaptiveNewton()
     solver: PCG = PCG(rtol=1e-8)
     interface: object = FaceInterface()
     sei_charge_density: float = Q_SEI
@@ -449,7 +449,7 @@ def advance(system: PlatingSystem, state: PlatingState, current, dt):
     top_salt = system.top.salt_condition(electrolyte, jnp.sum(reaction) * h3, system.projected_area)
     with jax.named_scope("displacement"):
         moved = displacement(grid, eps_old, eps_new, state.concentration, dt,
-                             inflow_concentration=top_salt.value if isinstance(top_salt, Dirichlet) else None,
+                             inflow_concentration=system.top.inflow_concentration(electrolyte),
                              solver=dataclasses.replace(solver, rtol=max(solver.rtol, FLOW_RTOL)))
     # the solve starts from c extrapolated with the last step's change (steps of a segment are alike)
     salt_guess = state.concentration + jax.lax.stop_gradient(state.concentration_change * dt
@@ -459,12 +459,8 @@ def advance(system: PlatingSystem, state: PlatingState, current, dt):
                                       sink=sink - moved.salt_source,
                                       lo=Neumann(0.0), hi=top_salt, d_ref=electrolyte.diffusivity(electrolyte.concentration),
                                       solver=solver, initial_guess=salt_guess)
-    # salt entering through the top face [mol/s], as the discretisation has it (half-cell conductance
-    # 2 D_eff / h to a Dirichlet value; the flux itself for a Neumann top): for the salt balance
-    if isinstance(top_salt, Dirichlet):
-        salt_inflow = jnp.sum(2.0 * d_eff[:, :, -1] * (top_salt.value - c_new[:, :, -1])) * grid.voxel_size
-    else:
-        salt_inflow = jnp.asarray(top_salt.flux, c_new.dtype) * system.projected_area
+    # salt entering through the top face [mol/s], as the discretisation has it: for the salt balance
+    salt_inflow = system.top.salt_inflow(grid, top_salt, d_eff, c_new, system.projected_area)
     # the faces still pass the whole current (a strip whose Li runs out everywhere within the step has
     # no face left to carry what the emptied ones could not: that step is too long, not a short one)
     passed = jnp.sum(cell_total(flows))

@@ -44,12 +44,12 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from hostsim.electrochemistry.cell import Reservoir
+from hostsim.electrochemistry.cell import AbstractCellTop, Reservoir
 from hostsim.numerics.grid import Grid
 from hostsim.electrochemistry.interfaces import _smoothstep as smoothstep
 from hostsim.electrochemistry.interfaces import conducting_fraction, face_areas, li_fill, neighbours
 from hostsim.numerics.linsolve import PCG
-from hostsim.numerics.newton import AdaptiveNewton, Bordered, NewtonSolver, NewtonStats
+from hostsim.numerics.newton import AbstractNewton, AdaptiveNewton, Bordered, NewtonStats
 from hostsim.numerics.operators import DiffusionOperator, Dirichlet, Neumann, assemble, cotangent_stored, materialized
 
 EPS_FLOOR = 1e-6
@@ -471,9 +471,9 @@ def solve_potential(
     phi_guess=None,
     voltage_guess=None,
     border_guess=None,
-    top=Reservoir(),
+    top: AbstractCellTop = Reservoir(),
     attached=None,
-    newton: NewtonSolver = AdaptiveNewton(),
+    newton: AbstractNewton = AdaptiveNewton(),
     solver: PCG = PCG(rtol=1e-8),
     interface=FaceInterface(),
 ) -> PotentialSolution:
@@ -486,16 +486,16 @@ def solve_potential(
         voltage: electrode potential [V] vs the reservoir (potentiostatic). Exactly one.
         phi_guess, voltage_guess: warm start (a NaN voltage guess means none).
         border_guess: warm start of Newton's ``A^-1 dF/dV`` (the last step's ``border_solution``).
-        top: :class:`~hostsim.electrochemistry.cell.Reservoir` (default) or :class:`~hostsim.electrochemistry.cell.LithiumCounterElectrode`.
+        top: an :class:`~hostsim.electrochemistry.cell.AbstractCellTop`: :class:`~hostsim.electrochemistry.cell.Reservoir`
+            (default) or :class:`~hostsim.electrochemistry.cell.LithiumCounterElectrode`.
         attached: boolean field of cells whose conductor is at ``V`` (:mod:`hostsim.numerics.connectivity`);
             ``None``: every conductor (callers that know the host is connected).
-        newton: :class:`~hostsim.numerics.newton.AdaptiveNewton` (default: stops on its tolerances, implicit
-            derivative) or :class:`~hostsim.numerics.newton.FixedNewton` (a fixed count, differentiated
-            through the iterates).
+        newton: an :class:`~hostsim.numerics.newton.AbstractNewton`: :class:`~hostsim.numerics.newton.AdaptiveNewton`
+            (default: stops on its tolerances, implicit derivative) or :class:`~hostsim.numerics.newton.FixedNewton`
+            (a fixed count, differentiated through the iterates).
         solver: the inner PCG (its ``rtol`` is the tightest inner tolerance).
-        interface: :class:`CentreInterface` (default: the reaction at the electrolyte cell's centre,
-            first order in h) or :class:`FaceInterface` (on the interface face, second order; not
-            yet the default: see its docstring).
+        interface: :class:`FaceInterface` (default: the reaction on the interface face, second
+            order in h) or :class:`CentreInterface` (at the electrolyte cell's centre, first order).
     """
     problem, phi, v, c_top, projected = potential_problem(
         grid, s, k, l, theta, concentration, electrolyte, kinetics, current=current, voltage=voltage,
@@ -504,17 +504,14 @@ def solve_potential(
                          solver=solver)
 
 
-def solve_problem(problem: PotentialProblem, phi, v, *, c_top, top=Reservoir(), border_guess=None,
-                  newton: NewtonSolver = AdaptiveNewton(), solver: PCG = PCG(rtol=1e-8)) -> PotentialSolution:
+def solve_problem(problem: PotentialProblem, phi, v, *, c_top, top: AbstractCellTop = Reservoir(), border_guess=None,
+                  newton: AbstractNewton = AdaptiveNewton(), solver: PCG = PCG(rtol=1e-8)) -> PotentialSolution:
     """:func:`solve_potential` for a built :class:`PotentialProblem` (from :func:`potential_problem`)
     from ``(phi, V)``: a caller that solves one state at two currents builds the problem once."""
     grid = problem.grid
     projected = grid.length[0] * grid.length[1]
-    phi, v, stats, border, at_root = newton.solve(problem, phi, v, solver, border_guess)
-    if at_root is None:
-        r, _, currents = problem.reaction(phi, v, slope=False)
-    else:  # Newton's last residual evaluated them (with their implicit derivative): not again
-        r, currents = at_root
+    # Newton's last residual evaluated the reaction and face currents (with their derivative): not again
+    phi, v, stats, border, (r, currents) = newton.solve(problem, phi, v, solver, border_guess)
     passed = jnp.sum(r) * grid.voxel_size**3
     current = problem.current
     # (a rest asks for no current: its net current is Newton's to keep at zero, not a ratio)

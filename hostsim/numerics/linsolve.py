@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.ad_checkpoint import checkpoint_name
 
-from hostsim.numerics.multigrid import Multigrid
+from hostsim.numerics.multigrid import AbstractPreconditioner, Multigrid
 from hostsim.numerics.operators import DiffusionOperator, isolated
 
 
@@ -50,8 +50,8 @@ class PCG(eqx.Module):
         rtol: relative tolerance on the 2-norm of the residual.
         atol: absolute tolerance (same units as the right-hand side).
         max_steps: iteration cap; reaching it without converging is an error.
-        preconditioner: an object with ``build(operator) -> callable`` (``Multigrid()``,
-            ``Jacobi()``, ``Identity()``).
+        preconditioner: an :class:`~hostsim.numerics.multigrid.AbstractPreconditioner`
+            (``Multigrid()``, ``Jacobi()``, ``Identity()``).
         derivative_rtol: relative tolerance of the implicit derivative's solves (tangent or
             adjoint, relative to their own right-hand sides); ``None``: ``rtol``. Never tighter
             than ``rtol``.
@@ -60,7 +60,7 @@ class PCG(eqx.Module):
     rtol: float = 1e-6
     atol: float = 0.0
     max_steps: int = 500
-    preconditioner: eqx.Module = Multigrid()
+    preconditioner: AbstractPreconditioner = Multigrid()
     derivative_rtol: float | None = None
 
     def __check_init__(self):

@@ -31,6 +31,9 @@ operator applications).
 
 from __future__ import annotations
 
+import abc
+from typing import Callable
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -217,7 +220,17 @@ class MultigridHierarchy(eqx.Module):
         return self._vcycle(0, r)
 
 
-class Multigrid(eqx.Module):
+class AbstractPreconditioner(eqx.Module):
+    """A preconditioner for PCG: ``build(operator)`` once per operator, then the built callable
+    once per iteration."""
+
+    @abc.abstractmethod
+    def build(self, op: DiffusionOperator) -> Callable[[jax.Array], jax.Array]:
+        """The approximate inverse of ``op``, ``r -> M^-1 r``, symmetric positive definite (so PCG
+        converges) and a pytree such as an equinox Module (PCG's jitted solve takes it as an argument)."""
+
+
+class Multigrid(AbstractPreconditioner):
     """Geometric multigrid preconditioner, W-cycle by default (see the module docstring).
 
     Attributes:
@@ -281,14 +294,14 @@ class _Unit(eqx.Module):
         return r
 
 
-class Jacobi(eqx.Module):
+class Jacobi(AbstractPreconditioner):
     """Diagonal (point-Jacobi) preconditioner: plain CG on the diagonally scaled system."""
 
     def build(self, op: DiffusionOperator):
         return _Scaling(1.0 / op.total_diagonal)
 
 
-class Identity(eqx.Module):
+class Identity(AbstractPreconditioner):
     """No preconditioning (plain CG)."""
 
     def build(self, op: DiffusionOperator):

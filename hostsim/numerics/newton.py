@@ -8,7 +8,7 @@ The potential problem (:mod:`hostsim.electrochemistry.potential`) is a nonlinear
     [ g^T    gv ]     b = dF/dV,  g = dG/dphi,  gv = dG/dV
 
 and is solved by a Schur complement: two SPD multigrid-PCG solves (``A x1 = -F``,
-``A x2 = b``) and a scalar for ``dV``. Two strategies, passed as objects:
+``A x2 = b``) and a scalar for ``dV``. Two strategies, passed as objects (:class:`AbstractNewton`):
 
 * :class:`AdaptiveNewton` (the default): a ``lax.while_loop`` that stops when the charge-balance
   residual and the current error are below stated tolerances (or at a cap); inexact inner
@@ -30,6 +30,7 @@ reported iteration counts are per member.
 
 from __future__ import annotations
 
+import abc
 from typing import Callable
 
 import equinox as eqx
@@ -151,7 +152,22 @@ def _bordered_solve_transpose(jac: Bordered, rhs_phi, rhs_v, solver, tol, built)
     return l, (rhs_v - jnp.sum(jac.b * l)) / gv
 
 
-class AdaptiveNewton(eqx.Module):
+class AbstractNewton(eqx.Module):
+    """A Newton strategy for the potential problem: ``solve(problem, phi, v, solver, border)``."""
+
+    @abc.abstractmethod
+    def solve(self, problem, phi, v, solver: PCG, border=None):
+        """``(phi, V, stats, border, at_root)`` at the root of ``problem`` from the guess ``(phi, V)``.
+
+        ``problem`` has, among others, ``residual(phi, v, slope)`` (seven outputs, the last what it
+        reports at the point: the reaction and the face currents), ``jacobian(dr)`` (a
+        :class:`Bordered`) and ``current`` (None under potentiostatic control). ``border``: a guess
+        of ``A^-1 b`` (may be ignored); the returned ``border`` is a warm start for the next solve
+        (no derivative). ``at_root``: the residual's last output at the returned point,
+        differentiable as the root is."""
+
+
+class AdaptiveNewton(AbstractNewton):
     """Inexact Newton with a stopping test and an implicit derivative.
 
     Attributes:
@@ -414,7 +430,7 @@ def _implicit_root_jvp(primals, tangents, *, newton: AdaptiveNewton, solver: PCG
     return (phi, v, stats, x2_newton, at), (dphi, dv, zero_stats, jnp.zeros_like(phi), with_root_motion(dphi, dv))
 
 
-class FixedNewton(eqx.Module):
+class FixedNewton(AbstractNewton):
     """A fixed number of full Newton iterations, differentiated through every iterate (the
     scheme before :class:`AdaptiveNewton`; kept as the benchmarks' reference).
 
@@ -427,8 +443,9 @@ class FixedNewton(eqx.Module):
     max_voltage_step: float = 0.05
 
     def solve(self, problem, phi, v, solver: PCG, border=None):
-        """``(phi, V, stats, border, None)``; ``border`` (a warm start elsewhere) is ignored: every
-        iteration solves from zero, as before, and the returned one is zero. No ``at_root``."""
+        """``(phi, V, stats, border, at_root)``; ``border`` (a warm start elsewhere) is ignored: every
+        iteration solves from zero, as before, and the returned one is zero. ``at_root`` is the
+        last residual's, differentiated through the iterates like the rest."""
         from hostsim.numerics.linsolve import linear_solve
 
         galvanostatic = problem.current is not None
@@ -447,15 +464,15 @@ class FixedNewton(eqx.Module):
             return (phi + x1 - x2 * dv, v + dv), None
 
         (phi, v), _ = jax.lax.scan(step, (phi, v), None, length=self.steps)
-        f, g, scale, current_scale, _, _, _ = problem.residual(phi, v, slope=False)
+        f, g, scale, current_scale, _, _, at = problem.residual(phi, v, slope=False)
         res = jnp.max(jnp.abs(f)) / jnp.maximum(scale, 1e-30)
         cur = jnp.abs(g) / jnp.maximum(current_scale, 1e-30) if galvanostatic else jnp.zeros_like(res)
         steps = jnp.asarray(self.steps, jnp.int32)
         slope = jnp.asarray(jnp.nan, phi.dtype)
         return (phi, v, NewtonStats(steps, jnp.asarray(-1, jnp.int32), res, cur, jnp.isfinite(res), slope),
-                jnp.zeros_like(phi), None)
+                jnp.zeros_like(phi), at)
 
 
-NewtonSolver = AdaptiveNewton | FixedNewton
+NewtonSolver = AbstractNewton  # the earlier name of the type (a union of the two strategies)
 
-__all__ = ["AdaptiveNewton", "Bordered", "FixedNewton", "NewtonStats", "NewtonSolver"]
+__all__ = ["AbstractNewton", "AdaptiveNewton", "Bordered", "FixedNewton", "NewtonStats", "NewtonSolver"]

@@ -56,6 +56,13 @@ class RunResult:
             which = self.snapshots[which][1]
         return read_snapshot(which, fields=fields)
 
+    def final_fields(self, fields=None) -> dict:
+        """The fields at the end of the run (``NAME_fields_final.vti``): name -> array (the names of
+        docs/outputs.md, e.g. ``li_fraction``, ``concentration_mol_m3``)."""
+        if self.final_snapshot is None:
+            raise InputError(f"{self.directory}: case {self.name!r} has no {self.name}_fields_final.vti")
+        return read_snapshot(self.final_snapshot, fields=fields)[0]
+
 
 def _quiet_vtk():
     from vtkmodules.vtkCommonCore import vtkObject

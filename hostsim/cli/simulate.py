@@ -1,12 +1,13 @@
 """``hostsim simulate [CASE.toml] --out DIR``: plate/strip Li into a host and write the results.
 
-Registered as a ``hostsim.cli`` entry point from :mod:`geometries`, because a case names a host
-family (or a volume to import) and only this package builds hosts; the engine's case parser
-(:mod:`hostsim.run.case`) validates everything else.
+A case names a host family (or a volume to import) and only :mod:`geometries` builds hosts, so
+this subcommand imports it when it runs (see :mod:`hostsim.cli` for why not before); the
+engine's case parser (:mod:`hostsim.run.case`) validates everything else.
 
 Without a case: the built-in default — a planar Cu foil and a 3D Cu skeleton (0.5 µm fibres,
 porosity 0.8, 5 µm thick, 4 µm box at 0.125 µm voxels) side by side, 1 mA/cm² to 1 mAh/cm² in
-LP30 — about 20 s on 2 CPU cores once compiled. DIR receives what docs/outputs.md lists: per host a
+LP30 — about a minute on 2 CPU cores the first time, less once the programs are compiled
+(docs/performance.md). DIR receives what docs/outputs.md lists: per host a
 summary (keys with units), a time-series CSV, field snapshots (``.pvd`` of ``.vti``) and the final
 fields; then plots, 3D renders, an animation and ``report.html`` (``--no-report`` for batch runs).
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import sys
 
-from hostsim import InputError
+from hostsim.errors import InputError
 
 
 def register(subparsers) -> None:
@@ -54,16 +55,14 @@ def result_line(name: str, s: dict) -> str:
             f"{s['conservation_error']:.1e}")
 
 
-def run(args) -> int:
-    """The CLI shell: arguments -> :func:`geometries.case_hosts` -> :func:`hostsim.run.pipeline.run_hosts`
-    -> printed summaries and the report."""
+def _setup(args):
+    """The case, the output directory (new, or the one resumed) and the snapshot count, every
+    argument checked before the output directory is made."""
     from hostsim.run.case import load_case, parse_case
-    from hostsim.run.pipeline import Interrupted, prepare_output, run_hosts
+    from hostsim.run.pipeline import prepare_output
 
-    from ._case import case_hosts
-
-    resume = args.resume is not None
-    if resume:
+    out = None
+    if args.resume is not None:
         if args.case is not None:
             raise InputError("--resume DIR takes the case stored in DIR; do not give a case file as well")
         out = prepare_output(args.resume, resume=True)
@@ -75,18 +74,14 @@ def run(args) -> int:
         raise InputError(f"--parallel-hosts: expected an integer >= 1; got {args.parallel_hosts}")
     if max_frames < 2:
         raise InputError(f"--max-frames: expected >= 2 (initial and final state); got {max_frames}")
-    report = case.output.get("report", True) and not args.no_report
-    if not resume:
+    if out is None:
         out = prepare_output(args.out, args.case)
-    if case.numerics.get("precision", "float32") == "float64":
-        import jax
+    return case, out, max_frames
 
-        jax.config.update("jax_enable_x64", True)
-    hosts = case_hosts(case)
 
-    for note in case.notes:
-        print(f"hostsim: note: {note}", file=sys.stderr)
-    running = {}  # host -> its progress text: hosts that run side by side share the line
+def _printers(args, out):
+    """The progress line (hosts that run side by side share it) and the result line per host."""
+    running = {}  # host -> its progress text
 
     def progress(name, done, total, seg, elapsed):
         if args.quiet:
@@ -108,22 +103,46 @@ def run(args) -> int:
         if s["message"] != "completed":
             print(f"  note: {s['message']}")
 
+    return progress, on_host
+
+
+def _report(out, quiet: bool) -> int:
+    from hostsim.pictures.report import write_report
+
     try:
-        run_hosts(out, hosts, case, resume=resume, max_frames=max_frames, progress=progress, on_host=on_host,
-                  workers=args.parallel_hosts)
+        page = write_report(out, progress=None if quiet else lambda msg: print(msg, file=sys.stderr))
+    except KeyboardInterrupt:
+        print(f"\ninterrupted while writing the report; the results are complete in {out}; "
+              f"'hostsim report {out}' makes the report", file=sys.stderr)
+        return 130
+    print(f"report: {page}")
+    return 0
+
+
+def run(args) -> int:
+    """The CLI shell: arguments -> :func:`geometries.case_hosts` -> :func:`hostsim.run.pipeline.run_hosts`
+    -> printed summaries and the report."""
+    from geometries import case_hosts
+    from hostsim.run.pipeline import Interrupted, run_hosts
+
+    case, out, max_frames = _setup(args)
+    report = case.output.get("report", True) and not args.no_report
+    if case.numerics.get("precision", "float32") == "float64":
+        import jax
+
+        jax.config.update("jax_enable_x64", True)
+    hosts = case_hosts(case)
+    for note in case.notes:
+        print(f"hostsim: note: {note}", file=sys.stderr)
+    progress, on_host = _printers(args, out)
+    try:
+        run_hosts(out, hosts, case, resume=args.resume is not None, max_frames=max_frames, progress=progress,
+                  on_host=on_host, workers=args.parallel_hosts)
     except Interrupted as e:
         print(f"\n{e}", file=sys.stderr)
         return 130
-    if report:
-        from hostsim.pictures.report import write_report
-
-        try:
-            page = write_report(out, progress=None if args.quiet else lambda msg: print(msg, file=sys.stderr))
-        except KeyboardInterrupt:
-            print(f"\ninterrupted while writing the report; the results are complete in {out}; "
-                  f"'hostsim report {out}' makes the report", file=sys.stderr)
-            return 130
-        print(f"report: {page}")
+    if report and _report(out, args.quiet):
+        return 130
     print(f"results in {out}/ (summary.json, *_timeseries.csv, *_fields.pvd snapshots, *_fields_final.vti"
           f"{', plots, renders, report.html' if report else ''})")
     return 0

@@ -1,8 +1,9 @@
 """``hostsim design [STUDY.toml] --out DIR [--resume DIR]``: run a design study.
 
-Registered as a ``hostsim.cli`` entry point from :mod:`inverse`. Without a study: the built-in
-default (:data:`inverse.study.DEFAULT_STUDY`), a layer-profile design of k and l over a small Cu
-skeleton plated fast. This module is only the shell: the loop is :func:`inverse.loop.run_study`.
+Without a study: the built-in default (:data:`inverse.study.DEFAULT_STUDY`), a layer-profile
+design of k and l over a small Cu skeleton plated fast. This module is only the shell: the loop is
+:func:`inverse.loop.run_study`; :mod:`inverse` is imported when the subcommand runs (see
+:mod:`hostsim.cli` for why not before).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from hostsim import InputError
+from hostsim.errors import InputError
 
 
 def register(subparsers) -> None:
@@ -31,10 +32,9 @@ def register(subparsers) -> None:
     p.set_defaults(handler=run)
 
 
-def run(args) -> int:
-    from hostsim.cli import enable_compilation_cache
-
-    from .study import DEFAULT_STUDY, load_study, parse_study
+def _study(args):
+    """The study and its output directory: a new one (the study file copied in) or the one resumed."""
+    from inverse.study import DEFAULT_STUDY, load_study, parse_study
 
     if args.resume is not None:
         out = Path(args.resume)
@@ -54,6 +54,34 @@ def run(args) -> int:
             shutil.copyfile(args.study, out / "study.toml")
         elif (out / "study.toml").exists():
             (out / "study.toml").unlink()
+    return study, out
+
+
+def _print_record(record: dict, out: Path) -> None:
+    s, f = record["start"], record["final"]
+    print(f"design: objective {record['objective_start']:.4f} -> {record['objective_final']:.4f} in "
+          f"{record['iterations']} iterations; top growth {s['top_growth']:.4f} -> {f['top_growth']:.4f}, flux CV (mean) "
+          f"{s['flux_cv']:.4f} -> {f['flux_cv']:.4f}, envelope growth {s['envelope_growth_um']:.3f} -> "
+          f"{f['envelope_growth_um']:.3f} µm (the optimiser's model; verify with hostsim simulate)")
+    v = record.get("verification")
+    if v:
+        a, b = v["start"], v["final"]
+        print(f"verification (hostsim simulate pipeline): top growth {a['top_growth_fraction']:.4f} -> "
+              f"{b['top_growth_fraction']:.4f}, flux CV (last step) {a['flux_cv']:.4f} -> {b['flux_cv']:.4f}, (mean) "
+              f"{a['flux_cv_mean']:.4f} -> {b['flux_cv_mean']:.4f}, envelope growth "
+              f"{a['envelope_growth_um']:.3f} -> {b['envelope_growth_um']:.3f} µm, SEI {a['sei_loss_mAh_cm2']:.4f} -> "
+              f"{b['sei_loss_mAh_cm2']:.4f} mAh/cm²")
+        from inverse.report import write_design_report
+
+        print(f"report: {write_design_report(out)}")
+    print(f"results in {out}/ (log.jsonl, log.csv, checkpoint.npz, design.json, design.pvd snapshots, final_host.vti, "
+          f"verification/)")
+
+
+def run(args) -> int:
+    from hostsim.cli import enable_compilation_cache
+
+    study, out = _study(args)
     for note in study.case.notes:
         print(f"hostsim: note: {note}", file=sys.stderr)
     if args.iterations is not None:
@@ -65,7 +93,7 @@ def run(args) -> int:
 
         jax.config.update("jax_enable_x64", True)
     enable_compilation_cache()
-    from .loop import run_study
+    from inverse.loop import run_study
 
     def progress(done, total, row, eta):
         if not args.quiet:
@@ -82,23 +110,5 @@ def run(args) -> int:
         return 130
     if not args.quiet:
         print(file=sys.stderr)
-    s, f = record["start"], record["final"]
-    print(f"design: objective {record['objective_start']:.4f} -> {record['objective_final']:.4f} in "
-          f"{record['iterations']} iterations; top growth {s['top_growth']:.4f} -> {f['top_growth']:.4f}, flux CV (mean) "
-          f"{s['flux_cv']:.4f} -> {f['flux_cv']:.4f}, envelope growth {s['envelope_growth_um']:.3f} -> "
-          f"{f['envelope_growth_um']:.3f} µm (the optimiser's model; verify with hostsim simulate)")
-    v = record.get("verification")
-    if v:
-        a, b = v["start"], v["final"]
-        print(f"verification (hostsim simulate pipeline): top growth {a['top_growth_fraction']:.4f} -> "
-              f"{b['top_growth_fraction']:.4f}, flux CV (last step) {a['flux_cv']:.4f} -> {b['flux_cv']:.4f}, (mean) "
-              f"{a['flux_cv_mean']:.4f} -> {b['flux_cv_mean']:.4f}, envelope growth "
-              f"{a['envelope_growth_um']:.3f} -> {b['envelope_growth_um']:.3f} µm, SEI {a['sei_loss_mAh_cm2']:.4f} -> "
-              f"{b['sei_loss_mAh_cm2']:.4f} mAh/cm²")
-    if record.get("verification"):
-        from .report import write_design_report
-
-        print(f"report: {write_design_report(out)}")
-    print(f"results in {out}/ (log.jsonl, log.csv, checkpoint.npz, design.json, design.pvd snapshots, final_host.vti, "
-          f"verification/)")
+    _print_record(record, out)
     return 0

@@ -1,7 +1,7 @@
 """``hostsim geometry``: build a host family (or import a volume/mesh), print its report, write a .vti.
 
-Registered as a ``hostsim.cli`` entry point, so the engine's CLI finds it without importing
-:mod:`geometries` by name (the dependency stays one way: geometries -> hostsim).
+Hosts come from :mod:`geometries`, imported inside the functions that run the subcommand (see
+:mod:`hostsim.cli` for why).
 
     hostsim geometry --list
     hostsim geometry cu_skeleton --porosity 0.7 --fibre-diameter 0.4 --voxel-size 0.1 --out skel.vti
@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
 
-from hostsim import InputError
+from hostsim.errors import InputError
 
 
 def register(subparsers) -> None:
@@ -82,7 +81,7 @@ def _convert(name: str, value, default, where: str):
 
 
 def _family_params(family: str, opts: dict) -> dict:
-    from ._registry import family_class
+    from geometries._registry import family_class
 
     cls = family_class(family)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
@@ -109,10 +108,7 @@ def _print_report(report, source: str, seconds: float, out) -> None:
 
 
 def run(args) -> int:
-    import time
-
-    from ._registry import FAMILIES, Host, build, describe_families, make_family
-    from .report import host_report
+    from geometries import FAMILIES, build, describe_families, make_family
 
     if args.list:
         print(describe_families())
@@ -157,11 +153,10 @@ def run(args) -> int:
 def _imported(opts: dict):
     import time
 
-    from ._registry import Host
+    from geometries import Host
+    from geometries.importers import import_volume, parse_labels, voxelize_mesh
+    from geometries.report import host_report
     from hostsim.run.io import VOLUME_SUFFIXES
-
-    from .importers import import_volume, parse_labels, voxelize_mesh
-    from .report import host_report
 
     path = opts.pop("file", None)
     if path is None or path is True:

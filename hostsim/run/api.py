@@ -1,0 +1,66 @@
+"""The Python front door: simulate a host under a case and read the run back.
+
+``simulate(host, case)`` runs the same path as ``hostsim simulate`` (the run pipeline's
+:func:`~hostsim.run.pipeline.run_host`: checkpoints, snapshots, the summary and time series on
+disk) and returns the run read back from its folder, the object :func:`load_run` returns for
+any run folder."""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+from pathlib import Path
+
+from hostsim.errors import InputError
+from hostsim.run.case import Case, load_case, parse_case
+from hostsim.run.host import Host
+from hostsim.run.protocol import Protocol
+from hostsim.run.results import RunResult, load_run
+
+
+def default_case() -> Case:
+    """The built-in default case (LP30, default kinetics, a 1 mAh/cm² plate at 1 mA/cm²)."""
+    return parse_case({}, "built-in default")
+
+
+def as_case(case) -> Case:
+    """A :class:`Case` from a case, a case file's path, a :class:`Protocol` (the default case
+    with that protocol) or ``None`` (the default case)."""
+    if case is None:
+        return default_case()
+    if isinstance(case, Case):
+        return case
+    if isinstance(case, Protocol):
+        return dataclasses.replace(default_case(), protocol=case, source="a Protocol")
+    if isinstance(case, (str, Path)):
+        return load_case(case)
+    raise InputError(f"simulate: case: expected a Case, a case file's path, a Protocol or None; got {type(case).__name__}")
+
+
+def _fields(host) -> Host:
+    """The fields of ``host``: a :class:`Host`, or a builder with a ``fields()`` method (a family)."""
+    if isinstance(host, Host):
+        return host
+    build = getattr(host, "fields", None)
+    fields = build() if callable(build) else build
+    if not isinstance(fields, Host):
+        raise InputError(f"simulate: host: expected a hostsim.Host or a family with fields(); got {type(host).__name__}")
+    return fields
+
+
+def simulate(host, case=None, *, out=None, name: str = "host", resume: bool = False, progress=None) -> RunResult:
+    """Run ``case``'s protocol on ``host`` and return the run (summary, time series, snapshots,
+    final fields: :class:`~hostsim.run.results.RunResult`), through the path ``hostsim simulate``
+    takes (:func:`~hostsim.run.pipeline.run_hosts`).
+
+    ``host``: a :class:`Host` or a family (``geometries.make_family(...)``). ``case``: see
+    :func:`as_case`. ``out``: the run folder (default: a new temporary folder, kept); with
+    ``resume`` an interrupted run in ``out`` continues from its checkpoint.
+    ``progress(name, done_s, total_s, segment, elapsed_s)``: called between chunks (protocol time
+    done and in all, wall time [s]); raising in it stops the run there, checkpoint kept."""
+    from hostsim.run.pipeline import prepare_output, run_hosts
+
+    fields, case = _fields(host), as_case(case)
+    folder = Path(tempfile.mkdtemp(prefix="hostsim_")) if out is None else prepare_output(Path(out), resume=resume)
+    run_hosts(folder, [(name, fields)], case, resume=resume, progress=progress)
+    return load_run(folder)[name]
