@@ -35,6 +35,8 @@ fibre axes, not one volume per fibre.
 
 from __future__ import annotations
 
+from functools import partial
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -103,6 +105,36 @@ def _last_fibre_radius(porosity_at, target, radius, h, iterations=14):
     return rho - (porosity_at(rho) - target) / jnp.where(d < 0, d, -1.0)
 
 
+def _occupancy_in_window(start, ai, bi, r, *, size, shape, h, sharp, region_z):
+    """Fibre occupancy times slab mask on the window, in unwrapped coordinates."""
+    x, y, z = window_coordinates(start, size, h, region_z.dtype)
+    ab = bi - ai
+    t = jnp.clip(((x - ai[0]) * ab[0] + (y - ai[1]) * ab[1] + (z - ai[2]) * ab[2]) / jnp.maximum(jnp.dot(ab, ab), 1e-30), 0.0, 1.0)
+    d = jnp.sqrt((x - ai[0] - t * ab[0]) ** 2 + (y - ai[1] - t * ab[1]) ** 2 + (z - ai[2] - t * ab[2]) ** 2 + 1e-30)
+    return occupancy(d - r, h, sharp) * region_z[window_index(start, size, shape)[2]]
+
+
+def _fibre_count(shape, region_z, volume, starts, a, b, window, occupancy_in_window, radius, porosity):
+    """Pass 1 (no derivative): the porosity after each fibre of the sequence, and from it the
+    number of fibres that leave the slab's porosity above ``porosity``."""
+    dtype = region_z.dtype
+    r0 = jax.lax.stop_gradient(radius)
+
+    def walk(carry, xs):
+        log_q, por = carry
+        start, ai, bi = xs
+        idx = window(start)
+        s = occupancy_in_window(start, ai, bi, r0)
+        old = log_q[idx]
+        new = old + log_complement(s, 1.0)
+        region = region_z[idx[2]]
+        por = por - jnp.sum((jnp.exp(old) - jnp.exp(new)) * region) / volume
+        return (log_q.at[idx].set(new), por), por
+
+    _, after = jax.lax.scan(walk, (jnp.zeros(shape, dtype), jnp.asarray(1.0, dtype)), (starts, a, b))
+    return jnp.sum(after > jax.lax.stop_gradient(porosity)).astype(jnp.int32)
+
+
 def fibre_network(shape, h, a, b, windows, radius, porosity, region_z, sharp, radius_bound, inner_radius=None):
     """Union of the first fibres of the sequence, with the count set so that the porosity of the
     slab (layers where ``region_z`` is 1) equals ``porosity``.
@@ -131,40 +163,16 @@ def fibre_network(shape, h, a, b, windows, radius, porosity, region_z, sharp, ra
     def window(start):
         return window_index(start, size, shape)
 
-    def occupancy_in_window(start, ai, bi, r):
-        """Fibre occupancy times slab mask on the window, in unwrapped coordinates."""
-        x, y, z = window_coordinates(start, size, h, dtype)
-        ab = bi - ai
-        t = jnp.clip(((x - ai[0]) * ab[0] + (y - ai[1]) * ab[1] + (z - ai[2]) * ab[2]) / jnp.maximum(jnp.dot(ab, ab), 1e-30), 0.0, 1.0)
-        d = jnp.sqrt((x - ai[0] - t * ab[0]) ** 2 + (y - ai[1] - t * ab[1]) ** 2 + (z - ai[2] - t * ab[2]) ** 2 + 1e-30)
-        return occupancy(d - r, h, sharp) * region_z[window(start)[2]]
-
+    occupancy_in_window = partial(_occupancy_in_window, size=size, shape=shape, h=h, sharp=sharp, region_z=region_z)
     log_term = log_complement
-
-    # pass 1 (no derivative): porosity after each fibre -> integer count n
-    r0 = jax.lax.stop_gradient(radius)
-
-    def walk(carry, xs):
-        log_q, por = carry
-        start, ai, bi = xs
-        idx = window(start)
-        s = occupancy_in_window(start, ai, bi, r0)
-        old = log_q[idx]
-        new = old + log_term(s, 1.0)
-        region = region_z[idx[2]]
-        por = por - jnp.sum((jnp.exp(old) - jnp.exp(new)) * region) / volume
-        return (log_q.at[idx].set(new), por), por
-
-    zeros = jnp.zeros(shape, dtype)
-    _, after = jax.lax.scan(walk, (zeros, jnp.asarray(1.0, dtype)), (starts_j, a_j, b_j))
-    target = jax.lax.stop_gradient(porosity)
-    n = jnp.sum(after > target).astype(jnp.int32)  # fibres that leave porosity above target
+    n = _fibre_count(shape, region_z, volume, starts_j, a_j, b_j, window, occupancy_in_window, radius, porosity)
     a_j = check(
         a_j, n >= n_max,
         "fibre network: the seeded fibre sequence cannot reach the requested porosity "
         "(raise max_fibres or the fibre diameter)",
     )
     n = jnp.minimum(n, n_max - 1)
+    zeros = jnp.zeros(shape, dtype)
 
     # pass 2 (differentiable): full fibres i < n, then fibre n with fractional weight f
     @jax.checkpoint

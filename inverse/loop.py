@@ -276,42 +276,40 @@ def _to_float(d: dict) -> dict:
     return {k: float(v) for k, v in d.items()}
 
 
-def run_study(study: Study, out, *, resume: bool = False, progress=None, verify: bool = True) -> dict:
-    """Optimise ``study`` into ``out``; returns the final design record (``design.json``). With
-    ``verify`` the start and the final design are re-simulated by the run pipeline
-    (:func:`verify_design`)."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    param = parameterisation(study)
-    terms = design_terms(study, param.base)
-    surrogate = surrogate_terms(study, param.base)
-    opt = optimizer(study)
+def _begin(study: Study, out: Path, param, terms, surrogate, opt, resume: bool):
+    """The loop's starting point: ``(x, opt_state, start, reference, multipliers)``, from the
+    checkpoint when resuming (the log and design frames cut back to it), else fresh (earlier
+    outputs removed, the reference terms computed, the start's design frame written)."""
     x = param.initial()
     opt_state = opt.init(x)
     checkpoint = out / "checkpoint.npz"
-    names = constraint_names(study.constraints)
-    multipliers = {name: jnp.zeros((), x.dtype) for name in names}
+    multipliers = {name: jnp.zeros((), x.dtype) for name in constraint_names(study.constraints)}
     if resume and checkpoint.exists():
         x, opt_state, start, reference, stored = _load(checkpoint, opt_state)
         _check_beta_growth(checkpoint, study)
         multipliers.update(stored)
         _cut_log(out, start)
         _write_design_pvd(out, keep=start)
-    else:
-        for name in ("log.jsonl", "log.csv", "checkpoint.npz", "design.json", "design.pvd"):
-            (out / name).unlink(missing_ok=True)
-        for path in (out / "design").glob("design_*.vti") if (out / "design").is_dir() else ():
-            path.unlink()
-        reference = eqx.filter_jit(terms)(at_iteration(study, param, 0), x)
-        _check_reference(study, reference)
-        if warming_up(study, 0):  # the surrogate's terms are normalised by the start's surrogate values
-            steady = eqx.filter_jit(surrogate)(at_iteration(study, param, 0), x)
-            reference = {**reference, **{f"steady_{k}": v for k, v in steady.items()}}
-        start = 0
-        _snapshot(out, at_iteration(study, param, 0), x, 0)
-    weights = study.weights
+        return x, opt_state, start, reference, multipliers
+    for name in ("log.jsonl", "log.csv", "checkpoint.npz", "design.json", "design.pvd"):
+        (out / name).unlink(missing_ok=True)
+    for path in (out / "design").glob("design_*.vti") if (out / "design").is_dir() else ():
+        path.unlink()
+    reference = eqx.filter_jit(terms)(at_iteration(study, param, 0), x)
+    _check_reference(study, reference)
+    if warming_up(study, 0):  # the surrogate's terms are normalised by the start's surrogate values
+        steady = eqx.filter_jit(surrogate)(at_iteration(study, param, 0), x)
+        reference = {**reference, **{f"steady_{k}": v for k, v in steady.items()}}
+    _snapshot(out, at_iteration(study, param, 0), x, 0)
+    return x, opt_state, 0, reference, multipliers
 
-    mu = study.constraints.get("penalty", 0.0)
+
+def _gradients(study: Study, terms, surrogate, reference, names):
+    """The compiled ``value_and_grad`` of the constrained objective on the transient terms and on
+    the steady surrogate's (each normalised by its own reference): ``(x, param, multipliers) ->
+    ((value, (terms, g)), grad)``."""
+    weights, mu = study.weights, study.constraints.get("penalty", 0.0)
+    steady_reference = {k[len("steady_"):]: v for k, v in reference.items() if k.startswith("steady_")}
 
     def constrained(t, ref, param, x, multipliers):
         """The weighted objective plus the augmented-Lagrangian terms; (value, (terms, g))."""
@@ -325,11 +323,66 @@ def run_study(study: Study, out, *, resume: bool = False, progress=None, verify:
         return constrained(terms(param, x), reference, param, x, multipliers)
 
     def surrogate_loss(x, param, multipliers):
-        steady_reference = {k[len("steady_"):]: v for k, v in reference.items() if k.startswith("steady_")}
         return constrained(surrogate(param, x), steady_reference, param, x, multipliers)
 
-    value_and_grad = eqx.filter_jit(jax.value_and_grad(loss, has_aux=True))
-    surrogate_value_and_grad = eqx.filter_jit(jax.value_and_grad(surrogate_loss, has_aux=True))
+    return (eqx.filter_jit(jax.value_and_grad(loss, has_aux=True)),
+            eqx.filter_jit(jax.value_and_grad(surrogate_loss, has_aux=True)))
+
+
+def _append_log(out: Path, row: dict) -> None:
+    """One iteration's row, appended to ``log.jsonl`` and ``log.csv`` (its header first)."""
+    with open(out / "log.jsonl", "a") as fh:
+        fh.write(json.dumps(row) + "\n")
+    new_csv = not (out / "log.csv").exists()
+    with open(out / "log.csv", "a", newline="") as fh:
+        w = csv.writer(fh)
+        if new_csv:
+            w.writerow(list(row))
+        w.writerow([f"{v:.9g}" if isinstance(v, float) else v for v in row.values()])
+
+
+def _row(it, value, t, g, grad, now, x, warm, multipliers, names, seconds) -> dict:
+    """The log row of iteration ``it`` (its terms, constraints, multipliers and gradient norm)."""
+    row = {"iteration": it, "objective": float(value), **_to_float(t), **design_constraints(now, x),
+           "gradient_norm": float(jnp.linalg.norm(grad)), "step_s": seconds}
+    row.update(now.log_entries())
+    row["surrogate"] = int(warm)  # 1: the terms and objective are the steady surrogate's
+    for name in names:  # each constraint (feasible where <= 0) and the multiplier it was weighed with
+        row[f"g_{name}"] = float(g[name])
+        row[f"lambda_{name}"] = float(multipliers[name])
+    return row
+
+
+def _final_record(study: Study, out: Path, terms, param, x, reference, multipliers, names) -> dict:
+    """The design record (``design.json``) of the final design ``x``, before verification."""
+    weights = study.weights
+    final = eqx.filter_jit(terms)(param, x)
+    record = {"parameterisation": study.design["parameterisation"], "iterations": study.optimizer["iterations"],
+              "start": _to_float(reference), "final": _to_float(final),
+              "objective_start": float(weighted_objective(reference, weights, reference)),
+              "objective_final": float(weighted_objective(final, weights, reference)), "x": np.asarray(x).tolist()}
+    if names:  # the last iteration's constraints (g <= 0: feasible) and the multipliers reached
+        last = json.loads((out / "log.jsonl").read_text().splitlines()[-1])
+        record["constraints"] = {name: {"bound": study.constraints[name], "g": last[f"g_{name}"],
+                                        "multiplier": float(multipliers[name])} for name in names}
+    record.update(param.summary(x, design_constraints(param, x)))
+    return record
+
+
+def run_study(study: Study, out, *, resume: bool = False, progress=None, verify: bool = True) -> dict:
+    """Optimise ``study`` into ``out``; returns the final design record (``design.json``). With
+    ``verify`` the start and the final design are re-simulated by the run pipeline
+    (:func:`verify_design`)."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    param = parameterisation(study)
+    terms = design_terms(study, param.base)
+    surrogate = surrogate_terms(study, param.base)
+    opt = optimizer(study)
+    names = constraint_names(study.constraints)
+    x, opt_state, start, reference, multipliers = _begin(study, out, param, terms, surrogate, opt, resume)
+    value_and_grad, surrogate_value_and_grad = _gradients(study, terms, surrogate, reference, names)
+    mu = study.constraints.get("penalty", 0.0)
 
     @jax.jit
     def update(x, grad, opt_state):
@@ -348,39 +401,17 @@ def run_study(study: Study, out, *, resume: bool = False, progress=None, verify:
                              f"[optimizer] learning_rate or check the study")
         _check_transient(study, it, t, warm)
         x_next, opt_state = update(x, grad, opt_state)
-        row = {"iteration": it, "objective": float(value), **_to_float(t), **design_constraints(now, x),
-               "gradient_norm": float(jnp.linalg.norm(grad)), "step_s": time.perf_counter() - t0}
-        row.update(now.log_entries())
-        row["surrogate"] = int(warm)  # 1: the terms and objective are the steady surrogate's
-        for name in names:  # each constraint (feasible where <= 0) and the multiplier it was weighed with
-            row[f"g_{name}"] = float(g[name])
-            row[f"lambda_{name}"] = float(multipliers[name])
+        row = _row(it, value, t, g, grad, now, x, warm, multipliers, names, time.perf_counter() - t0)
         multipliers = updated_multipliers(g, multipliers, mu) if names else multipliers
-        with open(out / "log.jsonl", "a") as fh:
-            fh.write(json.dumps(row) + "\n")
-        new_csv = not (out / "log.csv").exists()
-        with open(out / "log.csv", "a", newline="") as fh:
-            w = csv.writer(fh)
-            if new_csv:
-                w.writerow(list(row))
-            w.writerow([f"{v:.9g}" if isinstance(v, float) else v for v in row.values()])
+        _append_log(out, row)
         x = x_next
         _snapshot(out, at_iteration(study, param, it + 1), x, it + 1)  # before the checkpoint: a resume deletes frames past it
-        _save(checkpoint, x, opt_state, it + 1, reference, multipliers, study.design.get("beta_growth"))
+        _save(out / "checkpoint.npz", x, opt_state, it + 1, reference, multipliers, study.design.get("beta_growth"))
         if progress is not None:
             elapsed = time.perf_counter() - started
             progress(it + 1, iterations, row, elapsed / (it + 1 - start) * (iterations - it - 1))
     param = at_iteration(study, param, iterations)
-    final = eqx.filter_jit(terms)(param, x)
-    record = {"parameterisation": study.design["parameterisation"], "iterations": iterations,
-              "start": _to_float(reference), "final": _to_float(final),
-              "objective_start": float(weighted_objective(reference, weights, reference)),
-              "objective_final": float(weighted_objective(final, weights, reference)), "x": np.asarray(x).tolist()}
-    if names:  # the last iteration's constraints (g <= 0: feasible) and the multipliers reached
-        last = json.loads((out / "log.jsonl").read_text().splitlines()[-1])
-        record["constraints"] = {name: {"bound": study.constraints[name], "g": last[f"g_{name}"],
-                                        "multiplier": float(multipliers[name])} for name in names}
-    record.update(param.summary(x, design_constraints(param, x)))
+    record = _final_record(study, out, terms, param, x, reference, multipliers, names)
     if verify:
         record["verification"] = verify_design(study, param, param.initial(), x, out)
         param.add_verification(record)

@@ -60,8 +60,7 @@ LOCATE_TIME = 1e-9  # an event's bracket shorter than this share of the segment'
 MIN_STEP = 1e-9  # a step shorter than this share of the segment (or 1 s) is a failure, not progress
 SALT_FLOOR = 1e-2  # the salt error's scale is the cell's concentration, down to this share of c0
 # the salt's tolerance is a quarter of the run's: backward Euler's lag of a depletion layer adds up over
-# the transient (measured, Sand's time of the planar oracle at time_tolerance 0.05: +1.2 % with the
-# run's tolerance, +1.0 % with half of it, +0.8 % with a quarter)
+# the transient and delays Sand's time (docs/time_integration.md: the salt at a quarter of the tolerance)
 SALT_WEIGHT = 4.0
 JUMP_STEP = 1e-5  # a step across a change of the connected conductor is kept once this short (share of the segment)
 THERMAL_VOLTAGE = GAS_CONSTANT * TEMPERATURE / FARADAY  # RT/F [V]: the voltage scale below |V|
@@ -179,8 +178,7 @@ def attempt(system: PlatingSystem, carry: Stepper, drive: Drive, controller: Abs
     dt = jnp.where(lands, remaining, jnp.where(2.0 * trial > remaining, 0.5 * remaining, trial))
     # the step sizes carry no derivative, as in diffrax: the derivative is the transient's at the steps
     # taken. Through them it followed the controller's choices, whose sensitivity to a parameter is
-    # not the physics' (measured: d(deposit height)/d(s) 0.12 at time_tolerance 1e-2 and 227 at 1e-3,
-    # at frozen steps 0.48 and 0.45; docs/time_integration.md)
+    # not the physics' and did not converge with the tolerance (docs/time_integration.md: differentiable transients)
     dt = jax.lax.stop_gradient(dt)
     # a fresh attempt only solves the state it starts from (the advance below is discarded)
     advanced, info = advance(system, carry.state, current, jnp.where(fresh, jnp.ones((), dtype), dt))

@@ -14,7 +14,7 @@ sides, smooth in the host fractions ``s, k`` (so they can be differentiated):
 * ``H(x) = smoothstep((x - 0.01) / delta)`` and ``G(f) = 1 - H(1 - f)``, ``delta = 0.1``
   (a cell counts as full at 99 % fill; without that offset the last per mille of electrolyte in
   nearly full cells stayed reactive, and these buried pockets carried current densities several
-  times the mean — a flux CV of 0.27 on a flat foil, measured): a partition of
+  times the mean on a flat foil; docs/electrochemistry.md: interfaces): a partition of
   unity, so for a planar front ``a_p w_q`` of the face below the filling cell plus that of the
   face above it is exactly ``h²`` at every fill — the front is one voxel wide and keeps its area;
 * a sealed pocket (its neighbours offer < 0.05 electrolyte in all: :func:`ion_access`) offers
@@ -23,9 +23,9 @@ sides, smooth in the host fractions ``s, k`` (so they can be differentiated):
   crossing a layer) are not interfaces of each other.
 
 Why not the plain product ``eps_p (s_q k_q + theta_q)``: a partly filled cell then exposes its Li
-to the cell above before it is full, and Li spreads into a porous, many-voxel-deep layer — on a
-flat foil after 0.3 mAh/cm² the first eight layers held 0.94, 0.91, 0.87, 0.79, 0.68, 0.55,
-0.41, 0.28 (measured) instead of a dense film; a front-sharp rule gives 1, 1, ..., partial.
+to the cell above before it is full, and Li spreads into a porous, many-voxel-deep layer on a flat
+foil instead of a dense film (docs/electrochemistry.md: measurements behind the code); a front-sharp
+rule gives 1, 1, ..., partial.
 
 Faces across the periodic lateral wrap count; faces on the outer boundary of the grid do not
 (the collector is part of the grid).
@@ -85,9 +85,8 @@ SEALED = 0.05  # a cell whose neighbours offer less than this much electrolyte i
 def ion_access(grid: Grid, a):
     """``smoothstep(sum of the neighbours' offered electrolyte / SEALED)`` in [0, 1]: 0 for a pocket
     of electrolyte sealed on all six sides by Li or host. Such a pocket has no ionic path, so it
-    takes no part in the reaction (measured without this factor: a pocket sealed by Li in the
-    default skeleton received the mean current density on all six faces, its Newton solve never
-    converged there, and its salt went to -8 c0 in one step)."""
+    takes no part in the reaction (without this factor such a pocket drew current, Newton did not
+    converge and its salt went far negative; docs/electrochemistry.md: measurements behind the code)."""
     return _smoothstep(sum(neighbours(grid, a)) / SEALED)
 
 
@@ -95,8 +94,7 @@ def stripping_conductor(s, k, theta):
     """``w = s k + theta``: the conducting side's share while stripping. A partly filled cell's Li
     meets the electrolyte of the cell above it whatever its fill, so it can strip through that
     face; with the plating share (Li counts from ~90 % fill) a cell that stripped below 90 % cut
-    the Li above it off the reaction (measured: a 12x12 foil cycled 3 times left 10.5 % of its Li
-    stranded in layers 2-3 while layer 1 was empty)."""
+    the Li above it off the reaction and left it stranded (docs/electrochemistry.md: stripping)."""
     return jnp.minimum(s * k + theta, 1.0)
 
 
@@ -125,16 +123,12 @@ FACE_CORNER = 1e-3  # [-]: the net face weight's corner at 0 is rounded over thi
 
 def _rounded_ramp(x, width=FACE_CORNER):
     """``max(x, 0)`` with its corner rounded over ``[0, width]`` (``width (2u² - u³)``, ``u = x /
-    width``: C¹, exact from ``width`` on). Two identical neighbour cells tie at ``x = 0``, and the
-    derivative of ``max`` there is whichever side round-off puts them on: measured, a layered-rGO
-    host's sheets (neighbours equal to 1e-10 in float64, exactly in float32) gave d(deposit
-    height)/d(s) of opposite signs in the two precisions at every sheet edge, and the float32
-    gradient w.r.t. the sheet thickness 48 % off. Rounded, a tie's derivative is ``4 x / width``:
-    small only while ``width`` is far above float32's round-off of ``x`` (~1e-7 between cells that
-    differ only by round-off). Measured on that host (2026-12-01, 4 plating steps): a width of 1e-5
-    left the float32 gradient w.r.t. the sheet thickness 22 % off float64 (-131 vs -108: every
-    interior sheet face's tie derivative, 0.04, summed over the sheet), 1e-4 left 2.2 %, 1e-3
-    0.2 %. Only faces whose net weight is below ``width`` (areas below 1e-3 h²) change, each by
+    width``: C¹, exact from ``width`` on). Two identical neighbour cells tie at ``x = 0``, where the
+    derivative of ``max`` is whichever side round-off puts them on (on a layered-rGO host, opposite
+    signs in float32 and float64 at every sheet edge). Rounded, a tie's derivative is ``4 x /
+    width``: small only while ``width`` is far above float32's round-off of ``x`` (~1e-7 between
+    cells that differ only by round-off), hence 1e-3 and not 1e-5 (docs/solver.md: float32
+    round-off). Only faces whose net weight is below ``width`` (areas below 1e-3 h²) change, each by
     less than 0.15 ``width`` h²; every other face is exactly as before."""
     u = x / width
     return jnp.where(x >= width, x, jnp.where(x > 0, width * u * u * (2.0 - u), 0.0))

@@ -19,7 +19,7 @@ with ``ramp`` the C¹ cubic smoothstep on [0, 1] and ``w`` = 5 mV. So
 * a zero barrier is no gate: ``m(0) = 0`` and a lithiophilic face (Au, ZnO, Si: eta_n ~ 0)
   carries exactly the Li face's current at every overpotential (the earlier gate
   ``sigmoid((-eta - eta_n) / w)`` was 1/2 there: a lithiophilic Cu face had twice the
-  charge-transfer resistance of Li, measured 51.1 vs 25.7 µV, the opposite of Yan et al.);
+  charge-transfer resistance of Li, the opposite of Yan et al.; docs/electrochemistry.md: kinetics);
 * a barrier of at least ``w`` is a threshold: no current at all below ``eta_n - w/2``, the full
   Butler–Volmer current from ``eta_n + w/2`` on. At 10 µA/cm² (where Yan et al. measured the
   barrier) bare Cu with eta_n = 30 mV starts plating at ~27.8 mV — the voltage dip of a
@@ -41,9 +41,8 @@ def _is(value, constant) -> bool:
     """``value`` is a Python number equal to ``constant`` (known while tracing; a traced or array
     parameter, e.g. one swept under ``vmap``, takes the general expression). The kinetics of the
     potential solve are evaluated several times per cell and plating step, and the transcendental
-    functions were most of their cost: measured on the default skeleton (32x32x80, float32), the
-    reaction's evaluation took 1.06 ms with exp and log against 0.80 ms with a square root and
-    one shared exponential, the same currents to 3e-7."""
+    functions were most of their cost: a square root and one shared exponential make the reaction's
+    evaluation ~25 % cheaper, the same currents to round-off (docs/electrochemistry.md: kinetics)."""
     return isinstance(value, (int, float)) and isinstance(constant, (int, float)) and value == constant
 
 

@@ -50,14 +50,13 @@ def flux_statistics(face_area, face_current, plating=True):
 
     Faces with less than ``RESOLVED_FACE`` (1e-3) of the largest face area are left out: such
     slivers (a nearly full pocket's last electrolyte) carry no measurable charge, but their
-    potential is barely coupled to anything, so their current *density* can be anything
-    (measured: 1e6 A/m² on one sliver in the default skeleton, which alone set the CV and the
-    hot-spot ratio)."""
+    potential is barely coupled to anything, so their current *density* can be anything, and one
+    sliver alone could set the CV and the hot-spot ratio (docs/electrochemistry.md: measurements
+    behind the code)."""
     # face by face into per-cell sums, stored, then reduced: the six directions are never stacked
     # into one array, and each reduction reads one stored array instead of re-evaluating the faces'
-    # expressions from a dozen inputs (measured on the default skeleton's plating step, 32x32x80,
-    # float32: the stacks and reductions took ~1.6 ms of a ~16 ms step, reductions over the
-    # unstored expressions ~1.3 ms)
+    # expressions from a dozen inputs (XLA's CPU fusion: ~10 % of a plating step; docs/solver.md:
+    # measurements behind the code)
     def over_faces(per_face):
         return sum(per_face(a, i) for a, i in zip(face_area, face_current))
 
@@ -136,8 +135,8 @@ def dead_li_fraction(s, k, theta, collector_layers: int = 1, periodic: bool = Tr
     above :data:`~hostsim.numerics.connectivity.NODE`) 6-connected to the collector layer are connected;
     Li counts as attached when its cell is connected or shares a face with a connected cell (a thin
     film on the collector or on a connected deposit grew through that face). The step lets exactly
-    this Li react, so a fresh plate reads no dead Li (measured with the old 1/2 threshold here and
-    none in the step: 2.9 % right after plating a fibre scaffold)."""
+    this Li react, so a fresh plate reads no dead Li (docs/electrochemistry.md: electronic
+    connectivity)."""
     from hostsim.numerics.connectivity import attached, conducting_nodes, connected_nodes
     from hostsim.numerics.grid import Grid
 

@@ -60,7 +60,7 @@ from hostsim.numerics.operators import Neumann, cotangent_stored, materialized, 
 # salt solve, only the cheap elementwise work around them
 SAVED_IN_STEPS = jax.checkpoint_policies.save_only_these_names(NEWTON_SOLUTION, LINEAR_SOLUTION)
 
-FLOAT32_DERIVATIVE_RTOL = 1e-3  # the derivative solves in float32 (measured choice: see _solver_for)
+FLOAT32_DERIVATIVE_RTOL = 1e-3  # the derivative solves in float32 (why: see _solver_for)
 SATURATION_PASSES = 3  # passes of saturated_flows (one leaves the carried current's own overflow)
 TOP_MARGIN_LAYERS = 2  # voxel layers under the top face kept free of Li (the reservoir's boundary cells)
 
@@ -178,9 +178,9 @@ def _lesser(a, b):
     """``min(a, b)`` whose derivative at a tie follows ``a`` alone.
 
     ``jnp.minimum`` splits the derivative 1/2-1/2 at a tie, and the limits of a step tie all the
-    time at zero (an empty cell: nothing to strip, no Li): measured, d(theta_new)/d(theta) of an
-    empty electrolyte cell was -1 instead of +1, the sensitivity doubled every step, and the
-    gradient of the top growth w.r.t. the initial Li overflowed float32 after ~85 steps. At a tie
+    time at zero (an empty cell: nothing to strip, no Li), where the split gave d(theta_new)/d(theta)
+    = -1 instead of +1 and a sensitivity that doubled every step until float32 overflowed
+    (docs/electrochemistry.md: derivatives at the limits). At a tie
     the limit does not bind for a perturbation that keeps the order, so the unlimited value's
     derivative is the right one."""
     return jnp.where(a <= b, a, b)
@@ -196,13 +196,12 @@ def electrolyte_fraction(s, theta):
 def _solver_for(grid: Grid, solver: PCG) -> PCG:
     """The inner PCG as the dtype allows."""
     if jnp.dtype(grid.dtype) == jnp.float32 and solver.rtol < 1e-6:
-        # float32 cannot reach 1e-8 (round-off of the operator is ~1e-7 of ||rhs||): measured, a closed
-        # cell (flux on both ends) failed to converge at 1e-8 and converges at 1e-6
+        # float32 cannot reach 1e-8 (round-off of the operator is ~1e-7 of ||rhs||; docs/solver.md:
+        # measurements behind the code)
         solver = eqx.tree_at(lambda p: p.rtol, solver, 1e-6)
     if jnp.dtype(grid.dtype) == jnp.float32 and solver.derivative_rtol is None:
         # the derivative's solves to 1e-3, not to float32's floor: the float32 trajectory itself limits a
-        # float32 gradient (measured: the same distance to the float64 gradient at 1e-3 and 1e-4, and the
-        # gradient 0.26-0.30 s -> 0.23 s on the 16x16x40 skeleton; docs/solver.md)
+        # float32 gradient, so tighter solves only cost time (docs/solver.md: reverse mode through a plating step)
         solver = dataclasses.replace(solver, derivative_rtol=FLOAT32_DERIVATIVE_RTOL)
     return solver
 
@@ -210,7 +209,7 @@ def _solver_for(grid: Grid, solver: PCG) -> PCG:
 def cell_total(per_face):
     """Per cell, the sum over its faces of a ``(directions, *grid)`` array (the six slices added:
     XLA's CPU backend reduced the leading axis in a separate kernel that re-read every slice's
-    expression, ~2 ms each on the default skeleton, measured)."""
+    expression; docs/solver.md: measurements behind the code)."""
     total = per_face[0]
     for d in range(1, per_face.shape[0]):
         total = total + per_face[d]

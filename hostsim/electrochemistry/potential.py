@@ -83,14 +83,13 @@ def li_covers(s, k, theta):
     cond = conducting_fraction(s, k, theta)
     # Li share of the conducting phase. The floor is 1e-3 of a cell, not 1e-12: with 1e-12 a cell
     # holding no conductor had d(cover)/d(theta) = 1e12 at theta = 0, a derivative of a switch no
-    # finite perturbation sees (measured: d(top growth)/d(theta0) of 1.3e3 in an empty electrolyte
-    # cell after 30 steps where central differences give 1e-8; it doubled every step and overflowed
-    # float32 after ~85 steps). A cell with < 0.1 % conductor presents no measurable face anyway.
+    # finite perturbation sees, and it doubled every step until float32 overflowed (docs/electrochemistry.md:
+    # measurements behind the code). A cell with < 0.1 % conductor presents no measurable face anyway.
     cover = jnp.clip(theta / jnp.maximum(cond, COVER_FLOOR), 0.0, 1.0)
     # Li plated into the electrolyte-side cell sits on the face it came through: the face is Li
     # covered once that cell holds a few per cent of Li, whatever the conducting side is made of
-    # (otherwise the bare Cu under a Li film keeps its nucleation barrier: measured, the first Li
-    # layer on a foil stalled at 97 % and the flux CV read 0.24)
+    # (otherwise the bare Cu under a Li film keeps its nucleation barrier and the first Li layer on a
+    # foil stalls short of full; docs/electrochemistry.md: interfaces)
     own = smoothstep(li_fill(s, theta) / OWN_COVER_FILL)
     return own, cover
 
@@ -102,7 +101,7 @@ def interface_faces(grid: Grid, s, k, l, theta, attached=None, stripping=False):
     covers = [1.0 - (1.0 - cq) * (1.0 - own) for cq in neighbours(grid, cover)]
     # stored once: every consumer (the kinetics, the Li change, the flux statistics, the interface
     # area) would otherwise recompute each face's ~100-operation expression from ~20 arrays
-    # (measured: six such recomputations in the flux statistics alone, ~1 ms of a ~15 ms step)
+    # (docs/solver.md: measurements behind the code)
     areas = [materialized(a) for a in face_areas(grid, s, k, theta, attached, stripping)]
     return areas, neighbours(grid, l), [materialized(c) for c in covers]
 
@@ -140,7 +139,7 @@ class FaceInterface(eqx.Module):
         # electrolyte-side cell from the face), its mean value at eps h / 2 from the face, as the
         # plating step's surface concentration has it. (The operators' eps-weighted conductance
         # would put it at h / (2 eps): the kinetics then saw the front cell's face deplete up to 4x
-        # too early at eps = 1/2; Sand's time at 5 µm cells came out -2.2 % instead of -0.4 %, measured.)
+        # too early at eps = 1/2, and Sand's time came early; docs/electrochemistry.md: where the reaction sits.)
         half = 0.5 * grid.voxel_size * jnp.clip(eps, 0.0, 1.0)
         kappa = electrolyte.conductivity(c)
         salt = (1.0 - electrolyte.transference) * half / (FARADAY * electrolyte.diffusivity(c))
@@ -171,7 +170,7 @@ def _face_concentration_factor(kinetics, c, salt, mean_current):
     ``c_face = c - S i`` and ``i = mean_current x rho`` solved per cell (the faces of a cell share
     its half cell's salt). ``i = A rho(c - S i)`` is monotone in ``A`` and saturates at the face's
     limiting current ``c / S`` (a linearised ``rho`` would saturate at ``c / (alpha_a S)``, half
-    of it, and stopped Sand's-time runs early: measured -1.6 % instead of -0.4 % at 5 µm cells).
+    of it, and stopped Sand's-time runs early; docs/electrochemistry.md: measurements behind the code).
     Newton from the linear solution, which lies on the far side of the root for a concave
     ``i0(c)``, converges monotonically."""
     cc = jnp.maximum(c, CONCENTRATION_SMALL)
@@ -182,14 +181,13 @@ def _face_concentration_factor(kinetics, c, salt, mean_current):
     slope0 = kinetics.alpha_a / cc  # d ratio / d c_face at c_face = c
     i = mean_current / (1.0 + jnp.maximum(mean_current * salt * slope0, -0.5))  # the linear solution
     # c_face stays positive. Both wheres: a cell without a half cell (S = 0) has no limit, and the
-    # gradient of c / max(S, tiny) overflowed float32 there (0 x inf = NaN in a design gradient, measured)
+    # gradient of c / max(S, tiny) overflowed float32 there (0 x inf = NaN in a design gradient)
     has_salt = salt > 0
     limit = jnp.where(has_salt, 0.999 * cc / jnp.where(has_salt, salt, 1.0), jnp.finfo(cc.dtype).max)
     i = jnp.minimum(i, limit)
     # every iterate starts from a root estimate without derivative and divides by a slope held fixed:
     # the last step's derivative is then the implicit one, -(df/dp) / (df/di), at the (converged) root,
-    # and reverse mode transposes one iteration, not three (measured, 20 plating steps of the 16x16x40
-    # skeleton: the gradient 1.47 s -> 1.30 s)
+    # and reverse mode transposes one iteration, not three (docs/solver.md: reverse mode through a plating step)
     for _ in range(CONCENTRATION_NEWTON):
         i = jax.lax.stop_gradient(i)
         rho, rho_c = ratio(jnp.maximum(cc - salt * i, CONCENTRATION_SMALL))
@@ -251,8 +249,8 @@ def _reaction(kinetics, grid, areas, ls, covers, eta, c, resistance, salt, slope
     Butler–Volmer and its derivatives are the electrolyte-side cell's, so they are evaluated once
     per cell and only the gate differs between a cell's faces. They are stored
     (:func:`~hostsim.numerics.operators.materialized`) before the faces read them: otherwise XLA
-    recomputes the exponentials in every consumer (measured on the 32x32x80 skeleton: the step's
-    elementwise work took more time than its PCG iterations).
+    recomputes the exponentials in every consumer, and the step's elementwise work outweighed its PCG
+    iterations (docs/solver.md: measurements behind the code).
 
     Without ``slope`` (what is differentiated: the residual's tangent at the root, the step's face
     currents) no second derivative is formed: only Newton needs ``dR_v/deta``."""
@@ -291,7 +289,7 @@ def _reaction(kinetics, grid, areas, ls, covers, eta, c, resistance, salt, slope
             first_e.append((g_e * d - g * d_e) / (d * d))
     flow = sum(a * i for a, i in zip(areas, first))  # [A]-like: sum of a i1 over the cell's faces
     # the cell's mean current density, in units of h² (an area in m² squared underflows float32 in the
-    # quotient's derivative: measured, NaN in every design gradient of a layered-rGO host), and only
+    # quotient's derivative: NaN in the design gradients of a layered-rGO host), and only
     # where the faces hold 1e-6 h² or more (below, the face concentration's shift is not applied)
     h2 = grid.voxel_size**2
     area = sum(areas) / h2
@@ -378,7 +376,7 @@ class PotentialProblem(eqx.Module):
             return f, jnp.zeros((), f.dtype), scale, jnp.ones((), f.dtype), r, dr, at
         g = (jnp.sum(r) * h3 - self.current) / projected
         # floored at the exchange current density: at rest (I = 0) the cells' small local currents alone
-        # set a scale no float reaches (measured: Newton ran to its cap in every step of a rest)
+        # set a scale no float reaches, and Newton ran to its cap in every step of a rest
         current_scale = jnp.maximum(jnp.maximum(jnp.abs(self.current), jnp.sum(jnp.abs(r)) * h3) / projected,
                                     self.kinetics.exchange_current_density)
         return f, g.astype(f.dtype), scale, current_scale, r, dr, at
@@ -423,9 +421,9 @@ def potential_problem(grid: Grid, s, k, l, theta, concentration, electrolyte, ki
     # eps x diag x |u|. With u = ln c ~ 6.9 that is a spurious source in every cell, the same in
     # every uniform cell: in a layered rGO host it drove a spurious ionic current through the free
     # electrolyte and V 0.4 % off float64 (docs/solver.md). A constant shift leaves L_D(u) - rhs
-    # unchanged (Neumann sides, the Dirichlet value shifted alike), and ln(c / c0) is exact at c0
-    # stored before the operator reads it at seven offsets (else XLA recomputes the logarithm in each:
-    # measured, the default case's skeleton ran 0.7-1 s slower with log1p than with log, both fused)
+    # unchanged (Neumann sides, the Dirichlet value shifted alike), and ln(c / c0) is exact at c0.
+    # Stored before the operator reads it at seven offsets, else XLA recomputes the logarithm in each
+    # (docs/performance.md: wall time of `hostsim simulate`)
     ln_c = materialized(_log_ratio(c, c0, electrolyte.c_floor))
     projected = grid.length[0] * grid.length[1]
     c_top = top.face_concentration(grid, c, electrolyte.diffusivity(c) * jnp.maximum(eps, EPS_FLOOR), electrolyte,

@@ -63,9 +63,9 @@ def salt_step(
         reaction=eps / (d_ref * dt),
         source=(eps * c / dt - sink) / d_ref,
     )
-    # no run-time error here: a host callback (equinox.error_if) keeps every program that contains
-    # it out of JAX's persistent compilation cache (measured: each `hostsim simulate` recompiled for
-    # 10-14 s). The caller sees ``stats.converged`` and stops the run on an unconverged step.
+    # no run-time error here: a host callback (equinox.error_if) keeps its program out of JAX's persistent
+    # compilation cache, so every command recompiled (docs/performance.md: wall time of `hostsim simulate`).
+    # The caller sees ``stats.converged`` and stops the run on an unconverged step.
     return linear_solve(op, rhs, solver, initial_guess=c if initial_guess is None else initial_guess, throw=False)
 
 
@@ -110,17 +110,15 @@ def shared_sink(grid: Grid, sink, porosity, threshold: float = 0.5):
     while half or more of it is electrolyte) and gives the rest to its face neighbours in
     proportion to their electrolyte fraction. The total is unchanged. Why: a Li front inside a
     cell that is 95 % Li faces the electrolyte of the cells next to it; the full sink on its 5 %
-    of electrolyte made backward Euler drive c negative there (measured: -0.4 c0 in the default
-    3D skeleton case), because the faces that could resupply it carry only ~eps of a full face's
-    conductance. The kept sink per electrolyte volume, ~3 eps / threshold² x sink, vanishes as
-    eps -> 0.
+    of electrolyte made backward Euler drive c negative there, because the faces that could resupply
+    it carry only ~eps of a full face's conductance (docs/electrochemistry.md: salt at the front).
+    The kept sink per electrolyte volume, ~3 eps / threshold² x sink, vanishes as eps -> 0.
 
     **A pore that closes within the step.** A cell left without electrolyte whose neighbours hold
     none either (a narrow channel of nearly full cells that all fill in one step) cannot keep its
-    sink: on the operators' electrolyte floor (1e-6) backward Euler drove its c to -4.1 c0 and the
-    run stopped as "depleted" (measured: step 390 of the default Cu skeleton with the reaction on
-    the face; a three-cell channel at 92-93 % Li filled at once). The salt that reaction consumed
-    came from the nearest electrolyte, so such a stranded sink is carried there, cell by cell
+    sink: on the operators' electrolyte floor (1e-6) backward Euler drove its c far below zero and
+    the run stopped as "depleted" (docs/electrochemistry.md: where the reaction sits). The salt that
+    reaction consumed came from the nearest electrolyte, so such a stranded sink is carried there, cell by cell
     along the shortest path, up to :data:`STRANDED_REACH` cells. Steps without a closing pore
     skip this (nothing is stranded) and are unchanged.
     """
@@ -135,8 +133,8 @@ def shared_sink(grid: Grid, sink, porosity, threshold: float = 0.5):
     safe_total = jnp.where(wet, total, 1.0)  # not max(total, tiny): its reverse pass overflows in float32 (NaN)
     # a cell p receives from its neighbour q the share eps_p / total_q of q's moved sink: the moved
     # sink per unit of its neighbours' electrolyte is stored before it is shifted, and each cell
-    # multiplies what reaches it by its own eps (shifting moved x share instead recomputed the
-    # neighbour sum inside every shift: measured, 1.7 ms of a ~36 ms plating step on the default skeleton)
+    # multiplies what reaches it by its own eps (shifting moved x share instead made XLA recompute the
+    # neighbour sum inside every shift; docs/solver.md: measurements behind the code)
     per_share = materialized(sink * (1.0 - keep) / safe_total)
     arriving = []
     for axis in range(3):

@@ -35,8 +35,7 @@ from hostsim.numerics.operators import shift
 
 NODE = 0.05  # a cell holding more conductor (host s k + Li) than this joins its neighbours electrically (docs)
 SWEEPS_PER_TRIP = 1  # one dilation per trip: XLA fuses unrolled dilations into one stencil that recomputes
-# the inner ones (measured on the default skeleton, 82k cells: from the collector 85 ms with 4 per trip, 11 ms
-# with 1; the incremental update of a plating step 4.1 ms vs 0.27 ms)
+# the inner ones, ~8x slower with 4 per trip (docs/electrochemistry.md: electronic connectivity)
 
 
 def conducting_nodes(s, k, theta):

@@ -102,9 +102,8 @@ class PCG(eqx.Module):
 
         # The preconditioner is applied at the top of the iteration, to the residual the stopping
         # test has just found too large: k iterations cost k multigrid cycles, not k + 1 (the
-        # textbook loop preconditions the last residual too, for a direction it never takes).
-        # Measured on the default skeleton's plating step: three solves per step, so three
-        # W-cycles of ~9 saved; the same iterates.
+        # textbook loop preconditions the last residual too, for a direction it never takes); the
+        # same iterates (docs/solver.md: k multigrid cycles for k iterations).
         def body(state):
             x, r, p, rz_old, _, k = state
             z = precond(r)
@@ -126,9 +125,9 @@ class PCG(eqx.Module):
         return x, SolveStats(k, rel, converged)
 
 
-# One trace per solver and operator shape: a plating step has five solve sites (Newton's two, the
-# capped step's second Newton, the salt) that all see the same shapes; jitted, they share one trace
-# instead of tracing the multigrid cycle five times (measured: tracing a step took ~2 s per host)
+# One trace per solver and operator shape: the solve sites of a plating step see the same shapes, and
+# jitted they share one trace of the multigrid cycle instead of one each; tracing is paid on every
+# command (docs/solver.md: one trace per solve shape)
 _solve = eqx.filter_jit(PCG._solve)
 
 

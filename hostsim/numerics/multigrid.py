@@ -236,8 +236,8 @@ class Multigrid(AbstractPreconditioner):
     Attributes:
         smoothing_steps: damped-Jacobi sweeps before and after the coarse correction (>= 2;
             one sweep makes the preconditioner nearly indefinite: 111 iterations at 128^3).
-        damping: Jacobi damping factor (0.9: fewest W-cycle PCG iterations on random media,
-            measured 11-15 from 64^3 to 256^3; 1.0 diverges to 37).
+        damping: Jacobi damping factor (0.9: fewest W-cycle PCG iterations on random media; 1.0
+            diverges; docs/solver.md: smoother).
         cycle: 1 = V-cycle, 2 = W-cycle (default; in 3-D it costs ~1.33x a V-cycle and keeps the
             iteration count flat with resolution: V 20->33, W 11->15 from 64^3 to 256^3).
         cycle_levels: the W-cycle's second visit only on the top this many levels, a V-cycle

@@ -85,8 +85,8 @@ def _pcg(solver: PCG, op, rhs, tol, guess=None, built=None):
         x, stats = solver.solve(op, rhs, tol / solver.rtol, built)
         return x, stats.iterations
     # a zero right-hand side has the exact solution 0: drop the guess (else the tolerance, relative
-    # to ||rhs|| = 0, is unreachable and float32 CG runs to its cap into NaN — measured when the
-    # whole surface sat below the nucleation barrier for one Newton iterate, so b = A^-1 0)
+    # to ||rhs|| = 0, is unreachable and float32 CG runs to its cap into NaN; it happens when the
+    # whole surface sits below the nucleation barrier for one Newton iterate, so b = A^-1 0)
     guess = jnp.where(rhs_norm > 0, guess, 0.0)
     b = rhs - op(guess)
     b_norm = jnp.sqrt(jnp.sum(b * b))
@@ -114,9 +114,8 @@ class Condensed(eqx.Module):
     positive definite where the current falls with V once phi has followed (the Schur complement
     ``gv - g.A^-1 b < 0``; by Sherman-Morrison its eigenvalues stay positive exactly then), so PCG
     with ``A``'s own multigrid solves it: a rank-one change of the preconditioned spectrum, about
-    one more iteration. No ``A^-1 b`` is needed, unlike the Schur complement (measured on the
-    16x16x40 skeleton, float32, 100 steps: that ``A^-1 b`` took 8.3 PCG iterations per step, the
-    adjoint itself 6.1)."""
+    one more iteration. No ``A^-1 b`` is needed, unlike the Schur complement, whose tight ``A^-1 b``
+    cost more PCG iterations than the adjoint itself (docs/electrochemistry.md: implicit derivative)."""
 
     operator: DiffusionOperator
     b: jax.Array
@@ -182,10 +181,8 @@ class AdaptiveNewton(AbstractNewton):
             needs and never below the PCG's ``rtol``).
         initial_forcing: the first iteration's forcing term. A step warm-started from the last
             one begins inside Newton's quadratic region, where the first iterate's error is the
-            inner solve's: 0.01 lets one iteration meet the tolerances. Measured on the default
-            skeleton (32x32x80, float32, 25 plating steps): 0.1 took 2.0 Newton iterations and
-            12.0 PCG iterations per step (40 ms), 0.01 took 1.16 and 9.3 (26-28 ms), with the
-            same Li field to float32 round-off.
+            inner solve's: 0.01 lets one iteration meet the tolerances (a third faster than 0.1 on
+            the default skeleton, the same Li field; docs/solver.md: measurements behind the code).
         max_voltage_step: largest change of V per iteration [V] (exponential kinetics overshoot).
     """
 
@@ -234,9 +231,9 @@ class AdaptiveNewton(AbstractNewton):
 
     def _iterate(self, problem, phi, v, solver: PCG, border=None):
         """The Newton loop; also returns its last ``A^-1 b`` (a warm start for the derivative's and
-        for the next step's Newton). ``border``: the starting guess of ``A^-1 b`` (zero if None).
-        Measured on the default skeleton (32x32x80, float32, steps 50-100 at 1 mA/cm²): starting from
-        the last step's ``A^-1 b`` took 6.7 PCG iterations per step against 10.0 from zero."""
+        for the next step's Newton). ``border``: the starting guess of ``A^-1 b`` (zero if None); the
+        last step's saves about a third of the PCG iterations (docs/electrochemistry.md: what one step
+        reuses from the last)."""
         rtol, current_rtol = self.tolerances(phi.dtype)
         galvanostatic = problem.current is not None
 
@@ -255,7 +252,8 @@ class AdaptiveNewton(AbstractNewton):
         # little current) bounds V from above and G > 0 from below. Newton steps that leave the
         # bracket are replaced by bisection. Needed at the nucleation barrier: the gate's ramp
         # makes the linearised current overshoot into the zero-current region below the
-        # barrier and back (measured: 12 iterations without converging on a bare Cu nanowire host)
+        # barrier and back, and Newton did not converge on a bare Cu nanowire host (docs/solver.md:
+        # measurements behind the code)
         inf = jnp.asarray(jnp.inf, phi.dtype)
         lo, hi = bracket_update(-inf, inf, v, g, res, cur)
         slope = jnp.asarray(jnp.nan, phi.dtype)
@@ -266,8 +264,8 @@ class AdaptiveNewton(AbstractNewton):
         def slope_at(phi, v, dr, k):
             # dR_v/deta where an iteration needs it: the first iteration's came with the measure before
             # the loop; later ones are evaluated here, since an iteration's own measure leaves it out
-            # (most warm steps stop after one iteration, and then it is never needed: measured on the
-            # default skeleton, the residual took 2.4 ms with the slope and 1.5 ms without)
+            # (most warm steps stop after one iteration, and then it is never needed; the residual is about
+            # a third cheaper without it: docs/solver.md, what the profile of a forward step showed)
             return jax.lax.cond(k == 0, lambda: dr, lambda: problem.residual(phi, v)[5])
 
         def cond(state):
@@ -288,7 +286,7 @@ class AdaptiveNewton(AbstractNewton):
                 # Schur step still meets the linearised current constraint exactly (dV is computed
                 # with the same x2); what it leaves is the charge-balance residual e dV. So the
                 # solve is skipped while max|e| |dV| is below STALE_BORDER_SHARE of the charge-balance
-                # tolerance (see there for what was measured).
+                # tolerance (see there for why a tenth).
                 stale = jnp.max(jnp.abs(jac.b - jac.operator(x2))) * jnp.abs(_border_step(jac, -g, x1, x2))
                 x2, its2 = jax.lax.cond(
                     stale <= STALE_BORDER_SHARE * rtol * scale, lambda x: (x, zero),
@@ -312,11 +310,10 @@ class AdaptiveNewton(AbstractNewton):
             else:
                 phi = phi + x1
                 its2 = zero
-            # A warm start can put Newton where the kinetics overflow: measured, a pocket sealing within
-            # a step left its salt negative (float32) and phi = -0.98 V there, and from that phi every
-            # iterate of the next step was NaN, while from phi = 0 three iterations converged (the
-            # constrained free-form showcase, design iteration 8). So once, on a non-finite iterate or
-            # residual, start again cold: phi = 0, V and x2 from the start, the bracket open.
+            # A warm start can put Newton where the kinetics overflow (next to a pocket that sealed within a
+            # float32 step every iterate was NaN, while a cold start converged; docs/electrochemistry.md:
+            # potential). So once, on a non-finite iterate or residual, start again cold: phi = 0, V and
+            # x2 from the start, the bracket open.
             restart = (~jnp.isfinite(res_last) | ~jnp.isfinite(v) | ~jnp.all(jnp.isfinite(phi))) & ~restarted
             phi = jnp.where(restart, jnp.zeros_like(phi), phi)
             v = jnp.where(restart, v_start, v)
@@ -337,12 +334,9 @@ class AdaptiveNewton(AbstractNewton):
         return phi, v, NewtonStats(k, linear, res, cur, done, slope), x2, at
 
 
-# Share of the charge-balance tolerance that a stale x2 = A^-1 b may leave (AdaptiveNewton's body).
-# Measured on the default case's skeleton (32x32x80, float32, 400 steps; x2 took 2.8 of the 6.0
-# PCG iterations of a warm step): 0.1 -> 5.28 PCG iterations per step, summary numbers within 4e-4
-# of solving x2 every iteration; 0.5 -> 3.7 per step, but the trajectory moved within the
-# tolerance by enough (final V 1.4 %) to reach the pocket that seals within one step near the end
-# (docs/solver.md, the salt step's float32 round-off): the run stopped as depleted at 0.98 mAh/cm².
+# Share of the charge-balance tolerance that a stale x2 = A^-1 b may leave (AdaptiveNewton's body): 0.1
+# saves PCG iterations with the same summary numbers; 0.5 saved more but moved the float32 run into a
+# pocket that seals within one step (docs/electrochemistry.md: what one step reuses from the last).
 STALE_BORDER_SHARE = 0.1
 
 BISECT_AFTER = 8  # Newton iterations before a bracketed V may be bisected (warm steps take 1-3)
@@ -353,9 +347,8 @@ BRACKET_CURRENT = 1e-2  # ... and the current be off by more than this before G'
 def bracket_update(lo, hi, v, g, residual, current_error):
     """Tighten the bracket ``(lo, hi)`` on V with the current residual ``g`` at ``v`` — only where
     G's sign is about V: phi balances charge to 1 % and the current is off by more than 1 %.
-    (Far from charge balance, G's sign says more about phi: measured, such a bracket stalled a
-    0.5 V ohmic-drop step at a 2 % current error. Near the root, G's sign is round-off and phi's
-    last error: measured, every step of a foil plating in float64 stalled at 1e-6.)"""
+    (Far from charge balance, G's sign says more about phi; near the root it is round-off and phi's
+    last error. A bracket from either stalled Newton: docs/solver.md, measurements behind the code.)"""
     ok = (residual <= BRACKET_RESIDUAL) & (current_error > BRACKET_CURRENT)
     return jnp.where(ok & (g > 0), jnp.maximum(lo, v), lo), jnp.where(ok & (g < 0), jnp.minimum(hi, v), hi)
 

@@ -60,8 +60,8 @@ BoundaryCondition = Dirichlet | Neumann
 def shift(x: jax.Array, offset: int, axis: int, periodic: bool) -> jax.Array:
     """``x[i + offset]`` along ``axis`` (offset +-1): wrapped if periodic, else zero-filled.
 
-    Zero fill (pad + slice) is ~1.5x faster than ``jnp.roll`` in XLA's CPU backend (measured,
-    128^3 float32: 1.8 vs 2.9 ms per operator apply), and in the wrap-around face layout the
+    Zero fill (pad + slice) is ~1.5x faster than ``jnp.roll`` in XLA's CPU backend at 128^3
+    (docs/solver.md: XLA CPU details), and in the wrap-around face layout the
     two agree on non-periodic axes because the wrap face conductance is zero there.
     """
     if periodic:
@@ -81,13 +81,11 @@ def shift_stored(x: jax.Array, offset: int, axis: int, periodic: bool) -> jax.Ar
     cotangent before it shifts it back.
 
     XLA's CPU backend fuses an elementwise expression into every consumer that reads it, and the
-    transpose of a shift reads its cotangent through slices (two on a periodic axis). Measured in
-    the plating step's backward pass (16x16x40 Cu skeleton, float32, 20 steps): eight fusions of
-    ~1,000 operations each recomputed one face's whole cotangent to slice it; with every shift
-    stored the gradient took 0.57 s instead of 1.16 s. Where the shifted expressions are cheap (a
-    diffusion operator's coefficients) storing costs more than it saves (the D_eff gradient at
-    128³: 2.0 s instead of 1.6 s), so :func:`shift` stays plain and the interface code, whose
-    face expressions are long, uses this one."""
+    transpose of a shift reads its cotangent through slices (two on a periodic axis), so the plating
+    step's backward pass recomputed each face's whole cotangent to slice it (storing it halved the
+    gradient's time). Where the shifted expressions are cheap (a diffusion operator's coefficients)
+    storing costs more than it saves, so :func:`shift` stays plain and the interface code, whose
+    face expressions are long, uses this one (docs/solver.md: reverse mode through a plating step)."""
     return shift(x, offset, axis, periodic)
 
 
@@ -177,10 +175,9 @@ def materialized(x: jax.Array) -> jax.Array:
     """``x``, stored as an array before its consumers read it: a differentiable fusion boundary.
 
     Same reason as :func:`isolated` (which it uses): XLA's CPU backend fuses an expression into a
-    consumer that reads it shifted, recomputing it at every offset. Measured in the plating step
-    (32x32x80, float32): the Li change shifted from the six face currents (Butler-Volmer
-    exponentials included) was one fusion of 6.1 ms, a quarter of the step. Its derivative is the
-    identity (linear, so reverse mode transposes it)."""
+    consumer that reads it shifted, recomputing it at every offset (the Li change from the six face
+    currents was a quarter of a plating step; docs/solver.md: measurements behind the code). Its
+    derivative is the identity (linear, so reverse mode transposes it)."""
     return isolated(lambda y: y, x)
 
 
@@ -226,16 +223,11 @@ def isolated(fn, x: jax.Array) -> jax.Array:
     the CPU backend; elsewhere plain ``fn(x)``: see :func:`fusion_barriers`).
 
     XLA's CPU backend fuses a stencil into consumers that read it at several offsets or with
-    strides (another stencil, a 2x2x2 block sum), recomputing it many times: at 128^3 a stencil
-    followed by a block sum took 32 ms instead of 7 ms, a stencil of a stencil 41 ms instead of
-    4 ms. A branch of a ``lax.cond`` whose predicate XLA cannot see is a fusion boundary
-    (``optimization_barrier`` alone is not). It was a one-trip loop whose trip count XLA could
-    not see: that also started from a zero-filled carry and copied the result out of it, two
-    full-size kernels per call. Measured with the cond (default skeleton, 32x32x80, float32):
-    a plating step 15.9 -> 12.3 ms together with the stored face areas (potential.py) and
-    the flux statistics (metrics.py); a 128³ transport solve 0.34 -> 0.29 s, the same answer to
-    the last bit. Not reverse-differentiable: use it only inside solvers, whose derivatives are
-    implicit.
+    strides (another stencil, a 2x2x2 block sum), recomputing it many times (~5-10x slower at
+    128^3). A branch of a ``lax.cond`` whose predicate XLA cannot see is a fusion boundary
+    (``optimization_barrier`` alone is not) and, unlike a one-trip loop, needs no zero-filled carry
+    and no copy out of it (docs/solver.md: XLA CPU details). Not reverse-differentiable: use it
+    only inside solvers, whose derivatives are implicit.
     """
     if not fusion_barriers():
         # the input stored (an optimization barrier is an instruction of its own, so the producer of

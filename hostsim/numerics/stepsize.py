@@ -15,10 +15,8 @@ diffrax writes it: with ``r_n = rtol / max(error_n / scale)``,
 order of the error estimate (2 for a first-order step whose local error is ``O(dt^2)``), the
 factor clipped to ``[factormin, factormax]`` (``factormin`` only after a rejection). Safety
 0.9 and factors 0.2 and 10 are diffrax's defaults; the coefficients are a PI controller
-(``pcoeff`` 0.4, ``icoeff`` 0.3) rather than diffrax's integral one: on the default skeleton's
-plating the integral controller alternated accepted and rejected steps (2,041 rejected of 5,870
-attempts at ``rtol`` 1e-3), the PI one rejected 150 of 1,245 at 1e-2 and 75 of 648 at 3e-2
-(measured; docs/time_integration.md).
+(``pcoeff`` 0.4, ``icoeff`` 0.3) rather than diffrax's integral one, which alternated accepted and
+rejected steps on the default skeleton's plating (docs/time_integration.md: the controller).
 
 As in diffrax, the step sizes carry no derivative: the integrator cuts them off from gradients
 (:func:`hostsim.electrochemistry.integrate.attempt`), so a transient's derivative is the one of

@@ -224,9 +224,8 @@ def write_table(out: Path, rows: list) -> None:
 @dataclasses.dataclass(frozen=True)
 class OneByOne:
     """Members run one after another, each its own call of the (shared) compiled program. The
-    default on a single CPU device: there, 4 default-skeleton members ``vmap``-ped ran at 0.85x
-    the speed of one after another (the 82k-cell step already keeps both cores busy; measured,
-    scripts/bench_batch_plating.py)."""
+    default on a single CPU device: there ``vmap``-ped members ran slower than one after another
+    (the 82k-cell step already keeps both cores busy; docs/batch.md: members together)."""
 
 
 @dataclasses.dataclass(frozen=True)

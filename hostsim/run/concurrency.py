@@ -4,8 +4,8 @@ members of a batch (:class:`hostsim.run.batch.Concurrent`).
 Why threads: every run shares the process's compiled programs, and XLA executes a call with the
 GIL released, so while one run waits on its step another loads a program, builds a host or
 writes a snapshot. One plating step of the default skeleton leaves the 2 CPU cores partly idle
-(its Newton and PCG loops are short): two skeleton members at a time ran 1.30x as fast as one
-after the other, bit for bit the same (measured 2026-11-30).
+(its Newton and PCG loops are short), so two runs at a time finish sooner than one after the other,
+bit for bit the same (docs/batch.md: members in threads).
 
 Stopping: each run gets a :class:`threading.Event` to check between its chunks (the pipeline's
 progress callback). Ctrl-C in the main thread, or an interrupt in any run, sets it; the running

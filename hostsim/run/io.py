@@ -171,8 +171,8 @@ def write_vti(path: str | os.PathLike, fields: dict, voxel_size: float = 1.0, me
         else:
             image.field_data[key] = np.atleast_1d(np.asarray(value, np.float64))
     try:
-        # LZ4, not zlib: 8 ms instead of 42 ms for a 32x32x80 snapshot of 8 fields, files 12 %
-        # larger (measured); a default run writes ~40 of them while it computes. ParaView and
+        # LZ4, not zlib: ~5x faster to write, files 12 % larger (docs/performance.md: measurements
+        # behind the code); a default run writes ~40 snapshots while it computes. ParaView and
         # VTK >= 8 read both
         image.save(path, compression="lz4")
     except Exception as e:

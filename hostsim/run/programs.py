@@ -2,7 +2,7 @@
 
 JAX's persistent compilation cache (``hostsim.cli.enable_compilation_cache``) keeps the
 *compiled* programs, but every process still traces and lowers a plating chunk before it can
-look it up: ~1.2 s per grid shape on 2 cores (the default case has two shapes; measured). :func:`stored_program` keeps the lowered program itself (``jax.export``, StableHLO), keyed
+look it up: ~1.2 s per grid shape on 2 cores (docs/performance.md: wall time). :func:`stored_program` keeps the lowered program itself (``jax.export``, StableHLO), keyed
 by everything that enters it, and a later process calls the deserialized program directly; its
 compilation still comes from the compilation cache.
 
@@ -32,8 +32,8 @@ import numpy as np
 _directory: Path | None = None
 _source_hash: str | None = None
 _programs: "OrderedDict[str, object]" = OrderedDict()  # key -> program, this process's most recent
-KEEP = 4  # programs kept in memory: each holds a compiled executable (tens of MB); a sweep or a test
-# session that made hundreds of them grew to ~6 GB and aborted (measured, before the bound)
+KEEP = 4  # programs kept in memory: each holds a compiled executable (tens of MB), and a process that
+# kept hundreds ran out of memory (docs/performance.md: measurements behind the code)
 
 
 def use_directory(path) -> None:
@@ -157,8 +157,8 @@ def release_programs(*, when_over: float = 0.0) -> bool:
 
     Each live XLA CPU executable holds ~17 memory mappings. A long process that keeps compiling
     new programs (a sweep over many grid shapes, a test session) reaches ``vm.max_map_count``
-    (65,530 by default) and XLA then segfaults in its next compilation (measured: a test session
-    crashed at 61,016 mappings). Released programs come back from the persistent compilation
+    (65,530 by default) and XLA then segfaults in its next compilation (docs/performance.md: test
+    suite). Released programs come back from the persistent compilation
     cache when they are needed again."""
     if when_over > 0:
         count = _memory_mappings()

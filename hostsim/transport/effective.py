@@ -410,7 +410,8 @@ def _finish(grid, common, solver, c, fluxes, flux_field, stats, true_res, second
 def _member_bytes(shape, dtype) -> int:
     """Memory one batch member needs while it is solved [bytes]: ~24 cell fields (k, mask,
     solution, the flux field's 3 components, CG's 5 vectors, the operator's 7 coefficient arrays,
-    and the multigrid hierarchy's ~1/7 more of all of it), measured order of magnitude."""
+    and the multigrid hierarchy's ~1/7 more of all of it): an estimate, of the order of XLA's own
+    memory analysis (docs/performance.md: memory)."""
     return int(24 * math.prod(shape) * np.dtype(dtype).itemsize * 8 / 7)
 
 
@@ -487,8 +488,8 @@ def _solve_batch(grid: Grid, k, active, solver: PCG):
 def _solve_sharded(grid: Grid, k, active, solver: PCG, mesh):
     """The batch split over ``mesh``'s one axis with ``shard_map``: each device solves its own
     members with its own ``while_loop``. (Partitioning the vmapped solve with ``jit`` instead
-    turns the loop's stop test into a cross-device all-reduce every iteration; measured on 4 fake
-    CPU devices, that deadlocked in XLA's rendezvous.)"""
+    turns the loop's stop test into a cross-device all-reduce every iteration, which deadlocked in
+    XLA's rendezvous; docs/batch.md.)"""
     from jax.sharding import PartitionSpec
 
     spec = PartitionSpec(mesh.axis_names[0])
