@@ -42,7 +42,7 @@ from jax.ad_checkpoint import checkpoint_name
 from hostsim.numerics.linsolve import PCG, SolveStats
 
 SOLUTION_NAME = "hostsim.potential_solution"  # jax.ad_checkpoint name of the converged (phi, V)
-from hostsim.numerics.operators import DiffusionOperator
+from hostsim.numerics.operators import DiffusionOperator, fusion_barriers
 
 
 class NewtonStats(eqx.Module):
@@ -266,7 +266,11 @@ class AdaptiveNewton(AbstractNewton):
             # the loop; later ones are evaluated here, since an iteration's own measure leaves it out
             # (most warm steps stop after one iteration, and then it is never needed; the residual is about
             # a third cheaper without it: docs/solver.md, what the profile of a forward step showed)
-            return jax.lax.cond(k == 0, lambda: dr, lambda: problem.residual(phi, v)[5])
+            if fusion_barriers():
+                return jax.lax.cond(k == 0, lambda: dr, lambda: problem.residual(phi, v)[5])
+            # on an accelerator a branch reads its predicate back to the host: evaluating the slope
+            # every iteration (elementwise work) is cheaper than that round trip
+            return jnp.where(k == 0, dr, problem.residual(phi, v)[5])
 
         def cond(state):
             done, k = state[7], state[12]
