@@ -22,6 +22,7 @@ import contextlib
 import dataclasses
 import os
 import re
+import warnings
 
 import equinox as eqx
 import jax
@@ -279,14 +280,19 @@ def compiled_text(fn, args, device) -> str:
     taken as shapes only)."""
     sharding = jax.sharding.SingleDeviceSharding(device)
     abstract = jax.tree.map(lambda a: jax.ShapeDtypeStruct(jnp.shape(a), jnp.result_type(a), sharding=sharding), args)
-    # a program for a device that is not here cannot be stored in (or read back from) the
-    # persistent compilation cache: it has no client to load it
-    cached = jax.config.jax_enable_compilation_cache
-    jax.config.update("jax_enable_compilation_cache", cached and device.platform == "cpu")
-    try:
+    if device.platform == "cpu":
         return jax.jit(fn).lower(*abstract).compile().as_text()
+    # a program for a device that is not here cannot be loaded from the persistent compilation
+    # cache (no client to load it): none is written (a compile never takes "long enough"), and a
+    # stale entry that fails to load is compiled afresh without a warning
+    least = jax.config.jax_persistent_cache_min_compile_time_secs
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 1e9)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Error reading persistent compilation cache entry")
+            return jax.jit(fn).lower(*abstract).compile().as_text()
     finally:
-        jax.config.update("jax_enable_compilation_cache", cached)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", least)
 
 
 def apply_bytes(op, device) -> int:
