@@ -20,13 +20,20 @@ import os as _os
 
 def _cpu_only_without_nvidia_device():
     """JAX's CUDA plugin (installed by the test extra, for compiling to a GPU target) prints a
-    traceback each time JAX starts on a machine with no NVIDIA device. There, JAX_PLATFORMS=cpu
+    traceback each time JAX starts on a machine with no NVIDIA device and no CUDA driver. There, JAX_PLATFORMS=cpu
     (set only if unset, and before JAX starts) keeps it quiet; the plugin still registers for
     compiling, and the CPU is the only device such a machine has anyway."""
     import importlib.util
 
-    if "JAX_PLATFORMS" in _os.environ or any(_os.path.exists(p) for p in ("/dev/nvidiactl", "/dev/nvidia0")):
+    if "JAX_PLATFORMS" in _os.environ or any(_os.path.exists(p) for p in ("/dev/nvidiactl", "/dev/nvidia0", "/dev/dxg")):
         return
+    try:  # a driver that loads means a GPU may appear (device files made on first use)
+        import ctypes
+
+        ctypes.CDLL("libcuda.so.1")
+        return
+    except OSError:
+        pass
     try:
         plugin = importlib.util.find_spec("jax_plugins.xla_cuda12")
     except (ImportError, ValueError):

@@ -35,12 +35,13 @@ def main(argv=None) -> int:
     if args.size < 8:
         print(f"program_audit: --size: expected an edge of at least 8 voxels; got {args.size}", file=sys.stderr)
         return 2
+    from hostsim.errors import InputError
     from hostsim.run import audit
 
     t0 = time.perf_counter()
     try:
         result = audit.audit(args.target, args.variant, args.size, tuple(args.programs))
-    except audit.AuditUnavailable as err:
+    except (audit.AuditUnavailable, InputError) as err:
         print(f"program_audit: {err}", file=sys.stderr)
         return 2
     seconds = time.perf_counter() - t0

@@ -22,8 +22,10 @@ def _foil(n=4, nz=24, voxel=0.5e-6):
 
 
 def test_simulate_a_host_and_read_the_run_back(tmp_path):
-    protocol = hs.Protocol((hs.Segment.plate(1.0, 0.02),))
-    run = hs.simulate(_foil(), protocol, out=tmp_path / "run", name="foil")
+    case = tmp_path / "plate.toml"
+    case.write_text('[[protocol.segment]]\nkind = "plate"\ncurrent_mA_cm2 = 1.0\ncapacity_mAh_cm2 = 0.02\n')
+    run = hs.simulate(_foil(), case, out=tmp_path / "run", name="foil")
+    assert (tmp_path / "run" / "case.toml").read_text() == case.read_text()  # stored, as the command does
     assert run.summary["plated_mAh_cm2"] == pytest.approx(0.02, rel=1e-6)  # every coulomb asked
     assert run.summary["message"] == "completed"
     t = run.series["time_s"]
@@ -50,3 +52,13 @@ def test_a_host_that_is_not_one_is_refused_in_one_line():
         hs.simulate(object())
     with pytest.raises(hs.InputError, match="simulate: case: expected a Case"):
         hs.simulate(_foil(), case=42)
+
+
+def test_a_resume_needs_its_folder_and_the_precisions_must_agree():
+    import dataclasses
+
+    with pytest.raises(hs.InputError, match="resume=True needs out="):
+        hs.simulate(_foil(), resume=True)
+    case = dataclasses.replace(as_case(None), numerics={"precision": "float64"})
+    with pytest.raises(hs.InputError, match="precision = 'float64', but the host's fields are float32"):
+        hs.simulate(_foil(), case)

@@ -42,8 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def enable_compilation_cache() -> str | None:
     """Turn on JAX's persistent compilation cache for this process, so a second command with the
-    same shapes loads its compiled programs instead of compiling them again (measured: see the
-    README's performance section). ``JAX_COMPILATION_CACHE_DIR`` wins when set (JAX reads it
+    same shapes loads its compiled programs instead of compiling them again (docs/performance.md:
+    wall time of ``hostsim simulate``). ``JAX_COMPILATION_CACHE_DIR`` wins when set (JAX reads it
     itself); otherwise the cache lives in ``$XDG_CACHE_HOME/hostsim/jax`` (``~/.cache/...``).
     ``HOSTSIM_COMPILATION_CACHE=0`` turns it off. Returns the directory in use (None: off)."""
     import os

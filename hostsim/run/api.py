@@ -1,7 +1,7 @@
 """The Python front door: simulate a host under a case and read the run back.
 
 ``simulate(host, case)`` runs the same path as ``hostsim simulate`` (the run pipeline's
-:func:`~hostsim.run.pipeline.run_host`: checkpoints, snapshots, the summary and time series on
+:func:`~hostsim.run.pipeline.run_hosts`: checkpoints, snapshots, the summary and time series on
 disk) and returns the run read back from its folder, the object :func:`load_run` returns for
 any run folder."""
 
@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 import tempfile
 from pathlib import Path
+
+import numpy as np
 
 from hostsim.errors import InputError
 from hostsim.run.case import Case, load_case, parse_case
@@ -55,12 +57,23 @@ def simulate(host, case=None, *, out=None, name: str = "host", resume: bool = Fa
 
     ``host``: a :class:`Host` or a family (``geometries.make_family(...)``). ``case``: see
     :func:`as_case`. ``out``: the run folder (default: a new temporary folder, kept); with
-    ``resume`` an interrupted run in ``out`` continues from its checkpoint.
+    ``resume`` an interrupted run in ``out`` continues from its checkpoint. A case given as a file
+    is stored in ``out`` as ``case.toml``, as the command stores it; a case given as an object
+    is not, so such a run resumes through this function, not the command.
     ``progress(name, done_s, total_s, segment, elapsed_s)``: called between chunks (protocol time
     done and in all, wall time [s]); raising in it stops the run there, checkpoint kept."""
     from hostsim.run.pipeline import prepare_output, run_hosts
 
+    case_file = Path(case) if isinstance(case, (str, Path)) else None
     fields, case = _fields(host), as_case(case)
-    folder = Path(tempfile.mkdtemp(prefix="hostsim_")) if out is None else prepare_output(Path(out), resume=resume)
+    precision = case.numerics.get("precision")
+    if precision is not None and np.dtype(precision) != np.dtype(fields.grid.dtype):
+        raise InputError(f"{case.source}: [numerics] precision = {precision!r}, but the host's fields are "
+                         f"{np.dtype(fields.grid.dtype).name}: build the host in that precision")
+    if resume and out is None:
+        raise InputError("simulate: resume=True needs out=, the folder of the run to continue")
+    folder = Path(tempfile.mkdtemp(prefix="hostsim_")) if out is None else Path(out)
+    # a case file is stored with the run, as the command stores it (a resume or a report reads it)
+    folder = prepare_output(folder, None if resume else case_file, resume=resume)
     run_hosts(folder, [(name, fields)], case, resume=resume, progress=progress)
     return load_run(folder)[name]

@@ -147,7 +147,9 @@ def parse_hlo(text: str):
 
 @dataclasses.dataclass
 class Work:
-    """What a computation (with everything it calls) does once."""
+    """What a computation (with everything it calls) does once: kernels and bytes times the trip
+    counts of the counted loops inside; loops, conditionals and copies as instructions (each
+    counted once, however often it runs)."""
 
     kernels: int = 0
     bytes: int = 0
@@ -174,7 +176,8 @@ def _called(instruction: Instruction, key: str):
 
 
 class Program:
-    """A parsed optimised HLO module: work per computation, and its loops."""
+    """A parsed optimised HLO module: work per computation, and its loops (each ``while``
+    instruction once, as written: a computation called from several places lists its loops once)."""
 
     def __init__(self, text: str, grid_elements: int):
         self.computations, self.entry = parse_hlo(text)
@@ -270,7 +273,7 @@ def target_device(target: str):
             hint = "start Python with JAX_PLATFORMS=cpu on a machine without CUDA"
         except ImportError:
             hint = "install JAX's CUDA plugin: pip install 'jax[cuda12-local]'"
-        raise AuditUnavailable(f"cannot compile for an H100 here: {type(err).__name__}: {str(err).splitlines()[0]} "
+        raise AuditUnavailable(f"cannot compile for an H100 here: {type(err).__name__}: {(str(err).splitlines() or [''])[0]} "
                                f"({hint})") from err
     return topology.devices[0]
 

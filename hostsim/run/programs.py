@@ -29,6 +29,8 @@ import jax.numpy as jnp
 import jaxlib
 import numpy as np
 
+from hostsim.numerics.operators import fusion_barriers
+
 _directory: Path | None = None
 _source_hash: str | None = None
 _programs: "OrderedDict[str, object]" = OrderedDict()  # key -> program, this process's most recent
@@ -78,8 +80,9 @@ def stored_program(name: str, fn, statics, *args):
         return fn
     h = hashlib.sha256()
     h.update(_hostsim_source().encode())
+    # the program shape (operators.fusion_barriers: the CPU or accelerator variant) is part of the key
     h.update(f"{jax.__version__}|{jaxlib.__version__}|{eqx.__version__}|{jax.default_backend()}|"
-             f"{jax.config.jax_enable_x64}|{name}".encode())
+             f"{jax.config.jax_enable_x64}|{fusion_barriers()}|{name}".encode())
     _digest(h, statics)
     _digest(h, jax.tree.map(lambda a: jax.ShapeDtypeStruct(np.shape(a), jnp.result_type(a)), args))
     key = f"{name}-{h.hexdigest()[:32]}"
