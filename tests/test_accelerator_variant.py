@@ -50,7 +50,7 @@ def test_accelerator_variant_hides_no_trip_count():
     device = audit.target_device("cpu")
     loops = {}
     for name in ("cpu", "accelerator"):
-        with audit.program_variant(name):
+        with audit.traced_as(name):
             loops[name] = audit.transport_program(16, device)["dynamic_loops"]
     assert loops["accelerator"] == 1 and loops["cpu"] > 1
 

@@ -94,7 +94,7 @@ def test_the_accelerator_transport_solve_has_a_gpu_shape(h100, n):
     """Compiled for an H100: one data-dependent loop (PCG's), nothing dynamic or conditional in
     the multigrid cycle, no full-grid copy in a loop, <= 25 operator applications of traffic per
     PCG iteration."""
-    with audit.program_variant("accelerator"):
+    with audit.traced_as("accelerator"):
         numbers = audit.transport_program(n, h100)
     assert numbers["linear_solve_loops"] == 1 and numbers["dynamic_loops"] == 1, numbers
     assert numbers["dynamic_loops_in_cycle"] == 0 and numbers["conds_in_loops"] == 0, numbers
@@ -105,7 +105,7 @@ def test_the_accelerator_transport_solve_has_a_gpu_shape(h100, n):
 def test_the_cpu_variant_fails_the_gpu_shape(h100):
     """The same audit of the CPU variant (hidden trip counts, on purpose) finds its dynamic loops
     in the cycle: the check can fail."""
-    with audit.program_variant("cpu"):
+    with audit.traced_as("cpu"):
         numbers = audit.transport_program(32, h100)
     assert numbers["dynamic_loops_in_cycle"] >= 5 and numbers["dynamic_loops"] > numbers["linear_solve_loops"]
 
@@ -115,7 +115,7 @@ def test_the_accelerator_plating_step_solves_have_a_gpu_shape(h100):
     H100: no dynamic loop, conditional or full-grid copy inside a solve, <= 25 operator
     applications per PCG iteration, its dynamic loops are the solves, Newton's and the
     connectivity search's, and one branch is left in a loop (docs/solver.md)."""
-    with audit.program_variant("accelerator"):
+    with audit.traced_as("accelerator"):
         numbers = audit.plating_step_program(128, h100)
     assert numbers["linear_solve_loops"] >= 3, numbers
     assert numbers["dynamic_loops_in_cycle"] == 0 and numbers["conds_in_solves"] == 0, numbers
@@ -159,7 +159,7 @@ def test_batched_members_report_their_own_iterations_and_stop_when_converged(var
         solver = hs.PCG(rtol=1e-10, max_steps=max_steps)
         return jax.jit(jax.vmap(lambda k: hs.transport_solve(grid, k, None, solver, throw=False)[::2]))(k)
 
-    with audit.program_variant(variant):
+    with audit.traced_as(variant):
         (c, stats) = batch(500)
         singles = [jax.jit(lambda k: hs.transport_solve(grid, k, None, hs.PCG(rtol=1e-10), throw=False)[2])(k[i])
                    for i in range(2)]

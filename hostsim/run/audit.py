@@ -231,7 +231,7 @@ class Program:
 SOLVE_LOOP = re.compile(r'op_name="[^"]*jit\(_solve\)/while"')  # hostsim.numerics.linsolve's loop
 
 
-def program_variant(variant: str):
+def traced_as(variant: str):
     """A context that traces programs in ``variant`` (``cpu`` or ``accelerator``)."""
     if variant not in ("cpu", "accelerator"):
         raise ValueError(f"variant: expected cpu or accelerator; got {variant!r}")
@@ -398,5 +398,5 @@ def audit(target: str, variant: str, n: int, programs=("transport", "plating_ste
     """Compile ``programs`` in ``variant`` for ``target`` at ``n``³: one summary per program."""
     device = target_device(target)
     builders = {"transport": transport_program, "plating_step": plating_step_program}
-    with program_variant(variant):
+    with traced_as(variant):
         return {name: builders[name](n, device) for name in programs}
