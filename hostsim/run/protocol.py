@@ -251,6 +251,11 @@ def _run_segment(program, carry, host, drive, index, seg, protocol, series, *, p
     attempts = 0
     out = program(carry, host, drive)
     while True:
+        if jax.default_backend() == "cpu":
+            # one chunk in flight at a time: with two, XLA's CPU runtime deadlocked now and then (a
+            # vmapped batch waited for good on its rows, every thread idle); the host-side work of a
+            # chunk still overlaps the next chunk
+            jax.block_until_ready(out)
         following = program(out[0], host, drive)
         carry, rows, count = out
         _append_rows(series, rows, index, protocol.cycle_of(index), together)
