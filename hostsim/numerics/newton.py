@@ -166,6 +166,18 @@ class AbstractNewton(eqx.Module):
         differentiable as the root is."""
 
 
+def _slope_at(problem, phi, v, dr, k):
+    """dR_v/deta where Newton's iteration ``k`` needs it: the first iteration's (``dr``) came with
+    the measure before the loop; later ones are evaluated here, since an iteration's own measure
+    leaves it out (most warm steps stop after one iteration, and then it is never needed; the
+    residual is about a third cheaper without it: docs/solver.md, the profile of a forward step)."""
+    if fusion_barriers():
+        return jax.lax.cond(k == 0, lambda: dr, lambda: problem.residual(phi, v)[5])
+    # on an accelerator a branch reads its predicate back to the host: evaluating the slope every
+    # iteration (elementwise work) is cheaper than that round trip
+    return jnp.where(k == 0, dr, problem.residual(phi, v)[5])
+
+
 class AdaptiveNewton(AbstractNewton):
     """Inexact Newton with a stopping test and an implicit derivative.
 
@@ -261,24 +273,13 @@ class AdaptiveNewton(AbstractNewton):
         state = (phi, v, f, g, dr, res, cur, done, norm, scale, x2, forcing, zero, zero, lo, hi, slope, at,
                  jnp.asarray(False))
 
-        def slope_at(phi, v, dr, k):
-            # dR_v/deta where an iteration needs it: the first iteration's came with the measure before
-            # the loop; later ones are evaluated here, since an iteration's own measure leaves it out
-            # (most warm steps stop after one iteration, and then it is never needed; the residual is about
-            # a third cheaper without it: docs/solver.md, what the profile of a forward step showed)
-            if fusion_barriers():
-                return jax.lax.cond(k == 0, lambda: dr, lambda: problem.residual(phi, v)[5])
-            # on an accelerator a branch reads its predicate back to the host: evaluating the slope
-            # every iteration (elementwise work) is cheaper than that round trip
-            return jnp.where(k == 0, dr, problem.residual(phi, v)[5])
-
         def cond(state):
             done, k = state[7], state[12]
             return (~done) & (k < self.max_steps)
 
         def body(state):
             phi, v, f, g, dr, res_last, cur_last, _, norm, scale, x2, forcing, k, linear, lo, hi, slope, _, restarted = state
-            jac = problem.jacobian(slope_at(phi, v, dr, k))
+            jac = problem.jacobian(_slope_at(problem, phi, v, dr, k))
             # never solve tighter than the outer tolerance needs (half of it) or the PCG can reach
             floor = 0.5 * rtol * scale / jnp.maximum(norm, jnp.finfo(phi.dtype).tiny)
             tol = jnp.clip(forcing, jnp.maximum(floor, solver.rtol), self.forcing_max)
