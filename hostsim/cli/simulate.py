@@ -58,7 +58,8 @@ def result_line(name: str, s: dict) -> str:
 def _setup(args):
     """The case, the output directory (new, or the one resumed) and the snapshot count, every
     argument checked before the output directory is made."""
-    from hostsim.run.case import load_case, parse_case
+    from hostsim.run.api import default_case
+    from hostsim.run.case import load_case
     from hostsim.run.pipeline import prepare_output
 
     out = None
@@ -68,7 +69,7 @@ def _setup(args):
         out = prepare_output(args.resume, resume=True)
         stored = out / "case.toml"
         args.case = str(stored) if stored.exists() else None
-    case = load_case(args.case) if args.case else parse_case({}, "built-in default")
+    case = load_case(args.case) if args.case else default_case()
     max_frames = args.max_frames if args.max_frames is not None else case.output.get("max_frames", 40)
     if args.parallel_hosts < 1:
         raise InputError(f"--parallel-hosts: expected an integer >= 1; got {args.parallel_hosts}")

@@ -15,7 +15,7 @@ import numpy as np
 
 from hostsim.errors import InputError
 from hostsim.run.case import Case, load_case, parse_case
-from hostsim.run.host import Host
+from hostsim.run.host import host_fields
 from hostsim.run.protocol import Protocol
 from hostsim.run.results import RunResult, load_run
 
@@ -39,17 +39,6 @@ def as_case(case) -> Case:
     raise InputError(f"simulate: case: expected a Case, a case file's path, a Protocol or None; got {type(case).__name__}")
 
 
-def _fields(host) -> Host:
-    """The fields of ``host``: a :class:`Host`, or a builder with a ``fields()`` method (a family)."""
-    if isinstance(host, Host):
-        return host
-    build = getattr(host, "fields", None)
-    fields = build() if callable(build) else build
-    if not isinstance(fields, Host):
-        raise InputError(f"simulate: host: expected a hostsim.Host or a family with fields(); got {type(host).__name__}")
-    return fields
-
-
 def simulate(host, case=None, *, out=None, name: str = "host", resume: bool = False, progress=None) -> RunResult:
     """Run ``case``'s protocol on ``host`` and return the run (summary, time series, snapshots,
     final fields: :class:`~hostsim.run.results.RunResult`), through the path ``hostsim simulate``
@@ -65,7 +54,7 @@ def simulate(host, case=None, *, out=None, name: str = "host", resume: bool = Fa
     from hostsim.run.pipeline import prepare_output, run_hosts
 
     case_file = Path(case) if isinstance(case, (str, Path)) else None
-    fields, case = _fields(host), as_case(case)
+    fields, case = host_fields(host), as_case(case)
     precision = case.numerics.get("precision")
     if precision is not None and np.dtype(precision) != np.dtype(fields.grid.dtype):
         raise InputError(f"{case.source}: [numerics] precision = {precision!r}, but the host's fields are "

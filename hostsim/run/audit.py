@@ -328,10 +328,6 @@ def summary(program: Program, apply: int) -> dict:
     }
 
 
-def _abstract(tree):
-    return jax.tree.map(lambda a: jax.ShapeDtypeStruct(jnp.shape(a), jnp.result_type(a)), tree)
-
-
 def transport_program(n: int, device, precision: str = "float32") -> dict:
     """The audit of a through-plane transport solve on an ``n``³ volume (multigrid-PCG to 1e-6)."""
     from hostsim.numerics.grid import Grid
@@ -386,7 +382,7 @@ def plating_step_program(n: int, device, precision: str = "float32") -> dict:
         new, _ = advance(plating, state, current, 1.0)
         return solve_state(plating, new, current)[0]
 
-    text = compiled_text(step, (_abstract(arrays), state), device)
+    text = compiled_text(step, (arrays, state), device)
     from hostsim.numerics.operators import DiffusionOperator
 
     ones = jax.ShapeDtypeStruct(grid.shape, grid.dtype)

@@ -7,6 +7,7 @@ import equinox as eqx
 import jax
 import numpy as np
 
+from hostsim.errors import InputError
 from hostsim.numerics.grid import Grid
 
 
@@ -43,3 +44,15 @@ class Host(eqx.Module):
     def as_numpy(self) -> dict[str, np.ndarray]:
         """The four fields as numpy arrays (for writing)."""
         return {name: np.asarray(getattr(self, name)) for name in ("s", "k", "l", "theta")}
+
+
+def host_fields(host) -> Host:
+    """The fields of ``host``: a :class:`Host` itself, or what a builder gives (a family's
+    ``fields()`` method, a built host's ``fields`` attribute)."""
+    if isinstance(host, Host):
+        return host
+    build = getattr(host, "fields", None)
+    fields = build() if callable(build) else build
+    if not isinstance(fields, Host):
+        raise InputError(f"simulate: host: expected a hostsim.Host or a family with fields(); got {type(host).__name__}")
+    return fields

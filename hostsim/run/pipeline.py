@@ -28,6 +28,7 @@ from typing import Callable
 
 import numpy as np
 
+from hostsim.run.host import host_fields
 from hostsim.run.case import Case
 from hostsim.run.protocol import DEFAULT_TIME_TOLERANCE
 from hostsim.run.concurrency import Interrupted, run_in_threads, stop_check  # Interrupted: re-exported
@@ -252,7 +253,7 @@ def run_hosts(out: Path, hosts, case: Case, *, resume: bool = False, max_frames:
 
     def one(item, stop=None):
         name, host = item
-        fields = host.fields() if hasattr(host, "fields") else host
+        fields = host_fields(host)
         started = time.perf_counter()
         stopping = stop_check(stop)
 
