@@ -14,6 +14,7 @@ from hostsim import Kinetics, get_electrolyte  # noqa: E402
 from hostsim.electrochemistry.plating import initial_state  # noqa: E402
 from hostsim.numerics.sharding import z_mesh  # noqa: E402
 from hostsim.run.protocol import Protocol, Segment, run_protocol  # noqa: E402
+from hostsim.run.batching import OneHost  # noqa: E402
 from hostsim.transport.effective import effective_transport  # noqa: E402
 from hostsim.transport.media import random_two_phase  # noqa: E402
 
@@ -41,7 +42,7 @@ proto = Protocol((Segment.plate(2.0, 0.05),))
 results = []
 for m in (None, mesh):
     st, series, _ = run_protocol(g, f.s, f.k, f.l, initial_state(g, f.theta, electrolyte), electrolyte, Kinetics(), proto,
-                              mesh=m)
+                              batching=OneHost(m))
     results.append((st, series))
 (a, sa), (b, sb) = results
 out["plating_sharded_output"] = str(b.theta.sharding.spec)

@@ -12,6 +12,7 @@ from segments import accepted, completed, fixed_steps, li_coulombs, replay, run_
 
 from hostsim import FARADAY, LI_MOLAR_VOLUME, Grid, Kinetics, get_electrolyte
 from hostsim.electrochemistry.plating import initial_state
+from hostsim.run.observer import OnCheckpoint
 
 ORACLE = get_electrolyte("spec_oracle")
 MAH_CM2 = 36000.0  # C/m² per mAh/cm²
@@ -339,7 +340,7 @@ def test_interrupted_protocol_resumes_to_the_same_result():
     start = initial_state(g, jnp.zeros(g.shape), ORACLE)
     checkpoints = []
     full_state, full, full_logs = run_protocol(g, s, k, l, start, ORACLE, Kinetics(), proto, time_tolerance=0.01,
-                                               on_chunk=checkpoints.append)
+                                               observer=OnCheckpoint(checkpoints.append))
     assert len(checkpoints) >= 3
     second_cycle = next(cp for cp in checkpoints if cp["segment"] == 3)
     for cp in (checkpoints[1], second_cycle, checkpoints[-2]):
@@ -374,7 +375,7 @@ def test_cli_resume_after_an_interruption(tmp_path, capsys):
     f = geo.make_family("foil", width_um=1.0, height_um=4.0, voxel_size_um=0.5, precision="float64").fields()
     checkpoints = []
     run_protocol(f.grid, f.s, f.k, f.l, initial_state(f.grid, f.theta, c.electrolyte), c.electrolyte, c.kinetics,
-                 c.protocol, on_chunk=checkpoints.append)
+                 c.protocol, observer=OnCheckpoint(checkpoints.append))
     part = tmp_path / "part"
     part.mkdir()
     shutil.copyfile(case, part / "case.toml")

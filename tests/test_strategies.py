@@ -18,6 +18,9 @@ from hostsim.numerics.linsolve import PCG, linear_solve
 from hostsim.numerics.multigrid import AbstractPreconditioner, Identity, Jacobi, Multigrid
 from hostsim.numerics.newton import AbstractNewton, AdaptiveNewton, FixedNewton, NewtonSolver
 from hostsim.numerics.operators import Dirichlet, Neumann, assemble
+from hostsim.run.batching import AbstractBatching, MembersSharded, MembersTogether, OneHost
+from hostsim.run.observer import RunObserver
+from hostsim.run.protocol import Protocol, Segment, run_protocol
 from inverse.freeform import FreeForm
 from inverse.loop import design_constraints
 from inverse.parameterisations import AbstractParameterisation, FamilyParameters, LayerProfile, bounded
@@ -32,7 +35,8 @@ def _family():
                           fibre_diameter_um=0.5, precision="float64")
 
 
-@pytest.mark.parametrize("base", [AbstractNewton, AbstractPreconditioner, AbstractCellTop, AbstractParameterisation])
+@pytest.mark.parametrize("base", [AbstractNewton, AbstractPreconditioner, AbstractCellTop, AbstractParameterisation,
+                                  AbstractBatching])
 def test_an_abstract_strategy_cannot_be_instantiated(base):
     with pytest.raises(TypeError):
         base()
@@ -43,6 +47,7 @@ def test_every_concrete_strategy_is_an_instance_of_its_base():
     assert all(isinstance(n, AbstractNewton) for n in (AdaptiveNewton(), FixedNewton()))
     assert all(isinstance(p, AbstractPreconditioner) for p in (Multigrid(), Jacobi(), Identity()))
     assert all(isinstance(t, AbstractCellTop) for t in (Reservoir(), LithiumCounterElectrode()))
+    assert all(isinstance(b, AbstractBatching) for b in (OneHost(), MembersTogether(), MembersSharded(None)))
     family = _family()
     params = (LayerProfile(family.fields(), layers=8), FamilyParameters(family, ("porosity",)),
               FreeForm(family.fields(), porosity=0.6, feature_size=0.5e-6))
@@ -153,3 +158,45 @@ def test_a_custom_parameterisation_is_measured_by_the_loop():
     param = UniformConductor(_family().fields())
     out = design_constraints(param, param.initial())
     assert list(out) == ["solid_fraction", "mean_k"] and out["mean_k"] == pytest.approx(0.5)
+
+
+class _Recorder(RunObserver):
+    """Keeps what the run reports."""
+
+    def __init__(self):
+        self.done, self.checkpoints = [], []
+
+    @property
+    def wants_checkpoints(self):
+        return True
+
+    def progress(self, done_s, total_s, segment):
+        self.done.append((done_s, total_s, segment.kind))
+
+    def checkpoint(self, checkpoint):
+        self.checkpoints.append(checkpoint)
+
+
+def test_one_observer_hears_every_chunk_and_members_together_give_the_one_host_run():
+    """A foil plated 0.1 mAh/cm² then stripped 0.05 (float64): the run's one observer hears
+    progress after every chunk, rising to the protocol's 540 s, with a checkpoint each time; two
+    copies of the foil as members together (``MembersTogether``) give the one-host series to 1e-9."""
+    g = Grid.create((2, 2, 8), voxel_size=0.5e-6, lateral="periodic", precision="float64")
+    s = jnp.zeros(g.shape).at[:, :, 0].set(1.0)
+    k, l = jnp.ones(g.shape), jnp.zeros(g.shape)
+    proto = Protocol((Segment.plate(1.0, 0.1), Segment.strip(1.0, 0.05)))
+    state0 = initial_state(g, jnp.zeros(g.shape), ORACLE)
+    seen = _Recorder()
+    _, one, logs = run_protocol(g, s, k, l, state0, ORACLE, Kinetics(), proto, observer=seen)
+    times = [d for d, _, _ in seen.done]
+    assert times == sorted(times) and times[-1] == pytest.approx(540.0, rel=1e-9)
+    assert all(t == pytest.approx(540.0) for _, t, _ in seen.done) and seen.done[-1][2] == "strip"
+    assert len(seen.checkpoints) == len(seen.done) and seen.checkpoints[-1]["segment"] == 1
+    assert [log["outcome"] for log in logs] == ["completed", "completed"]
+
+    two = lambda a: jnp.stack([a, a])  # noqa: E731
+    _, series, member_logs = run_protocol(g, two(s), two(k), two(l), jax.tree.map(two, state0), ORACLE, Kinetics(), proto,
+                                          batching=MembersTogether())
+    assert len(series) == 2 and member_logs[0] == member_logs[1]
+    for name in ("voltage", "time", "li_metal_charge"):
+        np.testing.assert_allclose(series[1][name], one[name], rtol=1e-9, atol=1e-15)

@@ -28,8 +28,10 @@ from typing import Callable
 
 import numpy as np
 
-from hostsim.run.host import host_fields
+from hostsim.run.batching import OneHost, members_batching
 from hostsim.run.case import Case
+from hostsim.run.host import host_fields
+from hostsim.run.observer import Observers, OnCheckpoint
 from hostsim.run.protocol import DEFAULT_TIME_TOLERANCE
 from hostsim.run.concurrency import Interrupted, run_in_threads, stop_check  # Interrupted: re-exported
 from hostsim.run.io import write_json
@@ -148,6 +150,17 @@ def simulation_options(case: Case) -> dict:
     return kw
 
 
+class CheckpointFile(OnCheckpoint):
+    """A run observer that writes each checkpoint to ``path`` (:func:`save_checkpoint`, atomic)."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        super().__init__(self._save)
+
+    def _save(self, checkpoint: dict) -> None:
+        save_checkpoint(self.path, checkpoint)  # looked up at call time (a test may wrap it)
+
+
 def run_host(out: Path, name: str, fields, case: Case, *, resume: bool = False, max_frames: int = 40,
              progress: Callable | None = None):
     """Run ``case``'s protocol on one host into ``out``; returns the
@@ -155,38 +168,10 @@ def run_host(out: Path, name: str, fields, case: Case, *, resume: bool = False, 
     checkpoint when there is one. ``progress(done, total, segment)`` is called between chunks
     (``done`` and ``total``: protocol time [s]).
     Raises :class:`Interrupted` on Ctrl-C (the checkpoint is kept)."""
-    from hostsim.run.simulation import simulate, write_outputs
-    from hostsim.run.snapshots import SnapshotWriter
-
-    checkpoint = out / f"{name}_checkpoint.npz"
-    start = load_checkpoint(checkpoint) if resume and checkpoint.exists() else None
-    host = {"s": fields.s, "k": fields.k, "l": fields.l}
-    try:
-        writer = SnapshotWriter(out, name, fields.grid, host, collector_layers=fields.collector_layers,
-                                host_top=fields.host_top, max_frames=max_frames, resume=start is not None)
-        result = simulate(name, fields.grid, fields.s, fields.k, fields.l, fields.theta, case.electrolyte,
-                          case.kinetics, case.protocol, collector_layers=fields.collector_layers,
-                          host_top=fields.host_top, progress=progress, snapshots=writer,
-                          on_chunk=lambda cp: save_checkpoint(checkpoint, cp), resume=start,
-                          **simulation_options(case))
-    except KeyboardInterrupt:
-        raise Interrupted(f"interrupted: the last checkpoint is in {checkpoint}; continue with "
-                          f"'hostsim simulate --resume {out}'") from None
-    except Exception as e:  # a solver that fails under jit arrives as a runtime error
-        text = str(e)
-        if "converge" not in text.lower():
-            raise
-        first = next((line.strip() for line in text.splitlines() if "converge" in line.lower()), text[:200])
-        raise InputError(f"{name}: the linear solver failed ({first}); the last checkpoint is in {checkpoint}. "
-                         f"Try [numerics] precision = \"float64\" or a larger grid") from None
-    try:
-        write_outputs(out, result, fields.grid, host, collector_layers=fields.collector_layers,
-                      host_top=fields.host_top)
-    except KeyboardInterrupt:
-        raise Interrupted(f"interrupted while writing {name}'s results; 'hostsim simulate --resume {out}' writes "
-                          f"them again from {checkpoint}") from None
-    checkpoint.unlink(missing_ok=True)
-    return result
+    options = simulation_options(case)
+    batching = OneHost(options.pop("mesh", None))
+    return _run_into([Path(out)], name, [fields], case, batching, options, resume=resume, max_frames=max_frames,
+                     progress=progress)[0]
 
 
 def run_members(outs: list, name: str, fields_list: list, case: Case, *, resume: bool = False, max_frames: int = 40,
@@ -197,35 +182,66 @@ def run_members(outs: list, name: str, fields_list: list, case: Case, *, resume:
     when every member has a checkpoint in the same segment they continue together; when only some
     have one (a kill between two members' checkpoint files), each continues alone. ``mesh``
     splits the members over its devices. Returns the members' results."""
-    from hostsim.run.simulation import simulate_members, write_outputs
+    checkpoints = [Path(out) / f"{name}_checkpoint.npz" for out in outs]
+    starts = [cp.exists() for cp in checkpoints] if resume else [False] * len(outs)
+    if any(starts) and not all(starts):
+        return [run_host(Path(out), name, f, case, resume=True, max_frames=max_frames) for out, f in zip(outs, fields_list)]
+    options = simulation_options(case)
+    options.pop("mesh", None)  # a member's grid is not split: the members are
+    return _run_into([Path(out) for out in outs], name, fields_list, case, members_batching(mesh), options,
+                     resume=resume, max_frames=max_frames, progress=progress)
+
+
+def _run_into(outs: list, name: str, fields_list: list, case: Case, batching, options: dict, *, resume: bool,
+              max_frames: int, progress: Callable | None) -> list:
+    """The hosts of ``fields_list`` (one grid) as one run of ``batching``, each with its snapshots
+    and checkpoint file in its own folder of ``outs``, then each one's result files."""
+    from hostsim.run.simulation import simulate_hosts, write_outputs
     from hostsim.run.snapshots import SnapshotWriter
 
-    checkpoints = [Path(out) / f"{name}_checkpoint.npz" for out in outs]
+    checkpoints = [out / f"{name}_checkpoint.npz" for out in outs]
     starts = [load_checkpoint(cp) if resume and cp.exists() else None for cp in checkpoints]
-    if any(st is not None for st in starts) and (any(st is None for st in starts) or len(
-            {int(st["segment"]) for st in starts}) > 1):
-        return [run_host(Path(out), name, f, case, resume=True, max_frames=max_frames) for out, f in zip(outs, fields_list)]
-    grid = fields_list[0].grid
+    if len(outs) > 1 and any(st is not None for st in starts) and len({int(st["segment"]) for st in starts}) > 1:
+        return [run_host(out, name, f, case, resume=True, max_frames=max_frames) for out, f in zip(outs, fields_list)]
     first = fields_list[0]
     hosts = [{"s": f.s, "k": f.k, "l": f.l} for f in fields_list]
     try:
-        writers = [SnapshotWriter(Path(out), name, grid, host, collector_layers=first.collector_layers,
-                                  host_top=first.host_top, max_frames=max_frames, resume=st is not None)
-                   for out, host, st in zip(outs, hosts, starts)]
-        options = simulation_options(case)
-        if mesh is not None:
-            options["mesh"] = mesh
-        results = simulate_members(
-            [name] * len(outs), grid, [(f.s, f.k, f.l, f.theta) for f in fields_list], case.electrolyte, case.kinetics,
-            case.protocol, collector_layers=first.collector_layers, host_top=first.host_top, progress=progress,
-            snapshots=writers, on_chunk=[lambda c, cp=cp: save_checkpoint(cp, c) for cp in checkpoints],
-            resume=None if all(st is None for st in starts) else starts, **options)
+        observers = [Observers(SnapshotWriter(out, name, first.grid, host, collector_layers=first.collector_layers,
+                                              host_top=first.host_top, max_frames=max_frames, resume=st is not None),
+                               CheckpointFile(cp))
+                     for out, host, st, cp in zip(outs, hosts, starts, checkpoints)]
+        results = simulate_hosts(
+            [name] * len(outs), first.grid, [(f.s, f.k, f.l, f.theta) for f in fields_list], case.electrolyte,
+            case.kinetics, case.protocol, batching=batching, observers=observers, progress=progress,
+            resume=None if all(st is None for st in starts) else starts, collector_layers=first.collector_layers,
+            host_top=first.host_top, **options)
     except KeyboardInterrupt:
-        raise Interrupted("interrupted: the members' last checkpoints are in their folders; continue with --resume") from None
+        message = (f"interrupted: the last checkpoint is in {checkpoints[0]}; continue with 'hostsim simulate --resume "
+                   f"{outs[0]}'" if len(outs) == 1 else
+                   "interrupted: the members' last checkpoints are in their folders; continue with --resume")
+        raise Interrupted(message) from None
+    except Exception as e:  # a solver that fails under jit arrives as a runtime error
+        _solver_failure(e, name, checkpoints[0])
+        raise
     for out, result, host, cp in zip(outs, results, hosts, checkpoints):
-        write_outputs(Path(out), result, grid, host, collector_layers=first.collector_layers, host_top=first.host_top)
+        try:
+            write_outputs(out, result, first.grid, host, collector_layers=first.collector_layers,
+                          host_top=first.host_top)
+        except KeyboardInterrupt:
+            raise Interrupted(f"interrupted while writing {name}'s results; 'hostsim simulate --resume {out}' writes "
+                              f"them again from {cp}") from None
         cp.unlink(missing_ok=True)
     return results
+
+
+def _solver_failure(error: Exception, name: str, checkpoint: Path) -> None:
+    """A linear solver that did not converge (under jit: a runtime error) as one line."""
+    text = str(error)
+    if "converge" not in text.lower():
+        return
+    first = next((line.strip() for line in text.splitlines() if "converge" in line.lower()), text[:200])
+    raise InputError(f"{name}: the linear solver failed ({first}); the last checkpoint is in {checkpoint}. "
+                     f"Try [numerics] precision = \"float64\" or a larger grid") from None
 
 
 def run_hosts(out: Path, hosts, case: Case, *, resume: bool = False, max_frames: int = 40,

@@ -64,6 +64,8 @@ from hostsim.electrochemistry.constants import FARADAY, LI_MOLAR_VOLUME
 from hostsim.electrochemistry.metrics import COULOMB_PER_MAH_CM2, dead_li_fraction, envelope_heights
 from hostsim.electrochemistry.plating import PlatingState, initial_state
 from hostsim.run.io import write_json
+from hostsim.run.batching import OneHost, members_batching
+from hostsim.run.observer import Observers, OnCheckpoint, PerMember, Progress, RunObserver
 from hostsim.run.protocol import DEFAULT_TIME_TOLERANCE, Protocol, run_protocol
 
 
@@ -288,45 +290,52 @@ _envelope_heights = jax.jit(envelope_heights, static_argnums=(2, 3, 4))
 _initial_state = eqx.filter_jit(initial_state)
 
 
-def _with_snapshots(snapshots, on_chunk):
-    """``on_chunk`` that also hands each checkpoint to the snapshot writer."""
-    if snapshots is None:
-        return on_chunk
-
-    def both(checkpoint):
-        snapshots.on_chunk(checkpoint)
-        if on_chunk is not None:
-            on_chunk(checkpoint)
-
-    return both
+def simulate_hosts(names, grid, hosts, electrolyte, kinetics, protocol: Protocol, *, batching=None, observers=None,
+                   progress=None, resume=None, collector_layers=1, host_top=1, **kw) -> list:
+    """Run ``protocol`` on each host of ``hosts`` (a list of ``(s, k, l, theta0)`` of one grid) as one
+    run of :func:`hostsim.run.protocol.run_protocol` (whose keywords ``kw`` are passed on) and
+    summarize each; returns one :class:`SimulationResult` per host, each with its share of the wall
+    time. ``batching``: :class:`~hostsim.run.batching.OneHost` (default; one host) or members
+    together (:func:`~hostsim.run.batching.members_batching`). ``observers``: one
+    :class:`~hostsim.run.observer.RunObserver` per host (its own state and checkpoints: a single
+    run's format); ``progress(done_s, total_s, segment)``: the run's progress; ``resume``: the
+    checkpoints to continue from (one per host, all in the same segment)."""
+    started = time.perf_counter()
+    batching = OneHost() if batching is None else batching
+    observers = [RunObserver() for _ in hosts] if observers is None else observers
+    own = [Progress(progress)] if progress is not None else []
+    observer = (Observers(*own, observers[0]) if not batching.stacked
+                else PerMember(observers, Observers(*own), batching.member))
+    states0 = [_initial_state(grid, h[3], electrolyte) for h in hosts]
+    start_from = None if resume is None else (stacked_checkpoint(resume) if batching.stacked else resume[0])
+    observer.started(batching.stack(states0), start_from is not None)
+    s, k, l = (batching.stack([h[i] for h in hosts]) for i in range(3))
+    state, series, segments = run_protocol(grid, s, k, l, batching.stack(states0), electrolyte, kinetics, protocol,
+                                           collector_layers=collector_layers, host_top=host_top, observer=observer,
+                                           resume=start_from, batching=batching, **kw)
+    observer.finished(state)
+    if not batching.stacked:
+        series, segments = [series], [segments]
+    seconds = (time.perf_counter() - started) / len(hosts)
+    tolerance = kw.get("time_tolerance", DEFAULT_TIME_TOLERANCE)
+    results = []
+    for j, (name, host) in enumerate(zip(names, hosts)):
+        own_state = batching.member(state, j)
+        summary = summarize(name, grid, host[0], host[1], host[3], collector_layers, host_top, own_state, series[j],
+                            segments[j], electrolyte, protocol, seconds, tolerance)
+        results.append(SimulationResult(name, own_state, series[j], summary, segments[j]))
+    return results
 
 
 def simulate(name, grid, s, k, l, theta0, electrolyte, kinetics, protocol: Protocol, *, collector_layers=1,
              host_top=1, progress=None, on_chunk=None, resume=None, snapshots=None, **kw) -> SimulationResult:
-    """Run ``protocol`` on the host; ``on_chunk``/``resume`` checkpoint and continue it
-    (:func:`hostsim.run.protocol.run_protocol`, whose keywords ``kw`` are passed on);
+    """Run ``protocol`` on one host (:func:`simulate_hosts`); ``on_chunk(checkpoint)`` receives a
+    checkpoint after every compiled chunk and ``resume`` continues from one;
     ``snapshots`` (a :class:`~hostsim.run.snapshots.SnapshotWriter`) writes field snapshots."""
-    start = time.perf_counter()
-    state0 = _initial_state(grid, theta0, electrolyte)
-    if snapshots is not None and (resume is None or not snapshots.frames):
-        snapshots.write(state0, 0.0)
-    state, series, segments = run_protocol(grid, s, k, l, state0, electrolyte, kinetics, protocol,
-                                           collector_layers=collector_layers, host_top=host_top, progress=progress,
-                                           on_chunk=_with_snapshots(snapshots, on_chunk), resume=resume, **kw)
-    if snapshots is not None:
-        snapshots.finish(state)
-    summary = summarize(name, grid, s, k, theta0, collector_layers, host_top, state, series, segments, electrolyte,
-                        protocol, time.perf_counter() - start, kw.get("time_tolerance", DEFAULT_TIME_TOLERANCE))
-    return SimulationResult(name, state, series, summary, segments)
-
-
-def member_checkpoint(checkpoint: dict, j: int) -> dict:
-    """Member ``j``'s own checkpoint from the checkpoint of members run together: the format of a
-    single run's, so a member can also continue alone."""
-    return {"state": {n: v[j] for n, v in checkpoint["state"].items()},
-            "stepper": {n: v[j] for n, v in checkpoint["stepper"].items()},
-            "series": checkpoint["series"][j], "logs": checkpoint["logs"][j], "segment": checkpoint["segment"],
-            "done_time": checkpoint["done_time"], "total_time": checkpoint["total_time"], "together": False}
+    observer = Observers(snapshots, None if on_chunk is None else OnCheckpoint(on_chunk))
+    return simulate_hosts([name], grid, [(s, k, l, theta0)], electrolyte, kinetics, protocol,
+                          batching=OneHost(kw.pop("mesh", None)), observers=[observer], progress=progress, resume=None if resume is None else [resume],
+                          collector_layers=collector_layers, host_top=host_top, **kw)[0]
 
 
 def stacked_checkpoint(checkpoints: list) -> dict | None:
@@ -343,46 +352,10 @@ def stacked_checkpoint(checkpoints: list) -> dict | None:
             "total_time": first["total_time"], "together": True}
 
 
-def simulate_members(names, grid, hosts, electrolyte, kinetics, protocol: Protocol, *, collector_layers=1, host_top=1,
-                     progress=None, on_chunk=None, resume=None, snapshots=None, **kw) -> list:
-    """:func:`simulate` of several hosts of one grid as one ``vmap``-ped run (``hosts``: a list of
-    ``(s, k, l, theta0)``; :func:`hostsim.run.protocol.run_protocol`'s members together, each with
-    its own steps). ``on_chunk``, ``resume`` and ``snapshots`` are per member (lists); each
-    member's checkpoint has a single run's format. Returns one :class:`SimulationResult` per
-    member, each with its share of the wall time."""
-    start = time.perf_counter()
-    count = len(hosts)
-    states0 = [_initial_state(grid, h[3], electrolyte) for h in hosts]
-    if snapshots is not None:
-        for j, writer in enumerate(snapshots):
-            if resume is None or resume[j] is None or not writer.frames:
-                writer.write(states0[j], 0.0)
-
-    def each_chunk(checkpoint):
-        for j in range(count):
-            own = member_checkpoint(checkpoint, j)
-            if snapshots is not None:
-                snapshots[j].on_chunk(own)
-            if on_chunk is not None:
-                on_chunk[j](own)
-
-    stack = lambda *a: jax.numpy.stack(a)  # noqa: E731
-    s, k, l = (stack(*(h[i] for h in hosts)) for i in range(3))
-    state0 = jax.tree.map(stack, *states0)
-    state, series, segments = run_protocol(grid, s, k, l, state0, electrolyte, kinetics, protocol,
-                                           collector_layers=collector_layers, host_top=host_top, progress=progress,
-                                           on_chunk=each_chunk,
-                                           resume=None if resume is None else stacked_checkpoint(resume), **kw)
-    seconds = (time.perf_counter() - start) / count
-    results = []
-    for j, (name, host) in enumerate(zip(names, hosts)):
-        own_state = jax.tree.map(lambda a: a[j], state)
-        if snapshots is not None:
-            snapshots[j].finish(own_state)
-        summary = summarize(name, grid, host[0], host[1], host[3], collector_layers, host_top, own_state, series[j],
-                            segments[j], electrolyte, protocol, seconds, kw.get("time_tolerance", DEFAULT_TIME_TOLERANCE))
-        results.append(SimulationResult(name, own_state, series[j], summary, segments[j]))
-    return results
+def simulate_members(names, grid, hosts, electrolyte, kinetics, protocol: Protocol, *, mesh=None, **kw) -> list:
+    """:func:`simulate_hosts` of several hosts of one grid as one ``vmap``-ped run (members
+    together, each with its own steps; ``mesh`` splits them over its devices)."""
+    return simulate_hosts(names, grid, hosts, electrolyte, kinetics, protocol, batching=members_batching(mesh), **kw)
 
 
 SERIES_COLUMNS = [  # (series key, CSV column, scale) of NAME_timeseries.csv (docs/outputs.md)

@@ -1,7 +1,7 @@
 """Field snapshots during a run: compressed ``.vti`` files and a ParaView ``.pvd`` collection
 (docs/outputs.md is the contract).
 
-:class:`SnapshotWriter` receives the run's checkpoints (``run_protocol``'s ``on_chunk``) and
+:class:`SnapshotWriter` receives the run's checkpoints (it is a run observer) and
 writes a snapshot whenever the run has advanced by ``1 / (max_frames - 1)`` of its protocol's
 time, plus the initial and the final state, so a run never writes more than ``max_frames``
 frames whatever its length. Each snapshot holds the host, the Li and the electrolyte fields with
@@ -21,8 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from hostsim.electrochemistry.constants import FARADAY, LI_MOLAR_VOLUME  # noqa: F401  (documented units)
-from hostsim.run.io import write_pvd, write_vti
 from hostsim.electrochemistry.metrics import COULOMB_PER_MAH_CM2
+from hostsim.run.io import write_pvd, write_vti
+from hostsim.run.observer import RunObserver
 
 UNITS = {"solid_fraction": "-", "conducting": "-", "lithiophilicity": "-", "li_fraction": "-",
          "concentration_mol_m3": "mol/m^3", "potential_V": "V", "plating_current_A_m2": "A/m^2",
@@ -41,8 +42,10 @@ def snapshot_fields(host: dict, state) -> dict:
             "plating_current_A_m2": get("interfacial_current"), "plating_time_s": mean_time}
 
 
-class SnapshotWriter:
-    """Writes ``<name>_fields/<name>_NNNN.vti`` and ``<name>_fields.pvd`` into ``directory``."""
+class SnapshotWriter(RunObserver):
+    """Writes ``<name>_fields/<name>_NNNN.vti`` and ``<name>_fields.pvd`` into ``directory``; as a
+    run's observer (:mod:`hostsim.run.observer`) it writes the initial state, frames from the
+    checkpoints and the final state."""
 
     def __init__(self, directory, name, grid, host: dict, *, collector_layers=1, host_top=1, max_frames=40,
                  resume=False):
@@ -89,6 +92,21 @@ class SnapshotWriter:
         tmp = self.index_file.with_name(self.index_file.name + ".tmp")
         tmp.write_text(json.dumps({"max_frames": self.max_frames, "frames": self.frames}))
         os.replace(tmp, self.index_file)
+
+    @property
+    def wants_checkpoints(self) -> bool:
+        return True
+
+    def started(self, state, resumed: bool) -> None:
+        """The initial frame (a resumed run keeps the frames it wrote)."""
+        if not resumed or not self.frames:
+            self.write(state, 0.0)
+
+    def checkpoint(self, checkpoint: dict) -> None:
+        self.on_chunk(checkpoint)
+
+    def finished(self, state) -> None:
+        self.finish(state)
 
     def on_chunk(self, checkpoint: dict):
         """A ``run_protocol`` checkpoint: write a frame when the run has passed the next
