@@ -18,6 +18,7 @@ from hostsim.numerics.linsolve import PCG, linear_solve
 from hostsim.numerics.multigrid import AbstractPreconditioner, Identity, Jacobi, Multigrid
 from hostsim.numerics.newton import AbstractNewton, AdaptiveNewton, FixedNewton, NewtonSolver
 from hostsim.numerics.operators import Dirichlet, Neumann, assemble
+from hostsim.run.batch import AbstractSchedule, Concurrent, OneByOne, Together
 from hostsim.run.batching import AbstractBatching, MembersSharded, MembersTogether, OneHost
 from hostsim.run.observer import RunObserver
 from hostsim.run.protocol import Protocol, Segment, run_protocol
@@ -36,7 +37,7 @@ def _family():
 
 
 @pytest.mark.parametrize("base", [AbstractNewton, AbstractPreconditioner, AbstractCellTop, AbstractParameterisation,
-                                  AbstractBatching])
+                                  AbstractBatching, AbstractSchedule])
 def test_an_abstract_strategy_cannot_be_instantiated(base):
     with pytest.raises(TypeError):
         base()
@@ -48,6 +49,7 @@ def test_every_concrete_strategy_is_an_instance_of_its_base():
     assert all(isinstance(p, AbstractPreconditioner) for p in (Multigrid(), Jacobi(), Identity()))
     assert all(isinstance(t, AbstractCellTop) for t in (Reservoir(), LithiumCounterElectrode()))
     assert all(isinstance(b, AbstractBatching) for b in (OneHost(), MembersTogether(), MembersSharded(None)))
+    assert all(isinstance(s, AbstractSchedule) for s in (OneByOne(), Concurrent(), Together()))
     family = _family()
     params = (LayerProfile(family.fields(), layers=8), FamilyParameters(family, ("porosity",)),
               FreeForm(family.fields(), porosity=0.6, feature_size=0.5e-6))

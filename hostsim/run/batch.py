@@ -32,6 +32,7 @@ a sweep over many grid shapes would otherwise end in a segfault inside XLA.
 
 from __future__ import annotations
 
+import abc
 import copy
 import csv
 import dataclasses
@@ -221,15 +222,45 @@ def write_table(out: Path, rows: list) -> None:
     os.replace(tmp, out / "results.parquet")
 
 
+class AbstractSchedule(abc.ABC):
+    """How a batch runs its pending members: ``run(batch, members)`` runs each (reporting each
+    finished member through ``batch.finished``)."""
+
+    @abc.abstractmethod
+    def run(self, batch: "_Batch", members: list) -> None:
+        """Run ``members`` (none of them finished before)."""
+
+
 @dataclasses.dataclass(frozen=True)
-class OneByOne:
+class _Batch:
+    """What every schedule needs of the batch it runs."""
+
+    out: Path
+    hosts_of: Callable
+    resume: bool
+    max_frames: int
+    finished: Callable  # finished(member, status)
+
+    def run_alone(self, member, stop=None) -> None:
+        from hostsim.run.programs import release_programs
+
+        self.finished(member, _run_member(self.out, member, self.hosts_of, self.resume, self.max_frames, stop=stop))
+        release_programs(when_over=0.5)  # a sweep over many shapes must not run out of mappings
+
+
+@dataclasses.dataclass(frozen=True)
+class OneByOne(AbstractSchedule):
     """Members run one after another, each its own call of the (shared) compiled program. The
     default on a single CPU device: there ``vmap``-ped members ran slower than one after another
     (the 82k-cell step already keeps both cores busy; docs/batch.md: members together)."""
 
+    def run(self, batch, members) -> None:
+        for member in members:
+            batch.run_alone(member)
+
 
 @dataclasses.dataclass(frozen=True)
-class Concurrent:
+class Concurrent(AbstractSchedule):
     """Members run as ordinary runs, ``workers`` at a time, each in a thread of this process
     (the compiled programs are shared; XLA runs each call with the GIL released). The default on
     a single CPU device: two default-skeleton members at once ran 1.30x as fast as one after
@@ -243,9 +274,17 @@ class Concurrent:
         if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1:
             raise ValueError(f"Concurrent.workers must be an integer >= 1; got {self.workers!r}")
 
+    def run(self, batch, members) -> None:
+        if self.workers < 2 or len(members) < 2:
+            return OneByOne().run(batch, members)
+        from hostsim.run.concurrency import run_in_threads
+
+        # Ctrl-C stops the running members at their next chunk, each keeping its checkpoint
+        run_in_threads(members, lambda member, stop: batch.run_alone(member, stop), self.workers)
+
 
 @dataclasses.dataclass(frozen=True)
-class Together:
+class Together(AbstractSchedule):
     """Members of one grid and static settings run as one ``vmap``-ped program (each with its own steps)
     (:func:`hostsim.run.pipeline.run_members`), at most ``max_members`` and at most a quarter of
     the free memory at a time (:data:`MEMBER_BYTES_PER_VOXEL`); ``mesh`` (a 1-D mesh,
@@ -256,6 +295,21 @@ class Together:
 
     max_members: int = 64
     mesh: object = None
+
+    def run(self, batch, members) -> None:
+        from hostsim.run.programs import release_programs
+
+        for chunk in _together_chunks(members, batch.hosts_of, self):
+            if len(chunk) == 1:
+                batch.run_alone(chunk[0][0])
+                continue
+            statuses = _run_together(batch.out, chunk, batch.resume, batch.max_frames, self.mesh)
+            if statuses is None:  # the chunk failed: each member again, alone
+                statuses = [_run_member(batch.out, member, batch.hosts_of, batch.resume, batch.max_frames)
+                            for member, _, _ in chunk]
+            for (member, _, _), status in zip(chunk, statuses):
+                batch.finished(member, status)
+            release_programs(when_over=0.5)
 
 
 # memory of one member during a plating step: XLA's analysis of one compiled step, float32
@@ -284,10 +338,9 @@ def run_batch(sweep: Sweep, out, hosts_of: Callable, *, resume: bool = False, ma
     ``share = (process_id, num_processes)``: this process runs members ``index % n == id``
     (multi-process batches; any process can merge the table at the end). With ``resume`` a member
     that has finished (or failed) is skipped and an interrupted one continues from its checkpoint.
-    ``schedule``: :class:`OneByOne` or :class:`Together` (default :func:`default_schedule`).
+    ``schedule``: an :class:`AbstractSchedule` (:class:`OneByOne`, :class:`Concurrent`,
+    :class:`Together`; default :func:`default_schedule`).
     ``progress(done, total, member, row_status, elapsed_s, eta_s)`` after each member."""
-    from hostsim.run.programs import release_programs
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "members").mkdir(exist_ok=True)
@@ -314,39 +367,10 @@ def run_batch(sweep: Sweep, out, hosts_of: Callable, *, resume: bool = False, ma
             finished_member(member, "skipped")
         else:
             pending.append(member)
-    if isinstance(schedule, Concurrent) and schedule.workers > 1 and len(pending) > 1:
-        _run_concurrently(out, pending, hosts_of, resume, max_frames, schedule.workers, finished_member)
-        pending = []
-    runs = _together_chunks(pending, hosts_of, schedule) if isinstance(schedule, Together) else [[m] for m in pending]
-    for chunk in runs:
-        if len(chunk) > 1:
-            statuses = _run_together(out, chunk, resume, max_frames, schedule.mesh)
-            if statuses is None:  # the chunk failed: each member again, alone
-                statuses = [_run_member(out, member, hosts_of, resume, max_frames) for member, _, _ in chunk]
-            for (member, _, _), status in zip(chunk, statuses):
-                finished_member(member, status)
-        else:
-            member = chunk[0] if isinstance(chunk[0], Member) else chunk[0][0]
-            finished_member(member, _run_member(out, member, hosts_of, resume, max_frames))
-        release_programs(when_over=0.5)  # a sweep over many shapes must not run out of mappings
+    schedule.run(_Batch(out, hosts_of, resume, max_frames, finished_member), pending)
     rows = collect(out, sweep)
     write_table(out, rows)
     return rows
-
-
-def _run_concurrently(out: Path, members: list, hosts_of: Callable, resume: bool, max_frames: int, workers: int,
-                      finished_member: Callable) -> None:
-    """:func:`_run_member` of every member, ``workers`` at a time in threads
-    (:func:`hostsim.run.concurrency.run_in_threads`: Ctrl-C stops the running members at their
-    next chunk, each keeping its checkpoint, and raises Interrupted)."""
-    from hostsim.run.concurrency import run_in_threads
-    from hostsim.run.programs import release_programs
-
-    def work(member, stop):
-        finished_member(member, _run_member(out, member, hosts_of, resume, max_frames, stop=stop))
-        release_programs(when_over=0.5)
-
-    run_in_threads(members, work, workers)
 
 
 def _start_member(out: Path, member: Member, resume: bool) -> tuple:
@@ -396,8 +420,9 @@ def _run_member(out: Path, member: Member, hosts_of: Callable, resume: bool, max
 
 def _together_chunks(members: list, hosts_of: Callable, schedule: Together) -> list:
     """Members grouped by what one ``vmap``-ped program needs to share (grid and static settings;
-    each member takes its own adaptive steps), in chunks; a member that cannot join one (several hosts, a split grid, a host
-    that fails to build) is a chunk of its own, run alone."""
+    each member takes its own adaptive steps), in chunks of ``(member, host name, fields)``; a
+    member that cannot join one (several hosts, a split grid, a host that fails to build) is a
+    chunk of its own, ``(member, None, None)``, run alone."""
 
     groups: dict = {}
     alone = []
@@ -410,7 +435,7 @@ def _together_chunks(members: list, hosts_of: Callable, schedule: Together) -> l
             name, host = hosts[0]
             fields = host.fields() if hasattr(host, "fields") else host
         except Exception:  # noqa: BLE001 - run alone: the ordinary path reports any failure
-            alone.append([member])
+            alone.append([(member, None, None)])
             continue
         statics = json.dumps({k: v for k, v in member.data.items() if k != "geometry"}, sort_keys=True, default=str)
         key = (fields.grid, fields.collector_layers, fields.host_top, name, statics)
@@ -474,4 +499,4 @@ def collect(out: Path, sweep: Sweep) -> list:
     return rows
 
 
-__all__ = ["Concurrent", "Member", "OneByOne", "Sweep", "Together", "collect", "default_schedule", "member_key", "member_rows", "parse_sweep", "run_batch", "write_table"]
+__all__ = ["AbstractSchedule", "Concurrent", "Member", "OneByOne", "Sweep", "Together", "collect", "default_schedule", "member_key", "member_rows", "parse_sweep", "run_batch", "write_table"]
