@@ -30,7 +30,6 @@ import numpy as np
 import optax
 
 from hostsim import InputError
-from hostsim.electrochemistry.integrate import DEFAULT_TIME_TOLERANCE
 
 from .objectives import TERMS, plating_terms, steady_terms, weighted_objective
 from .lagrangian import constraint_names, constraint_values, penalty_terms, updated_multipliers
@@ -43,7 +42,7 @@ def parameterisation(study: Study) -> AbstractParameterisation:
     """The study's parameterisation over its base host."""
     import geometries as geo
 
-    precision = study.case.numerics.get("precision", "float32")
+    precision = study.case.numerics.precision
     name, family = geo.geometry_host(study.case.geometry, precision)
     d = study.design
     if d["parameterisation"] == "family":
@@ -84,7 +83,7 @@ def design_terms(study: Study, base):
                              current_density=seg.current_density, capacity=seg.capacity,
                              collector_layers=base.collector_layers, host_top=base.host_top, top=study.case.top,
                              strip=None if strip is None else (strip.current_density, strip.capacity),
-                             time_tolerance=study.case.numerics.get("time_tolerance", DEFAULT_TIME_TOLERANCE),
+                             time_tolerance=study.case.numerics.time_tolerance,
                              max_steps=study.design["max_steps"], sei_charge_density=study.case.sei_charge_density)
 
     return terms

@@ -88,7 +88,7 @@ def run(args) -> int:
         if args.iterations < 1:
             raise InputError(f"--iterations: expected >= 1; got {args.iterations}")
         study.optimizer["iterations"] = args.iterations
-    if study.case.numerics.get("precision", "float32") == "float64":
+    if study.case.numerics.precision == "float64":
         import jax
 
         jax.config.update("jax_enable_x64", True)

@@ -405,7 +405,7 @@ def _together_chunks(members: list, hosts_of: Callable, schedule: Together) -> l
         case = member.case
         try:
             hosts = hosts_of(case)
-            if len(hosts) != 1 or case.numerics.get("devices", 1) != 1:
+            if len(hosts) != 1 or case.numerics.devices != 1:
                 raise ValueError("not batchable")
             name, host = hosts[0]
             fields = host.fields() if hasattr(host, "fields") else host
