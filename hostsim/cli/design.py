@@ -87,7 +87,7 @@ def run(args) -> int:
     if args.iterations is not None:
         if args.iterations < 1:
             raise InputError(f"--iterations: expected >= 1; got {args.iterations}")
-        study.optimizer["iterations"] = args.iterations
+        study.optimizer.iterations = args.iterations
     if study.case.numerics.precision == "float64":
         import jax
 
