@@ -59,8 +59,8 @@ import dataclasses
 import warnings
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, PlainValidator, PrivateAttr, ValidationError, ValidationInfo, create_model, field_validator
-from pydantic import model_validator
+from pydantic import (Field, PlainValidator, PrivateAttr, ValidationError, ValidationInfo, create_model, field_validator,
+                      model_validator)
 
 from hostsim import InputError
 from hostsim.run.case import Case, parse_case, read_toml
@@ -87,7 +87,7 @@ DEFAULT_STUDY = {
 
 Count = Annotated[int, study_number(low=1, integer=True, allow_equal=True)]  # an integer >= 1
 Positive = Annotated[float, study_number(low=0)]
-Fraction = Annotated[float, study_number(low=0, allow_equal=True)]  # >= 0; <= 1 where a check says so
+NonNegative = Annotated[float, study_number(low=0, allow_equal=True)]
 
 
 def _max_steps(value):
@@ -131,7 +131,7 @@ class Design(Section):
     porosity: Annotated[float | None, PlainValidator(_slab_porosity)] = None  # None: the base host's
     feature_size_um: Positive = 0.75
     beta_start: Positive = 1.0
-    beta_max: Positive = Field(32.0, validate_default=True)  # validate_default: checked against beta_start
+    beta_max: Positive = Field(32.0, validate_default=True)  # validate_default: checked against beta_start too
     beta_every: Count = 10
     # geometric by default: on the free-form showcase it settled where doubling at once jolted the design
     # at every doubling (docs/design.md, "beta continuation: at once or geometric")
@@ -178,9 +178,8 @@ class _Weights(Section):
         return self
 
 
-Weight = Annotated[float, study_number(low=0, allow_equal=True)]
 # ``[objective]``: the weight (>= 0) of each design term, normalised by the start's value; not given: 0
-Objective = create_model("Objective", __base__=_Weights, **{term: (Weight, 0.0) for term in TERMS})
+Objective = create_model("Objective", __base__=_Weights, **{term: (NonNegative, 0.0) for term in TERMS})
 
 
 def _porosity_bound(value):
@@ -229,7 +228,7 @@ class Optimizer(Section):
 
     name: Annotated[Literal["adam", "sgd"], choice(("adam", "sgd"), "expected adam or sgd")] = "adam"
     learning_rate: Positive = 0.2
-    clip: Annotated[float, study_number(low=0, allow_equal=True)] = 1.0  # global-norm clipping (0: none)
+    clip: NonNegative = 1.0  # global-norm clipping of the gradient (0: none)
     iterations: Annotated[int, PlainValidator(_iterations)] = 20
     schedule: Annotated[str, choice(SCHEDULES, f"expected {', '.join(SCHEDULES)}")] = "constant"
     final_fraction: Annotated[float, PlainValidator(_final_fraction)] = 0.1

@@ -51,7 +51,7 @@ import warnings
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, ConfigDict, Field, PlainValidator, ValidationError, model_validator
+from pydantic import BeforeValidator, ConfigDict, Field, PlainValidator, PrivateAttr, ValidationError, model_validator
 
 from hostsim.electrochemistry.cell import LithiumCounterElectrode, Reservoir
 from hostsim.electrochemistry.electrolyte import ELECTROLYTES, get_electrolyte
@@ -95,6 +95,17 @@ class ElectrolyteSection(Section):
 
     model_config = ConfigDict(extra="allow")
     name: Annotated[str, PlainValidator(_electrolyte_name)] = "lp30"
+    _electrolyte: object = PrivateAttr(None)
+
+    @model_validator(mode="after")
+    def _build(self):
+        # built here, so that a bad override is refused in the order of the sections
+        self._electrolyte = get_electrolyte(self.name, **(self.model_extra or {}))
+        return self
+
+    def electrolyte(self):
+        """The :class:`~hostsim.electrochemistry.electrolyte.Electrolyte` of the set and its overrides."""
+        return self._electrolyte
 
 
 def _sei_charge(value):
@@ -112,13 +123,14 @@ Barrier = Annotated[float | None, number(high=500.0, at_least=0)]
 class KineticsSection(Section):
     """``[kinetics]`` in the file's units; None: :class:`Kinetics`'s own default."""
 
+    # [C/m²] charge fresh Li/electrolyte area consumes forming SEI (0: none)
+    sei_charge_C_m2: Annotated[float, PlainValidator(_sei_charge)] = Q_SEI
     exchange_current_density_mA_cm2: Annotated[float | None, number(low=0.0, high=1000.0)] = None
     alpha_a: Annotated[float | None, number(low=0.0, high=1.0)] = None
     alpha_c: Annotated[float | None, number(low=0.0, high=1.0)] = None
     nucleation_overpotential_bare_mV: Barrier = None
     nucleation_overpotential_philic_mV: Barrier = None
     gate_width_mV: Annotated[float | None, number(low=0.0, high=100.0)] = None
-    sei_charge_C_m2: Annotated[float, PlainValidator(_sei_charge)] = Q_SEI  # charge fresh Li/electrolyte area consumes forming SEI
 
     def kinetics(self) -> Kinetics:
         """The :class:`Kinetics` (SI units) with the keys given."""
@@ -244,10 +256,10 @@ def parse_case(data: dict, source: str = "case") -> Case:
         file = CaseFile.model_validate(data)
     except ValidationError as e:
         raise input_error(e, CaseFile, "case") from None
-    electrolyte = get_electrolyte(file.electrolyte.name, **(file.electrolyte.model_extra or {}))
     numerics, notes = _current_numerics(file.numerics, source)
-    return Case(source, dict(file.geometry), electrolyte, file.kinetics.kinetics(), file.protocol.protocol(),
-                numerics, file.output, file.cell.top_boundary(), file.kinetics.sei_charge_C_m2, notes)
+    return Case(source, dict(file.geometry), file.electrolyte.electrolyte(), file.kinetics.kinetics(),
+                file.protocol.protocol(), numerics, file.output, file.cell.top_boundary(),
+                file.kinetics.sei_charge_C_m2, notes)
 
 
 def _current_numerics(numerics: NumericsFile, source: str) -> tuple:

@@ -8,7 +8,9 @@ files (:mod:`inverse.study`) and sweep files (:mod:`hostsim.run.batch`).
 * :func:`refuse`: such an error, raised by a validator;
 * :func:`input_error`: a :class:`pydantic.ValidationError` as the one-line
   :class:`~hostsim.errors.InputError` the CLI prints (``case [numerics] time_tolerance: must be
-  <= 0.5, got 0.8``): the location comes from the error, the text from the validator.
+  <= 0.5, got 0.8``): the location comes from the error, the text from the validator. An
+  :class:`InputError` a validator lets out of a module that words its own lines (the electrolyte's
+  overrides) is that line.
 """
 
 from __future__ import annotations
@@ -141,10 +143,10 @@ def _label(root: str | None, loc: tuple) -> str:
 
 
 def _sorted_errors(error: ValidationError) -> list:
-    """``(kind, table loc, key, text, value)`` of every error, in the order the checks had when
-    they were written by hand: unknown top-level keys, then sections that are not tables, then the
-    rest in the order of the fields (pydantic's). ``kind``: unknown, table (the text is about the
-    table at ``table loc``; None: it is not a table) or key."""
+    """``(kind, table loc, key, text, value)`` of every error, the one to report first first:
+    unknown top-level keys, then sections that are not tables, then the rest in the order of the
+    fields (pydantic's). ``kind``: unknown, table (the text is about the table at ``table loc``;
+    None: it is not a table), key, or line (a finished line)."""
     found = []
     for e in error.errors(include_url=False):
         loc, ctx, value = tuple(e["loc"]), e.get("ctx") or {}, e.get("input")
@@ -152,6 +154,8 @@ def _sorted_errors(error: ValidationError) -> list:
             found.append(("unknown", loc[:-1], loc[-1], None, value))
         elif e["type"] in ("model_type", "dict_type"):
             found.append(("table", loc, None, None, value))
+        elif e["type"] == "value_error" and isinstance(ctx.get("error"), InputError):
+            found.append(("line", loc, None, str(ctx["error"]), value))
         elif e["type"] == "hostsim":
             loc = loc + (ctx["key"],) if ctx.get("key") else loc
             if ctx.get("table") or not loc or isinstance(loc[-1], int):
@@ -177,12 +181,18 @@ def input_error(error: ValidationError, model: type[BaseModel], prefix: str, roo
     level]``)."""
     found = _sorted_errors(error)
     kind, table, key, text, value = found[0]
-    name = _label(root, table)
-    unknown = sorted(str(k) for kind_, table_, k, _, _ in found if kind_ == "unknown" and table_ == table)
-    if unknown:  # the unknown keys of that table before its values, all of them in one line
+    # the unknown keys of a table before its values and its tables' (the outermost table first), all
+    # of them in one line
+    unknown = [item for item in found if item[0] == "unknown" and item[1] == table[:len(item[1])]]
+    if unknown:
+        table = min((item[1] for item in unknown), key=len)
+        bad = sorted(str(k) for kind_, table_, k, _, _ in unknown if table_ == table)
         section = _table_model(model, table)
-        text = section.unknown_keys(unknown) if section else f": unknown key(s) {', '.join(unknown)}"
-        return InputError(f"{prefix} [{name}]{text}")
+        text = section.unknown_keys(bad) if section else f": unknown key(s) {', '.join(bad)}"
+        return InputError(f"{prefix} [{_label(root, table)}]{text}")
+    name = _label(root, table)
+    if kind == "line":
+        return InputError(text)
     if kind == "table" and text is None:
         return InputError(f"{prefix} [{name}]: expected a table ([{name}] with keys); got {value!r}")
     if kind == "table":
