@@ -22,4 +22,4 @@ def validate_host(case) -> None:
         if not Path(case.geometry["file"]).is_file():
             raise InputError(f"[geometry] file: {case.geometry['file']}: no such file")
         return
-    geometry_host(case.geometry, case.numerics.get("precision", "float32"))
+    geometry_host(case.geometry, case.numerics.precision)

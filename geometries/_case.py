@@ -52,4 +52,4 @@ def case_hosts(case, *, default_when_empty: bool = True):
         if not default_when_empty:
             raise InputError("case: no [geometry] section")
         return default_hosts()
-    return [geometry_host(case.geometry, case.numerics.get("precision", "float32"))]
+    return [geometry_host(case.geometry, case.numerics.precision)]

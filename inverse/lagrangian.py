@@ -19,7 +19,7 @@ Optimization, 2nd ed., eq. 17.65 for inequalities)
 with the multiplier update ``lambda <- max(0, lambda + mu g)`` after every iteration (its
 design's ``g``). ``mu`` is ``[constraints] penalty`` (default 10). The multipliers are part of
 the checkpoint, so a resumed study continues them bit for bit, and every log row carries each
-``g`` and its multiplier.
+``g`` and its multiplier. The section is parsed and checked by :class:`inverse.study.Constraints`.
 """
 
 from __future__ import annotations
@@ -64,23 +64,3 @@ def penalty_terms(values: dict, multipliers: dict, mu: float):
 def updated_multipliers(values: dict, multipliers: dict, mu: float) -> dict:
     """``lambda_j <- max(0, lambda_j + mu g_j)``."""
     return {name: jnp.maximum(0.0, multipliers[name] + mu * values[name]) for name in values}
-
-
-def validate(section: dict, number) -> dict:
-    """The ``[constraints]`` section checked (``number(section, key, value, low=...)`` validates a
-    value); an unknown key or a bad bound is one line."""
-    from hostsim import InputError
-
-    allowed = {f"{t}_max" for t in TERMS} | {"porosity_min", "porosity_max", "penalty"}
-    bad = sorted(set(section) - allowed)
-    if bad:
-        raise InputError(f"study [constraints]: unknown key(s) {', '.join(bad)}; allowed: {', '.join(sorted(allowed))}")
-    out = {}
-    for key, value in section.items():
-        out[key] = number("constraints", key, value, low=0, allow_equal=key != "penalty")
-        if key.startswith("porosity") and out[key] > 1:
-            raise InputError(f"study [constraints] {key}: a porosity is <= 1; got {value!r}")
-    if out.get("porosity_min", 0.0) > out.get("porosity_max", 1.0):
-        raise InputError("study [constraints]: porosity_min is above porosity_max")
-    out.setdefault("penalty", DEFAULT_PENALTY)
-    return out

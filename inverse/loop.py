@@ -30,7 +30,6 @@ import numpy as np
 import optax
 
 from hostsim import InputError
-from hostsim.electrochemistry.integrate import DEFAULT_TIME_TOLERANCE
 
 from .objectives import TERMS, plating_terms, steady_terms, weighted_objective
 from .lagrangian import constraint_names, constraint_values, penalty_terms, updated_multipliers
@@ -43,29 +42,28 @@ def parameterisation(study: Study) -> AbstractParameterisation:
     """The study's parameterisation over its base host."""
     import geometries as geo
 
-    precision = study.case.numerics.get("precision", "float32")
+    precision = study.case.numerics.precision
     name, family = geo.geometry_host(study.case.geometry, precision)
     d = study.design
-    if d["parameterisation"] == "family":
-        return FamilyParameters(family, None if d.get("parameters") is None else tuple(d["parameters"]))
+    if d.parameterisation == "family":
+        return FamilyParameters(family, None if d.parameters is None else tuple(d.parameters))
     base = family.fields()
-    if d["parameterisation"] == "free_form":
-        porosity = d.get("porosity")
+    if d.parameterisation == "free_form":
+        porosity = d.porosity
         if porosity is None:  # the base host's own slab porosity
             porosity = 1.0 - float(np.mean(np.asarray(base.s)[:, :, base.collector_layers:base.host_top]))
-        return FreeForm(base, porosity=float(porosity), feature_size=d["feature_size_um"] * 1e-6, beta=d["beta_start"],
-                        design=tuple(d["fields"]))
-    return LayerProfile(base, layers=d["layers"], design=tuple(d["fields"]), start_k=d["start_k"],
-                        start_l=d["start_l"])
+        return FreeForm(base, porosity=float(porosity), feature_size=d.feature_size_um * 1e-6, beta=d.beta_start,
+                        design=tuple(d.fields))
+    return LayerProfile(base, layers=d.layers, design=tuple(d.fields), start_k=d.start_k, start_l=d.start_l)
 
 
 def beta_at_iteration(study: Study, iteration: int) -> float | None:
     """The free-form projection's sharpness at ``iteration`` (None for the other parameterisations):
     a pure function of the iteration, so a resumed study continues the same schedule."""
     d = study.design
-    if d["parameterisation"] != "free_form":
+    if d.parameterisation != "free_form":
         return None
-    return beta_at(iteration, d["beta_start"], d["beta_every"], d["beta_max"], d["beta_growth"])
+    return beta_at(iteration, d.beta_start, d.beta_every, d.beta_max, d.beta_growth)
 
 
 def at_iteration(study: Study, param, iteration: int):
@@ -84,8 +82,8 @@ def design_terms(study: Study, base):
                              current_density=seg.current_density, capacity=seg.capacity,
                              collector_layers=base.collector_layers, host_top=base.host_top, top=study.case.top,
                              strip=None if strip is None else (strip.current_density, strip.capacity),
-                             time_tolerance=study.case.numerics.get("time_tolerance", DEFAULT_TIME_TOLERANCE),
-                             max_steps=study.design["max_steps"], sei_charge_density=study.case.sei_charge_density)
+                             time_tolerance=study.case.numerics.time_tolerance,
+                             max_steps=study.design.max_steps, sei_charge_density=study.case.sei_charge_density)
 
     return terms
 
@@ -105,7 +103,7 @@ def surrogate_terms(study: Study, base):
 
 def warming_up(study: Study, iteration: int) -> bool:
     """Whether ``iteration`` optimises the steady surrogate (the first ``warmup_iterations``)."""
-    return iteration < study.design.get("warmup_iterations", 0)
+    return iteration < study.design.warmup_iterations
 
 
 def slab_porosity(param, x):
@@ -137,8 +135,7 @@ def learning_rate(study: Study):
     SGDR; exponential: a constant factor per iteration). The schedule's count is part of the
     optimiser state, so a resumed study continues it."""
     o = study.optimizer
-    lr, horizon, fraction = o["learning_rate"], o.get("schedule_iterations", o["iterations"]), o.get("final_fraction", 0.1)
-    schedule = o.get("schedule", "constant")
+    lr, horizon, fraction, schedule = o.learning_rate, o.schedule_iterations, o.final_fraction, o.schedule
     if schedule == "cosine":
         return optax.cosine_decay_schedule(lr, decay_steps=max(horizon - 1, 1), alpha=fraction)
     if schedule == "exponential":
@@ -151,8 +148,8 @@ def learning_rate(study: Study):
 def optimizer(study: Study):
     o = study.optimizer
     lr = learning_rate(study)
-    step = optax.adam(lr) if o["name"] == "adam" else optax.sgd(lr)
-    return optax.chain(optax.clip_by_global_norm(o["clip"]), step) if o["clip"] > 0 else step
+    step = optax.adam(lr) if o.name == "adam" else optax.sgd(lr)
+    return optax.chain(optax.clip_by_global_norm(o.clip), step) if o.clip > 0 else step
 
 
 def _save(path: Path, x, opt_state, iteration: int, reference: dict, multipliers: dict | None = None,
@@ -198,16 +195,21 @@ def _check_reference(study: Study, reference: dict) -> None:
                                  f"relative to the start; drop it or start from a design where it is not 0")
 
 
+def _beta_growth(study: Study) -> str | None:
+    """The beta schedule a checkpoint records: a free-form design's (None for the others)."""
+    return study.design.beta_growth if study.design.parameterisation == "free_form" else None
+
+
 def _check_beta_growth(path: Path, study: Study) -> None:
     """A free-form study resumes on the beta schedule it started with: a checkpoint without one was
     written when doubling was the only (and default) schedule."""
-    if study.design["parameterisation"] != "free_form":
+    if study.design.parameterisation != "free_form":
         return
     with np.load(path) as z:
         stored = str(z["beta_growth"]) if "beta_growth" in z.files else "doubling"
-    if stored != study.design["beta_growth"]:
+    if stored != study.design.beta_growth:
         raise InputError(f"{path}: this study started with beta_growth = \"{stored}\" and its study file now gives "
-                         f"\"{study.design['beta_growth']}\" (the default changed on 2026-12-02); add beta_growth = "
+                         f"\"{study.design.beta_growth}\" (the default changed on 2026-12-02); add beta_growth = "
                          f"\"{stored}\" to its [design] section to resume it")
 
 
@@ -267,7 +269,7 @@ def _check_transient(study: Study, iteration: int, terms: dict, warm: bool) -> N
     segments = 2 if study.strip_segment is not None else 1
     raise InputError(f"design iteration {iteration}: {failed} of the {segments} segment(s) of the design transient did "
                      f"not complete (an event ended it early, e.g. the electrolyte depleted or a strip ran out of Li, "
-                     f"or [design] max_steps = {study.design['max_steps']} attempts ran out), so its terms and gradient "
+                     f"or [design] max_steps = {study.design.max_steps} attempts ran out), so its terms and gradient "
                      f"are not the physics asked for; raise max_steps or lower [optimizer] learning_rate (the "
                      f"checkpoint keeps the iterations before)")
 
@@ -357,7 +359,7 @@ def _final_record(study: Study, out: Path, terms, param, x, reference, multiplie
     """The design record (``design.json``) of the final design ``x``, before verification."""
     weights = study.weights
     final = eqx.filter_jit(terms)(param, x)
-    record = {"parameterisation": study.design["parameterisation"], "iterations": study.optimizer["iterations"],
+    record = {"parameterisation": study.design.parameterisation, "iterations": study.optimizer.iterations,
               "start": _to_float(reference), "final": _to_float(final),
               "objective_start": float(weighted_objective(reference, weights, reference)),
               "objective_final": float(weighted_objective(final, weights, reference)), "x": np.asarray(x).tolist()}
@@ -389,7 +391,7 @@ def run_study(study: Study, out, *, resume: bool = False, progress=None, verify:
         updates, opt_state = opt.update(grad, opt_state, x)
         return optax.apply_updates(x, updates), opt_state
 
-    iterations = study.optimizer["iterations"]
+    iterations = study.optimizer.iterations
     started = time.perf_counter()
     for it in range(start, iterations):
         t0 = time.perf_counter()
@@ -406,7 +408,7 @@ def run_study(study: Study, out, *, resume: bool = False, progress=None, verify:
         _append_log(out, row)
         x = x_next
         _snapshot(out, at_iteration(study, param, it + 1), x, it + 1)  # before the checkpoint: a resume deletes frames past it
-        _save(out / "checkpoint.npz", x, opt_state, it + 1, reference, multipliers, study.design.get("beta_growth"))
+        _save(out / "checkpoint.npz", x, opt_state, it + 1, reference, multipliers, _beta_growth(study))
         if progress is not None:
             elapsed = time.perf_counter() - started
             progress(it + 1, iterations, row, elapsed / (it + 1 - start) * (iterations - it - 1))

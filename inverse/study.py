@@ -1,5 +1,8 @@
 """Study files (TOML): what to design, on which host, under which plating, for which objective,
-with which optimiser and budget. Every key is validated; a bad one is one
+with which optimiser and budget. The study's sections are parsed into typed models
+(:class:`Design`, :class:`Optimizer`, :class:`Objective`, :class:`Constraints`; the shared pieces
+in :mod:`hostsim.run.config`), each default declared once on its model; the simulation sections
+are a case's (:func:`hostsim.run.case.parse_case`). Every key is validated; a bad one is one
 :class:`~hostsim.InputError` line naming the section and the key.
 
     [design]
@@ -54,16 +57,19 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
+from typing import Annotated, Any, Literal
+
+from pydantic import (Field, PlainValidator, PrivateAttr, ValidationError, ValidationInfo, create_model, field_validator,
+                      model_validator)
 
 from hostsim import InputError
 from hostsim.run.case import Case, parse_case, read_toml
+from hostsim.run.config import Section, choice, input_error, refuse, study_number, study_number_check
 
+from .freeform import BETA_GROWTHS
+from .lagrangian import DEFAULT_PENALTY
 from .objectives import DESIGN_MAX_STEPS, TERMS
 
-DESIGN_KEYS = ("parameterisation", "layers", "fields", "start_k", "start_l", "parameters", "max_steps", "plating_steps",
-               "porosity", "feature_size_um", "beta_start", "beta_max", "beta_every", "beta_growth",
-               "warmup_iterations")
-OPTIMIZER_KEYS = ("name", "learning_rate", "clip", "iterations", "schedule", "final_fraction")
 SCHEDULES = ("constant", "cosine", "exponential")
 STUDY_SECTIONS = ("design", "objective", "optimizer", "constraints")
 
@@ -79,15 +85,184 @@ DEFAULT_STUDY = {
     "optimizer": {"name": "adam", "learning_rate": 0.3, "clip": 1.0, "iterations": 12},
 }
 
+Count = Annotated[int, study_number(low=1, integer=True, allow_equal=True)]  # an integer >= 1
+Positive = Annotated[float, study_number(low=0)]
+NonNegative = Annotated[float, study_number(low=0, allow_equal=True)]
+
+
+def _max_steps(value):
+    steps = study_number_check(low=1, integer=True, allow_equal=True)(value)
+    if steps > 10000:
+        raise refuse(f"at most 10000 (the gradient keeps every step); got {steps}")
+    return steps
+
+
+def _start_fraction(value):
+    fraction = study_number_check(low=0, allow_equal=True)(value)
+    if fraction > 1:
+        raise refuse(f"must be <= 1, got {fraction!r}")
+    return fraction
+
+
+def _slab_porosity(value):
+    porosity = study_number_check(low=0)(value)
+    if not 0.05 <= porosity <= 0.95:
+        raise refuse(f"must be in [0.05, 0.95]; got {porosity!r}")
+    return porosity
+
+
+def _parameter_names(value):
+    if not isinstance(value, list) or not all(isinstance(p, str) for p in value):
+        raise refuse(f"expected a list of parameter names; got {value!r}")
+    return value
+
+
+class Design(Section):
+    """``[design]``: what is designed and how the design transient runs. The free-form keys
+    (porosity to beta_growth) are read by free-form designs only."""
+
+    parameterisation: Annotated[Literal["layer_profile", "family", "free_form"], choice(
+        ("layer_profile", "family", "free_form"), "expected layer_profile, family or free_form")] = "layer_profile"
+    layers: Count = 8
+    max_steps: Annotated[int, PlainValidator(_max_steps)] = DESIGN_MAX_STEPS
+    warmup_iterations: Annotated[int, study_number(low=0, integer=True, allow_equal=True)] = 0
+    # validate_default: the default depends on the parameterisation (free form: ["s", "l"])
+    fields: list[str] = Field(None, validate_default=True)
+    porosity: Annotated[float | None, PlainValidator(_slab_porosity)] = None  # None: the base host's
+    feature_size_um: Positive = 0.75
+    beta_start: Positive = 1.0
+    beta_max: Positive = Field(32.0, validate_default=True)  # validate_default: checked against beta_start too
+    beta_every: Count = 10
+    # geometric by default: on the free-form showcase it settled where doubling at once jolted the design
+    # at every doubling (docs/design.md, "beta continuation: at once or geometric")
+    beta_growth: Annotated[str, choice(BETA_GROWTHS, f"expected {' or '.join(BETA_GROWTHS)}")] = "geometric"
+    start_k: Annotated[float, PlainValidator(_start_fraction)] = 1.0
+    start_l: Annotated[float, PlainValidator(_start_fraction)] = 0.5
+    parameters: Annotated[list[str] | None, PlainValidator(_parameter_names)] = None  # None: all continuous ones
+
+    @field_validator("fields", mode="plain")
+    @classmethod
+    def _fields(cls, value, info: ValidationInfo):
+        free_form = info.data.get("parameterisation") == "free_form"
+        if value is None:
+            return ["s", "l"] if free_form else ["k", "l"]
+        if free_form:
+            if value not in (["s"], ["s", "l"]):
+                raise refuse(f"free_form designs [\"s\"] or [\"s\", \"l\"]; got {value!r}")
+        elif (not isinstance(value, list) or not value or not all(isinstance(f, str) for f in value)
+              or set(value) - {"k", "l"}):
+            raise refuse(f"expected a list of k and/or l; got {value!r}")
+        return value
+
+    @field_validator("beta_max", mode="after")
+    @classmethod
+    def _beta_max(cls, value, info: ValidationInfo):
+        start = info.data.get("beta_start", 1.0)
+        if info.data.get("parameterisation") == "free_form" and (value < start or value > 1024):
+            raise refuse(f"must be in [beta_start, 1024]; got {value!r}")
+        return value
+
+
+class DesignFile(Design):
+    """``[design]`` as a file gives it: :class:`Design` and ``plating_steps`` (the fixed steps of
+    earlier versions: ignored with a note)."""
+
+    plating_steps: Any = None
+
+
+class _Weights(Section):
+    @model_validator(mode="after")
+    def _some_weight(self):
+        if not any(getattr(self, term) for term in TERMS):
+            raise refuse(f"give at least one positive weight ({', '.join(TERMS)})", table=True)
+        return self
+
+
+# ``[objective]``: the weight (>= 0) of each design term, normalised by the start's value; not given: 0
+Objective = create_model("Objective", __base__=_Weights, **{term: (NonNegative, 0.0) for term in TERMS})
+
+
+def _porosity_bound(value):
+    bound = study_number_check(low=0, allow_equal=True)(value)
+    if bound > 1:
+        raise refuse(f"a porosity is <= 1; got {value!r}")
+    return bound
+
+
+class _Bounds(Section):
+    porosity_min: Annotated[float | None, PlainValidator(_porosity_bound)] = None
+    porosity_max: Annotated[float | None, PlainValidator(_porosity_bound)] = None
+    penalty: Positive = DEFAULT_PENALTY  # mu of the augmented Lagrangian (inverse.lagrangian)
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        low = 0.0 if self.porosity_min is None else self.porosity_min
+        if low > (1.0 if self.porosity_max is None else self.porosity_max):
+            raise refuse("porosity_min is above porosity_max", table=True)
+        return self
+
+
+# ``[constraints]``: ``<term>_max`` (the term / its start value stays <= this), slab porosity bounds,
+# the penalty; None: no such constraint (inverse.lagrangian)
+Constraints = create_model("Constraints", __base__=_Bounds,
+                           **{f"{term}_max": (Annotated[float | None, study_number(low=0, allow_equal=True)], None)
+                              for term in TERMS})
+
+
+def _iterations(value):
+    count = study_number_check(low=1, integer=True, allow_equal=True)(value)
+    if count > 100000:
+        raise refuse(f"at most 100000; got {count}")
+    return count
+
+
+def _final_fraction(value):
+    fraction = study_number_check(low=0)(value)
+    if fraction > 1:
+        raise refuse(f"must be <= 1; got {fraction!r}")
+    return fraction
+
+
+class Optimizer(Section):
+    """``[optimizer]``: the optimiser, its learning-rate schedule and the budget."""
+
+    name: Annotated[Literal["adam", "sgd"], choice(("adam", "sgd"), "expected adam or sgd")] = "adam"
+    learning_rate: Positive = 0.2
+    clip: NonNegative = 1.0  # global-norm clipping of the gradient (0: none)
+    iterations: Annotated[int, PlainValidator(_iterations)] = 20
+    schedule: Annotated[str, choice(SCHEDULES, f"expected {', '.join(SCHEDULES)}")] = "constant"
+    final_fraction: Annotated[float, PlainValidator(_final_fraction)] = 0.1
+    _horizon: int = PrivateAttr()
+
+    def model_post_init(self, context) -> None:
+        # the schedule's horizon is the study file's budget, fixed here: a run cut short by --iterations
+        # (which sets iterations) and resumed later follows the same schedule (bit-identical resume)
+        self._horizon = self.iterations
+
+    @property
+    def schedule_iterations(self) -> int:
+        """The iterations the learning-rate schedule spans: the study file's."""
+        return self._horizon
+
+
+class StudySections(Section):
+    """The sections a study file adds to a case file."""
+
+    design: DesignFile = Field(default_factory=DesignFile)
+    # validate_default: a study without [objective] is refused (no term weighted)
+    objective: Objective = Field(default_factory=dict, validate_default=True)
+    optimizer: Optimizer = Field(default_factory=Optimizer)
+    constraints: Constraints = Field(default_factory=Constraints)
+
 
 @dataclasses.dataclass(frozen=True)
 class Study:
     source: str
     case: Case  # the simulation sections and the base host's [geometry]
-    design: dict
-    weights: dict
-    optimizer: dict
-    constraints: dict = dataclasses.field(default_factory=dict)  # [constraints], inverse.lagrangian
+    design: Design
+    weights: dict  # design term -> weight, the [objective] keys the file gives, in its order
+    optimizer: Optimizer
+    constraints: dict = dataclasses.field(default_factory=dict)  # [constraints] as given + penalty; {}: none
 
     @property
     def segment(self):
@@ -101,51 +276,8 @@ class Study:
         return segments[1] if len(segments) > 1 else None
 
 
-def _unknown(section, keys, allowed):
-    bad = sorted(set(keys) - set(allowed))
-    if bad:
-        raise InputError(f"study [{section}]: unknown key(s) {', '.join(bad)}; allowed: {', '.join(sorted(allowed))}")
-
-
-def _number(section, key, value, low=None, integer=False, allow_equal=False):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or value in (float("inf"), float("-inf")):
-        raise InputError(f"study [{section}] {key}: expected a finite number, got {value!r}")
-    if integer and int(value) != value:
-        raise InputError(f"study [{section}] {key}: expected an integer, got {value!r}")
-    if low is not None and not (value >= low if allow_equal else value > low):
-        raise InputError(f"study [{section}] {key}: must be {'>=' if allow_equal else '>'} {low}, got {value!r}")
-    return int(value) if integer else float(value)
-
-
-def _free_form_keys(design: dict) -> None:
-    """Validate and default the free-form keys in place (porosity None: the base host's)."""
-    if design.get("porosity") is not None:
-        design["porosity"] = _number("design", "porosity", design["porosity"], low=0)
-        if not 0.05 <= design["porosity"] <= 0.95:
-            raise InputError(f"study [design] porosity: must be in [0.05, 0.95]; got {design['porosity']!r}")
-    design["feature_size_um"] = _number("design", "feature_size_um", design.get("feature_size_um", 0.75), low=0)
-    design["beta_start"] = _number("design", "beta_start", design.get("beta_start", 1.0), low=0)
-    design["beta_max"] = _number("design", "beta_max", design.get("beta_max", 32.0), low=0)
-    if design["beta_max"] < design["beta_start"] or design["beta_max"] > 1024:
-        raise InputError(f"study [design] beta_max: must be in [beta_start, 1024]; got {design['beta_max']!r}")
-    design["beta_every"] = _number("design", "beta_every", design.get("beta_every", 10), low=1, integer=True,
-                                   allow_equal=True)
-    from .freeform import BETA_GROWTHS
-
-    # geometric by default: on the free-form showcase it settled where doubling at once jolted the design
-    # at every doubling (docs/design.md, "beta continuation: at once or geometric")
-    design["beta_growth"] = design.get("beta_growth", "geometric")
-    if design["beta_growth"] not in BETA_GROWTHS:
-        raise InputError(f"study [design] beta_growth: expected {' or '.join(BETA_GROWTHS)}; got {design['beta_growth']!r}")
-
-
-def parse_study(data: dict, source: str = "study") -> Study:
-    data = dict(data)
-    design = dict(data.pop("design", {}))
-    weights = dict(data.pop("objective", {}))
-    optimizer = dict(data.pop("optimizer", {}))
-    constraints = dict(data.pop("constraints", {}))
-    case = parse_case(data, source)
+def _check_base(case: Case) -> None:
+    """The base host is a family and the protocol one plate segment, optionally one strip after it."""
     if not case.geometry:
         raise InputError("study [geometry]: give the base host (family and its parameters)")
     if "file" in case.geometry:
@@ -159,65 +291,37 @@ def parse_study(data: dict, source: str = "study") -> Study:
         raise InputError("study [protocol]: the strip segment's capacity_mAh_cm2 must be below the plate segment's (the "
                          "transient cannot strip Li it did not plate, and stripping all of it runs its last steps out "
                          "of Li)")
-    _unknown("design", design.keys(), DESIGN_KEYS)
-    kind = design.setdefault("parameterisation", "layer_profile")
-    if kind not in ("layer_profile", "family", "free_form"):
-        raise InputError(f"study [design] parameterisation: expected layer_profile, family or free_form; got {kind!r}")
-    design["layers"] = _number("design", "layers", design.get("layers", 8), low=1, integer=True, allow_equal=True)
-    if "plating_steps" in design:  # the fixed steps of earlier versions: the steps adapt now
-        old = design.pop("plating_steps")
-        note = (f"{source}: [design] plating_steps is deprecated and ignored ({old!r}): the transient's steps adapt "
-                f"to [numerics] time_tolerance, at most [design] max_steps")
-        case.notes.append(note)
-        warnings.warn(note, FutureWarning, stacklevel=2)
-    design["max_steps"] = _number("design", "max_steps", design.get("max_steps", DESIGN_MAX_STEPS), low=1, integer=True,
-                                  allow_equal=True)
-    if design["max_steps"] > 10000:
-        raise InputError(f"study [design] max_steps: at most 10000 (the gradient keeps every step); got "
-                         f"{design['max_steps']}")
-    design["warmup_iterations"] = _number("design", "warmup_iterations", design.get("warmup_iterations", 0), low=0,
-                                          integer=True, allow_equal=True)
-    fields = design.setdefault("fields", ["s", "l"] if kind == "free_form" else ["k", "l"])
-    if kind == "free_form":
-        if fields not in (["s"], ["s", "l"]):
-            raise InputError(f"study [design] fields: free_form designs [\"s\"] or [\"s\", \"l\"]; got {fields!r}")
-        _free_form_keys(design)
-    elif not isinstance(fields, list) or not fields or set(fields) - {"k", "l"}:
-        raise InputError(f"study [design] fields: expected a list of k and/or l; got {fields!r}")
-    for key in ("start_k", "start_l"):
-        value = _number("design", key, design.get(key, 1.0 if key == "start_k" else 0.5), low=0, allow_equal=True)
-        if value > 1:
-            raise InputError(f"study [design] {key}: must be <= 1, got {value!r}")
-        design[key] = value
-    params = design.get("parameters")
-    if params is not None and (not isinstance(params, list) or not all(isinstance(p, str) for p in params)):
-        raise InputError(f"study [design] parameters: expected a list of parameter names; got {params!r}")
-    _unknown("objective", weights.keys(), TERMS)
-    weights = {k: _number("objective", k, v, low=0, allow_equal=True) for k, v in weights.items()}
-    if not any(weights.values()):
-        raise InputError(f"study [objective]: give at least one positive weight ({', '.join(TERMS)})")
-    _unknown("optimizer", optimizer.keys(), OPTIMIZER_KEYS)
-    name = optimizer.setdefault("name", "adam")
-    if name not in ("adam", "sgd"):
-        raise InputError(f"study [optimizer] name: expected adam or sgd; got {name!r}")
-    optimizer["learning_rate"] = _number("optimizer", "learning_rate", optimizer.get("learning_rate", 0.2), low=0)
-    optimizer["clip"] = _number("optimizer", "clip", optimizer.get("clip", 1.0), low=0, allow_equal=True)
-    optimizer["iterations"] = _number("optimizer", "iterations", optimizer.get("iterations", 20), low=1, integer=True,
-                                      allow_equal=True)
-    if optimizer["iterations"] > 100000:
-        raise InputError(f"study [optimizer] iterations: at most 100000; got {optimizer['iterations']}")
-    schedule = optimizer.setdefault("schedule", "constant")
-    if schedule not in SCHEDULES:
-        raise InputError(f"study [optimizer] schedule: expected {', '.join(SCHEDULES)}; got {schedule!r}")
-    optimizer["final_fraction"] = _number("optimizer", "final_fraction", optimizer.get("final_fraction", 0.1), low=0)
-    if optimizer["final_fraction"] > 1:
-        raise InputError(f"study [optimizer] final_fraction: must be <= 1; got {optimizer['final_fraction']!r}")
-    # the schedule's horizon is the study file's budget, fixed here: a run cut short by --iterations and
-    # resumed later follows the same schedule (bit-identical resume)
-    optimizer["schedule_iterations"] = optimizer["iterations"]
-    from .lagrangian import validate
 
-    return Study(source, case, design, weights, optimizer, validate(constraints, _number) if constraints else {})
+
+def _current_design(design: DesignFile, source: str, case: Case) -> Design:
+    """:class:`Design` of the file's section; ``plating_steps`` gives a note (also a ``FutureWarning``)."""
+    if "plating_steps" in design.model_fields_set:  # the fixed steps of earlier versions: the steps adapt now
+        note = (f"{source}: [design] plating_steps is deprecated and ignored ({design.plating_steps!r}): the "
+                f"transient's steps adapt to [numerics] time_tolerance, at most [design] max_steps")
+        case.notes.append(note)
+        warnings.warn(note, FutureWarning, stacklevel=3)
+    given = design.model_fields_set & set(Design.model_fields)
+    return Design.model_construct(given, **{key: getattr(design, key) for key in Design.model_fields})
+
+
+def parse_study(data: dict, source: str = "study") -> Study:
+    """The :class:`Study` of a study file's data: its case (:func:`parse_case`) and its design
+    sections; a bad key or value is one :class:`InputError` line."""
+    data = dict(data)
+    raw = {key: data.pop(key) for key in STUDY_SECTIONS if key in data}
+    case = parse_case(data, source)
+    _check_base(case)
+    try:
+        sections = StudySections.model_validate(raw)
+    except ValidationError as e:
+        raise input_error(e, StudySections, "study") from None
+    weights = {term: getattr(sections.objective, term) for term in raw.get("objective", {})}
+    constraints = {}
+    if raw.get("constraints"):
+        constraints = {key: getattr(sections.constraints, key) for key in raw["constraints"]}
+        constraints.setdefault("penalty", sections.constraints.penalty)
+    return Study(source, case, _current_design(sections.design, source, case), weights, sections.optimizer,
+                 constraints)
 
 
 def load_study(path) -> Study:

@@ -58,7 +58,6 @@ def main(argv=None):
     parser.add_argument("--output", default="results/bench_design.json")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from hostsim.electrochemistry.integrate import DEFAULT_TIME_TOLERANCE
     from inverse import weighted_objective
     from inverse.loop import design_terms, parameterisation
     from inverse.objectives import taken_steps, transient
@@ -71,7 +70,7 @@ def main(argv=None):
         if args.time_tolerance is not None:
             data.setdefault("numerics", {})["time_tolerance"] = args.time_tolerance
         study = parse_study(data, "default")
-        tolerance = study.case.numerics.get("time_tolerance", DEFAULT_TIME_TOLERANCE)
+        tolerance = study.case.numerics.time_tolerance
         param = parameterisation(study)
         base = param.base
         terms = design_terms(study, base)

@@ -236,7 +236,7 @@ def test_learning_rate_schedules_fall_to_their_final_fraction_over_the_study_fil
     assert learning_rate(study("")) == 0.3
     for name in ("cosine", "exponential"):
         s = study(f'schedule = "{name}"\nfinal_fraction = 0.05')
-        s.optimizer["iterations"] = 2  # the CLI's --iterations: the horizon stays the file's
+        s.optimizer.iterations = 2  # the CLI's --iterations: the horizon stays the file's
         lr = learning_rate(s)
         assert float(lr(0)) == pytest.approx(0.3) and float(lr(10)) == pytest.approx(0.015, rel=1e-5)
         assert float(lr(5)) < 0.3
@@ -399,7 +399,7 @@ def test_an_old_study_with_plating_steps_runs_with_one_note():
 
     with pytest.warns(FutureWarning, match="plating_steps is deprecated"):
         study = parse_study(tomllib.loads(TINY_STUDY.replace("max_steps = 100", "plating_steps = 4")), "old.toml")
-    assert "plating_steps" not in study.design and study.design["max_steps"] > 0
+    assert not hasattr(study.design, "plating_steps") and study.design.max_steps > 0
     assert len(study.case.notes) == 1 and "old.toml" in study.case.notes[0]
 
 

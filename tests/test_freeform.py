@@ -200,9 +200,9 @@ def test_free_form_study_continues_beta_resumes_and_verifies_crisp(tmp_path):
     assert (crisp["connected_host_fraction"] == 1.0) == (crisp["virtual_temperature"] < 5.0)
     assert set(full["verification"]) == {"start", "final"}
 
-    study.optimizer["iterations"] = 1
+    study.optimizer.iterations = 1
     run_study(study, tmp_path / "part", verify=False)
-    study.optimizer["iterations"] = 3
+    study.optimizer.iterations = 3
     again = run_study(study, tmp_path / "part", resume=True, verify=False)
     strip = lambda rows: [{k: v for k, v in r.items() if k != "step_s"} for r in rows]  # noqa: E731
     part_rows = [json.loads(line) for line in (tmp_path / "part" / "log.jsonl").read_text().splitlines()]
@@ -223,7 +223,7 @@ def test_a_free_form_study_resumes_only_on_the_beta_schedule_it_started_with(tmp
     path = tmp_path / "study.toml"
     path.write_text(FREE_FORM_STUDY)
     study = parse_study(read_toml(path, "study"), str(path))
-    assert study.design["beta_growth"] == "geometric"
+    assert study.design.beta_growth == "geometric"
     old = tmp_path / "old.npz"
     np.savez(old, x=np.zeros(3), iteration=np.asarray(1))
     with pytest.raises(InputError, match='add beta_growth = "doubling"'):

@@ -57,8 +57,10 @@ def test_a_host_that_is_not_one_is_refused_in_one_line():
 def test_a_resume_needs_its_folder_and_the_precisions_must_agree():
     import dataclasses
 
+    from hostsim.run.case import Numerics
+
     with pytest.raises(hs.InputError, match="resume=True needs out="):
         hs.simulate(_foil(), resume=True)
-    case = dataclasses.replace(as_case(None), numerics={"precision": "float64"})
+    case = dataclasses.replace(as_case(None), numerics=Numerics(precision="float64"))
     with pytest.raises(hs.InputError, match="precision = 'float64', but the host's fields are float32"):
         hs.simulate(_foil(), case)

@@ -120,7 +120,7 @@ def run(args) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise InputError(f"{out}: exists and is not a directory")
-    if any(m.case.numerics.get("precision", "float32") == "float64" for m in sweep.members):
+    if any(m.case.numerics.precision == "float64" for m in sweep.members):
         import jax
 
         jax.config.update("jax_enable_x64", True)

@@ -87,8 +87,8 @@ def run(args) -> int:
     if args.iterations is not None:
         if args.iterations < 1:
             raise InputError(f"--iterations: expected >= 1; got {args.iterations}")
-        study.optimizer["iterations"] = args.iterations
-    if study.case.numerics.get("precision", "float32") == "float64":
+        study.optimizer.iterations = args.iterations
+    if study.case.numerics.precision == "float64":
         import jax
 
         jax.config.update("jax_enable_x64", True)

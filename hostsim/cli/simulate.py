@@ -70,7 +70,7 @@ def _setup(args):
         stored = out / "case.toml"
         args.case = str(stored) if stored.exists() else None
     case = load_case(args.case) if args.case else default_case()
-    max_frames = args.max_frames if args.max_frames is not None else case.output.get("max_frames", 40)
+    max_frames = args.max_frames if args.max_frames is not None else case.output.max_frames
     if args.parallel_hosts < 1:
         raise InputError(f"--parallel-hosts: expected an integer >= 1; got {args.parallel_hosts}")
     if max_frames < 2:
@@ -127,8 +127,8 @@ def run(args) -> int:
     from hostsim.run.pipeline import Interrupted, run_hosts
 
     case, out, max_frames = _setup(args)
-    report = case.output.get("report", True) and not args.no_report
-    if case.numerics.get("precision", "float32") == "float64":
+    report = case.output.report and not args.no_report
+    if case.numerics.precision == "float64":
         import jax
 
         jax.config.update("jax_enable_x64", True)

@@ -20,6 +20,7 @@ import jax.numpy as jnp
 CURRENT_NOT_PASSED = -1  # the event index of a state whose potential solve cannot pass the current
 SHORTFALL = 1e-2  # a solve that passes more than 1 % off the requested current has not passed it
 LARGE = 1e6  # the scaled value of an event that is a yes/no (the current not passed)
+DEFAULT_VOLTAGE_CUTOFF = 0.5  # [V] vs Li/Li+: a segment ends when the voltage rises past it (VoltageCutoff)
 
 
 class AbstractEvent(eqx.Module):
@@ -38,7 +39,7 @@ class VoltageCutoff(AbstractEvent):
     below the ~3 V at which Cu would dissolve). Landed within ``tolerance`` [V] below it."""
 
     name: ClassVar[str] = "voltage cutoff"
-    voltage: float = 0.5
+    voltage: float = DEFAULT_VOLTAGE_CUTOFF
     tolerance: float = 5e-5
 
     def value(self, system, state, observation):

@@ -55,8 +55,9 @@ def simulate(host, case=None, *, out=None, name: str = "host", resume: bool = Fa
 
     case_file = Path(case) if isinstance(case, (str, Path)) else None
     fields, case = host_fields(host), as_case(case)
-    precision = case.numerics.get("precision")
-    if precision is not None and np.dtype(precision) != np.dtype(fields.grid.dtype):
+    precision = case.numerics.precision
+    # a case that states its precision must match the host's; one that does not runs in the host's
+    if "precision" in case.numerics.model_fields_set and np.dtype(precision) != np.dtype(fields.grid.dtype):
         raise InputError(f"{case.source}: [numerics] precision = {precision!r}, but the host's fields are "
                          f"{np.dtype(fields.grid.dtype).name}: build the host in that precision")
     if resume and out is None:

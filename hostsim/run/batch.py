@@ -42,16 +42,18 @@ import json
 import threading
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Annotated, Callable, Literal
 
 import numpy as np
+from pydantic import Field, PlainValidator, ValidationError
 
 from hostsim.errors import InputError
 from hostsim.run.case import Case, parse_case
+from hostsim.run.config import Section, choice, input_error, refuse
 from hostsim.run.io import write_json
 
-SWEEP_KEYS = ("mode", "axes")
 MAX_MEMBERS = 100000
+AXIS_SECTIONS = ("geometry", "electrolyte", "kinetics", "protocol", "cell", "numerics")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,6 +110,31 @@ def member_key(data: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def _axes(axes):
+    if not isinstance(axes, dict) or not axes:
+        raise refuse("give at least one axis (\"section.key\" = [values])", table=True)
+    for path, values in axes.items():
+        if path.split(".")[0] not in AXIS_SECTIONS:
+            raise refuse("an axis is a path into geometry, electrolyte, kinetics, protocol, cell or numerics",
+                         key=repr(path))
+        if not isinstance(values, list) or not values:
+            raise refuse(f"expected a non-empty list of values; got {values!r}", key=repr(path))
+    return axes
+
+
+class SweepSection(Section):
+    """``[sweep]`` of a sweep file: how the axes combine, and the axes (dotted path -> values)."""
+
+    mode: Annotated[Literal["grid", "zip"], choice(("grid", "zip"), 'expected "grid" or "zip"')] = "grid"
+    # validate_default: a sweep without axes is refused by the axes' own check
+    axes: Annotated[dict[str, list], PlainValidator(_axes)] = Field(None, validate_default=True)
+
+    @classmethod
+    def unknown_keys(cls, bad: list) -> str:
+        # the sweep's wording: no colon after [sweep], the keys in their declared order
+        return f" unknown key(s) {', '.join(bad)}; allowed: {', '.join(cls.model_fields)}"
+
+
 def parse_sweep(data: dict, source: str = "sweep", validate_host: Callable | None = None) -> Sweep:
     """The sweep's members, each with a validated case. ``validate_host(case)`` (optional) checks a
     member's ``[geometry]`` cheaply (no fields built) and raises :class:`InputError`."""
@@ -115,21 +142,11 @@ def parse_sweep(data: dict, source: str = "sweep", validate_host: Callable | Non
     sweep = data.pop("sweep", None)
     if not isinstance(sweep, dict):
         raise InputError(f"{source}: no [sweep] section (give [sweep.axes] with at least one axis)")
-    bad = sorted(set(sweep) - set(SWEEP_KEYS))
-    if bad:
-        raise InputError(f"{source}: [sweep] unknown key(s) {', '.join(bad)}; allowed: {', '.join(SWEEP_KEYS)}")
-    mode = sweep.get("mode", "grid")
-    if mode not in ("grid", "zip"):
-        raise InputError(f"{source}: [sweep] mode: expected \"grid\" or \"zip\"; got {mode!r}")
-    axes = sweep.get("axes")
-    if not isinstance(axes, dict) or not axes:
-        raise InputError(f"{source}: [sweep.axes]: give at least one axis (\"section.key\" = [values])")
-    for path, values in axes.items():
-        if path.split(".")[0] not in ("geometry", "electrolyte", "kinetics", "protocol", "cell", "numerics"):
-            raise InputError(f"{source}: [sweep.axes] {path!r}: an axis is a path into geometry, electrolyte, "
-                             f"kinetics, protocol, cell or numerics")
-        if not isinstance(values, list) or not values:
-            raise InputError(f"{source}: [sweep.axes] {path!r}: expected a non-empty list of values; got {values!r}")
+    try:
+        sweep = SweepSection.model_validate(sweep)
+    except ValidationError as e:
+        raise input_error(e, SweepSection, f"{source}:", root="sweep") from None
+    mode, axes = sweep.mode, sweep.axes
     names = list(axes)
     if mode == "zip":
         lengths = {len(v) for v in axes.values()}
@@ -430,7 +447,7 @@ def _together_chunks(members: list, hosts_of: Callable, schedule: Together) -> l
         case = member.case
         try:
             hosts = hosts_of(case)
-            if len(hosts) != 1 or case.numerics.get("devices", 1) != 1:
+            if len(hosts) != 1 or case.numerics.devices != 1:
                 raise ValueError("not batchable")
             name, host = hosts[0]
             fields = host.fields() if hasattr(host, "fields") else host

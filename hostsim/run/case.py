@@ -1,5 +1,6 @@
-"""Case files (TOML): electrolyte, kinetics, protocol, numerics and output of a run, validated
-key by key (the geometry section is validated by the geometry package that builds it).
+"""Case files (TOML): electrolyte, kinetics, protocol, numerics and output of a run, parsed into
+typed sections (:class:`CaseFile`; the pieces in :mod:`hostsim.run.config`), each default declared
+once on its section (the geometry section is validated by the geometry package that builds it).
 
     [geometry]                      # read by geometries: family + its parameters, or a file
     family = "cu_skeleton"
@@ -35,7 +36,8 @@ key by key (the geometry section is validated by the geometry package that build
     max_frames = 40                 # field snapshots (.vti + .pvd) per host, initial and final included
     report = true                   # plots, renders and report.html after the run
 
-Every unknown key is an error naming the section and the allowed keys. Keys of earlier versions
+Every unknown key is an error naming the section and the allowed keys; a bad value is one line
+naming the section and the key (:func:`hostsim.run.config.input_error`). Keys of earlier versions
 that still work give one note each (:attr:`Case.notes`): ``[numerics] fill_per_step`` (the charge
 per step of fixed steps) sets ``time_tolerance``, ``[numerics] rest_steps`` is ignored (rests
 adapt their steps like every segment).
@@ -47,38 +49,30 @@ import dataclasses
 import tomllib
 import warnings
 from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, ConfigDict, Field, PlainValidator, PrivateAttr, ValidationError, model_validator
 
 from hostsim.electrochemistry.cell import LithiumCounterElectrode, Reservoir
 from hostsim.electrochemistry.electrolyte import ELECTROLYTES, get_electrolyte
+from hostsim.electrochemistry.events import DEFAULT_VOLTAGE_CUTOFF
 from hostsim.errors import InputError
 from hostsim.electrochemistry.kinetics import Kinetics
 from hostsim.electrochemistry.metrics import Q_SEI
+from hostsim.run.config import Section, choice, flag, input_error, number, number_check, refuse
 from hostsim.run.protocol import DEFAULT_TIME_TOLERANCE, Protocol, Segment
 
-SECTIONS = ("geometry", "electrolyte", "kinetics", "protocol", "cell", "numerics", "output")
-TOPS = ("reservoir", "li_counter_electrode")
+# file key -> (Kinetics field, factor to SI): mA/cm² -> A/m², mV -> V
 KINETICS_KEYS = {
-    "exchange_current_density_mA_cm2": ("exchange_current_density", 10.0),  # mA/cm² -> A/m²
+    "exchange_current_density_mA_cm2": ("exchange_current_density", 10.0),
     "alpha_a": ("alpha_a", 1.0), "alpha_c": ("alpha_c", 1.0),
     "nucleation_overpotential_bare_mV": ("nucleation_overpotential_bare", 1e-3),
     "nucleation_overpotential_philic_mV": ("nucleation_overpotential_philic", 1e-3),
     "gate_width_mV": ("gate_width", 1e-3),
 }
-# (exclusive low, inclusive high) per kinetics key: transfer coefficients of a one-electron step in
-# (0, 1]; i0 beyond 1 A/cm² and barriers beyond 0.5 V are outside every value reported for Li
-KINETICS_RANGES = {
-    "exchange_current_density_mA_cm2": (0.0, 1000.0), "alpha_a": (0.0, 1.0), "alpha_c": (0.0, 1.0),
-    "nucleation_overpotential_bare_mV": (None, 500.0), "nucleation_overpotential_philic_mV": (None, 500.0),
-    "gate_width_mV": (0.0, 100.0),
-}
 MAX_CYCLES = 10000
-# (exclusive low, inclusive high) of the numbers in [numerics]: a tolerance of 0.5 lets a step misplace
-# half a voxel of Li (far past any accuracy); 1000 V is beyond every cutoff
-NUMERICS_HIGH = {"time_tolerance": 0.5, "fill_per_step": 0.1, "newton_steps": 100, "rest_steps": 10000,
-                 "voltage_cutoff_V": 5.0}
-NUMERICS_KEYS = {"precision": ("float32", "float64"), "interface": ("face", "centre"), "time_tolerance": float,
-                 "fill_per_step": float, "newton_steps": int, "voltage_cutoff_V": float, "rest_steps": int,
-                 "devices": "devices"}
+# a tolerance of 0.5 lets a step misplace half a voxel of Li (far past any accuracy)
+MAX_TIME_TOLERANCE = 0.5
 OLD_FILL_PER_STEP = 0.05  # the default of the fixed-step scheme's fill_per_step (maps to DEFAULT_TIME_TOLERANCE)
 
 
@@ -86,7 +80,160 @@ def tolerance_for_fill(fill_per_step: float) -> float:
     """The ``time_tolerance`` an old case's ``fill_per_step`` asks for: the default fill maps to the
     default tolerance, and the tolerance scales as the fill squared (the adaptive steps' count goes
     as ``tolerance^-1/2``, the fixed steps' as ``1 / fill``), within the accepted range."""
-    return min(DEFAULT_TIME_TOLERANCE * (fill_per_step / OLD_FILL_PER_STEP) ** 2, NUMERICS_HIGH["time_tolerance"])
+    return min(DEFAULT_TIME_TOLERANCE * (fill_per_step / OLD_FILL_PER_STEP) ** 2, MAX_TIME_TOLERANCE)
+
+
+def _electrolyte_name(value):
+    if value not in ELECTROLYTES:
+        raise refuse(f"unknown set {value!r}; allowed: {', '.join(ELECTROLYTES)}")
+    return value
+
+
+class ElectrolyteSection(Section):
+    """``[electrolyte]``: the parameter set; any other key overrides one of its values and is
+    checked by :func:`~hostsim.electrochemistry.electrolyte.get_electrolyte`."""
+
+    model_config = ConfigDict(extra="allow")
+    name: Annotated[str, PlainValidator(_electrolyte_name)] = "lp30"
+    _electrolyte: object = PrivateAttr(None)
+
+    @model_validator(mode="after")
+    def _build(self):
+        # built here, so that a bad override is refused in the order of the sections
+        self._electrolyte = get_electrolyte(self.name, **(self.model_extra or {}))
+        return self
+
+    def electrolyte(self):
+        """The :class:`~hostsim.electrochemistry.electrolyte.Electrolyte` of the set and its overrides."""
+        return self._electrolyte
+
+
+def _sei_charge(value):
+    charge = number_check(high=1e4)(value)
+    if charge < 0:
+        raise refuse(f"must be >= 0, got {charge!r}")
+    return charge
+
+
+# (exclusive low, inclusive high): transfer coefficients of a one-electron step in (0, 1]; i0 beyond
+# 1 A/cm² and barriers beyond 0.5 V are outside every value reported for Li; barriers >= 0
+Barrier = Annotated[float | None, number(high=500.0, at_least=0)]
+
+
+class KineticsSection(Section):
+    """``[kinetics]`` in the file's units; None: :class:`Kinetics`'s own default."""
+
+    # [C/m²] charge fresh Li/electrolyte area consumes forming SEI (0: none)
+    sei_charge_C_m2: Annotated[float, PlainValidator(_sei_charge)] = Q_SEI
+    exchange_current_density_mA_cm2: Annotated[float | None, number(low=0.0, high=1000.0)] = None
+    alpha_a: Annotated[float | None, number(low=0.0, high=1.0)] = None
+    alpha_c: Annotated[float | None, number(low=0.0, high=1.0)] = None
+    nucleation_overpotential_bare_mV: Barrier = None
+    nucleation_overpotential_philic_mV: Barrier = None
+    gate_width_mV: Annotated[float | None, number(low=0.0, high=100.0)] = None
+
+    def kinetics(self) -> Kinetics:
+        """The :class:`Kinetics` (SI units) with the keys given."""
+        return Kinetics(**{field: getattr(self, key) * factor for key, (field, factor) in KINETICS_KEYS.items()
+                           if getattr(self, key) is not None})
+
+
+# 1 A/cm² and 1000 mAh/cm² are far beyond any Li-metal cell (practical: <= 10 mA/cm², <= 10 mAh/cm²)
+SegmentAmount = Annotated[float | None, number(low=0, high=1000.0)]
+
+
+class SegmentSection(Section):
+    """One ``[[protocol.segment]]``: a plate or strip needs its current and capacity, a rest its
+    duration."""
+
+    # validate_default: a segment without a kind is refused by the kind's own check
+    kind: Annotated[str, choice(("plate", "strip", "rest"), "expected plate, strip or rest")] = Field(
+        None, validate_default=True)
+    current_mA_cm2: SegmentAmount = None
+    capacity_mAh_cm2: SegmentAmount = None
+    duration_s: Annotated[float | None, number(low=0, high=1e7)] = None
+
+    @model_validator(mode="after")
+    def _required(self):
+        keys = ("duration_s",) if self.kind == "rest" else ("current_mA_cm2", "capacity_mAh_cm2")
+        for key in keys:
+            if getattr(self, key) is None:
+                raise refuse("expected a number, got None", key=key)
+        return self
+
+    def segment(self) -> Segment:
+        if self.kind == "rest":
+            return Segment("rest", duration=self.duration_s)
+        make = Segment.plate if self.kind == "plate" else Segment.strip
+        return make(self.current_mA_cm2, self.capacity_mAh_cm2)
+
+
+def _segment_tables(value):
+    if not isinstance(value, list) or not value or not all(isinstance(s, (dict, SegmentSection)) for s in value):
+        raise refuse(f"expected one or more [[protocol.segment]] tables; got {value!r}")
+    return value
+
+
+class ProtocolSection(Section):
+    cycles: Annotated[int, number(low=0, integer=True, high=MAX_CYCLES)] = 1
+    segment: Annotated[list[SegmentSection], BeforeValidator(_segment_tables)] = Field(
+        default_factory=lambda: [SegmentSection(kind="plate", current_mA_cm2=1.0, capacity_mAh_cm2=1.0)])
+
+    def protocol(self) -> Protocol:
+        return Protocol(tuple(s.segment() for s in self.segment), self.cycles)
+
+
+class CellSection(Section):
+    top: Annotated[str, choice(("reservoir", "li_counter_electrode"))] = "reservoir"
+
+    def top_boundary(self):
+        """The top of the cell (:mod:`hostsim.electrochemistry.cell`)."""
+        return Reservoir() if self.top == "reservoir" else LithiumCounterElectrode()
+
+
+def _devices(value):
+    return value if value == "all" else number_check(low=0, integer=True, high=4096)(value)
+
+
+class Numerics(Section):
+    """``[numerics]`` of a run. None: the solver's own default (``AdaptiveNewton``'s cap, the
+    face interface)."""
+
+    precision: Annotated[Literal["float32", "float64"], choice(("float32", "float64"))] = "float32"
+    interface: Annotated[Literal["face", "centre"] | None, choice(("face", "centre"))] = None
+    time_tolerance: Annotated[float, number(low=0, high=MAX_TIME_TOLERANCE)] = DEFAULT_TIME_TOLERANCE
+    newton_steps: Annotated[int | None, number(low=0, integer=True, high=100)] = None
+    # 5 V is beyond every cutoff (Cu dissolves near 3 V)
+    voltage_cutoff_V: Annotated[float, number(low=0, high=5.0)] = DEFAULT_VOLTAGE_CUTOFF
+    # "all" or a count: the grid split along z over that many local devices
+    devices: Annotated[int | Literal["all"], PlainValidator(_devices)] = 1
+
+
+class NumericsFile(Numerics):
+    """``[numerics]`` as a file gives it: :class:`Numerics` and the keys of the fixed-step scheme,
+    which still work with a note (:func:`parse_case`)."""
+
+    fill_per_step: Annotated[float | None, number(low=0, high=0.1)] = None
+    rest_steps: Annotated[int | None, number(low=0, integer=True, high=10000)] = None
+
+
+class Output(Section):
+    """``[output]``: what a run writes besides its summary and time series."""
+
+    max_frames: Annotated[int, number(low=1, integer=True)] = 40  # initial and final state at least
+    report: Annotated[bool, flag()] = True
+
+
+class CaseFile(Section):
+    """A case file: its sections, in the order they are checked."""
+
+    geometry: dict[str, Any] = Field(default_factory=dict)  # validated by the geometry package
+    electrolyte: ElectrolyteSection = Field(default_factory=ElectrolyteSection)
+    kinetics: KineticsSection = Field(default_factory=KineticsSection)
+    protocol: ProtocolSection = Field(default_factory=ProtocolSection)
+    numerics: NumericsFile = Field(default_factory=NumericsFile)
+    output: Output = Field(default_factory=Output)
+    cell: CellSection = Field(default_factory=CellSection)
 
 
 @dataclasses.dataclass
@@ -96,135 +243,45 @@ class Case:
     electrolyte: object
     kinetics: Kinetics
     protocol: Protocol
-    numerics: dict
-    output: dict
+    numerics: Numerics
+    output: Output
     top: object = None  # hostsim.electrochemistry.cell.Reservoir or LithiumCounterElectrode
     sei_charge_density: float = Q_SEI  # [C/m²] (hostsim.electrochemistry.plating.PlatingSystem)
     notes: list = dataclasses.field(default_factory=list)  # one line per deprecated key that still worked
 
 
-def _unknown(section, keys, allowed):
-    bad = sorted(set(keys) - set(allowed))
-    if bad:
-        raise InputError(f"case [{section}]: unknown key(s) {', '.join(bad)}; allowed: {', '.join(sorted(allowed))}")
-
-
-def _number(section, key, value, low=None, integer=False, high=None):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InputError(f"case [{section}] {key}: expected a number, got {value!r}")
-    if value != value or value in (float("inf"), float("-inf")):
-        raise InputError(f"case [{section}] {key}: expected a finite number, got {value!r}")
-    if high is not None and value > high:
-        raise InputError(f"case [{section}] {key}: must be <= {high:g}, got {value!r}")
-    if integer and int(value) != value:
-        raise InputError(f"case [{section}] {key}: expected an integer, got {value!r}")
-    if low is not None and not value > low:
-        raise InputError(f"case [{section}] {key}: must be > {low}, got {value!r}")
-    return int(value) if integer else float(value)
-
-
-def _kinetics_number(key, value):
-    low, high = KINETICS_RANGES[key]
-    v = _number("kinetics", key, value, low=low, high=high)
-    if low is None and v < 0:  # the nucleation barriers: >= 0
-        raise InputError(f"case [kinetics] {key}: must be >= 0, got {value!r}")
-    return v
-
-
 def parse_case(data: dict, source: str = "case") -> Case:
-    _unknown("top level", data.keys(), SECTIONS)
-    for section in SECTIONS:
-        if section in data and not isinstance(data[section], dict):
-            raise InputError(f"case [{section}]: expected a table ([{section}] with keys); got {data[section]!r}")
-    geometry = dict(data.get("geometry", {}))
-    el = dict(data.get("electrolyte", {}))
-    name = el.pop("name", "lp30")
-    if name not in ELECTROLYTES:
-        raise InputError(f"case [electrolyte] name: unknown set {name!r}; allowed: {', '.join(ELECTROLYTES)}")
-    electrolyte = get_electrolyte(name, **el)
-    kin = dict(data.get("kinetics", {}))
-    sei = Q_SEI
-    if "sei_charge_C_m2" in kin:
-        sei = _number("kinetics", "sei_charge_C_m2", kin.pop("sei_charge_C_m2"), high=1e4)
-        if sei < 0:
-            raise InputError(f"case [kinetics] sei_charge_C_m2: must be >= 0, got {sei!r}")
-    _unknown("kinetics", kin.keys(), list(KINETICS_KEYS) + ["sei_charge_C_m2"])
-    kinetics = Kinetics(**{KINETICS_KEYS[k][0]: _kinetics_number(k, v) * KINETICS_KEYS[k][1]
-                           for k, v in kin.items()})
-    proto = dict(data.get("protocol", {}))
-    segments_raw = proto.pop("segment", [{"kind": "plate", "current_mA_cm2": 1.0, "capacity_mAh_cm2": 1.0}])
-    cycles = _number("protocol", "cycles", proto.pop("cycles", 1), low=0, integer=True, high=MAX_CYCLES)
-    if not isinstance(segments_raw, list) or not segments_raw or not all(isinstance(s, dict) for s in segments_raw):
-        raise InputError(f"case [protocol] segment: expected one or more [[protocol.segment]] tables; got "
-                         f"{segments_raw!r}")
-    _unknown("protocol", proto.keys(), ("segment", "cycles"))
-    segments = []
-    for n, seg in enumerate(segments_raw, 1):
-        seg = dict(seg)
-        where = f"protocol.segment {n}"
-        _unknown(where, seg.keys(), ("kind", "current_mA_cm2", "capacity_mAh_cm2", "duration_s"))
-        kind = seg.get("kind")
-        if kind not in ("plate", "strip", "rest"):
-            raise InputError(f"case [{where}] kind: expected plate, strip or rest; got {kind!r}")
-        if kind == "rest":
-            segments.append(Segment("rest", duration=_number(where, "duration_s", seg.get("duration_s"), low=0,
-                                                             high=1e7)))
-        else:
-            # 1 A/cm² and 1000 mAh/cm² are far beyond any Li-metal cell (practical: <= 10 mA/cm², <= 10 mAh/cm²)
-            j = _number(where, "current_mA_cm2", seg.get("current_mA_cm2"), low=0, high=1000.0)
-            q = _number(where, "capacity_mAh_cm2", seg.get("capacity_mAh_cm2"), low=0, high=1000.0)
-            segments.append(Segment.plate(j, q) if kind == "plate" else Segment.strip(j, q))
-    numerics = dict(data.get("numerics", {}))
-    _unknown("numerics", numerics.keys(), NUMERICS_KEYS)
-    for key, kind in NUMERICS_KEYS.items():
-        if key in numerics:
-            if kind == "devices":  # "all" or a count: the grid split along z over that many local devices
-                if numerics[key] != "all":
-                    numerics[key] = _number("numerics", key, numerics[key], low=0, integer=True, high=4096)
-                    if numerics[key] < 1:
-                        raise InputError(f"case [numerics] devices: expected \"all\" or a count >= 1; got {numerics[key]}")
-            elif isinstance(kind, tuple):
-                if numerics[key] not in kind:
-                    raise InputError(f"case [numerics] {key}: expected one of {', '.join(kind)}; got {numerics[key]!r}")
-            else:
-                numerics[key] = _number("numerics", key, numerics[key], low=0, integer=kind is int,
-                                        high=NUMERICS_HIGH.get(key))
-    notes = _deprecated_numerics(numerics, source)
-    output = dict(data.get("output", {}))
-    _unknown("output", output.keys(), ("max_frames", "report"))
-    if "max_frames" in output:
-        output["max_frames"] = _number("output", "max_frames", output["max_frames"], low=1, integer=True)
-        if output["max_frames"] < 2:
-            raise InputError(f"case [output] max_frames: expected >= 2 (initial and final state); got {output['max_frames']}")
-    if "report" in output and not isinstance(output["report"], bool):
-        raise InputError(f"case [output] report: expected true or false; got {output['report']!r}")
-    cell = dict(data.get("cell", {}))
-    _unknown("cell", cell.keys(), ("top",))
-    top_name = cell.get("top", "reservoir")
-    if top_name not in TOPS:
-        raise InputError(f"case [cell] top: expected one of {', '.join(TOPS)}; got {top_name!r}")
-    top = Reservoir() if top_name == "reservoir" else LithiumCounterElectrode()
-    return Case(source, geometry, electrolyte, kinetics, Protocol(tuple(segments), cycles), numerics, output, top, sei,
-                notes)
+    """The :class:`Case` of a case file's data; a bad key or value is one :class:`InputError` line."""
+    try:
+        file = CaseFile.model_validate(data)
+    except ValidationError as e:
+        raise input_error(e, CaseFile, "case") from None
+    numerics, notes = _current_numerics(file.numerics, source)
+    return Case(source, dict(file.geometry), file.electrolyte.electrolyte(), file.kinetics.kinetics(),
+                file.protocol.protocol(), numerics, file.output, file.cell.top_boundary(),
+                file.kinetics.sei_charge_C_m2, notes)
 
 
-def _deprecated_numerics(numerics: dict, source: str) -> list:
-    """Keys of the fixed-step scheme that still work: one note each (also a ``FutureWarning``)."""
+def _current_numerics(numerics: NumericsFile, source: str) -> tuple:
+    """:class:`Numerics` of the file's section and one note per key of the fixed-step scheme (also
+    a ``FutureWarning``)."""
+    given = numerics.model_fields_set & set(Numerics.model_fields)
+    values = {key: getattr(numerics, key) for key in Numerics.model_fields}
     notes = []
-    if "fill_per_step" in numerics:
-        fill = numerics.pop("fill_per_step")
-        if "time_tolerance" in numerics:
+    if numerics.fill_per_step is not None:
+        fill = numerics.fill_per_step
+        if "time_tolerance" in given:
             notes.append(f"{source}: [numerics] fill_per_step is deprecated and ignored next to time_tolerance")
         else:
-            numerics["time_tolerance"] = tolerance_for_fill(fill)
+            values["time_tolerance"] = tolerance_for_fill(fill)
+            given.add("time_tolerance")
             notes.append(f"{source}: [numerics] fill_per_step is deprecated (steps adapt now); {fill:g} sets "
-                         f"time_tolerance = {numerics['time_tolerance']:.3g}")
-    if "rest_steps" in numerics:
-        numerics.pop("rest_steps")
+                         f"time_tolerance = {values['time_tolerance']:.3g}")
+    if numerics.rest_steps is not None:
         notes.append(f"{source}: [numerics] rest_steps is deprecated and ignored (a rest adapts its steps)")
     for note in notes:
         warnings.warn(note, FutureWarning, stacklevel=3)
-    return notes
+    return Numerics.model_construct(given, **values), notes
 
 
 def read_toml(path, what: str = "case") -> dict:

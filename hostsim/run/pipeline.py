@@ -122,26 +122,25 @@ def load_checkpoint(path: Path) -> dict:
 def simulation_options(case: Case) -> dict:
     """Keyword arguments of :func:`hostsim.run.simulation.simulate` from a case's ``[numerics]`` and
     ``[cell]`` sections."""
-    kw = {"time_tolerance": case.numerics.get("time_tolerance", DEFAULT_TIME_TOLERANCE),
-          "sei_charge_density": case.sei_charge_density}
-    if "newton_steps" in case.numerics:  # the cap on the adaptive Newton's iterations per step
+    numerics = case.numerics
+    kw = {"time_tolerance": numerics.time_tolerance, "sei_charge_density": case.sei_charge_density,
+          "voltage_cutoff": numerics.voltage_cutoff_V}
+    if numerics.newton_steps is not None:  # the cap on the adaptive Newton's iterations per step
         from hostsim.numerics.newton import AdaptiveNewton
 
-        kw["newton"] = AdaptiveNewton(max_steps=case.numerics["newton_steps"])
-    if "interface" in case.numerics:  # where the reaction sits: on the interface face (default) or the cell centre
+        kw["newton"] = AdaptiveNewton(max_steps=numerics.newton_steps)
+    if numerics.interface is not None:  # where the reaction sits: on the interface face (default) or the cell centre
         from hostsim.electrochemistry.potential import CentreInterface, FaceInterface
 
-        kw["interface"] = {"face": FaceInterface(), "centre": CentreInterface()}[case.numerics["interface"]]
-    if "voltage_cutoff_V" in case.numerics:
-        kw["voltage_cutoff"] = case.numerics["voltage_cutoff_V"]
+        kw["interface"] = {"face": FaceInterface(), "centre": CentreInterface()}[numerics.interface]
     kw["top"] = case.top
-    if case.numerics.get("devices", 1) != 1:
+    if numerics.devices != 1:
         import jax
 
         from hostsim.numerics.sharding import z_mesh
 
         local = jax.local_devices()
-        wanted = len(local) if case.numerics["devices"] == "all" else case.numerics["devices"]
+        wanted = len(local) if numerics.devices == "all" else numerics.devices
         if wanted > len(local):
             raise InputError(f"{case.source}: [numerics] devices = {wanted}, but this process sees {len(local)} "
                              f"device(s) ({local[0].platform})")
