@@ -32,7 +32,6 @@ from hostsim.run.batching import OneHost, members_batching
 from hostsim.run.case import Case
 from hostsim.run.host import host_fields
 from hostsim.run.observer import Observers, OnCheckpoint
-from hostsim.run.protocol import DEFAULT_TIME_TOLERANCE
 from hostsim.run.concurrency import Interrupted, run_in_threads, stop_check  # Interrupted: re-exported
 from hostsim.run.io import write_json
 from hostsim.errors import InputError
@@ -121,7 +120,8 @@ def load_checkpoint(path: Path) -> dict:
 
 def simulation_options(case: Case) -> dict:
     """Keyword arguments of :func:`hostsim.run.simulation.simulate` from a case's ``[numerics]`` and
-    ``[cell]`` sections."""
+    ``[cell]`` sections (``batching``: the host's cells split over ``devices`` local devices, when
+    the case asks for more than one)."""
     numerics = case.numerics
     kw = {"time_tolerance": numerics.time_tolerance, "sei_charge_density": case.sei_charge_density,
           "voltage_cutoff": numerics.voltage_cutoff_V}
@@ -145,7 +145,7 @@ def simulation_options(case: Case) -> dict:
             raise InputError(f"{case.source}: [numerics] devices = {wanted}, but this process sees {len(local)} "
                              f"device(s) ({local[0].platform})")
         if wanted > 1:
-            kw["mesh"] = z_mesh(local[:wanted])
+            kw["batching"] = OneHost(z_mesh(local[:wanted]))
     return kw
 
 
@@ -168,7 +168,7 @@ def run_host(out: Path, name: str, fields, case: Case, *, resume: bool = False, 
     (``done`` and ``total``: protocol time [s]).
     Raises :class:`Interrupted` on Ctrl-C (the checkpoint is kept)."""
     options = simulation_options(case)
-    batching = OneHost(options.pop("mesh", None))
+    batching = options.pop("batching", OneHost())
     return _run_into([Path(out)], name, [fields], case, batching, options, resume=resume, max_frames=max_frames,
                      progress=progress)[0]
 
@@ -186,7 +186,7 @@ def run_members(outs: list, name: str, fields_list: list, case: Case, *, resume:
     if any(starts) and not all(starts):
         return [run_host(Path(out), name, f, case, resume=True, max_frames=max_frames) for out, f in zip(outs, fields_list)]
     options = simulation_options(case)
-    options.pop("mesh", None)  # a member's grid is not split: the members are
+    options.pop("batching", None)  # a member's grid is not split: the members are
     return _run_into([Path(out) for out in outs], name, fields_list, case, members_batching(mesh), options,
                      resume=resume, max_frames=max_frames, progress=progress)
 

@@ -34,7 +34,7 @@ import numpy as np
 
 from hostsim.electrochemistry.cell import Reservoir
 from hostsim.electrochemistry.constants import FARADAY, LI_MOLAR_VOLUME
-from hostsim.electrochemistry.events import CURRENT_NOT_PASSED, Depletion, LiReachesTop, VoltageCutoff
+from hostsim.electrochemistry.events import CURRENT_NOT_PASSED, DEFAULT_VOLTAGE_CUTOFF, Depletion, LiReachesTop, VoltageCutoff
 from hostsim.electrochemistry.integrate import DEFAULT_TIME_TOLERANCE, EVENT, FAILED, NO_EVENT, Drive, Stepper, start
 from hostsim.electrochemistry.metrics import COULOMB_PER_MAH_CM2, Q_SEI, envelope_heights
 from hostsim.electrochemistry.plating import TOP_MARGIN_LAYERS, PlatingState, PlatingSystem
@@ -124,7 +124,7 @@ def check_plan(grid: Grid, s, theta, segments) -> None:
             f"{(grid.shape[2] * grid.voxel_size + short) * 1e6:.3g} µm) or plate less")
 
 
-def run_events(voltage_cutoff: float = 0.5, depletion_ratio: float = 1e-3) -> tuple:
+def run_events(voltage_cutoff: float = DEFAULT_VOLTAGE_CUTOFF, depletion_ratio: float = 1e-3) -> tuple:
     """The events that end a run's segments early (:mod:`hostsim.electrochemistry.events`)."""
     return (VoltageCutoff(voltage_cutoff), Depletion(depletion_ratio), LiReachesTop())
 
@@ -142,7 +142,7 @@ def event_name(index: int, events, kind: str = "plate") -> str | None:
 
 def run_protocol(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics, protocol: Protocol, *,
                  collector_layers: int = 1, host_top: int | None = None, time_tolerance: float = DEFAULT_TIME_TOLERANCE,
-                 voltage_cutoff: float = 0.5, newton=None, top=None, depletion_ratio: float = 1e-3,
+                 voltage_cutoff: float = DEFAULT_VOLTAGE_CUTOFF, newton=None, top=None, depletion_ratio: float = 1e-3,
                  observer: RunObserver | None = None, resume: dict | None = None,
                  batching: AbstractBatching | None = None, interface=None, sei_charge_density: float = Q_SEI,
                  controller=None):

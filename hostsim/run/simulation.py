@@ -334,7 +334,7 @@ def simulate(name, grid, s, k, l, theta0, electrolyte, kinetics, protocol: Proto
     ``snapshots`` (a :class:`~hostsim.run.snapshots.SnapshotWriter`) writes field snapshots."""
     observer = Observers(snapshots, None if on_chunk is None else OnCheckpoint(on_chunk))
     return simulate_hosts([name], grid, [(s, k, l, theta0)], electrolyte, kinetics, protocol,
-                          batching=OneHost(kw.pop("mesh", None)), observers=[observer], progress=progress, resume=None if resume is None else [resume],
+                          observers=[observer], progress=progress, resume=None if resume is None else [resume],
                           collector_layers=collector_layers, host_top=host_top, **kw)[0]
 
 
@@ -355,6 +355,7 @@ def stacked_checkpoint(checkpoints: list) -> dict | None:
 def simulate_members(names, grid, hosts, electrolyte, kinetics, protocol: Protocol, *, mesh=None, **kw) -> list:
     """:func:`simulate_hosts` of several hosts of one grid as one ``vmap``-ped run (members
     together, each with its own steps; ``mesh`` splits them over its devices)."""
+    kw.pop("batching", None)  # a case's split of one host's cells does not apply to members
     return simulate_hosts(names, grid, hosts, electrolyte, kinetics, protocol, batching=members_batching(mesh), **kw)
 
 
