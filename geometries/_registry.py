@@ -17,13 +17,16 @@ from .dealloyed import DealloyedCu
 from .fibre_scaffold import CoatedFibreScaffold
 from .foil import PlanarFoil
 from .graded import GradedHost
+from .hollow_spheres import HollowSphereLayer
+from .membrane import DefectiveMembrane
 from .nanowires import CuNanowires
 from .report import HostReport, host_report
 from .rgo import LayeredRGO
 
 FAMILIES: dict[str, type[HostFamily]] = {
     cls.name: cls
-    for cls in (PlanarFoil, CuSkeleton, CuNanowires, DealloyedCu, LayeredRGO, CoatedFibreScaffold, SeededCapsules, GradedHost)
+    for cls in (PlanarFoil, CuSkeleton, CuNanowires, DealloyedCu, LayeredRGO, CoatedFibreScaffold, SeededCapsules, GradedHost,
+                HollowSphereLayer, DefectiveMembrane)
 }
 
 

@@ -24,6 +24,8 @@ SMALL = {
     "fibre_scaffold": dict(width_um=3.2, height_um=3.2, thickness_um=2.0, fibre_diameter_um=0.3),
     "seeded_capsules": dict(width_um=0.8, height_um=0.8, thickness_um=0.6, capsule_diameter_um=0.3, seed_diameter_um=0.06),
     "graded": dict(width_um=3.0, height_um=3.0, thickness_um=2.0),
+    "hollow_sphere_layer": dict(width_um=1.6, height_um=1.2, thickness_um=0.4, sphere_diameter_um=0.4),
+    "membrane": dict(width_um=0.8, height_um=0.8),
 }
 
 
@@ -59,9 +61,10 @@ def test_family_builds_with_valid_fields(name, sharp):
     # the collector: Cu layer(s) at z = 0, electrolyte above the host
     assert np.all(s[:, :, : f.collector_layers] == 1) and np.all(np.asarray(f.k)[:, :, : f.collector_layers] == 1)
     assert np.all(s[:, :, f.host_top:] == 0)
-    if sharp:  # crisp voxels (a capsule shell voxel holds its mesoporous solid fraction)
-        allowed = {0.0, 1.0} | ({np.float32(0.7)} if name == "seeded_capsules" else set())
-        assert set(np.unique(s)) <= allowed
+    if sharp:  # crisp voxels (a capsule or hollow-sphere shell voxel holds its porous shell's solid fraction)
+        shells = {"seeded_capsules": [0.7], "hollow_sphere_layer": [0.7 * 0.4]}  # (1 - porosity) min(1, t / h)
+        allowed = np.array([0.0, 1.0] + shells.get(name, []))
+        assert all(np.isclose(v, allowed, rtol=1e-6, atol=0).any() for v in np.unique(s))
     r = host.report
     assert r.family == name and r.surface_area_ratio >= 0.99
 
