@@ -46,11 +46,13 @@ _YAN14 = "Yan et al., Nano Lett. 14, 6016 (2014)"
 
 def place_defects(rng, count: int, spacing: float, width: float, periodic: bool, misses: int = 4000):
     """Centres (count, 2) [same unit as ``width``] at least ``spacing`` apart (random sequential
-    placement); None when ``misses`` draws in a row find no room (the layer is jammed)."""
+    placement; without periodic sides, half a spacing from the walls, so no defect is cut); None
+    when ``misses`` draws in a row find no room (the layer is jammed)."""
     placed = np.zeros((count, 2))
     n = missed = 0
+    margin = 0.0 if periodic else 0.5 * spacing
     while n < count and missed < misses:
-        p = rng.uniform(0, width, 2)
+        p = rng.uniform(margin, width - margin, 2)
         delta = placed[:n] - p
         if periodic:
             delta -= width * np.round(delta / width)

@@ -127,6 +127,7 @@ def test_sphere_solid_gradient_matches_central_differences(param):
     ({"defect_diameter_um": 0.02, "defect_fraction": 0.01}, 1e-4),  # 326 defects of 0.4 voxel
     ({"defect_diameter_um": 0.3, "defect_fraction": 0.1}, 1e-4),
     ({"sharp": True, "defect_diameter_um": 0.3}, 0.005),  # crisp pixels of 6-voxel discs (measured 0.001)
+    ({"lateral": "no_flux"}, 1e-4),  # defects kept off the walls
 ])
 def test_membrane_open_area_meets_the_defect_fraction(params, tolerance):
     family = geo.make_family("membrane", precision="float64", **params)

@@ -301,6 +301,8 @@ SMALL_HOSTS = {
     "fibre_scaffold": dict(width_um=3.2, height_um=3.2, thickness_um=2.0, fibre_diameter_um=0.5, voxel_size_um=0.2),
     "seeded_capsules": dict(width_um=0.8, height_um=0.8, thickness_um=0.6, capsule_diameter_um=0.3, seed_diameter_um=0.06),
     "graded": dict(width_um=3.0, height_um=3.0, thickness_um=2.0, voxel_size_um=0.25),
+    "hollow_sphere_layer": dict(width_um=1.6, height_um=1.2, thickness_um=0.4, sphere_diameter_um=0.4, voxel_size_um=0.1),
+    "membrane": dict(width_um=0.8, height_um=0.8),
 }
 
 
