@@ -23,9 +23,10 @@ while the carbon stays bare. Model:
   face 6-connected to the collector carries the same 30 mV barrier as bare Cu and plates alike
   (measured: 8.7 % of the first 0.012 mAh/cm² inside the spheres, none with ``k = 0``); the
   parameter is there to test that;
-* the spheres are rigid and Li may fill any free volume, the shell's pores included: once the
-  space under and between the spheres is full, the Li front passes through the walls and fills
-  the interiors (the paper's film is lifted instead; docs/geometries.md, Interlayers).
+* the spheres are rigid and Li may fill any free volume, the shell's pores included: the Li
+  front starts under and between the spheres, then rises level from the Cu, through the walls,
+  filling the interiors as it passes them (the paper's film is lifted instead;
+  docs/geometries.md, Interlayers).
 
 Crisp voxels (``sharp``): a shell is the band of voxel centres within ``max(t, h) / 2`` of its
 mid-surface, each holding the solid share ``(1 - shell_porosity) min(1, t / h)``.
