@@ -341,9 +341,14 @@ def solve_state(system: PlatingSystem, state: PlatingState, current, *, fresh=Fa
                                         state.connected, system.host_conductor)
         live = attached(grid, connected)
     border_guess = jnp.where(same_direction, state.border_solution, 0.0)
+    kinetics = system.kinetics
+    if kinetics.shield is not None:  # the additive covers the tips of the last solved state
+        plating = same_direction & (current > 0) & (state.interfacial_current > 0)
+        shield = kinetics.shield.covering(jax.lax.stop_gradient(state.phi), plating)
+        kinetics = eqx.tree_at(lambda kin: kin.shield, kinetics, shield)
     with jax.named_scope("potential"):
         problem, phi0, v0, c_top, _ = potential_problem(
-            grid, s, k, l, state.theta, state.concentration, electrolyte, system.kinetics, current=current,
+            grid, s, k, l, state.theta, state.concentration, electrolyte, kinetics, current=current,
             top=system.top, phi_guess=state.phi, voltage_guess=guess, attached=live, interface=system.interface)
         sol = solve_problem(problem, phi0, v0, c_top=c_top, top=system.top, border_guess=border_guess,
                             newton=system.newton, solver=solver)

@@ -200,9 +200,10 @@ def _face_concentration_factor(kinetics, c, salt, mean_current):
 
 
 def _gate(kinetics, l, cover):
-    """The face's gate as a function of eta: plating, the nucleation gate; stripping, only Li strips
-    (never host), weighted by the Li cover of the conducting side."""
-    return lambda e: jnp.where(e < 0, kinetics.nucleation_gate(e, l, cover), cover)
+    """The face's gate as a function of eta: plating, the nucleation gate (with an additive's
+    shield on the Li); stripping, only Li strips (never host), weighted by the Li cover of the
+    conducting side."""
+    return lambda e: jnp.where(e < 0, kinetics.plating_gate(e, l, cover), cover)
 
 
 def _centre_reaction(kinetics, grid, areas, ls, covers, eta, c, slope=True, current_slopes=False):

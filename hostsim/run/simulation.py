@@ -290,6 +290,27 @@ _envelope_heights = jax.jit(envelope_heights, static_argnums=(2, 3, 4))
 _initial_state = eqx.filter_jit(initial_state)
 
 
+def additive_coverage(kinetics, state) -> np.ndarray:
+    """Per cell, the additive's coverage ``theta_M`` [-] of the Li plating there at ``state`` (0 in
+    cells that do not plate; :mod:`hostsim.electrochemistry.additive`)."""
+    return np.asarray(kinetics.shield.coverage_field(state.phi, state.interfacial_current > 0))
+
+
+def additive_summary(kinetics, state) -> dict:
+    """The summary's additive keys (none without an additive): its reduction potential [V vs SHE],
+    whether it shields, and its coverage over the cells that plate at the run's last state."""
+    shield = kinetics.shield
+    if shield is None:
+        return {}
+    plating = np.asarray(state.interfacial_current) > 0
+    theta = additive_coverage(kinetics, state)[plating]
+    return {"additive_reduction_potential_V": float(shield.reduction_potential()),
+            "additive_li_reduction_potential_V": float(shield.li_potential()),
+            "additive_shield_active": bool(shield.active()),
+            "additive_coverage_mean": float(theta.mean()) if theta.size else 0.0,
+            "additive_coverage_max": float(theta.max()) if theta.size else 0.0}
+
+
 def simulate_hosts(names, grid, hosts, electrolyte, kinetics, protocol: Protocol, *, batching=None, observers=None,
                    progress=None, resume=None, collector_layers=1, host_top=1, **kw) -> list:
     """Run ``protocol`` on each host of ``hosts`` (a list of ``(s, k, l, theta0)`` of one grid) as one
@@ -323,6 +344,7 @@ def simulate_hosts(names, grid, hosts, electrolyte, kinetics, protocol: Protocol
         own_state = batching.member(state, j)
         summary = summarize(name, grid, host[0], host[1], host[3], collector_layers, host_top, own_state, series[j],
                             segments[j], electrolyte, protocol, seconds, tolerance)
+        summary.update(additive_summary(kinetics, own_state))
         results.append(SimulationResult(name, own_state, series[j], summary, segments[j]))
     return results
 
