@@ -35,6 +35,7 @@ import jax
 import jax.numpy as jnp
 
 from hostsim.electrochemistry.additive import AdditiveShield
+from hostsim.electrochemistry.coating import Films
 from hostsim.electrochemistry.constants import FARADAY, GAS_CONSTANT, TEMPERATURE
 
 
@@ -81,6 +82,7 @@ class Kinetics(eqx.Module):
     gate_width: float = 0.005  # [V] width of the nucleation ramp (~5 mV)
     temperature: float = TEMPERATURE  # [K]
     shield: AdditiveShield | None = None  # an additive cation's shield on the Li tips (hostsim.electrochemistry.additive)
+    films: Films | None = None  # coatings: series film resistances on Li and host (hostsim.electrochemistry.coating)
 
     @property
     def f(self):

@@ -55,6 +55,7 @@ from pydantic import BeforeValidator, ConfigDict, Field, PlainValidator, Private
 
 from hostsim.electrochemistry.additive import MOLAR, STANDARD_POTENTIALS_V, AdditiveShield
 from hostsim.electrochemistry.cell import LithiumCounterElectrode, Reservoir
+from hostsim.electrochemistry.coating import MATERIALS, SURFACES, film_resistance, films_of
 from hostsim.electrochemistry.electrolyte import ELECTROLYTES, get_electrolyte
 from hostsim.electrochemistry.events import DEFAULT_VOLTAGE_CUTOFF
 from hostsim.errors import InputError
@@ -241,6 +242,26 @@ class Output(Section):
     report: Annotated[bool, flag()] = True
 
 
+class CoatingSection(Section):
+    """One ``[[coating]]``: a film of ``thickness_nm`` of a material (or of ``conductivity_S_m``)
+    on a surface (:mod:`hostsim.electrochemistry.coating`)."""
+
+    material: Annotated[str | None, choice(tuple(MATERIALS))] = None
+    thickness_nm: Annotated[float, number(low=0, high=1e5)] = Field(None, validate_default=True)  # 100 µm: no film
+    conductivity_S_m: Annotated[float | None, number(low=0, high=1e3)] = None  # overrides the material's
+    on: Annotated[str, choice(SURFACES)] = "all"
+
+    @model_validator(mode="after")
+    def _conductivity(self):
+        if self.material is None and self.conductivity_S_m is None:
+            raise refuse("give material or conductivity_S_m", table=True)
+        return self
+
+    def film(self) -> tuple:
+        """``(surface, resistance [Ohm m²])``."""
+        return self.on, film_resistance(self.material, self.thickness_nm * 1e-9, self.conductivity_S_m)
+
+
 class CaseFile(Section):
     """A case file: its sections, in the order they are checked."""
 
@@ -251,6 +272,7 @@ class CaseFile(Section):
     numerics: NumericsFile = Field(default_factory=NumericsFile)
     output: Output = Field(default_factory=Output)
     cell: CellSection = Field(default_factory=CellSection)
+    coating: list[CoatingSection] = Field(default_factory=list)
 
 
 @dataclasses.dataclass
@@ -275,6 +297,8 @@ def parse_case(data: dict, source: str = "case") -> Case:
         raise input_error(e, CaseFile, "case") from None
     numerics, notes = _current_numerics(file.numerics, source)
     electrolyte, kinetics = file.electrolyte.electrolyte(), file.kinetics.kinetics()
+    if file.coating:
+        kinetics = dataclasses.replace(kinetics, films=films_of(c.film() for c in file.coating))
     if file.electrolyte.additive is not None:
         shield = file.electrolyte.additive.shield(electrolyte.concentration)
         kinetics = dataclasses.replace(kinetics, shield=shield)
