@@ -111,7 +111,7 @@ def test_case_values_are_converted_to_si():
 
 
 @pytest.mark.parametrize("data, message", [
-    ({"foo": {}, "bar": 1}, "case [top level]: unknown key(s) bar, foo; allowed: cell, electrolyte, geometry, "
+    ({"foo": {}, "bar": 1}, "case [top level]: unknown key(s) bar, foo; allowed: cell, coating, electrolyte, geometry, "
                             "kinetics, numerics, output, protocol"),
     ({"numerics": 3}, "case [numerics]: expected a table ([numerics] with keys); got 3"),
     ({"output": {"frames": 3, "max_frames": 1}}, "case [output]: unknown key(s) frames; allowed: max_frames, report"),

@@ -34,6 +34,8 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
+from hostsim.electrochemistry.additive import AdditiveShield
+from hostsim.electrochemistry.coating import Films
 from hostsim.electrochemistry.constants import FARADAY, GAS_CONSTANT, TEMPERATURE
 
 
@@ -79,6 +81,8 @@ class Kinetics(eqx.Module):
     nucleation_overpotential_philic: float = 0.0  # [V] Au, Ag, Zn, Mg, lithiated ZnO/Si: ~0 (Yan 2016)
     gate_width: float = 0.005  # [V] width of the nucleation ramp (~5 mV)
     temperature: float = TEMPERATURE  # [K]
+    shield: AdditiveShield | None = None  # an additive cation's shield on the Li tips (hostsim.electrochemistry.additive)
+    films: Films | None = None  # coatings: series film resistances on Li and host (hostsim.electrochemistry.coating)
 
     @property
     def f(self):
@@ -123,9 +127,17 @@ class Kinetics(eqx.Module):
         gate = li_cover + (1.0 - li_cover) * host
         return jnp.where(eta < 0, gate, 1.0)
 
+    def plating_gate(self, eta, lithiophilicity, li_cover):
+        """The nucleation gate with the additive's shield: the Li share of the face plates on its
+        uncovered part ``1 - theta_M(eta)`` (:mod:`hostsim.electrochemistry.additive`)."""
+        gate = self.nucleation_gate(eta, lithiophilicity, li_cover)
+        if self.shield is None:
+            return gate
+        return gate - li_cover * self.shield.blocked(eta)
+
     def interfacial_current(self, eta, c, lithiophilicity=0.0, li_cover=1.0):
         """Gated interfacial current density [A/m²] (plating positive)."""
-        return self.nucleation_gate(eta, lithiophilicity, li_cover) * self.butler_volmer(eta, c)
+        return self.plating_gate(eta, lithiophilicity, li_cover) * self.butler_volmer(eta, c)
 
     def charge_transfer_resistance(self):
         """R_ct = RT / ((alpha_a + alpha_c) F i0) [Ohm m²] (linearised BV at c_ref)."""

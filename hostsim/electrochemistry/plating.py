@@ -45,6 +45,7 @@ from hostsim.electrochemistry.interfaces import FULL
 from hostsim.electrochemistry.metrics import Q_SEI, RESOLVED_FACE, envelope_heights, flux_statistics, li_interface_area
 from hostsim.electrochemistry.interfaces import _smoothstep as smoothstep
 from hostsim.electrochemistry.interfaces import li_fill
+from hostsim.electrochemistry.coating import film_statistics
 from hostsim.electrochemistry.potential import FaceInterface, li_covers, potential_problem, solve_problem
 from hostsim.electrochemistry.salt import salt_step, shared_sink
 from hostsim.numerics.connectivity import attached, conducting_nodes, update_connected
@@ -112,6 +113,9 @@ class Observation(NamedTuple):
     top_li: jax.Array  # largest Li fill of a cell in the top TOP_MARGIN_LAYERS layers [-]
     envelope_mean: jax.Array  # electrode height above the collector, mean over the columns [m]
     envelope_max: jax.Array  # ... its highest column [m]
+    film_overpotential_mean: jax.Array  # coatings' drop R_f |i| the mean coulomb crosses [V] (0: no coating)
+    film_overpotential_max: jax.Array  # ... its largest over the faces [V]
+    coated_current_share: jax.Array  # share of the current crossing a coating [-]
 
 
 class StepInfo(NamedTuple):
@@ -341,10 +345,16 @@ def solve_state(system: PlatingSystem, state: PlatingState, current, *, fresh=Fa
                                         state.connected, system.host_conductor)
         live = attached(grid, connected)
     border_guess = jnp.where(same_direction, state.border_solution, 0.0)
+    kinetics = system.kinetics
+    if kinetics.shield is not None:  # the additive covers the tips of the last solved state
+        plating = same_direction & (current > 0) & (state.interfacial_current > 0)
+        shield = kinetics.shield.covering(jax.lax.stop_gradient(state.phi), plating)
+        kinetics = eqx.tree_at(lambda kin: kin.shield, kinetics, shield)
     with jax.named_scope("potential"):
         problem, phi0, v0, c_top, _ = potential_problem(
-            grid, s, k, l, state.theta, state.concentration, electrolyte, system.kinetics, current=current,
-            top=system.top, phi_guess=state.phi, voltage_guess=guess, attached=live, interface=system.interface)
+            grid, s, k, l, state.theta, state.concentration, electrolyte, kinetics, current=current,
+            top=system.top, phi_guess=state.phi, voltage_guess=guess, attached=live, interface=system.interface,
+            collector_layers=system.collector_layers)
         sol = solve_problem(problem, phi0, v0, c_top=c_top, top=system.top, border_guess=border_guess,
                             newton=system.newton, solver=solver)
     flows = _scaled_flows(sol.face_area, sol.face_current, current)
@@ -355,16 +365,20 @@ def solve_state(system: PlatingSystem, state: PlatingState, current, *, fresh=Fa
     # the SEI proxy: fresh Li area beyond the segment's largest so far owes q_SEI per m² while plating
     # (a running maximum: the area of a filling front wobbles by a layer's worth, which must not count)
     reference = jnp.where(fresh, li_area, state.sei_reference_area)
-    owed = jnp.where(plating & ~jnp.asarray(fresh), system.sei_charge_density * jax.nn.relu(li_area - reference), 0.0)
+    sei_charge = system.sei_charge_density
+    if system.kinetics.films is not None:  # Li grown under an intact Li film forms no SEI
+        sei_charge = jnp.where(system.kinetics.films.li > 0, 0.0, sei_charge)
+    owed = jnp.where(plating & ~jnp.asarray(fresh), sei_charge * jax.nn.relu(li_area - reference), 0.0)
     new = state._replace(
         connected=connected, phi=sol.phi, voltage=sol.cell_voltage, electrode_potential=sol.voltage,
         border_solution=sol.border_solution, face_flows=flows,
         interfacial_current=jnp.where(area > RESOLVED_FACE * grid.voxel_size**2, cell_current, 0.0),
         sei_owed=state.sei_owed + owed, sei_reference_area=jnp.maximum(reference, li_area))
-    return new, _observe(system, new, sol, live, li_area, plating)
+    films = film_statistics(sol.face_area, sol.face_current, problem.films)
+    return new, _observe(system, new, sol, live, li_area, plating, films)
 
 
-def _observe(system: PlatingSystem, state: PlatingState, sol, live, li_area, plating) -> Observation:
+def _observe(system: PlatingSystem, state: PlatingState, sol, live, li_area, plating, films) -> Observation:
     grid, electrolyte, s = system.grid, system.electrolyte, system.s
     c = state.concentration
     eps = electrolyte_fraction(s, state.theta)
@@ -385,7 +399,7 @@ def _observe(system: PlatingSystem, state: PlatingState, sol, live, li_area, pla
         sol.residual, sol.current_error, sol.newton.iterations, sol.newton.linear_iterations,
         sol.newton.converged, mean, cv, hot, pn, li_area, jnp.sum(state.theta) * system.coulombs_per_fill,
         jnp.sum(jnp.where(live, 0.0, state.theta)) * system.coulombs_per_fill, jnp.max(fill),
-        jnp.mean(heights), jnp.max(heights))
+        jnp.mean(heights), jnp.max(heights), *films)
 
 
 def admissible_step(system: PlatingSystem, state: PlatingState):

@@ -200,9 +200,10 @@ def _face_concentration_factor(kinetics, c, salt, mean_current):
 
 
 def _gate(kinetics, l, cover):
-    """The face's gate as a function of eta: plating, the nucleation gate; stripping, only Li strips
-    (never host), weighted by the Li cover of the conducting side."""
-    return lambda e: jnp.where(e < 0, kinetics.nucleation_gate(e, l, cover), cover)
+    """The face's gate as a function of eta: plating, the nucleation gate (with an additive's
+    shield on the Li); stripping, only Li strips (never host), weighted by the Li cover of the
+    conducting side."""
+    return lambda e: jnp.where(e < 0, kinetics.plating_gate(e, l, cover), cover)
 
 
 def _centre_reaction(kinetics, grid, areas, ls, covers, eta, c, slope=True, current_slopes=False):
@@ -233,7 +234,60 @@ def _centre_reaction(kinetics, grid, areas, ls, covers, eta, c, slope=True, curr
     return out + (currents_e,) if current_slopes else out
 
 
-def _reaction(kinetics, grid, areas, ls, covers, eta, c, resistance, salt, slope=True, current_slopes=False):
+FILM_NEWTON = 16  # safeguarded Newton iterations of a coated face's overpotential (monotone; converges in < 10)
+
+
+def _face_overpotential(current, eta, resistance):
+    """The face overpotential ``e`` with ``e = eta + R current(e)`` (``current`` falls with ``e``,
+    so the root is unique and lies between ``eta`` and 0). Found by bracketed Newton without a
+    derivative, then one Newton step with one: ``e`` and its derivatives are the implicit
+    function's (in ``eta``, ``R`` and every parameter of ``current``)."""
+    ones = jnp.ones_like(eta)
+    low, high = jax.lax.stop_gradient((jnp.minimum(eta, 0.0), jnp.maximum(eta, 0.0)))
+    e, fixed_eta, fixed_r = low + 0.5 * (high - low), *jax.lax.stop_gradient((eta, resistance))
+    for _ in range(FILM_NEWTON):
+        g, g_e = jax.lax.stop_gradient(jax.jvp(current, (e,), (ones,)))
+        h = e - fixed_eta - fixed_r * g
+        low, high = jnp.where(h < 0, e, low), jnp.where(h > 0, e, high)
+        step = e - h / (1.0 - fixed_r * g_e)
+        # (a converged step lands on the bound it just set: inside, not a reason to bisect)
+        e = jnp.where((step >= low) & (step <= high), step, 0.5 * (low + high))
+    g, g_e = jax.jvp(current, (e,), (ones,))
+    return e - (e - eta - resistance * g) / (1.0 - resistance * g_e)
+
+
+def _film_currents(kinetics, ls, covers, eta, c, half_cell, films):
+    """Stage 1 of :func:`_reaction` with coatings: per face, the current ``G(e)`` at the face
+    overpotential ``e = eta + (R_half + R_film) G(e)`` solved exactly (a film's drop is tens of
+    mV: the linearisation about the cell's eta would be off by its square), and its slope in eta,
+    ``G'(e) / (1 - R G'(e))``."""
+    ones = jnp.ones_like(eta)
+    half = 0.0 if half_cell is None else half_cell
+    first, first_e = [], []
+    for l, cov, film in zip(ls, covers, films):
+        gate = _gate(kinetics, l, cov)
+
+        def current(e, gate=gate):
+            return gate(e) * kinetics.butler_volmer(e, c)
+
+        resistance = half + film
+        e = _face_overpotential(current, eta, resistance)
+        g, g_e = jax.jvp(current, (e,), (ones,))
+        first.append(g)
+        first_e.append(g_e / (1.0 - resistance * g_e))
+    return first, first_e
+
+
+def _faces_to_cells(grid, areas, first, first_e, slope, current_slopes):
+    """``(R_v, dR_v/deta, currents[, slopes])`` of face currents without a face concentration."""
+    h3 = grid.voxel_size**3
+    total = sum(a * i for a, i in zip(areas, first)) / h3
+    out = total, (sum(a * i for a, i in zip(areas, first_e)) / h3 if slope else None), first
+    return out + (first_e,) if current_slopes and slope else out
+
+
+def _reaction(kinetics, grid, areas, ls, covers, eta, c, resistance, salt, slope=True, current_slopes=False,
+              films=None):
     """R_v [A/m³], its derivative in eta (``slope``; else None), and the face current densities
     (with ``current_slopes`` and ``slope``, fourth, the face current densities' derivatives in eta).
 
@@ -253,7 +307,16 @@ def _reaction(kinetics, grid, areas, ls, covers, eta, c, resistance, salt, slope
     iterations (docs/solver.md: measurements behind the code).
 
     Without ``slope`` (what is differentiated: the residual's tangent at the root, the step's face
-    currents) no second derivative is formed: only Newton needs ``dR_v/deta``."""
+    currents) no second derivative is formed: only Newton needs ``dR_v/deta``.
+
+    ``films``: per direction, a coating's resistance of each face [Ohm m²]
+    (:mod:`hostsim.electrochemistry.coating`); stage 1 then solves each face's overpotential exactly,
+    half cell and film in series (:func:`_film_currents`), in place of the linearisation."""
+    if films is not None:
+        first, first_e = _film_currents(kinetics, ls, covers, eta, c, resistance, films)
+        if salt is None:  # CentreInterface: no half cell, no face concentration
+            return _faces_to_cells(grid, areas, first, first_e, slope, current_slopes)
+        return _face_salt(kinetics, grid, areas, c, salt, first, first_e, slope, current_slopes)
     if resistance is None:  # CentreInterface
         return _centre_reaction(kinetics, grid, areas, ls, covers, eta, c, slope, current_slopes)
     ones = jnp.ones_like(eta)
@@ -287,6 +350,13 @@ def _reaction(kinetics, grid, areas, ls, covers, eta, c, resistance, salt, slope
             g_ee = w_ee * bv + 2.0 * w_e * bv_e + w * bv_ee
             d_e = -resistance * g_ee
             first_e.append((g_e * d - g * d_e) / (d * d))
+    return _face_salt(kinetics, grid, areas, c, salt, first, first_e, slope, current_slopes)
+
+
+def _face_salt(kinetics, grid, areas, c, salt, first, first_e, slope, current_slopes):
+    """Stage 2 of :func:`_reaction`: each face's stage-1 current ``first`` (and its slope
+    ``first_e``) times the cell's face-concentration factor; ``(R_v, dR_v/deta, currents[,
+    slopes])``."""
     flow = sum(a * i for a, i in zip(areas, first))  # [A]-like: sum of a i1 over the cell's faces
     # the cell's mean current density, in units of h² (an area in m² squared underflows float32 in the
     # quotient's derivative: NaN in the design gradients of a layered-rGO host), and only
@@ -330,12 +400,13 @@ class PotentialProblem(eqx.Module):
     kinetics: object
     kappa_ref: jax.Array
     current: jax.Array | None  # total current [A] (galvanostatic), None: V is given
+    films: tuple | None = None  # per direction, the coatings' resistance of each face [Ohm m²] (None: no coating)
 
     def reaction(self, phi, v, slope=True):
         """``R_v`` [A/m³], ``dR_v/deta`` (None without ``slope``) and the face current densities at
         ``(phi, V)``."""
         return _reaction(self.kinetics, self.grid, self.areas, self.ls, self.covers, v - phi, self.concentration,
-                         self.half_cell_resistance, self.half_cell_salt, slope)
+                         self.half_cell_resistance, self.half_cell_salt, slope, films=self.films)
 
     def root_slopes(self, phi, v):
         """``dR_v/deta`` at ``(phi, V)`` (the Jacobian's, :meth:`jacobian`) and the linear map
@@ -344,7 +415,7 @@ class PotentialProblem(eqx.Module):
         implicit derivative's tangent of those outputs is this plus their tangent at fixed ``(phi, V)``."""
         _, dr, _, slopes = _reaction(self.kinetics, self.grid, self.areas, self.ls, self.covers, v - phi,
                                      self.concentration, self.half_cell_resistance, self.half_cell_salt,
-                                     slope=True, current_slopes=True)
+                                     slope=True, current_slopes=True, films=self.films)
         dr, slopes = materialized(dr), [materialized(x) for x in slopes]
 
         def along(dphi, dv):
@@ -402,7 +473,8 @@ def _log_ratio(c, c0, floor):
 
 
 def potential_problem(grid: Grid, s, k, l, theta, concentration, electrolyte, kinetics, *, current=None, voltage=None,
-                      phi_guess=None, voltage_guess=None, top=Reservoir(), attached=None, interface=FaceInterface()):
+                      phi_guess=None, voltage_guess=None, top=Reservoir(), attached=None, interface=FaceInterface(),
+                      collector_layers: int = 1):
     """The :class:`PotentialProblem` of one state, its starting point ``(phi, V)`` and what the
     solution needs besides (``c_top``, the projected area). See :func:`solve_potential`."""
     if (current is None) == (voltage is None):
@@ -432,6 +504,7 @@ def potential_problem(grid: Grid, s, k, l, theta, concentration, electrolyte, ki
     diffusion_source = (op_d(ln_c) - rhs_d) / h2  # L_D(ln(c/c0)) / kappa_ref = L_D(ln c) / kappa_ref [V/m²]
     stripping = (jnp.asarray(current) < 0) if current is not None else (jnp.asarray(voltage) > 0)
     areas, ls, covers = interface_faces(grid, s, k, l, theta, attached, stripping)
+    films = None if kinetics.films is None else tuple(kinetics.films.face_resistances(grid, covers, collector_layers))
 
     phi = jnp.zeros(grid.shape, dtype) if phi_guess is None else grid.as_field(phi_guess)
     if voltage is not None:
@@ -444,7 +517,10 @@ def potential_problem(grid: Grid, s, k, l, theta, concentration, electrolyte, ki
         c_interface = jnp.sum(area_field * c) / safe_area  # area-weighted
         i0 = jnp.maximum(kinetics.exchange_current(c_interface), 1e-6 * kinetics.exchange_current_density)
         eta0 = -2.0 / kinetics.f * jnp.arcsinh(j / (2.0 * i0))
-        v = (eta0 - kinetics.nucleation_overpotential_bare).astype(dtype)
+        v = eta0 - kinetics.nucleation_overpotential_bare
+        if films is not None:  # and the coatings' mean drop
+            v = v - j * sum(jnp.sum(a * f) for a, f in zip(areas, films)) / safe_area
+        v = v.astype(dtype)
         if voltage_guess is not None:  # a warm start where it is finite (NaN: no guess)
             guess = jnp.asarray(voltage_guess, dtype)
             v = jnp.where(jnp.isfinite(guess), guess, v)
@@ -452,7 +528,7 @@ def potential_problem(grid: Grid, s, k, l, theta, concentration, electrolyte, ki
     resistance, salt = interface.half_cell(grid, electrolyte, c, eps)
     problem = PotentialProblem(grid, op0, rhs0 + h2 * diffusion_source, tuple(areas), tuple(ls), tuple(covers), c,
                                resistance, salt, kinetics, jnp.asarray(kappa_ref, dtype),
-                               None if current is None else jnp.asarray(current, dtype))
+                               None if current is None else jnp.asarray(current, dtype), films)
     return problem, phi, v, c_top, projected
 
 
@@ -474,6 +550,7 @@ def solve_potential(
     newton: AbstractNewton = AdaptiveNewton(),
     solver: PCG = PCG(rtol=1e-8),
     interface=FaceInterface(),
+    collector_layers: int = 1,
 ) -> PotentialSolution:
     """Solve for ``phi_e`` (and ``V`` under galvanostatic control).
 
@@ -494,10 +571,12 @@ def solve_potential(
         solver: the inner PCG (its ``rtol`` is the tightest inner tolerance).
         interface: :class:`FaceInterface` (default: the reaction on the interface face, second
             order in h) or :class:`CentreInterface` (at the electrolyte cell's centre, first order).
+        collector_layers: the collector's layers at z = 0 (a ``collector`` coating covers their surface).
     """
     problem, phi, v, c_top, projected = potential_problem(
         grid, s, k, l, theta, concentration, electrolyte, kinetics, current=current, voltage=voltage,
-        phi_guess=phi_guess, voltage_guess=voltage_guess, top=top, attached=attached, interface=interface)
+        phi_guess=phi_guess, voltage_guess=voltage_guess, top=top, attached=attached, interface=interface,
+        collector_layers=collector_layers)
     return solve_problem(problem, phi, v, c_top=c_top, top=top, border_guess=border_guess, newton=newton,
                          solver=solver)
 

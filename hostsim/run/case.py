@@ -53,7 +53,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, ConfigDict, Field, PlainValidator, PrivateAttr, ValidationError, model_validator
 
+from hostsim.electrochemistry.additive import MOLAR, STANDARD_POTENTIALS_V, AdditiveShield
 from hostsim.electrochemistry.cell import LithiumCounterElectrode, Reservoir
+from hostsim.electrochemistry.coating import MATERIALS, SURFACES, film_resistance, films_of
 from hostsim.electrochemistry.electrolyte import ELECTROLYTES, get_electrolyte
 from hostsim.electrochemistry.events import DEFAULT_VOLTAGE_CUTOFF
 from hostsim.errors import InputError
@@ -89,12 +91,28 @@ def _electrolyte_name(value):
     return value
 
 
+class AdditiveSection(Section):
+    """``[electrolyte.additive]``: an additive cation that shields the Li tips while its effective
+    reduction potential lies below Li's (:mod:`hostsim.electrochemistry.additive`)."""
+
+    cation: Annotated[str, choice(tuple(STANDARD_POTENTIALS_V))] = Field(None, validate_default=True)
+    # 1 M is beyond any additive (Ding et al. used 0.001-0.1 M)
+    concentration_mol_L: Annotated[float, number(low=0, high=1.0)] = Field(None, validate_default=True)
+
+    def shield(self, li_concentration: float) -> AdditiveShield:
+        """The shield in an electrolyte of ``li_concentration`` [mol/m³] Li+."""
+        return AdditiveShield(self.cation, concentration=self.concentration_mol_L * MOLAR,
+                              li_concentration=li_concentration)
+
+
 class ElectrolyteSection(Section):
     """``[electrolyte]``: the parameter set; any other key overrides one of its values and is
-    checked by :func:`~hostsim.electrochemistry.electrolyte.get_electrolyte`."""
+    checked by :func:`~hostsim.electrochemistry.electrolyte.get_electrolyte`; ``additive``: an
+    additive cation."""
 
     model_config = ConfigDict(extra="allow")
     name: Annotated[str, PlainValidator(_electrolyte_name)] = "lp30"
+    additive: AdditiveSection | None = None
     _electrolyte: object = PrivateAttr(None)
 
     @model_validator(mode="after")
@@ -224,6 +242,26 @@ class Output(Section):
     report: Annotated[bool, flag()] = True
 
 
+class CoatingSection(Section):
+    """One ``[[coating]]``: a film of ``thickness_nm`` of a material (or of ``conductivity_S_m``)
+    on a surface (:mod:`hostsim.electrochemistry.coating`)."""
+
+    material: Annotated[str | None, choice(tuple(MATERIALS))] = None
+    thickness_nm: Annotated[float, number(low=0, high=1e5)] = Field(None, validate_default=True)  # 100 µm: no film
+    conductivity_S_m: Annotated[float | None, number(low=0, high=1e3)] = None  # overrides the material's
+    on: Annotated[str, choice(SURFACES)] = "all"
+
+    @model_validator(mode="after")
+    def _conductivity(self):
+        if self.material is None and self.conductivity_S_m is None:
+            raise refuse("give material or conductivity_S_m", table=True)
+        return self
+
+    def film(self) -> tuple:
+        """``(surface, resistance [Ohm m²])``."""
+        return self.on, film_resistance(self.material, self.thickness_nm * 1e-9, self.conductivity_S_m)
+
+
 class CaseFile(Section):
     """A case file: its sections, in the order they are checked."""
 
@@ -234,6 +272,7 @@ class CaseFile(Section):
     numerics: NumericsFile = Field(default_factory=NumericsFile)
     output: Output = Field(default_factory=Output)
     cell: CellSection = Field(default_factory=CellSection)
+    coating: list[CoatingSection] = Field(default_factory=list)
 
 
 @dataclasses.dataclass
@@ -257,9 +296,19 @@ def parse_case(data: dict, source: str = "case") -> Case:
     except ValidationError as e:
         raise input_error(e, CaseFile, "case") from None
     numerics, notes = _current_numerics(file.numerics, source)
-    return Case(source, dict(file.geometry), file.electrolyte.electrolyte(), file.kinetics.kinetics(),
-                file.protocol.protocol(), numerics, file.output, file.cell.top_boundary(),
-                file.kinetics.sei_charge_C_m2, notes)
+    electrolyte, kinetics = file.electrolyte.electrolyte(), file.kinetics.kinetics()
+    if file.coating:
+        kinetics = dataclasses.replace(kinetics, films=films_of(c.film() for c in file.coating))
+    if file.electrolyte.additive is not None:
+        shield = file.electrolyte.additive.shield(electrolyte.concentration)
+        kinetics = dataclasses.replace(kinetics, shield=shield)
+        if not bool(shield.active()):
+            notes.append(f"{source}: [electrolyte.additive] {shield.cation} at {shield.concentration / MOLAR:g} mol/L "
+                         f"would be reduced and does not shield: its reduction potential "
+                         f"{float(shield.reduction_potential()):.3f} V vs SHE is not below Li's "
+                         f"{float(shield.li_potential()):.3f} V")
+    return Case(source, dict(file.geometry), electrolyte, kinetics, file.protocol.protocol(), numerics, file.output,
+                file.cell.top_boundary(), file.kinetics.sei_charge_C_m2, notes)
 
 
 def _current_numerics(numerics: NumericsFile, source: str) -> tuple:

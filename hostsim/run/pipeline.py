@@ -74,7 +74,7 @@ def prepare_output(out, case_file=None, *, resume: bool = False) -> Path:
     return out
 
 
-CHECKPOINT_FORMAT = 2  # the adaptive integrator's carry (format 1: fixed steps, refused)
+CHECKPOINT_FORMAT = 3  # the adaptive integrator's carry with the coatings' columns (1: fixed steps; 2: before coatings)
 
 
 def save_checkpoint(path: Path, checkpoint: dict) -> None:

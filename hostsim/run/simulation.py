@@ -290,6 +290,45 @@ _envelope_heights = jax.jit(envelope_heights, static_argnums=(2, 3, 4))
 _initial_state = eqx.filter_jit(initial_state)
 
 
+def additive_coverage(kinetics, state) -> np.ndarray:
+    """Per cell, the additive's coverage ``theta_M`` [-] of the Li plating there at ``state`` (0 in
+    cells that do not plate; :mod:`hostsim.electrochemistry.additive`)."""
+    return np.asarray(kinetics.shield.coverage_field(state.phi, state.interfacial_current > 0))
+
+
+def additive_summary(kinetics, state) -> dict:
+    """The summary's additive keys (none without an additive): its reduction potential [V vs SHE],
+    whether it shields, and its coverage over the cells that plate at the run's last state."""
+    shield = kinetics.shield
+    if shield is None:
+        return {}
+    plating = np.asarray(state.interfacial_current) > 0
+    theta = additive_coverage(kinetics, state)[plating]
+    return {"additive_reduction_potential_V": float(shield.reduction_potential()),
+            "additive_li_reduction_potential_V": float(shield.li_potential()),
+            "additive_shield_active": bool(shield.active()),
+            "additive_coverage_mean": float(theta.mean()) if theta.size else 0.0,
+            "additive_coverage_max": float(theta.max()) if theta.size else 0.0}
+
+
+def coating_summary(kinetics, series) -> dict:
+    """The summary's coating keys (none without a coating), at the last plating row: the film drop
+    the mean coulomb crosses and its largest [V], its share of the electrode's overpotential |V|,
+    and the share of the current that crosses a film."""
+    if kinetics.films is None:
+        return {}
+    current = np.asarray(series["current"], np.float64)
+    if not np.any(current > 0):
+        return {"film_overpotential_mean_V": None, "film_overpotential_max_V": None, "film_overpotential_share": None,
+                "coated_current_share": None}
+    last = np.nonzero(current > 0)[0][-1]
+    mean = float(series["film_overpotential_mean"][last])
+    voltage = abs(float(series["voltage"][last]))
+    return {"film_overpotential_mean_V": mean, "film_overpotential_max_V": float(series["film_overpotential_max"][last]),
+            "film_overpotential_share": mean / voltage if voltage > 0 else None,
+            "coated_current_share": float(series["coated_current_share"][last])}
+
+
 def simulate_hosts(names, grid, hosts, electrolyte, kinetics, protocol: Protocol, *, batching=None, observers=None,
                    progress=None, resume=None, collector_layers=1, host_top=1, **kw) -> list:
     """Run ``protocol`` on each host of ``hosts`` (a list of ``(s, k, l, theta0)`` of one grid) as one
@@ -323,6 +362,8 @@ def simulate_hosts(names, grid, hosts, electrolyte, kinetics, protocol: Protocol
         own_state = batching.member(state, j)
         summary = summarize(name, grid, host[0], host[1], host[3], collector_layers, host_top, own_state, series[j],
                             segments[j], electrolyte, protocol, seconds, tolerance)
+        summary.update(additive_summary(kinetics, own_state))
+        summary.update(coating_summary(kinetics, series[j]))
         results.append(SimulationResult(name, own_state, series[j], summary, segments[j]))
     return results
 
@@ -367,7 +408,9 @@ SERIES_COLUMNS = [  # (series key, CSV column, scale) of NAME_timeseries.csv (do
     ("flux_cv", "flux_cv", 1.0), ("hotspot_ratio", "hotspot_ratio", 1.0),
     ("min_interface_concentration", "min_interface_concentration_mol_m3", 1.0),
     ("li_interface_area", "li_interface_area_m2", 1.0), ("max_dtheta", "max_dtheta", 1.0),
-    ("error", "step_error", 1.0), ("segment", "segment", 1.0), ("cycle", "cycle", 1.0),
+    ("error", "step_error", 1.0), ("film_overpotential_mean", "film_overpotential_mean_V", 1.0),
+    ("film_overpotential_max", "film_overpotential_max_V", 1.0), ("coated_current_share", "coated_current_share", 1.0),
+    ("segment", "segment", 1.0), ("cycle", "cycle", 1.0),
 ]
 
 
