@@ -57,9 +57,8 @@ def salt_step(
     c = grid.as_field(concentration)
     eps = jnp.broadcast_to(jnp.asarray(porosity, c.dtype), c.shape)
     k = jnp.broadcast_to(jnp.asarray(effective_diffusivity, c.dtype), c.shape) / d_ref
-    scale = lambda bc: Neumann(bc.flux / d_ref) if isinstance(bc, Neumann) else bc  # noqa: E731
     op, rhs = assemble(
-        grid, k, scale(lo), scale(hi),
+        grid, k, lo.per_coefficient(d_ref), hi.per_coefficient(d_ref),
         reaction=eps / (d_ref * dt),
         source=(eps * c / dt - sink) / d_ref,
     )

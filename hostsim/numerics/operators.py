@@ -31,6 +31,8 @@ Model choices:
 
 from __future__ import annotations
 
+import abc
+
 import os
 from functools import partial
 
@@ -42,19 +44,44 @@ from hostsim.errors import InputError
 from hostsim.numerics.grid import Grid
 
 
-class Dirichlet(eqx.Module):
+class AbstractBoundaryCondition(eqx.Module):
+    """A condition on an end face of the grid's axis: what it adds to the operator's diagonal and
+    to the right-hand side of the cells on that face."""
+
+    @abc.abstractmethod
+    def apply(self, diag, rhs, k, mask, h):
+        """``(diag, rhs)`` with the condition's terms added on the face cells ``mask`` (cell
+        coefficient ``k``, voxel size ``h``)."""
+
+    def per_coefficient(self, scale) -> "AbstractBoundaryCondition":
+        """The condition of the same problem with its coefficient divided by ``scale`` (a value
+        stays a value; a flux is divided too)."""
+        return self
+
+
+class Dirichlet(AbstractBoundaryCondition):
     """Fixed value ``u = value`` on a boundary face."""
 
     value: float | jax.Array = 0.0
 
+    def apply(self, diag, rhs, k, mask, h):
+        g_b = 2.0 * k * mask  # the half cell between the centre and the face
+        return diag + g_b, rhs + g_b * jnp.asarray(self.value, k.dtype)
 
-class Neumann(eqx.Module):
+
+class Neumann(AbstractBoundaryCondition):
     """Prescribed flux ``-k du/dn`` *into* the domain on a boundary face [coefficient x u / m]."""
 
     flux: float | jax.Array = 0.0
 
+    def apply(self, diag, rhs, k, mask, h):
+        return diag, rhs + mask * jnp.asarray(self.flux, k.dtype) * h
 
-BoundaryCondition = Dirichlet | Neumann
+    def per_coefficient(self, scale) -> "Neumann":
+        return Neumann(self.flux / scale)
+
+
+BoundaryCondition = AbstractBoundaryCondition
 
 
 def shift(x: jax.Array, offset: int, axis: int, periodic: bool) -> jax.Array:
@@ -318,14 +345,9 @@ def assemble(
     rhs = jnp.broadcast_to(jnp.asarray(source, k.dtype) * h * h, k.shape)
     for end, bc in ((0, lo), (1, hi)):
         mask = _end_face_mask(grid.shape, grid.axis, end).astype(k.dtype)
-        if isinstance(bc, Dirichlet):
-            g_b = 2.0 * k * mask
-            diag = diag + g_b
-            rhs = rhs + g_b * jnp.asarray(bc.value, k.dtype)
-        elif isinstance(bc, Neumann):
-            rhs = rhs + mask * jnp.asarray(bc.flux, k.dtype) * h
-        else:
+        if not isinstance(bc, AbstractBoundaryCondition):
             raise TypeError(f"boundary condition must be Dirichlet or Neumann; got {bc!r}")
+        diag, rhs = bc.apply(diag, rhs, k, mask, h)
     if active is not None:
         a = active.astype(k.dtype)
         diag = diag * a
