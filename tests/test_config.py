@@ -258,7 +258,7 @@ def test_plating_steps_is_ignored_with_a_note():
     ({"mode": "grid"}, "s.toml: [sweep.axes]: give at least one axis (\"section.key\" = [values])"),
     ({"axes": {"geometry.seed": 1}}, "s.toml: [sweep.axes] 'geometry.seed': expected a non-empty list of values; got 1"),
     ({"axes": {"output.max_frames": [2]}}, "s.toml: [sweep.axes] 'output.max_frames': an axis is a path into geometry, "
-                                           "electrolyte, kinetics, protocol, cell or numerics"),
+                                           "electrolyte, kinetics, protocol, cell, numerics or coating"),
     ({"mode": "zip", "axes": {"geometry.seed": [0, 1], "geometry.lithiophilicity": [0.0]}},
      "s.toml: [sweep] mode = \"zip\" needs axes of equal length; got geometry.seed: 2, geometry.lithiophilicity: 1"),
 ])

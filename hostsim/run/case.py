@@ -96,8 +96,8 @@ class AdditiveSection(Section):
     reduction potential lies below Li's (:mod:`hostsim.electrochemistry.additive`)."""
 
     cation: Annotated[str, choice(tuple(STANDARD_POTENTIALS_V))] = Field(None, validate_default=True)
-    # 1 M is beyond any additive (Ding et al. used 0.001-0.1 M)
-    concentration_mol_L: Annotated[float, number(low=0, high=1.0)] = Field(None, validate_default=True)
+    # 0: no additive (a sweep's member without it); 1 M is beyond any additive (Ding et al.: 0.001-0.1 M)
+    concentration_mol_L: Annotated[float, number(high=1.0, at_least=0)] = Field(None, validate_default=True)
 
     def shield(self, li_concentration: float) -> AdditiveShield:
         """The shield in an electrolyte of ``li_concentration`` [mol/m³] Li+."""
@@ -247,7 +247,8 @@ class CoatingSection(Section):
     on a surface (:mod:`hostsim.electrochemistry.coating`)."""
 
     material: Annotated[str | None, choice(tuple(MATERIALS))] = None
-    thickness_nm: Annotated[float, number(low=0, high=1e5)] = Field(None, validate_default=True)  # 100 µm: no film
+    # 0: no film (a sweep's bare member); 100 µm is no thin film
+    thickness_nm: Annotated[float, number(high=1e5, at_least=0)] = Field(None, validate_default=True)
     conductivity_S_m: Annotated[float | None, number(low=0, high=1e3)] = None  # overrides the material's
     on: Annotated[str, choice(SURFACES)] = "all"
 
@@ -297,9 +298,10 @@ def parse_case(data: dict, source: str = "case") -> Case:
         raise input_error(e, CaseFile, "case") from None
     numerics, notes = _current_numerics(file.numerics, source)
     electrolyte, kinetics = file.electrolyte.electrolyte(), file.kinetics.kinetics()
-    if file.coating:
-        kinetics = dataclasses.replace(kinetics, films=films_of(c.film() for c in file.coating))
-    if file.electrolyte.additive is not None:
+    films = [c.film() for c in file.coating if c.thickness_nm > 0]
+    if films:
+        kinetics = dataclasses.replace(kinetics, films=films_of(films))
+    if file.electrolyte.additive is not None and file.electrolyte.additive.concentration_mol_L > 0:
         shield = file.electrolyte.additive.shield(electrolyte.concentration)
         kinetics = dataclasses.replace(kinetics, shield=shield)
         if not bool(shield.active()):
