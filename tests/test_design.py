@@ -201,7 +201,7 @@ def test_steady_surrogate_gradient_matches_central_differences_and_float32_is_fi
 # slow (4 min on 2 cores: both the surrogate's and the transient's programs compile); the default set
 # checks the surrogate's gradient and a study's bit-identical resume separately
 @pytest.mark.slow
-def test_warmup_iterations_run_on_the_surrogate_and_resume_across_the_switch(tmp_path):
+def test_warmup_iterations_run_on_the_surrogate_and_resume_across_the_switch(tmp_path, capsys):
     """``warmup_iterations = 2`` of 4: the first two log rows are the surrogate's, the rest the
     transient's; a study stopped after 3 iterations (one past the switch) and resumed equals the
     uninterrupted one bit for bit."""
@@ -212,6 +212,9 @@ def test_warmup_iterations_run_on_the_surrogate_and_resume_across_the_switch(tmp
                      .replace("iterations = 3", "iterations = 4"))
     full = tmp_path / "full"
     assert main(["design", str(study), "--out", str(full), "--quiet", "--no-verify"]) == 0
+    said = capsys.readouterr().out.splitlines()[-1]  # the results line lists only what was written
+    assert said.startswith("results in") and "final_host.vti" not in said and "verification" not in said
+    assert not (full / "final_host.vti").exists() and not (full / "verification").exists()
     rows = _study_log(full)
     assert [r["surrogate"] for r in rows] == [1, 1, 0, 0]
     assert rows[1]["objective"] < rows[0]["objective"]  # the warm-up lowers the surrogate's objective

@@ -74,8 +74,8 @@ def _print_record(record: dict, out: Path) -> None:
         from inverse.report import write_design_report
 
         print(f"report: {write_design_report(out)}")
-    print(f"results in {out}/ (log.jsonl, log.csv, checkpoint.npz, design.json, design.pvd snapshots, final_host.vti, "
-          f"verification/)")
+    verified = ", final_host.vti, verification/" if v else ""  # --no-verify writes neither
+    print(f"results in {out}/ (log.jsonl, log.csv, checkpoint.npz, design.json, design.pvd snapshots{verified})")
 
 
 def run(args) -> int:
