@@ -51,6 +51,11 @@ are a case's (:func:`hostsim.run.case.parse_case`). Every key is validated; a ba
     iterations = 20
     schedule = "constant"                # constant | cosine | exponential: the learning rate falls to
     final_fraction = 0.1                 #   final_fraction x learning_rate over the iterations
+    [optimizer.stop]                     # the verdict (inverse.verdict): converged, stalled or budget exhausted
+    gtol = 1e-3                          # converged: projected-gradient norm <= gtol x its first value
+    ftol = 1e-4                          # flat: relative objective change < ftol ...
+    patience = 3                         #   ... for patience consecutive iterations (stalled if not converged)
+    early = false                        # true: stop at the first iteration whose verdict is converged
 """
 
 from __future__ import annotations
@@ -223,8 +228,31 @@ def _final_fraction(value):
     return fraction
 
 
+def _below_one(value):
+    tol = study_number_check(low=0)(value)
+    if tol >= 1:
+        raise refuse(f"must be < 1 (a fraction); got {tol!r}")
+    return tol
+
+
+def _flag(value):
+    if not isinstance(value, bool):
+        raise refuse(f"expected true or false; got {value!r}")
+    return value
+
+
+class Stop(Section):
+    """``[optimizer.stop]``: the verdict's tolerances (:func:`inverse.verdict.study_verdict`) and
+    whether a converged study stops before its budget."""
+
+    gtol: Annotated[float, PlainValidator(_below_one)] = 1e-3
+    ftol: Annotated[float, PlainValidator(_below_one)] = 1e-4
+    patience: Count = 3
+    early: Annotated[bool, PlainValidator(_flag)] = False
+
+
 class Optimizer(Section):
-    """``[optimizer]``: the optimiser, its learning-rate schedule and the budget."""
+    """``[optimizer]``: the optimiser, its learning-rate schedule, the budget and when it stops."""
 
     name: Annotated[Literal["adam", "sgd"], choice(("adam", "sgd"), "expected adam or sgd")] = "adam"
     learning_rate: Positive = 0.2
@@ -232,6 +260,7 @@ class Optimizer(Section):
     iterations: Annotated[int, PlainValidator(_iterations)] = 20
     schedule: Annotated[str, choice(SCHEDULES, f"expected {', '.join(SCHEDULES)}")] = "constant"
     final_fraction: Annotated[float, PlainValidator(_final_fraction)] = 0.1
+    stop: Stop = Field(default_factory=Stop)
     _horizon: int = PrivateAttr()
 
     def model_post_init(self, context) -> None:

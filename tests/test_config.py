@@ -167,6 +167,7 @@ def test_study_defaults():
     assert (o.name, o.learning_rate, o.clip, o.iterations, o.schedule, o.final_fraction) == (
         "adam", 0.2, 1.0, 20, "constant", 0.1)
     assert o.schedule_iterations == 20
+    assert (o.stop.gtol, o.stop.ftol, o.stop.patience, o.stop.early) == (1e-3, 1e-4, 3, False)
     assert study.weights == {"flux_cv": 1.0} and study.constraints == {}
     assert _study(design={"parameterisation": "free_form"}).design.fields == ["s", "l"]
     assert _study(constraints={"flux_cv_max": 1}).constraints == {"flux_cv_max": 1.0, "penalty": DEFAULT_PENALTY}
@@ -205,6 +206,9 @@ ALL_TERMS = ("envelope_growth_um, flux_cv, host_mass_mg_cm2, hotspot, relative_v
     ({"constraints": {"porosity_max": 2}}, "study [constraints] porosity_max: a porosity is <= 1; got 2"),
     ({"constraints": {"flux_cv_max": "low"}}, "study [constraints] flux_cv_max: expected a finite number, got 'low'"),
     ({"constraints": {"penalty": 0}}, "study [constraints] penalty: must be > 0, got 0"),
+    ({"optimizer": {"stop": {"gtol": 2}}}, "study [optimizer.stop] gtol: must be < 1 (a fraction); got 2.0"),
+    ({"optimizer": {"stop": {"patience": 0}}}, "study [optimizer.stop] patience: must be >= 1, got 0"),
+    ({"optimizer": {"stop": {"early": "yes"}}}, "study [optimizer.stop] early: expected true or false; got 'yes'"),
     ({"design": {"warmup_iterations": -1}}, "study [design] warmup_iterations: must be >= 0, got -1"),
     ({"design": {"max_steps": 20000}}, "study [design] max_steps: at most 10000 (the gradient keeps every step); got 20000"),
     ({"design": {"start_k": 2}}, "study [design] start_k: must be <= 1, got 2.0"),
