@@ -192,6 +192,13 @@ class FreeForm(AbstractParameterisation):
         connected = connected_host_fraction(s, k, b.collector_layers, b.grid.lateral == "periodic")
         return {"grey_fraction": float(np.mean((slab > 0.05) & (slab < 0.95))), "connected_host_fraction": connected}
 
+    def bound_names(self, at_bound) -> list[str]:
+        """Per designed field, how many voxels sit at a bound (``s: 12 voxels``): one name per voxel
+        would be thousands."""
+        mask = np.asarray(at_bound)
+        fields = ["s", "l"] if "l" in self.design else ["s"]
+        return [f"{name}: {int(mask[i].sum())} voxels" for i, name in enumerate(fields) if mask[i].any()]
+
     def log_entries(self) -> dict:
         return {"beta": float(self.beta)}
 

@@ -3,7 +3,8 @@
 :func:`run_study` optimises a :class:`~inverse.study.Study` into a directory:
 
 * ``log.jsonl`` and ``log.csv``: one row per iteration (objective, every design term, gradient
-  norm, step time);
+  norm, the projected-gradient norm, the relative objective change and the parameters at a bound
+  (:mod:`inverse.verdict`), step time);
 * ``design.pvd`` with ``design/design_NNNN.vti``: the design (``s, k, l``) after every update,
   iteration 0 the start (ParaView opens it as a time series);
 * ``checkpoint.npz``: written atomically after every iteration (design vector, optimiser state,
@@ -12,7 +13,8 @@
   trajectory, bit for bit, as an uninterrupted one (CPU, same machine);
 * ``design.json``: the final design (per-layer profiles or family parameters) and its terms
   beside the start's, and the verification: the start and the final design re-simulated by the
-  ordinary run pipeline (``verification/``, ``final_host.vti``).
+  ordinary run pipeline (``verification/``, ``final_host.vti``), and the verdict
+  (:func:`inverse.verdict.study_verdict`: converged, stalled or budget exhausted).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from .lagrangian import constraint_names, constraint_values, penalty_terms, upda
 from .freeform import FreeForm, beta_at
 from .parameterisations import AbstractParameterisation, FamilyParameters, LayerProfile
 from .study import Study
+from .verdict import projected_gradient, relative_change, study_verdict
 
 
 def parameterisation(study: Study) -> AbstractParameterisation:
@@ -340,19 +343,39 @@ def _append_log(out: Path, row: dict) -> None:
         w = csv.writer(fh)
         if new_csv:
             w.writerow(list(row))
-        w.writerow([f"{v:.9g}" if isinstance(v, float) else v for v in row.values()])
+        w.writerow([_csv_cell(v) for v in row.values()])
 
 
-def _row(it, value, t, g, grad, now, x, warm, multipliers, names, seconds) -> dict:
-    """The log row of iteration ``it`` (its terms, constraints, multipliers and gradient norm)."""
+def _csv_cell(v):
+    """A log value as a CSV cell: a list (the parameters at a bound) joined by ``;``, none empty."""
+    if isinstance(v, float):
+        return f"{v:.9g}"
+    if isinstance(v, list):
+        return ";".join(v)
+    return "" if v is None else v
+
+
+def _row(it, value, t, g, grad, now, x, warm, multipliers, names, seconds, previous) -> dict:
+    """The log row of iteration ``it`` (its terms, constraints, multipliers, gradient norm, and what
+    the verdict reads: the projected-gradient norm, the objective's change from ``previous`` (the
+    last row's objective, None first) and the parameters at a bound)."""
+    norm, at_bound = projected_gradient(x, grad)
     row = {"iteration": it, "objective": float(value), **_to_float(t), **design_constraints(now, x),
-           "gradient_norm": float(jnp.linalg.norm(grad)), "step_s": seconds}
+           "gradient_norm": float(jnp.linalg.norm(grad)), "projected_gradient_norm": norm,
+           "relative_change": relative_change(float(value), previous), "active_bounds": now.bound_names(at_bound),
+           "step_s": seconds}
     row.update(now.log_entries())
     row["surrogate"] = int(warm)  # 1: the terms and objective are the steady surrogate's
     for name in names:  # each constraint (feasible where <= 0) and the multiplier it was weighed with
         row[f"g_{name}"] = float(g[name])
         row[f"lambda_{name}"] = float(multipliers[name])
     return row
+
+
+def _logged_rows(out: Path) -> list[dict]:
+    """The rows of ``log.jsonl`` (none for a fresh study)."""
+    path = out / "log.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
 def _final_record(study: Study, out: Path, terms, param, x, reference, multipliers, names) -> dict:
@@ -391,7 +414,8 @@ def run_study(study: Study, out, *, resume: bool = False, progress=None, verify:
         updates, opt_state = opt.update(grad, opt_state, x)
         return optax.apply_updates(x, updates), opt_state
 
-    iterations = study.optimizer.iterations
+    iterations, stop = study.optimizer.iterations, study.optimizer.stop
+    rows = _logged_rows(out)  # a resumed study's verdict reads the rows before the checkpoint too
     started = time.perf_counter()
     for it in range(start, iterations):
         t0 = time.perf_counter()
@@ -403,17 +427,24 @@ def run_study(study: Study, out, *, resume: bool = False, progress=None, verify:
                              f"[optimizer] learning_rate or check the study")
         _check_transient(study, it, t, warm)
         x_next, opt_state = update(x, grad, opt_state)
-        row = _row(it, value, t, g, grad, now, x, warm, multipliers, names, time.perf_counter() - t0)
+        previous = rows[-1]["objective"] if rows else None
+        row = _row(it, value, t, g, grad, now, x, warm, multipliers, names, time.perf_counter() - t0, previous)
         multipliers = updated_multipliers(g, multipliers, mu) if names else multipliers
         _append_log(out, row)
+        rows.append(row)
         x = x_next
         _snapshot(out, at_iteration(study, param, it + 1), x, it + 1)  # before the checkpoint: a resume deletes frames past it
         _save(out / "checkpoint.npz", x, opt_state, it + 1, reference, multipliers, _beta_growth(study))
         if progress is not None:
             elapsed = time.perf_counter() - started
             progress(it + 1, iterations, row, elapsed / (it + 1 - start) * (iterations - it - 1))
+        if stop.early and study_verdict(rows, stop)["verdict"] == "converged":
+            iterations = it + 1  # the design after this update is the study's final one
+            break
     param = at_iteration(study, param, iterations)
     record = _final_record(study, out, terms, param, x, reference, multipliers, names)
+    record["iterations"] = len(rows)
+    record["verdict"] = study_verdict(rows, stop)
     if verify:
         record["verification"] = verify_design(study, param, param.initial(), x, out)
         param.add_verification(record)

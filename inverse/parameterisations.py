@@ -69,6 +69,11 @@ class AbstractParameterisation(eqx.Module):
         """Entries of the final design record (``design.json``) for the design ``x``, whose logged
         constraint values are ``constraints``."""
 
+    def bound_names(self, at_bound) -> list[str]:
+        """Names of the design's components at a bound, from the mask ``at_bound`` (``x``'s shape;
+        :func:`inverse.verdict.projected_gradient`); by default their indices in ``x``."""
+        return [f"x[{i}]" for i in np.flatnonzero(np.asarray(at_bound).ravel())]
+
     @abc.abstractmethod
     def as_built(self, s, k) -> tuple:
         """``(s, measures)``: the solid fraction as the verification runs the design (as it would
@@ -135,6 +140,10 @@ class LayerProfile(AbstractParameterisation):
             per_z = values[jnp.clip(index, 0, self.layers - 1)][None, None, :]
             out[name] = jnp.where(in_slab & (base.s > 0), per_z, out[name])
         return base.s, out["k"], out["l"], base.theta
+
+    def bound_names(self, at_bound) -> list[str]:
+        """``k[3]``: the field and its layer (0 at the collector)."""
+        return [f"{self.design[i // self.layers]}[{i % self.layers}]" for i in np.flatnonzero(np.asarray(at_bound))]
 
     def measures(self, s, k) -> dict:
         return {}
@@ -203,6 +212,9 @@ class FamilyParameters(AbstractParameterisation):
 
     def log_entries(self) -> dict:
         return {}
+
+    def bound_names(self, at_bound) -> list[str]:
+        return [self.names[i] for i in np.flatnonzero(np.asarray(at_bound))]
 
     def summary(self, x, constraints: dict) -> dict:
         """The family parameters."""

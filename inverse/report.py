@@ -100,6 +100,11 @@ def write_design_report(out) -> Path:
                 "that number is not the physics: the verification below is" if record["final"].get("failed_steps")
                 else "") + ").</p>",
              embed_image(_history_plot(out), "objective and design terms per iteration")]
+    if "verdict" in record:  # a record written before the verdict existed has none
+        from .verdict import verdict_line
+
+        parts.insert(1, f"<p><strong>{html.escape(verdict_line(record['verdict']).removeprefix('design: '))}"
+                        f"</strong></p>")
     v = record.get("verification")
     if v:
         parts.append("<h2>Verification: start and final design through the run pipeline</h2><table>"

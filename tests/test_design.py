@@ -212,11 +212,18 @@ def test_warmup_iterations_run_on_the_surrogate_and_resume_across_the_switch(tmp
                      .replace("iterations = 3", "iterations = 4"))
     full = tmp_path / "full"
     assert main(["design", str(study), "--out", str(full), "--quiet", "--no-verify"]) == 0
-    said = capsys.readouterr().out.splitlines()[-1]  # the results line lists only what was written
+    said, verdict = capsys.readouterr().out.splitlines()[-2:]  # the results line lists only what was written
     assert said.startswith("results in") and "final_host.vti" not in said and "verification" not in said
     assert not (full / "final_host.vti").exists() and not (full / "verification").exists()
     rows = _study_log(full)
     assert [r["surrogate"] for r in rows] == [1, 1, 0, 0]
+    # the verdict reads the transient's rows (after the warm-up) and is the CLI's last line
+    record = json.loads((full / "design.json").read_text())["verdict"]
+    assert record["verdict"] in ("converged", "stalled", "budget exhausted") and record["iteration"] == 3
+    assert record["first_projected_gradient_norm"] == rows[2]["projected_gradient_norm"]
+    assert verdict.startswith(f"design: verdict {record['verdict']} (")
+    assert rows[0]["relative_change"] is None and rows[1]["relative_change"] >= 0
+    assert all(isinstance(r["active_bounds"], list) for r in rows)
     assert rows[1]["objective"] < rows[0]["objective"]  # the warm-up lowers the surrogate's objective
     part = tmp_path / "part"
     assert main(["design", str(study), "--out", str(part), "--quiet", "--no-verify", "--iterations", "3"]) == 0

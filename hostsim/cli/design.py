@@ -76,6 +76,10 @@ def _print_record(record: dict, out: Path) -> None:
         print(f"report: {write_design_report(out)}")
     verified = ", final_host.vti, verification/" if v else ""  # --no-verify writes neither
     print(f"results in {out}/ (log.jsonl, log.csv, checkpoint.npz, design.json, design.pvd snapshots{verified})")
+    if "verdict" in record:  # last: whether to trust the design or run on
+        from inverse.verdict import verdict_line
+
+        print(verdict_line(record["verdict"]))
 
 
 def run(args) -> int:
