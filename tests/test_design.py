@@ -342,8 +342,16 @@ def test_design_cli_logs_checkpoints_and_resumes_bit_identically(tmp_path, capsy
     study.write_text(TINY_STUDY)
     full = tmp_path / "full"
     assert main(["design", str(study), "--out", str(full), "--quiet"]) == 0
+    said = capsys.readouterr().out.splitlines()
     rows = _study_log(full)
     assert [r["iteration"] for r in rows] == [0, 1, 2]
+    # whether it converged: logged per iteration, judged in design.json and the CLI's last line
+    assert rows[0]["relative_change"] is None and rows[1]["relative_change"] > 0
+    assert all(0 < r["projected_gradient_norm"] <= r["gradient_norm"] * (1 + 1e-6) for r in rows)
+    verdict = json.loads((full / "design.json").read_text())["verdict"]
+    assert verdict["verdict"] in ("converged", "stalled", "budget exhausted") and verdict["iteration"] == 2
+    assert verdict["at_bounds"] == rows[-1]["active_bounds"]
+    assert said[-1].startswith(f"design: verdict {verdict['verdict']} (")
     assert rows[-1]["objective"] < rows[0]["objective"]
     assert all(r["failed_steps"] == 0 for r in rows)  # every design transient was the physics
     design = json.loads((full / "design.json").read_text())
@@ -364,6 +372,7 @@ def test_design_cli_logs_checkpoints_and_resumes_bit_identically(tmp_path, capsy
     # history, depth profile and the three before/after renders (host by lithiophilicity, Li by plating time, section)
     assert page.count("data:image/png;base64") == 5 and "Verification" in page and "flux CV" in page
     assert "coloured by its lithiophilicity" in page and "left out" not in page
+    assert f"verdict {verdict['verdict']}" in page
 
     part = tmp_path / "part"
     assert main(["design", str(study), "--out", str(part), "--quiet", "--iterations", "2"]) == 0
