@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import math
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 AT_BOUND = 1e-3  # fraction of a bound's range within which a component counts as at the bound
@@ -27,7 +25,7 @@ AT_BOUND = 1e-3  # fraction of a bound's range within which a component counts a
 def projected_gradient(x, grad):
     """``(norm, at_bound)``: the norm of ``grad`` without the components held at a bound by an
     outward push, and the boolean mask (x's shape) of the components at a bound (either push)."""
-    u = np.asarray(jax.nn.sigmoid(jnp.asarray(x, jnp.float32)))
+    u = 0.5 * (1.0 + np.tanh(0.5 * np.asarray(x, np.float64)))  # the sigmoid, overflow-free, on the host
     g = np.asarray(grad, np.float64)
     low, high = u <= AT_BOUND, u >= 1.0 - AT_BOUND
     outward = (low & (g > 0)) | (high & (g < 0))
@@ -44,7 +42,8 @@ def relative_change(value: float, previous: float | None) -> float | None:
 def _verdict_rows(rows: list[dict]) -> list[dict]:
     """The rows the verdict reads: those after the warm-up (the surrogate's objective is another
     function, and the step from it to the transient's is no progress), all of them when every row is
-    the surrogate's."""
+    the surrogate's; rows logged before the verdict existed (a resumed older study) are left out."""
+    rows = [r for r in rows if "projected_gradient_norm" in r]
     transient = [r for r in rows if not r.get("surrogate", 0)]
     return transient or list(rows)
 
