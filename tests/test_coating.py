@@ -61,7 +61,7 @@ def test_two_paths_split_the_current_as_resistors():
     assert ratio == pytest.approx(2.0, rel=1e-2), ratio
 
 
-def test_coating_keys_and_the_film_thickness_derivative():
+def test_coating_keys():
     case = parse_case({"coating": [{"material": "lipon", "thickness_nm": 1000.0, "on": "li"},
                                    {"conductivity_S_m": 1e-3, "thickness_nm": 100.0, "on": "all"}]}, "c.toml")
     films = case.kinetics.films
@@ -71,7 +71,12 @@ def test_coating_keys_and_the_film_thickness_derivative():
     with pytest.raises(InputError, match=r"^case \[coating 2\] on: expected one of li, host, collector, all; got 'top'$"):
         parse_case({"coating": [{"material": "lif", "thickness_nm": 10.0}, {"material": "lif", "thickness_nm": 10.0,
                                                                            "on": "top"}]})
-    # d V / d L_f through the potential solve against central differences (float64)
+
+
+@pytest.mark.slow  # ~110 s of compilation (two precisions' gradient programs); the planar oracle stays in the default set
+def test_the_film_thickness_derivative_matches_central_differences():
+    """d V / d L_f through the potential solve: central differences in float64 (1e-4), the
+    analytic -J / kappa_f, and float32 finite and within 2 % of float64."""
     g = Grid.create((2, 2, 6), voxel_size=1e-6, lateral="periodic", precision="float64")
     s, k, l, theta = _li_foil(g)
     c = jnp.full(g.shape, ORACLE.concentration)
