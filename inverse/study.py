@@ -95,11 +95,18 @@ Positive = Annotated[float, study_number(low=0)]
 NonNegative = Annotated[float, study_number(low=0, allow_equal=True)]
 
 
-def _max_steps(value):
-    steps = study_number_check(low=1, integer=True, allow_equal=True)(value)
-    if steps > 10000:
-        raise refuse(f"at most 10000 (the gradient keeps every step); got {steps}")
-    return steps
+def _capped_count(high: int, why: str = ""):
+    """An integer >= 1 and at most ``high`` (``why``: the reason for the cap, said with it)."""
+    def check(value):
+        count = study_number_check(low=1, integer=True, allow_equal=True)(value)
+        if count > high:
+            raise refuse(f"at most {high}{why}; got {count}")
+        return count
+
+    return check
+
+
+_max_steps = _capped_count(10000, " (the gradient keeps every step)")
 
 
 def _start_fraction(value):
@@ -214,11 +221,7 @@ Constraints = create_model("Constraints", __base__=_Bounds,
                               for term in TERMS})
 
 
-def _iterations(value):
-    count = study_number_check(low=1, integer=True, allow_equal=True)(value)
-    if count > 100000:
-        raise refuse(f"at most 100000; got {count}")
-    return count
+_iterations = _capped_count(100000)
 
 
 def _final_fraction(value):

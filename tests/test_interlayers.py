@@ -101,16 +101,7 @@ def test_shells_are_porous_insulating_and_lithiophobic():
 def test_sphere_solid_gradient_matches_central_differences(param):
     family = geo.make_family("hollow_sphere_layer", precision="float64", **SPHERES)
     total = lambda m: jnp.sum(m.fields().s)  # noqa: E731
-    g = float(getattr(eqx.filter_grad(total)(family), param))
-    value = float(getattr(family, param))
-    step = 1e-4 * value
-
-    def at(v):
-        return float(total(eqx.tree_at(lambda m: getattr(m, param), family, jnp.asarray(v, jnp.float64))))
-
-    fd = (at(value + step) - at(value - step)) / (2 * step)
-    assert abs(fd) > 1.0
-    assert g == pytest.approx(fd, rel=1e-5)
+    g = _gradient_matches_central_differences(family, total, param)
     if param == "shell_porosity":  # the shell solid is linear in the porosity (the collector layer is not)
         shells = float(total(family)) - 32 * 32
         assert g == pytest.approx(-shells / 0.7, rel=1e-9)
@@ -167,16 +158,7 @@ def test_membrane_gradients_match_central_differences():
     assert abs(float(grads.defect_diameter_um)) < 0.01 * 2 * open_voxels / float(family.defect_diameter_um)
     # ... but it changes the layer's edges
     for param, scalar in (("defect_fraction", total), ("defect_diameter_um", interface)):
-        g = float(getattr(eqx.filter_grad(scalar)(family), param))
-        value = float(getattr(family, param))
-        step = 1e-4 * value
-
-        def at(v):
-            return float(scalar(eqx.tree_at(lambda m: getattr(m, param), family, jnp.asarray(v, jnp.float64))))
-
-        fd = (at(value + step) - at(value - step)) / (2 * step)
-        assert abs(fd) > 1.0
-        assert g == pytest.approx(fd, rel=1e-5)
+        _gradient_matches_central_differences(family, scalar, param)
 
 
 # ---------------------------------------------------------------- bad input
@@ -212,3 +194,19 @@ def test_cli_builds_and_refuses_the_interlayers(capsys):
     assert "porosity" in out
     assert main(["geometry", "membrane", "--gap", "0.07"]) == 2
     assert main(["geometry", "hollow_sphere_layer", "--shell-porosity", "1.5"]) == 2
+
+
+def _gradient_matches_central_differences(family, scalar, param):
+    """d scalar / d param by autodiff against central differences (float64, step 1e-4 of the value):
+    to 1e-5, on a derivative that is not negligible (> 1); returns the autodiff derivative."""
+    g = float(getattr(eqx.filter_grad(scalar)(family), param))
+    value = float(getattr(family, param))
+    step = 1e-4 * value
+
+    def at(v):
+        return float(scalar(eqx.tree_at(lambda m: getattr(m, param), family, jnp.asarray(v, jnp.float64))))
+
+    fd = (at(value + step) - at(value - step)) / (2 * step)
+    assert abs(fd) > 1.0
+    assert g == pytest.approx(fd, rel=1e-5)
+    return g

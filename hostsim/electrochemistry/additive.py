@@ -40,16 +40,12 @@ import jax
 import jax.numpy as jnp
 
 from hostsim.electrochemistry.constants import FARADAY, GAS_CONSTANT, TEMPERATURE
+from hostsim.electrochemistry.kinetics import _smoothstep  # the gate's C¹ ramp
 
 # standard reduction potentials vs SHE [V] (Ding et al. 2013, quoting the CRC Handbook)
 STANDARD_POTENTIALS_V = {"cs": -3.026, "rb": -2.980}
 LI_STANDARD_POTENTIAL_V = -3.040
 MOLAR = 1000.0  # [mol/m³] in 1 mol/L: the standard state of the Nernst activities
-
-
-def _smoothstep(x):
-    x = jnp.clip(x, 0.0, 1.0)
-    return x * x * (3.0 - 2.0 * x)
 
 
 def nernst_potential(standard_V: float, concentration, temperature: float = TEMPERATURE):

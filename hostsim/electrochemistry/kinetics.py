@@ -30,13 +30,17 @@ with ``ramp`` the C¹ cubic smoothstep on [0, 1] and ``w`` = 5 mV. So
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from hostsim.electrochemistry.additive import AdditiveShield
-from hostsim.electrochemistry.coating import Films
 from hostsim.electrochemistry.constants import FARADAY, GAS_CONSTANT, TEMPERATURE
+
+if TYPE_CHECKING:  # annotations only: the additive uses this module's smoothstep
+    from hostsim.electrochemistry.additive import AdditiveShield
+    from hostsim.electrochemistry.coating import Films
 
 
 def _is(value, constant) -> bool:
