@@ -213,8 +213,10 @@ class HostFamily(eqx.Module):
         return out
 
     # -- building ------------------------------------------------------------------------
-    def _host(self, centres, h: float, dtype) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
-        """Return ``(s, k, l, theta)`` on the host sub-box (collector layers are overwritten)."""
+    def _host(self, centres, h: float, dtype) -> tuple:
+        """Return ``(s, k, l, theta)`` on the host sub-box (collector layers are overwritten), or
+        ``(s, k, l, theta, li_excluded)`` where part of the open volume passes ions but takes no Li
+        metal (a mesoporous shell: :class:`hostsim.Host`)."""
         raise NotImplementedError
 
     def fields(self) -> HostFields:
@@ -250,7 +252,8 @@ class HostFamily(eqx.Module):
         # continuous parameters in the grid's dtype (float64 leaves under x64 with float32 fields)
         family = jax.tree.map(lambda x: x.astype(grid.dtype) if eqx.is_inexact_array(x) else x, self)
         built = family._host(centres, h, grid.dtype) if drawn is None else family._host(centres, h, grid.dtype, drawn)
-        s, k, l, theta = (jnp.broadcast_to(jnp.asarray(f, grid.dtype), self.host_shape) for f in built)
+        # (s, k, l, theta), and a family whose open volume is partly closed to Li metal adds li_excluded
+        s, k, l, theta, *excluded = (jnp.broadcast_to(jnp.asarray(f, grid.dtype), self.host_shape) for f in built)
         c = self.collector_layers
         below = (jnp.arange(self.host_shape[2]) < c)[None, None, :]
         s = jnp.where(below, 1.0, s)
@@ -258,9 +261,11 @@ class HostFamily(eqx.Module):
         l = jnp.where(below, family.collector_lithiophilicity(), l)
         theta = jnp.where(below, 0.0, theta)
         pad = ((0, 0), (0, 0), (0, grid.shape[2] - self.host_shape[2]))
+        excluded = [jnp.pad(jnp.where(below, 0.0, x), pad).astype(grid.dtype) for x in excluded]
         return HostFields(
             *(jnp.pad(f, pad).astype(grid.dtype) for f in (s, k, l, theta)),
             grid=grid, collector_layers=c, host_top=self.host_top, family=self.name,
+            li_excluded=excluded[0] if excluded else None,
         )
 
     def collector_lithiophilicity(self):

@@ -12,7 +12,9 @@ nucleation overpotential) stays bare. Model:
   diameters and thicknesses stay differentiable;
 * the carbon shell is mesoporous and lets Li+ through: its solid fraction is
   ``shell_solid_fraction`` (default 0.7, an assumption — the rest of a shell voxel is
-  electrolyte), so the interior is reachable by transport through partial voxels. The report
+  electrolyte), so the interior is reachable by transport through partial voxels. Those
+  mesopores take no Li metal (``li_excluded``): Li plates on the shell's inner and outer
+  surfaces, never through the wall, and the wall keeps the carbon's nucleation barrier. The report
   counts the interior as isolated pore space (its voxels are cut off at the ``eps > 0.5``
   threshold);
 * the Au seed (``seed_diameter_um``) sits on the inner wall at the bottom of each capsule.
@@ -34,6 +36,15 @@ from ._sdf import occupancy
 from ._windows import log_union, window_starts
 
 _YAN = "Yan et al., Nat. Energy 1, 16010 (2016)"
+
+
+WALL_FROM, WALL_TO = 0.25, 0.75  # a voxel's wall share over which its open volume closes to Li (C¹ ramp)
+
+
+def _wall_share(wall):
+    """0 below a wall share of :data:`WALL_FROM`, 1 above :data:`WALL_TO`, a C¹ cubic between."""
+    x = jnp.clip((wall - WALL_FROM) / (WALL_TO - WALL_FROM), 0.0, 1.0)
+    return x * x * (3.0 - 2.0 * x)
 
 
 def ballistic_packing(rng, radius, contact, width, bottom, top, periodic, attempts=2000):
@@ -136,7 +147,12 @@ class SeededCapsules(HostFamily):
         shell, seed = 1.0 - jnp.exp(log_shell), 1.0 - jnp.exp(log_seed)
         if self.sharp:  # undo the log floor
             shell, seed = (shell > 0.5).astype(dtype), (seed > 0.5).astype(dtype)
+        wall = shell * (1.0 - seed)  # the shell's share of a voxel, outside the seed
         shell = shell * self.shell_solid_fraction
         solid = jnp.clip(seed + shell * (1.0 - seed), 0.0, 1.0)
         l = seed / jnp.maximum(solid, 1e-6)
-        return solid, 1.0, l, 0.0
+        # the shell's mesopores pass Li+ and salt but take no Li metal. A voxel that is mostly wall
+        # takes none at all (its open rest lies within a voxel of the wall): Li plated on one side
+        # of the wall never shows on the other, so it grows on the carbon's surfaces, the cavity's
+        # and the outside's, and each keeps the carbon's barrier (docs/geometries.md)
+        return solid, 1.0, l, 0.0, (1.0 - solid) * _wall_share(wall)

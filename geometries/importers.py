@@ -35,7 +35,8 @@ Meshes
     per radius.
 
 Saved hosts
-    :func:`save_host_vti` writes ``s``, ``k``, ``l``, ``theta`` and ``eps = 1 - s - theta`` as
+    :func:`save_host_vti` writes ``s``, ``k``, ``l``, ``theta`` and ``eps = 1 - s - theta`` (and
+    ``li_excluded`` where the host has it) as
     VTK cell data (plain names, ParaView-friendly) on an ImageData with spacing in metres, and
     stores units, family, voxel size [m], lateral boundary, ``collector_layers`` and ``host_top``
     (plus any user metadata) as VTK field data string arrays. :func:`load_host_vti` reads it back.
@@ -236,7 +237,7 @@ def fields_from_labels(
             )
     table = _resolve_labels(labels, source)
     keys = list(table)
-    props = np.zeros((len(values), 4), dtype)
+    props = np.zeros((len(values), 5), dtype)
     missing = []
     for i, v in enumerate(values.tolist()):
         hit = next((key for key in keys if key == v), None)
@@ -244,20 +245,21 @@ def fields_from_labels(
             missing.append(v)
         else:
             m = table[hit]
-            props[i] = (m.s, m.k, m.l, m.theta)
+            props[i] = (m.s, m.k, m.l, m.theta, m.li_excluded)
     if missing:
         raise InputError(
             f"{source}: label value(s) {_list_values(np.asarray(missing))} are in the volume but not in the label map "
             f"({', '.join(f'{k!r}' for k in keys)})"
         )
-    per_voxel = props[inverse]  # [x, y, z, 4]
-    return _assemble(tuple(per_voxel[..., j] for j in range(4)), h_um, c, n_pad, lateral, precision)
+    per_voxel = props[inverse]  # [x, y, z, 5]
+    fields = tuple(per_voxel[..., j] for j in range(4 if not props[:, 4].any() else 5))
+    return _assemble(fields, h_um, c, n_pad, lateral, precision)
 
 
 def _assemble(fields, h_um: float, c: int, n_pad: int, lateral: str, precision: str) -> HostFields:
     cu = MATERIALS["cu"]
     out = []
-    for f, coll in zip(fields, (cu.s, cu.k, cu.l, cu.theta)):
+    for f, coll in zip(fields, (cu.s, cu.k, cu.l, cu.theta, cu.li_excluded)):
         nx, ny, _ = f.shape
         parts = [np.full((nx, ny, c), coll, f.dtype), f, np.zeros((nx, ny, n_pad), f.dtype)]
         out.append(np.concatenate(parts, axis=2))
@@ -266,8 +268,9 @@ def _assemble(fields, h_um: float, c: int, n_pad: int, lateral: str, precision: 
     host_top = max(c, int(solid_layers[-1]) + 1 if solid_layers.size else 0)
     grid = Grid.create(s.shape, voxel_size=h_um * 1e-6, lateral=lateral, precision=precision)
     return HostFields(
-        *(jnp.asarray(f, dtype=grid.dtype) for f in out),
+        *(jnp.asarray(f, dtype=grid.dtype) for f in out[:4]),
         grid=grid, collector_layers=c, host_top=host_top, family="imported",
+        li_excluded=jnp.asarray(out[4], dtype=grid.dtype) if len(out) > 4 else None,
     )
 
 
@@ -456,7 +459,7 @@ def save_host_vti(path: str | os.PathLike, fields: HostFields, metadata: dict | 
     arrays = fields.as_numpy()
     arrays["eps"] = np.asarray(fields.electrolyte_fraction)
     image = pv.ImageData(dimensions=tuple(n + 1 for n in grid.shape), spacing=(grid.voxel_size,) * 3)
-    for name in FIELD_NAMES:
+    for name in FIELD_NAMES + (("li_excluded",) if "li_excluded" in arrays else ()):
         image.cell_data[name] = np.asarray(arrays[name], dtype=grid.dtype).ravel(order="F")
     info = {
         "units": list(UNITS),
@@ -544,7 +547,8 @@ def load_host_vti(path: str | os.PathLike, precision: str = "float32", lateral: 
     shape = tuple(max(int(n) - 1, 1) for n in image.dimensions)
     dtype = np.dtype(precision)
     arrays = {}
-    for name in FIELD_NAMES[:4]:
+    optional = ("li_excluded",) if "li_excluded" in image.cell_data.keys() else ()
+    for name in FIELD_NAMES[:4] + optional:
         data = np.asarray(image.cell_data[name])
         if data.ndim != 1 or data.size != int(np.prod(shape)):
             raise InputError(f"{path}: cell array {name!r} has shape {data.shape}; expected {int(np.prod(shape))} scalars")
@@ -568,4 +572,5 @@ def load_host_vti(path: str | os.PathLike, precision: str = "float32", lateral: 
     return HostFields(
         *(jnp.asarray(arrays[n], dtype=grid.dtype) for n in FIELD_NAMES[:4]),
         grid=grid, collector_layers=c, host_top=host_top, family=meta.get("family", "imported"),
+        li_excluded=jnp.asarray(arrays["li_excluded"], dtype=grid.dtype) if optional else None,
     )

@@ -1,7 +1,8 @@
-"""Materials of 3D hosts and their voxel properties ``(s, k, l, theta)``.
+"""Materials of 3D hosts and their voxel properties ``(s, k, l, theta)`` (and ``li_excluded``).
 
 Each material says what a voxel made of it contributes: host solid fraction ``s``, conducting
-share ``k``, surface lithiophilicity ``l`` and Li-metal fraction ``theta``. Label maps of
+share ``k``, surface lithiophilicity ``l``, Li-metal fraction ``theta`` and the open volume that
+passes ions but takes no Li metal, ``li_excluded`` (a mesoporous shell's pores; 0 for the rest). Label maps of
 imported volumes name materials from this table (``{0: "electrolyte", 1: "cu", 2: "pi"}``).
 
 Sources of the classifications:
@@ -30,6 +31,7 @@ class Material(NamedTuple):
     l: float  # surface lithiophilicity
     theta: float  # Li-metal fraction
     note: str
+    li_excluded: float = 0.0  # open volume fraction that passes ions but takes no Li metal (mesopores)
 
 
 MATERIALS: dict[str, Material] = {
@@ -37,6 +39,8 @@ MATERIALS: dict[str, Material] = {
     "cu": Material(1.0, 1.0, 0.0, 0.0, "copper, conducting, lithiophobic (Yan 2016)"),
     "ni": Material(1.0, 1.0, 0.0, 0.0, "nickel, conducting, lithiophobic (Yan 2016)"),
     "carbon": Material(1.0, 1.0, 0.0, 0.0, "carbon fibre/shell, conducting (~5e4 S/m), lithiophobic (Yan 2016)"),
+    "mesoporous_carbon": Material(0.7, 1.0, 0.0, 0.0, "carbon shell with 30 % mesopores: Li+ passes, Li metal does not "
+                                                      "(Yan 2016; the porosity an assumption)", li_excluded=0.3),
     "rgo": Material(1.0, 1.0, 1.0, 0.0, "sparked reduced graphene oxide, conducting, lithiophilic (Lin 2016)"),
     "au": Material(1.0, 1.0, 1.0, 0.0, "gold, conducting, lithiophilic, ~0 mV nucleation (Yan 2016)"),
     "ag": Material(1.0, 1.0, 1.0, 0.0, "silver, conducting, lithiophilic (Yan 2016)"),

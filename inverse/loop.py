@@ -126,7 +126,7 @@ def design_constraints(param: AbstractParameterisation, x) -> dict:
     """Constraint values of the design ``x`` (logged every iteration): the slab's solid fraction
     and the parameterisation's own (:meth:`~inverse.parameterisations.AbstractParameterisation.measures`;
     a free-form design's grey share and the conducting host connected to the collector)."""
-    s, k, _, _ = (np.asarray(v) for v in design_fields(param, x))
+    s, k = (np.asarray(v) for v in design_fields(param, x)[:2])
     b = param.base
     slab = s[:, :, b.collector_layers:b.host_top]
     return {"solid_fraction": float(slab.mean()), **param.measures(s, k)}
@@ -236,7 +236,7 @@ def _snapshot(out: Path, param, x, iteration: int) -> None:
 
     folder = out / "design"
     folder.mkdir(exist_ok=True)
-    s, k, l, _ = design_fields(param, x)
+    s, k, l = design_fields(param, x)[:3]
     voxel = param.base.grid.voxel_size
     write_vti(folder / f"design_{iteration:04d}.vti", {"s": np.asarray(s), "k": np.asarray(k), "l": np.asarray(l)},
               voxel_size=voxel, metadata={"iteration": iteration})
@@ -468,12 +468,12 @@ def verify_design(study: Study, param, x_start, x_final, out: Path) -> dict:
     base = param.base
     hosts, crisp = [], {}
     for name, x in (("start", x_start), ("final", x_final)):
-        s, k, l, theta = design_fields(param, x)
+        s, k, l, theta, *excluded = design_fields(param, x)
         s, measured = param.as_built(s, k)  # a free-form design made crisp, as it would be built
         if measured:
             crisp[name] = measured
         hosts.append((name, geo.HostFields(s, k, l, theta, base.grid, base.collector_layers, base.host_top,
-                                           f"design {name}")))
+                                           f"design {name}", li_excluded=excluded[0] if excluded else None)))
     geo.save_host_vti(out / "final_host.vti", hosts[1][1], metadata={"study": study.source})
     folder = prepare_output(out / "verification")
     summaries = run_hosts(folder, hosts, study.case, max_frames=2)

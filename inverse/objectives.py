@@ -83,6 +83,13 @@ def tortuosity_objective(grid: Grid, conductivity: jax.Array, solver: PCG = PCG(
 DESIGN_MAX_STEPS = 200  # attempts per segment of a design transient (memory for the gradient grows with it)
 
 
+def _unpacked(fields) -> tuple:
+    """``(s, k, l, theta0, li_excluded)`` of a design's fields, ``(s, k, l, theta0)`` or with the
+    host's ``li_excluded`` (:class:`hostsim.Host`) as a fifth (None where absent)."""
+    s, k, l, theta0, *rest = fields
+    return s, k, l, theta0, rest[0] if rest else None
+
+
 def transient(grid: Grid, fields, electrolyte, kinetics, *, current_density, capacity, collector_layers, host_top,
               top=None, strip=None, time_tolerance=DEFAULT_TIME_TOLERANCE, max_steps=DESIGN_MAX_STEPS,
               sei_charge_density=Q_SEI, steps=None) -> list:
@@ -91,10 +98,11 @@ def transient(grid: Grid, fields, electrolyte, kinetics, *, current_density, cap
     step lengths [s] per segment, e.g. :func:`taken_steps` of an earlier call) the segments are
     taken in exactly those steps (:func:`hostsim.electrochemistry.integrate.replay`): the map
     whose derivative the adaptive transient's gradient is."""
-    s, k, l, theta0 = fields
+    s, k, l, theta0, excluded = _unpacked(fields)
     projected = grid.length[0] * grid.length[1]
     system = PlatingSystem(grid, s, k, l, electrolyte, kinetics, top=Reservoir() if top is None else top,
-                           sei_charge_density=sei_charge_density, collector_layers=collector_layers, host_top=host_top)
+                           sei_charge_density=sei_charge_density, collector_layers=collector_layers, host_top=host_top,
+                           li_excluded=excluded)
     controller = PIDController(rtol=time_tolerance)
     drives = [(current_density * projected, capacity / current_density)]
     if strip is not None:
@@ -129,7 +137,7 @@ def plating_terms(grid: Grid, fields, electrolyte, kinetics, *, current_density,
     ``strip = (current_density [A/m²], capacity [C/m²])``: then strip that much (a plate/strip
     cycle). The plating terms stay those of the plating; the SEI proxy counts the new Li area of
     the whole cycle, and ``relative_volume_change`` spans it."""
-    s, k, l, theta0 = fields
+    s, k, l, theta0, _ = _unpacked(fields)
     h = grid.voxel_size
     projected = grid.length[0] * grid.length[1]
     segments = transient(grid, fields, electrolyte, kinetics, current_density=current_density, capacity=capacity,
@@ -173,7 +181,7 @@ def steady_terms(grid: Grid, fields, electrolyte, kinetics, *, current_density, 
     from hostsim.electrochemistry.potential import solve_potential
     from hostsim.numerics.connectivity import attached, conducting_nodes, connected_nodes
 
-    s, k, l, theta0 = fields
+    s, k, l, theta0, excluded = _unpacked(fields)
     h = grid.voxel_size
     projected = grid.length[0] * grid.length[1]
     kw = {} if top is None else {"top": top}
@@ -181,7 +189,7 @@ def steady_terms(grid: Grid, fields, electrolyte, kinetics, *, current_density, 
     nodes = conducting_nodes(jax.lax.stop_gradient(s), jax.lax.stop_gradient(k), jax.lax.stop_gradient(theta0))
     live = attached(grid, connected_nodes(grid, nodes)[0])
     sol = solve_potential(grid, s, k, l, theta0, grid.full(electrolyte.concentration), electrolyte, kinetics,
-                          current=current_density * projected, attached=live, **kw)
+                          current=current_density * projected, attached=live, li_excluded=excluded, **kw)
     _, cv, _, pnorm = flux_statistics(sol.face_area, sol.face_current)
     top_share = jnp.sum(sol.reaction[:, :, host_top:]) / jnp.sum(sol.reaction)
     dense_li_um = capacity * LI_MOLAR_VOLUME / FARADAY * 1e6  # the capacity as a dense Li layer [µm]

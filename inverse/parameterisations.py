@@ -29,6 +29,11 @@ from geometries import HostFields
 from hostsim import InputError
 
 
+def _excluded(host) -> tuple:
+    """``(host.li_excluded,)`` where the host has one, else ``()``: a design's fields carry it."""
+    return () if host.li_excluded is None else (host.li_excluded,)
+
+
 def bounded(x, low, high):
     """``low + (high - low) sigmoid(x)``: R -> (low, high), smooth."""
     return low + (high - low) * jax.nn.sigmoid(x)
@@ -53,7 +58,8 @@ class AbstractParameterisation(eqx.Module):
 
     @abc.abstractmethod
     def fields(self, x):
-        """``(s, k, l, theta)`` of the design ``x`` on ``base``'s grid, differentiable in ``x``."""
+        """``(s, k, l, theta)`` of the design ``x`` on ``base``'s grid, differentiable in ``x``, and
+        the host's ``li_excluded`` as a fifth where it has one (:class:`hostsim.Host`)."""
 
     @abc.abstractmethod
     def measures(self, s, k) -> dict:
@@ -139,7 +145,7 @@ class LayerProfile(AbstractParameterisation):
         for name, values in self.profiles(x).items():
             per_z = values[jnp.clip(index, 0, self.layers - 1)][None, None, :]
             out[name] = jnp.where(in_slab & (base.s > 0), per_z, out[name])
-        return base.s, out["k"], out["l"], base.theta
+        return (base.s, out["k"], out["l"], base.theta) + _excluded(base)
 
     def bound_names(self, at_bound) -> list[str]:
         """``k[3]``: the field and its layer (0 at the collector)."""
@@ -205,7 +211,7 @@ class FamilyParameters(AbstractParameterisation):
         fam = eqx.tree_at(lambda f: [getattr(f, n) for n in self.names], self.family,
                           [values[n].astype(getattr(self.family, n).dtype) for n in self.names])
         f = fam.fields()
-        return f.s, f.k, f.l, f.theta
+        return (f.s, f.k, f.l, f.theta) + _excluded(f)
 
     def measures(self, s, k) -> dict:
         return {}

@@ -51,7 +51,7 @@ def main() -> int:
     for q in CHARGES_MAH_CM2:
         res = simulate("capsules", f.grid, f.s, f.k, f.l, f.theta, get_electrolyte("lp30"), Kinetics(),
                        Protocol((Segment.plate(CURRENT_MA_CM2, q),)), collector_layers=f.collector_layers,
-                       host_top=f.host_top)
+                       host_top=f.host_top, li_excluded=f.li_excluded)
         li = np.asarray(res.state.theta, np.float64) - np.asarray(f.theta, np.float64)
         total = li.sum()
         rows.append({"charge_mAh_cm2": q, "message": res.summary["message"], "cavity": li[cavity].sum() / total,

@@ -17,10 +17,10 @@ from hostsim.numerics.stepsize import PIDController
 
 
 def system(grid, s, k, l, electrolyte, kinetics, *, top=None, sei=Q_SEI, collector_layers=1, host_top=None,
-           interface=None):
+           interface=None, li_excluded=None):
     return PlatingSystem(grid, s, k, l, electrolyte, kinetics, top=Reservoir() if top is None else top,
                          interface=FaceInterface() if interface is None else interface, sei_charge_density=sei,
-                         collector_layers=collector_layers, host_top=host_top)
+                         collector_layers=collector_layers, host_top=host_top, li_excluded=li_excluded)
 
 
 def run_segment(grid, s, k, l, state, electrolyte, kinetics, current, duration, *, rtol=0.05, max_steps=400, **kw):

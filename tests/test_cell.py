@@ -162,11 +162,10 @@ def test_sand_time_of_a_dilute_and_a_concentrated_electrolyte(name, current_dens
     the front's frame the electrolyte is at rest, as the formula has it. (Deleting the displaced
     salt in place delayed depletion by ~V_m c0 / (1 - t+): measured +7.8 % for 4 M, +0.8 % for LP30;
     now +0.14 % and -0.9 %.) A column of 5 diffusion lengths sqrt(D tau) at 88 cells each, float64,
-    SEI off. The 4 M set's placeholder conductivity (0.45 S/m) is raised to 10 S/m: Sand's time
-    does not depend on it, but the depletion event's runaway test reads |V|, which the ohmic drop
-    of a 1 mm column of 0.45 S/m takes past 1 V before the surface is starved."""
-    overrides = {"conductivity": 10.0} if name == "lifsi_dme_4m" else {}
-    electrolyte = get_electrolyte(name, **overrides)
+    SEI off. The 4 M set keeps its placeholder conductivity (0.45 S/m): its 1 mm column drops about
+    a volt, which the depletion event's runaway test (the surface overpotential V - phi, not V)
+    must not read as depletion."""
+    electrolyte = get_electrolyte(name)
     tau = float(sand_time(current_density, electrolyte))
     length = np.sqrt(float(electrolyte.diffusivity(electrolyte.concentration)) * tau)
     g, s, k, l = _cell(440 * length / 88, length / 88)

@@ -51,8 +51,8 @@ class Depletion(AbstractEvent):
     interface (extrapolated to it) falls to ``ratio`` x c0. Landed within ``tolerance`` x c0
     above it (at Sand's time the surface concentration falls linearly, so a tenth of the
     threshold places the event within ~2e-4 of the time). A surface below ``starved`` x c0 whose
-    solve cannot pass the current, or whose electrode it drives past ``runaway`` volts, is depleted
-    too: the salt that reaches it no longer carries the current (the face's limiting current,
+    solve cannot pass the current, or whose surface overpotential ``V - phi`` it drives below
+    ``-runaway`` volts, is depleted too: the salt that reaches it no longer carries the current (the face's limiting current,
     :class:`~hostsim.electrochemistry.potential.FaceInterface`, can bind before the threshold, and no
     real cell plates Li a volt below it: its electrolyte reduces first)."""
 
@@ -71,8 +71,12 @@ class Depletion(AbstractEvent):
         short = ~(jnp.abs(observation.current_error) <= SHORTFALL) & starved
         by_salt = (self.ratio * c0 - lowest) / (self.tolerance * c0)
         # the face's own concentration can reach zero before the cell's extrapolated one does (the
-        # face's limiting current binds): the voltage then runs away, here past ``runaway``
-        by_voltage = jnp.where(starved, (jnp.abs(observation.voltage) - self.runaway) / self.runaway_tolerance, -LARGE)
+        # face's limiting current binds): the surface overpotential then runs away, here below
+        # -``runaway``. It is the interface's V - phi, not V: the electrolyte's ohmic drop is no
+        # sign of depletion (a 1 mm column of a poorly conducting electrolyte drops a volt), and only
+        # plating depletes its surface (a strip driven positive runs out of Li, the cutoff's event)
+        runaway = -observation.min_overpotential - self.runaway
+        by_voltage = jnp.where(starved & jnp.isfinite(runaway), runaway / self.runaway_tolerance, -LARGE)
         return jnp.where(short, LARGE, jnp.maximum(by_salt, by_voltage))
 
 

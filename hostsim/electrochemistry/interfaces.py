@@ -6,10 +6,12 @@ cell ``p`` and deposits Li into ``p``, so a filled cell becomes solid and the fr
 its neighbours. The face's area is ``h²`` times a weight built from the fractions on its two
 sides, smooth in the host fractions ``s, k`` (so they can be differentiated):
 
-* the electrolyte side offers ``a_p = (1 - s_p) H(1 - f_p)``, with ``f = theta / (1 - s)`` the Li
-  fill of the cell's free volume — an empty cell offers its whole free volume (``a = eps``, linear
-  in ``s``); a cell offers no face once it is full;
-* the conducting side presents ``w_q = s_q k_q + (1 - s_q) G(f_q)``: conducting host counts
+* the electrolyte side offers ``a_p = m_p H(1 - f_p)``, with ``m = 1 - s - x`` the volume Li
+  can fill (``x``: open volume that passes ions but takes no Li, a mesoporous shell's; 0 unless a
+  family sets it) and ``f = theta / m`` its Li fill — an empty cell offers its whole free volume
+  (``a = eps``, linear in ``s``); a cell offers no face once it is full, and a cell Li cannot
+  enter offers none at all (a reacting face deposits Li into its electrolyte-side cell);
+* the conducting side presents ``w_q = s_q k_q + m_q G(f_q)``: conducting host counts
   linearly; Li counts once its cell is nearly full;
 * ``H(x) = smoothstep((x - 0.01) / delta)`` and ``G(f) = 1 - H(1 - f)``, ``delta = 0.1``
   (a cell counts as full at 99 % fill; without that offset the last per mille of electrolyte in
@@ -17,8 +19,8 @@ sides, smooth in the host fractions ``s, k`` (so they can be differentiated):
   times the mean on a flat foil; docs/electrochemistry.md: interfaces): a partition of
   unity, so for a planar front ``a_p w_q`` of the face below the filling cell plus that of the
   face above it is exactly ``h²`` at every fill — the front is one voxel wide and keeps its area;
-* a sealed pocket (its neighbours offer < 0.05 electrolyte in all: :func:`ion_access`) offers
-  nothing: without an ionic path it cannot react;
+* a sealed pocket (its neighbours offer < 0.05 electrolyte in all, ``x`` counted: :func:`ion_access`)
+  offers nothing: without an ionic path it cannot react;
 * the net weight ``max(a_p w_q - a_q w_p, 0)`` is used, so two equally filled neighbours (a front
   crossing a layer) are not interfaces of each other.
 
@@ -52,20 +54,29 @@ def conducting_fraction(s, k, theta):
     return jnp.minimum(s * k + theta, 1.0)
 
 
-def li_fill(s, theta):
-    """Li fill of a cell's free volume, ``theta / (1 - s)`` in [0, 1]."""
-    free = jnp.maximum(1.0 - s, 1e-12)
+def li_room(s, excluded=None):
+    """The volume fraction of a cell that Li metal can fill, ``m = 1 - s - x`` [-]: its open
+    volume less ``x``, the open volume that passes ions and salt but takes no Li metal (the
+    mesopores of a carbon shell: ``excluded``, None for none)."""
+    return 1.0 - s if excluded is None else jnp.maximum(1.0 - s - excluded, 0.0)
+
+
+def li_fill(s, theta, excluded=None):
+    """Li fill of the volume a cell's Li can fill, ``theta / m`` in [0, 1] (:func:`li_room`)."""
+    free = jnp.maximum(li_room(s, excluded), 1e-12)
     return jnp.clip(theta / free, 0.0, 1.0)
 
 
-def offered_electrolyte(s, theta):
-    """``a = (1 - s) H(1 - f)``: the electrolyte side's share of a face."""
-    return (1.0 - s) * _smoothstep((1.0 - li_fill(s, theta) - FULL) / FRONT_WIDTH)
+def offered_electrolyte(s, theta, excluded=None):
+    """``a = m H(1 - f)``: the electrolyte side's share of a face. A reacting face deposits Li
+    into this cell, so only the volume Li can fill offers it (:func:`li_room`)."""
+    return li_room(s, excluded) * _smoothstep((1.0 - li_fill(s, theta, excluded) - FULL) / FRONT_WIDTH)
 
 
-def presented_conductor(s, k, theta):
-    """``w = s k + (1 - s) G(f)``: the conducting side's share of a face."""
-    return jnp.minimum(s * k + (1.0 - s) * (1.0 - _smoothstep((1.0 - li_fill(s, theta) - FULL) / FRONT_WIDTH)), 1.0)
+def presented_conductor(s, k, theta, excluded=None):
+    """``w = s k + m G(f)``: the conducting side's share of a face."""
+    free = li_room(s, excluded)
+    return jnp.minimum(s * k + free * (1.0 - _smoothstep((1.0 - li_fill(s, theta, excluded) - FULL) / FRONT_WIDTH)), 1.0)
 
 
 def neighbours(grid: Grid, field):
@@ -98,16 +109,17 @@ def stripping_conductor(s, k, theta):
     return jnp.minimum(s * k + theta, 1.0)
 
 
-def face_areas(grid: Grid, s, k, theta, attached=None, stripping=False):
+def face_areas(grid: Grid, s, k, theta, attached=None, stripping=False, excluded=None):
     """Interface area [m²] of each face direction, owned by the electrolyte-side cell.
 
     ``attached`` (boolean field, optional): cells whose conductor is at the electrode potential
     (:func:`hostsim.numerics.connectivity.attached`); the conductor of other cells floats and presents no
     face. ``stripping`` (bool, may be traced): use :func:`stripping_conductor` for the
-    conducting side."""
-    a = offered_electrolyte(s, theta)
-    a = a * ion_access(grid, a)
-    w = jnp.where(stripping, stripping_conductor(s, k, theta), presented_conductor(s, k, theta))
+    conducting side. ``excluded``: open volume that passes ions but takes no Li (:func:`li_room`):
+    it offers no face, but it is an ionic path (a cavity behind a mesoporous shell is not sealed)."""
+    a = offered_electrolyte(s, theta, excluded)
+    a = a * ion_access(grid, a if excluded is None else a + excluded)
+    w = jnp.where(stripping, stripping_conductor(s, k, theta), presented_conductor(s, k, theta, excluded))
     if attached is not None:
         w = jnp.where(attached, w, 0.0)
     # both reach s, k and theta and are read at seven offsets: their cotangents are formed once, and
@@ -134,6 +146,6 @@ def _rounded_ramp(x, width=FACE_CORNER):
     return jnp.where(x >= width, x, jnp.where(x > 0, width * u * u * (2.0 - u), 0.0))
 
 
-def interface_area(grid: Grid, s, k, theta, attached=None, stripping=False):
+def interface_area(grid: Grid, s, k, theta, attached=None, stripping=False, excluded=None):
     """Interface area [m²] owned by each electrolyte-side cell (sum over its faces)."""
-    return sum(face_areas(grid, s, k, theta, attached, stripping))
+    return sum(face_areas(grid, s, k, theta, attached, stripping, excluded))

@@ -44,7 +44,7 @@ from hostsim.electrochemistry.displacement import FLOW_RTOL, displacement
 from hostsim.electrochemistry.interfaces import FULL
 from hostsim.electrochemistry.metrics import Q_SEI, RESOLVED_FACE, envelope_heights, flux_statistics, li_interface_area
 from hostsim.electrochemistry.interfaces import _smoothstep as smoothstep
-from hostsim.electrochemistry.interfaces import li_fill
+from hostsim.electrochemistry.interfaces import li_fill, li_room
 from hostsim.electrochemistry.coating import film_statistics
 from hostsim.electrochemistry.potential import FaceInterface, li_covers, potential_problem, solve_problem
 from hostsim.electrochemistry.salt import salt_step, shared_sink
@@ -116,6 +116,7 @@ class Observation(NamedTuple):
     film_overpotential_mean: jax.Array  # coatings' drop R_f |i| the mean coulomb crosses [V] (0: no coating)
     film_overpotential_max: jax.Array  # ... its largest over the faces [V]
     coated_current_share: jax.Array  # share of the current crossing a coating [-]
+    min_overpotential: jax.Array  # most negative V - phi over cells owning interface [V] (plating's surface overpotential)
 
 
 class StepInfo(NamedTuple):
@@ -150,6 +151,8 @@ class PlatingSystem(eqx.Module):
     interface: object = FaceInterface()
     sei_charge_density: float = Q_SEI
     host_conductor: jax.Array | None = None  # optional: numerics.connectivity.host_connected, a search's start
+    # optional: open volume that passes ions and salt but takes no Li metal (a mesoporous shell's; interfaces.li_room)
+    li_excluded: jax.Array | None = None
     collector_layers: int = eqx.field(default=1, static=True)
     host_top: int | None = eqx.field(default=None, static=True)
 
@@ -247,15 +250,15 @@ def _from_conductor(grid: Grid, per_cell):
 STRIP_OWN_FILL = 0.005  # the fill below which a stripping face turns from its own cell's Li to its conductor's
 
 
-def stripping_shares(grid: Grid, s, k, theta):
+def stripping_shares(grid: Grid, s, k, theta, excluded=None):
     """Per interface direction, the share of a stripping face's Li that comes from its
     electrolyte-side cell p; the rest comes from its conducting cell q. p's own Li (the Li its
     faces deposited) goes first, so a dense film strips from its top cell down, the reverse of how
     it grew; as p's fill falls below :data:`STRIP_OWN_FILL` the face turns, smoothly, to q's Li
     (where q holds Li: ``own_p + cover_q (1 - own_p)`` splits the face, :func:`li_covers`). Each
     side's share vanishes with its Li, so a small enough step never takes more than a cell holds."""
-    _, cover = li_covers(s, k, theta)
-    own = smoothstep(li_fill(s, theta) / STRIP_OWN_FILL)
+    _, cover = li_covers(s, k, theta, excluded)
+    own = smoothstep(li_fill(s, theta, excluded) / STRIP_OWN_FILL)
     own, cover = materialized(own), materialized(cover)  # read at seven offsets: stored once
     shares = []
     for axis in range(3):
@@ -354,7 +357,7 @@ def solve_state(system: PlatingSystem, state: PlatingState, current, *, fresh=Fa
         problem, phi0, v0, c_top, _ = potential_problem(
             grid, s, k, l, state.theta, state.concentration, electrolyte, kinetics, current=current,
             top=system.top, phi_guess=state.phi, voltage_guess=guess, attached=live, interface=system.interface,
-            collector_layers=system.collector_layers)
+            collector_layers=system.collector_layers, li_excluded=system.li_excluded)
         sol = solve_problem(problem, phi0, v0, c_top=c_top, top=system.top, border_guess=border_guess,
                             newton=system.newton, solver=solver)
     flows = _scaled_flows(sol.face_area, sol.face_current, current)
@@ -392,14 +395,15 @@ def _observe(system: PlatingSystem, state: PlatingState, sol, live, li_area, pla
     reaction = cell_total(state.face_flows) / grid.voxel_size**3
     flux = (1.0 - electrolyte.transference) * reaction * grid.voxel_size / FARADAY
     surface = c - flux * eps * grid.voxel_size / (2.0 * electrolyte.diffusivity(c))
-    fill = state.theta[:, :, -TOP_MARGIN_LAYERS:] / jnp.maximum(1.0 - s[:, :, -TOP_MARGIN_LAYERS:], 1e-6)
+    fill = (state.theta / jnp.maximum(li_room(s, system.li_excluded), 1e-6))[:, :, -TOP_MARGIN_LAYERS:]
     heights = envelope_heights(s, state.theta, grid.voxel_size, system.collector_layers, system.host_top)
     return Observation(
         sol.cell_voltage, jnp.min(jnp.where(eps > 0.5, c, jnp.inf)), jnp.min(jnp.where(owns, surface, jnp.inf)),
         sol.residual, sol.current_error, sol.newton.iterations, sol.newton.linear_iterations,
         sol.newton.converged, mean, cv, hot, pn, li_area, jnp.sum(state.theta) * system.coulombs_per_fill,
         jnp.sum(jnp.where(live, 0.0, state.theta)) * system.coulombs_per_fill, jnp.max(fill),
-        jnp.mean(heights), jnp.max(heights), *films)
+        jnp.mean(heights), jnp.max(heights), *films,
+        min_overpotential=jnp.min(jnp.where(owns, sol.voltage - sol.phi, jnp.inf)))
 
 
 def admissible_step(system: PlatingSystem, state: PlatingState):
@@ -409,15 +413,16 @@ def admissible_step(system: PlatingSystem, state: PlatingState):
     none changes). Past that fill the face's current would have moved on to the next cell: a
     longer step would plate into a closed face, and a filled layer would read as denser than a
     front that moves on does."""
-    shares = stripping_shares(system.grid, system.s, system.k, state.theta)
+    shares = stripping_shares(system.grid, system.s, system.k, state.theta, system.li_excluded)
     plate, strip = li_change(system.grid, state.face_flows, shares, 1.0 / system.coulombs_per_fill)
     net = plate - strip
     # a cell already at the closing fill (to round-off) is bound by its whole room instead: what its
     # closed faces still pass is round-off, and with the closing fill as bound it would make every
     # step zero (docs/time_integration.md)
     slack = ROUND_OFF_SLACK * jnp.finfo(system.grid.dtype).eps
-    closing = (1.0 - FULL) * (1.0 - system.s) - state.theta
-    room = jnp.where(closing > slack, closing, jnp.maximum((1.0 - system.s) - state.theta, 0.0) + slack)
+    free = li_room(system.s, system.li_excluded)
+    closing = (1.0 - FULL) * free - state.theta
+    room = jnp.where(closing > slack, closing, jnp.maximum(free - state.theta, 0.0) + slack)
     held = jnp.maximum(state.theta, 0.0) + slack
     limit = jnp.where(net > 0, room / jnp.where(net > 0, net, 1.0),
                       jnp.where(net < 0, held / jnp.where(net < 0, -net, 1.0), jnp.inf))
@@ -436,7 +441,7 @@ def advance(system: PlatingSystem, state: PlatingState, current, dt):
     per_coulomb = dt / system.coulombs_per_fill
     # stripping: a cell emptied within the step hands its current to the rest of the Li surface
     # (plating steps are sized so that no cell fills: :func:`admissible_step`)
-    shares = stripping_shares(grid, s, system.k, state.theta)
+    shares = stripping_shares(grid, s, system.k, state.theta, system.li_excluded)
     flows = jax.lax.cond(current < 0, lambda f: saturated_flows(grid, f, shares, per_coulomb, s, state.theta, current),
                          lambda f: f, state.face_flows)
     plate, strip = li_change(grid, flows, shares, per_coulomb)
@@ -451,7 +456,7 @@ def advance(system: PlatingSystem, state: PlatingState, current, dt):
     # outside stays admissible while the step does not push it further)
     slack = ROUND_OFF_SLACK * jnp.finfo(grid.dtype).eps
     low = jnp.minimum(state.theta, -slack)
-    high = jnp.maximum(state.theta, 1.0 - s + slack)
+    high = jnp.maximum(state.theta, li_room(s, system.li_excluded) + slack)
     inside = jnp.all((theta >= low) & (theta <= high))
     eps_old = electrolyte_fraction(s, state.theta)
     eps_new = cotangent_stored(electrolyte_fraction(s, theta))  # read by the salt (coefficients, sink, displaced salt)

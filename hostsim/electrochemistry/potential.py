@@ -75,7 +75,7 @@ class PotentialSolution(NamedTuple):
 OWN_COVER_FILL = 0.05  # the Li fill of an electrolyte cell at which the faces it plated through count as Li
 
 
-def li_covers(s, k, theta):
+def li_covers(s, k, theta, excluded=None):
     """Per cell, ``(own, cover)``: how fully the Li plated into the cell covers the faces it came
     through (``smoothstep(fill / 0.05)``), and the Li share of the cell's conducting phase. A face
     p|q is Li covered as ``own_p + cover_q (1 - own_p)``: p's own Li, and q's where p's leaves the
@@ -90,19 +90,19 @@ def li_covers(s, k, theta):
     # covered once that cell holds a few per cent of Li, whatever the conducting side is made of
     # (otherwise the bare Cu under a Li film keeps its nucleation barrier and the first Li layer on a
     # foil stalls short of full; docs/electrochemistry.md: interfaces)
-    own = smoothstep(li_fill(s, theta) / OWN_COVER_FILL)
+    own = smoothstep(li_fill(s, theta, excluded) / OWN_COVER_FILL)
     return own, cover
 
 
-def interface_faces(grid: Grid, s, k, l, theta, attached=None, stripping=False):
+def interface_faces(grid: Grid, s, k, l, theta, attached=None, stripping=False, excluded=None):
     """Per interface direction: area [m²], lithiophilicity and Li cover of the conducting side.
-    ``attached``/``stripping``: see :func:`hostsim.electrochemistry.interfaces.face_areas`."""
-    own, cover = li_covers(s, k, theta)
+    ``attached``/``stripping``/``excluded``: see :func:`hostsim.electrochemistry.interfaces.face_areas`."""
+    own, cover = li_covers(s, k, theta, excluded)
     covers = [1.0 - (1.0 - cq) * (1.0 - own) for cq in neighbours(grid, cover)]
     # stored once: every consumer (the kinetics, the Li change, the flux statistics, the interface
     # area) would otherwise recompute each face's ~100-operation expression from ~20 arrays
     # (docs/solver.md: measurements behind the code)
-    areas = [materialized(a) for a in face_areas(grid, s, k, theta, attached, stripping)]
+    areas = [materialized(a) for a in face_areas(grid, s, k, theta, attached, stripping, excluded)]
     return areas, neighbours(grid, l), [materialized(c) for c in covers]
 
 
@@ -474,9 +474,11 @@ def _log_ratio(c, c0, floor):
 
 def potential_problem(grid: Grid, s, k, l, theta, concentration, electrolyte, kinetics, *, current=None, voltage=None,
                       phi_guess=None, voltage_guess=None, top=Reservoir(), attached=None, interface=FaceInterface(),
-                      collector_layers: int = 1):
+                      collector_layers: int = 1, li_excluded=None):
     """The :class:`PotentialProblem` of one state, its starting point ``(phi, V)`` and what the
-    solution needs besides (``c_top``, the projected area). See :func:`solve_potential`."""
+    solution needs besides (``c_top``, the projected area). See :func:`solve_potential`;
+    ``li_excluded``: open volume that passes ions but takes no Li
+    (:func:`hostsim.electrochemistry.interfaces.li_room`)."""
     if (current is None) == (voltage is None):
         raise ValueError("give exactly one of current (galvanostatic) or voltage (potentiostatic)")
     dtype = grid.dtype
@@ -503,7 +505,7 @@ def potential_problem(grid: Grid, s, k, l, theta, concentration, electrolyte, ki
     op_d, rhs_d = assemble(grid, kappa_d, Neumann(0.0), Dirichlet(_log_ratio(c_top, c0, electrolyte.c_floor)))
     diffusion_source = (op_d(ln_c) - rhs_d) / h2  # L_D(ln(c/c0)) / kappa_ref = L_D(ln c) / kappa_ref [V/m²]
     stripping = (jnp.asarray(current) < 0) if current is not None else (jnp.asarray(voltage) > 0)
-    areas, ls, covers = interface_faces(grid, s, k, l, theta, attached, stripping)
+    areas, ls, covers = interface_faces(grid, s, k, l, theta, attached, stripping, li_excluded)
     films = None if kinetics.films is None else tuple(kinetics.films.face_resistances(grid, covers, collector_layers))
 
     phi = jnp.zeros(grid.shape, dtype) if phi_guess is None else grid.as_field(phi_guess)
@@ -551,6 +553,7 @@ def solve_potential(
     solver: PCG = PCG(rtol=1e-8),
     interface=FaceInterface(),
     collector_layers: int = 1,
+    li_excluded=None,
 ) -> PotentialSolution:
     """Solve for ``phi_e`` (and ``V`` under galvanostatic control).
 
@@ -572,11 +575,13 @@ def solve_potential(
         interface: :class:`FaceInterface` (default: the reaction on the interface face, second
             order in h) or :class:`CentreInterface` (at the electrolyte cell's centre, first order).
         collector_layers: the collector's layers at z = 0 (a ``collector`` coating covers their surface).
+        li_excluded: open volume fraction that passes ions but takes no Li metal (a mesoporous shell's),
+            ``None``: none (:func:`hostsim.electrochemistry.interfaces.li_room`).
     """
     problem, phi, v, c_top, projected = potential_problem(
         grid, s, k, l, theta, concentration, electrolyte, kinetics, current=current, voltage=voltage,
         phi_guess=phi_guess, voltage_guess=voltage_guess, top=top, attached=attached, interface=interface,
-        collector_layers=collector_layers)
+        collector_layers=collector_layers, li_excluded=li_excluded)
     return solve_problem(problem, phi, v, c_top=c_top, top=top, border_guess=border_guess, newton=newton,
                          solver=solver)
 

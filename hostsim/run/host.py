@@ -25,6 +25,9 @@ class Host(eqx.Module):
         collector_layers: number of voxel layers at ``z = 0`` that are the current collector.
         host_top: index of the first voxel layer above the host slab.
         family: the family that built the fields.
+        li_excluded: open volume fraction [-] that passes ions and salt but takes no Li metal
+            (the mesopores of a carbon shell), ``<= 1 - s``; ``None``: none (Li can fill all of
+            ``1 - s``). A reacting face needs volume Li can fill on its electrolyte side.
     """
 
     s: jax.Array
@@ -35,15 +38,28 @@ class Host(eqx.Module):
     collector_layers: int = eqx.field(static=True, default=1)
     host_top: int = eqx.field(static=True, default=1)
     family: str = eqx.field(static=True, default="imported")
+    li_excluded: jax.Array | None = None
 
     @property
     def electrolyte_fraction(self) -> jax.Array:
         """``eps = 1 - s - theta`` [-]."""
         return 1.0 - self.s - self.theta
 
+    @property
+    def li_fillable(self) -> jax.Array:
+        """``m = 1 - s - li_excluded`` [-]: the volume fraction Li metal can fill."""
+        from hostsim.electrochemistry.interfaces import li_room
+
+        return li_room(self.s, self.li_excluded)
+
     def as_numpy(self) -> dict[str, np.ndarray]:
-        """The four fields as numpy arrays (for writing)."""
-        return {name: np.asarray(getattr(self, name)) for name in ("s", "k", "l", "theta")}
+        """The fields as numpy arrays (for writing): ``s, k, l, theta`` and ``li_excluded`` where set."""
+        names = ("s", "k", "l", "theta") + (() if self.li_excluded is None else ("li_excluded",))
+        return {name: np.asarray(getattr(self, name)) for name in names}
+
+    def arrays(self) -> tuple:
+        """``(s, k, l, theta, li_excluded)``: what a run takes of a host (``li_excluded`` may be None)."""
+        return self.s, self.k, self.l, self.theta, self.li_excluded
 
 
 def host_fields(host) -> Host:

@@ -74,7 +74,7 @@ def prepare_output(out, case_file=None, *, resume: bool = False) -> Path:
     return out
 
 
-CHECKPOINT_FORMAT = 3  # the adaptive integrator's carry with the coatings' columns (1: fixed steps; 2: before coatings)
+CHECKPOINT_FORMAT = 4  # the carry with the surface overpotential's column (1: fixed steps; 2: before coatings; 3: before it)
 
 
 def save_checkpoint(path: Path, checkpoint: dict) -> None:
@@ -210,7 +210,7 @@ def _run_into(outs: list, name: str, fields_list: list, case: Case, batching, op
                                CheckpointFile(cp))
                      for out, host, st, cp in zip(outs, hosts, starts, checkpoints)]
         results = simulate_hosts(
-            [name] * len(outs), first.grid, [(f.s, f.k, f.l, f.theta) for f in fields_list], case.electrolyte,
+            [name] * len(outs), first.grid, [f.arrays() for f in fields_list], case.electrolyte,
             case.kinetics, case.protocol, batching=batching, observers=observers, progress=progress,
             resume=None if all(st is None for st in starts) else starts, collector_layers=first.collector_layers,
             host_top=first.host_top, **options)

@@ -102,9 +102,9 @@ class Protocol:
         return index // len(self.segments)
 
 
-def check_plan(grid: Grid, s, theta, segments) -> None:
+def check_plan(grid: Grid, s, theta, segments, li_excluded=None) -> None:
     """Refuse, before any compilation, a protocol whose net plating needs more room than the box
-    has (pores and electrolyte above the collector, less the top :data:`TOP_MARGIN_LAYERS`
+    has (the volume Li can fill above the collector, less the top :data:`TOP_MARGIN_LAYERS`
     layers), with the height that would fit."""
     net = peak = 0.0
     for seg in segments:
@@ -113,7 +113,8 @@ def check_plan(grid: Grid, s, theta, segments) -> None:
     if peak <= 0:
         return
     dense = peak * LI_MOLAR_VOLUME / FARADAY  # [m] of dense Li over the projected area
-    free = np.clip(1.0 - np.asarray(s, np.float64) - np.asarray(theta, np.float64), 0.0, 1.0)
+    excluded = 0.0 if li_excluded is None else np.asarray(li_excluded, np.float64)
+    free = np.clip(1.0 - np.asarray(s, np.float64) - excluded - np.asarray(theta, np.float64), 0.0, 1.0)
     room = float(free[:, :, :grid.shape[2] - TOP_MARGIN_LAYERS].mean(axis=(0, 1)).sum()) * grid.voxel_size
     if dense > room:
         short = dense - room
@@ -145,7 +146,7 @@ def run_protocol(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
                  voltage_cutoff: float = DEFAULT_VOLTAGE_CUTOFF, newton=None, top=None, depletion_ratio: float = 1e-3,
                  observer: RunObserver | None = None, resume: dict | None = None,
                  batching: AbstractBatching | None = None, interface=None, sei_charge_density: float = Q_SEI,
-                 controller=None):
+                 controller=None, li_excluded=None):
     """Run the protocol; returns ``(state, series, segments)``: the final state, the time series
     (a dict of numpy arrays, one entry per row: each segment's starting state, then every
     accepted step, SI units; ``time`` in float64) and one dict per segment run (its outcome, the
@@ -161,6 +162,9 @@ def run_protocol(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
     ``vmap``-ped program in which each member takes its own steps
     (:class:`~hostsim.run.batching.MembersTogether`, :class:`~hostsim.run.batching.MembersSharded`);
     ``series`` and ``segments`` are then lists with one entry per member.
+
+    ``li_excluded`` (optional, shaped as ``s``): open volume that passes ions but takes no Li metal
+    (:class:`hostsim.Host`).
     """
     batching = OneHost() if batching is None else batching
     observer = RunObserver() if observer is None else observer
@@ -174,19 +178,22 @@ def run_protocol(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
     members = batching.count(s)
     if resume is None:
         for j in range(members):
-            check_plan(grid, batching.member(s, j), batching.member(state.theta, j), segments)
+            check_plan(grid, batching.member(s, j), batching.member(state.theta, j), segments,
+                       None if li_excluded is None else batching.member(li_excluded, j))
         record, first_segment, carry = RunRecord.empty(members, batching.stacked), 0, None
     else:
         state, carry, record, first_segment = resume_record(resume, batching, controller)
-    host, state = batching.place((tuple(jnp.asarray(x, grid.dtype) for x in (s, k, l)), state))
+    fields = (s, k, l) if li_excluded is None else (s, k, l, li_excluded)
+    host, state = batching.place((tuple(jnp.asarray(x, grid.dtype) for x in fields), state))
 
     def system_of(fields):
         # (inside the compiled chunk: the host's own connected conductor, a strip step's search start,
         # is found once a chunk)
         conductor = jax.lax.stop_gradient(host_connected(grid, fields[0], fields[1]))
-        return PlatingSystem(grid, *fields, electrolyte, kinetics, top, newton, interface=interface,
+        return PlatingSystem(grid, *fields[:3], electrolyte, kinetics, top, newton, interface=interface,
                              sei_charge_density=sei_charge_density, host_conductor=conductor,
-                             collector_layers=collector_layers, host_top=host_top)
+                             collector_layers=collector_layers, host_top=host_top,
+                             li_excluded=fields[3] if len(fields) > 3 else None)
 
     statics = (grid, electrolyte, kinetics, newton, top, interface, sei_charge_density, controller, events, batching,
                collector_layers, host_top)

@@ -331,7 +331,8 @@ def coating_summary(kinetics, series) -> dict:
 
 def simulate_hosts(names, grid, hosts, electrolyte, kinetics, protocol: Protocol, *, batching=None, observers=None,
                    progress=None, resume=None, collector_layers=1, host_top=1, **kw) -> list:
-    """Run ``protocol`` on each host of ``hosts`` (a list of ``(s, k, l, theta0)`` of one grid) as one
+    """Run ``protocol`` on each host of ``hosts`` (a list of ``(s, k, l, theta0)`` of one grid, or
+    ``(s, k, l, theta0, li_excluded)``: :meth:`hostsim.Host.arrays`) as one
     run of :func:`hostsim.run.protocol.run_protocol` (whose keywords ``kw`` are passed on) and
     summarize each; returns one :class:`SimulationResult` per host, each with its share of the wall
     time. ``batching``: :class:`~hostsim.run.batching.OneHost` (default; one host) or members
@@ -349,6 +350,9 @@ def simulate_hosts(names, grid, hosts, electrolyte, kinetics, protocol: Protocol
     start_from = None if resume is None else (stacked_checkpoint(resume) if batching.stacked else resume[0])
     observer.started(batching.stack(states0), start_from is not None)
     s, k, l = (batching.stack([h[i] for h in hosts]) for i in range(3))
+    excluded = [h[4] if len(h) > 4 else None for h in hosts]
+    if any(x is not None for x in excluded):
+        kw["li_excluded"] = batching.stack([jax.numpy.zeros_like(h[0]) if x is None else x for h, x in zip(hosts, excluded)])
     state, series, segments = run_protocol(grid, s, k, l, batching.stack(states0), electrolyte, kinetics, protocol,
                                            collector_layers=collector_layers, host_top=host_top, observer=observer,
                                            resume=start_from, batching=batching, **kw)
@@ -369,12 +373,14 @@ def simulate_hosts(names, grid, hosts, electrolyte, kinetics, protocol: Protocol
 
 
 def simulate(name, grid, s, k, l, theta0, electrolyte, kinetics, protocol: Protocol, *, collector_layers=1,
-             host_top=1, progress=None, on_chunk=None, resume=None, snapshots=None, **kw) -> SimulationResult:
+             host_top=1, progress=None, on_chunk=None, resume=None, snapshots=None, li_excluded=None,
+             **kw) -> SimulationResult:
     """Run ``protocol`` on one host (:func:`simulate_hosts`); ``on_chunk(checkpoint)`` receives a
     checkpoint after every compiled chunk and ``resume`` continues from one;
-    ``snapshots`` (a :class:`~hostsim.run.snapshots.SnapshotWriter`) writes field snapshots."""
+    ``snapshots`` (a :class:`~hostsim.run.snapshots.SnapshotWriter`) writes field snapshots;
+    ``li_excluded``: open volume that passes ions but takes no Li (:class:`hostsim.Host`)."""
     observer = Observers(snapshots, None if on_chunk is None else OnCheckpoint(on_chunk))
-    return simulate_hosts([name], grid, [(s, k, l, theta0)], electrolyte, kinetics, protocol,
+    return simulate_hosts([name], grid, [(s, k, l, theta0, li_excluded)], electrolyte, kinetics, protocol,
                           observers=[observer], progress=progress, resume=None if resume is None else [resume],
                           collector_layers=collector_layers, host_top=host_top, **kw)[0]
 
