@@ -86,7 +86,8 @@ def design_terms(study: Study, base):
                              collector_layers=base.collector_layers, host_top=base.host_top, top=study.case.top,
                              strip=None if strip is None else (strip.current_density, strip.capacity),
                              time_tolerance=study.case.numerics.time_tolerance,
-                             max_steps=study.design.max_steps, sei_charge_density=study.case.sei_charge_density)
+                             max_steps=study.design.max_steps, sei_charge_density=study.case.sei_charge_density,
+                             separator=study.case.separator)
 
     return terms
 

@@ -83,26 +83,29 @@ def tortuosity_objective(grid: Grid, conductivity: jax.Array, solver: PCG = PCG(
 DESIGN_MAX_STEPS = 200  # attempts per segment of a design transient (memory for the gradient grows with it)
 
 
-def _unpacked(fields) -> tuple:
+def _unpacked(fields, grid=None, separator=None) -> tuple:
     """``(s, k, l, theta0, li_excluded)`` of a design's fields, ``(s, k, l, theta0)`` or with the
-    host's ``li_excluded`` (:class:`hostsim.Host`) as a fifth (None where absent)."""
+    host's ``li_excluded`` (:class:`hostsim.Host`) as a fifth (None where absent); with a
+    ``separator``, its polymer and pores in the top layers, as a run has them."""
     s, k, l, theta0, *rest = fields
+    if separator is not None:
+        return separator.overlay(grid, s, k, l, theta0, rest[0] if rest else None)
     return s, k, l, theta0, rest[0] if rest else None
 
 
 def transient(grid: Grid, fields, electrolyte, kinetics, *, current_density, capacity, collector_layers, host_top,
               top=None, strip=None, time_tolerance=DEFAULT_TIME_TOLERANCE, max_steps=DESIGN_MAX_STEPS,
-              sei_charge_density=Q_SEI, steps=None) -> list:
+              sei_charge_density=Q_SEI, steps=None, separator=None) -> list:
     """The design transient's segments (:func:`plating_terms`' arguments): a list of ``(carry,
     attempts)``, the plating's and, with ``strip``, the stripping's. With ``steps`` (one array of
     step lengths [s] per segment, e.g. :func:`taken_steps` of an earlier call) the segments are
     taken in exactly those steps (:func:`hostsim.electrochemistry.integrate.replay`): the map
     whose derivative the adaptive transient's gradient is."""
-    s, k, l, theta0, excluded = _unpacked(fields)
+    s, k, l, theta0, excluded = _unpacked(fields, grid, separator)
     projected = grid.length[0] * grid.length[1]
     system = PlatingSystem(grid, s, k, l, electrolyte, kinetics, top=Reservoir() if top is None else top,
                            sei_charge_density=sei_charge_density, collector_layers=collector_layers, host_top=host_top,
-                           li_excluded=excluded)
+                           li_excluded=excluded, separator=separator)
     controller = PIDController(rtol=time_tolerance)
     drives = [(current_density * projected, capacity / current_density)]
     if strip is not None:
@@ -129,7 +132,7 @@ def taken_steps(segments) -> tuple:
 def plating_terms(grid: Grid, fields, electrolyte, kinetics, *, current_density, capacity, collector_layers, host_top,
                   top=None, conductor_density=CU_DENSITY, insulator_density=PI_DENSITY, strip=None,
                   time_tolerance=DEFAULT_TIME_TOLERANCE, max_steps=DESIGN_MAX_STEPS, sei_charge_density=Q_SEI,
-                  steps=None) -> dict:
+                  steps=None, separator=None) -> dict:
     """Plate ``capacity`` [C/m²] at ``current_density`` [A/m²] into the design ``fields = (s, k, l,
     theta0)`` with adaptive steps at ``time_tolerance`` (at most ``max_steps`` attempts); returns
     the design terms (see the module docstring).
@@ -137,17 +140,18 @@ def plating_terms(grid: Grid, fields, electrolyte, kinetics, *, current_density,
     ``strip = (current_density [A/m²], capacity [C/m²])``: then strip that much (a plate/strip
     cycle). The plating terms stay those of the plating; the SEI proxy counts the new Li area of
     the whole cycle, and ``relative_volume_change`` spans it."""
-    s, k, l, theta0, _ = _unpacked(fields)
+    s, k, l, theta0, _ = _unpacked(fields)  # the host's own (its mass; a separator is not the electrode)
     h = grid.voxel_size
     projected = grid.length[0] * grid.length[1]
     segments = transient(grid, fields, electrolyte, kinetics, current_density=current_density, capacity=capacity,
                          collector_layers=collector_layers, host_top=host_top, top=top, strip=strip,
                          time_tolerance=time_tolerance, max_steps=max_steps, sei_charge_density=sei_charge_density,
-                         steps=steps)
+                         steps=steps, separator=separator)
+    under = None if separator is None else grid.shape[2] - separator.layers(grid)
     plated, rows = segments[0]
     state = plated.state
     gained = state.theta - theta0
-    mean_height = lambda theta: jnp.mean(envelope_heights(s, theta, h, collector_layers, host_top))  # noqa: E731
+    mean_height = lambda theta: jnp.mean(envelope_heights(s, theta, h, collector_layers, host_top, under))  # noqa: E731
     heights = [mean_height(theta0), mean_height(state.theta)]
     unfinished = (plated.status != COMPLETED).astype(jnp.int32)
     if strip is not None:

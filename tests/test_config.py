@@ -112,7 +112,7 @@ def test_case_values_are_converted_to_si():
 
 @pytest.mark.parametrize("data, message", [
     ({"foo": {}, "bar": 1}, "case [top level]: unknown key(s) bar, foo; allowed: cell, coating, electrolyte, geometry, "
-                            "kinetics, numerics, output, protocol"),
+                            "kinetics, numerics, output, protocol, separator"),
     ({"numerics": 3}, "case [numerics]: expected a table ([numerics] with keys); got 3"),
     ({"output": {"frames": 3, "max_frames": 1}}, "case [output]: unknown key(s) frames; allowed: max_frames, report"),
     ({"output": {"max_frames": 1}}, "case [output] max_frames: must be > 1, got 1"),
@@ -262,7 +262,7 @@ def test_plating_steps_is_ignored_with_a_note():
     ({"mode": "grid"}, "s.toml: [sweep.axes]: give at least one axis (\"section.key\" = [values])"),
     ({"axes": {"geometry.seed": 1}}, "s.toml: [sweep.axes] 'geometry.seed': expected a non-empty list of values; got 1"),
     ({"axes": {"output.max_frames": [2]}}, "s.toml: [sweep.axes] 'output.max_frames': an axis is a path into geometry, "
-                                           "electrolyte, kinetics, protocol, cell, numerics or coating"),
+                                           "electrolyte, kinetics, protocol, cell, numerics, coating or separator"),
     ({"mode": "zip", "axes": {"geometry.seed": [0, 1], "geometry.lithiophilicity": [0.0]}},
      "s.toml: [sweep] mode = \"zip\" needs axes of equal length; got geometry.seed: 2, geometry.lithiophilicity: 1"),
 ])

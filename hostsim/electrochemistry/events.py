@@ -92,6 +92,16 @@ class LiReachesTop(AbstractEvent):
         return (observation.top_li - self.fill) / self.tolerance
 
 
+class LiReachesSeparator(LiReachesTop):
+    """Li fills 90 % of a cell in the layer under a separator (whose pores it does not enter): the
+    front is within a tenth of a voxel of the separator's face, where its faces hand over
+    (:data:`hostsim.electrochemistry.interfaces.FRONT_WIDTH`). The deposit has grown through the gap
+    to the separator: penetration, in a real cell."""
+
+    name: ClassVar[str] = "Li reached the separator"
+    fill: float = 0.9
+
+
 DEFAULT_EVENTS = (VoltageCutoff(), Depletion(), LiReachesTop())
 
 

@@ -95,13 +95,14 @@ def active_area_ratio(face_area, face_current, projected_area, threshold: float 
     return jnp.sum(a * (i > threshold * mean)) / projected_area
 
 
-def envelope_heights(s, theta, voxel_size, collector_layers, host_top=None):
+def envelope_heights(s, theta, voxel_size, collector_layers, host_top=None, top=None):
     """Per-column electrode height above the collector [m] (x, y array): the higher of the host
     slab's top (layers ``collector_layers .. host_top``; a porous host occupies its whole slab, so
     filling its pores is not swelling) and the top of the material in the column (host or Li; a
     reverse cumulative max of ``min(s + theta, 1)`` summed over z, exact for crisp voxels and
-    continuous otherwise). ``host_top=None``: no slab (the material's top alone)."""
-    occ = jnp.minimum(s + theta, 1.0)[:, :, collector_layers:]
+    continuous otherwise). ``host_top=None``: no slab (the material's top alone). ``top``: the
+    first layer that is not the electrode's (a separator's), None for the box's top."""
+    occ = jnp.minimum(s + theta, 1.0)[:, :, collector_layers:top]
     from_top = jnp.flip(jax_cummax(jnp.flip(occ, axis=2), axis=2), axis=2)
     material = voxel_size * jnp.sum(from_top, axis=2)
     if host_top is None:

@@ -48,6 +48,7 @@ from hostsim.electrochemistry.interfaces import li_fill, li_room
 from hostsim.electrochemistry.coating import film_statistics
 from hostsim.electrochemistry.potential import FaceInterface, li_covers, potential_problem, solve_problem
 from hostsim.electrochemistry.salt import salt_step, shared_sink
+from hostsim.electrochemistry.separator import Separator
 from hostsim.numerics.connectivity import attached, conducting_nodes, update_connected
 from hostsim.numerics.grid import Grid
 from hostsim.numerics.linsolve import PCG
@@ -110,7 +111,7 @@ class Observation(NamedTuple):
     li_interface_area: jax.Array  # Li/electrolyte area [m²]
     li_metal_charge: jax.Array  # all Li metal in the electrode, attached or not, as charge [C]
     dead_li_charge: jax.Array  # Li not attached to the collector [C]
-    top_li: jax.Array  # largest Li fill of a cell in the top TOP_MARGIN_LAYERS layers [-]
+    top_li: jax.Array  # largest Li fill of a cell in the top TOP_MARGIN_LAYERS layers (the layer under a separator) [-]
     envelope_mean: jax.Array  # electrode height above the collector, mean over the columns [m]
     envelope_max: jax.Array  # ... its highest column [m]
     film_overpotential_mean: jax.Array  # coatings' drop R_f |i| the mean coulomb crosses [V] (0: no coating)
@@ -153,6 +154,7 @@ class PlatingSystem(eqx.Module):
     host_conductor: jax.Array | None = None  # optional: numerics.connectivity.host_connected, a search's start
     # optional: open volume that passes ions and salt but takes no Li metal (a mesoporous shell's; interfaces.li_room)
     li_excluded: jax.Array | None = None
+    separator: Separator | None = None  # optional: a porous layer in the top of the gap (electrochemistry.separator)
     collector_layers: int = eqx.field(default=1, static=True)
     host_top: int | None = eqx.field(default=None, static=True)
 
@@ -357,7 +359,8 @@ def solve_state(system: PlatingSystem, state: PlatingState, current, *, fresh=Fa
         problem, phi0, v0, c_top, _ = potential_problem(
             grid, s, k, l, state.theta, state.concentration, electrolyte, kinetics, current=current,
             top=system.top, phi_guess=state.phi, voltage_guess=guess, attached=live, interface=system.interface,
-            collector_layers=system.collector_layers, li_excluded=system.li_excluded)
+            collector_layers=system.collector_layers, li_excluded=system.li_excluded,
+            transport=None if system.separator is None else system.separator.transport_factor(grid))
         sol = solve_problem(problem, phi0, v0, c_top=c_top, top=system.top, border_guess=border_guess,
                             newton=system.newton, solver=solver)
     flows = _scaled_flows(sol.face_area, sol.face_current, current)
@@ -395,8 +398,13 @@ def _observe(system: PlatingSystem, state: PlatingState, sol, live, li_area, pla
     reaction = cell_total(state.face_flows) / grid.voxel_size**3
     flux = (1.0 - electrolyte.transference) * reaction * grid.voxel_size / FARADAY
     surface = c - flux * eps * grid.voxel_size / (2.0 * electrolyte.diffusivity(c))
-    fill = (state.theta / jnp.maximum(li_room(s, system.li_excluded), 1e-6))[:, :, -TOP_MARGIN_LAYERS:]
-    heights = envelope_heights(s, state.theta, grid.voxel_size, system.collector_layers, system.host_top)
+    # Li near the top of the space it may take: in the layers under the top face, or in the one under
+    # a separator (its face is where Li stops)
+    below = grid.shape[2] - (0 if system.separator is None else system.separator.layers(grid))
+    margin = TOP_MARGIN_LAYERS if system.separator is None else 1
+    fill = (state.theta / jnp.maximum(li_room(s, system.li_excluded), 1e-6))[:, :, below - margin:below]
+    heights = envelope_heights(s, state.theta, grid.voxel_size, system.collector_layers, system.host_top,
+                               None if system.separator is None else grid.shape[2] - system.separator.layers(grid))
     return Observation(
         sol.cell_voltage, jnp.min(jnp.where(eps > 0.5, c, jnp.inf)), jnp.min(jnp.where(owns, surface, jnp.inf)),
         sol.residual, sol.current_error, sol.newton.iterations, sol.newton.linear_iterations,
@@ -462,6 +470,10 @@ def advance(system: PlatingSystem, state: PlatingState, current, dt):
     eps_new = cotangent_stored(electrolyte_fraction(s, theta))  # read by the salt (coefficients, sink, displaced salt)
     floor = 1e-6
     d_eff = electrolyte.diffusivity(state.concentration) * jnp.maximum(eps_new, floor)
+    storage = jnp.maximum(eps_new, floor)
+    if system.separator is not None:  # homogenised pores: D eps / tau, and the Li+ they bind
+        d_eff = d_eff * system.separator.transport_factor(grid)
+        storage = storage + system.separator.binding_storage(grid, state.concentration)
     reaction = cotangent_stored(cell_total(flows) / h3)  # R_v [A/m³] as passed
     sink = shared_sink(grid, (1.0 - electrolyte.transference) * reaction / FARADAY, eps_new)
     top_salt = system.top.salt_condition(electrolyte, jnp.sum(reaction) * h3, system.projected_area)
@@ -473,7 +485,7 @@ def advance(system: PlatingSystem, state: PlatingState, current, dt):
     salt_guess = state.concentration + jax.lax.stop_gradient(state.concentration_change * dt
                                                              / jnp.where(state.last_dt > 0, state.last_dt, jnp.inf))
     with jax.named_scope("salt"):
-        c_new, salt_stats = salt_step(grid, state.concentration, jnp.maximum(eps_new, floor), d_eff, dt,
+        c_new, salt_stats = salt_step(grid, state.concentration, storage, d_eff, dt,
                                       sink=sink - moved.salt_source,
                                       lo=Neumann(0.0), hi=top_salt, d_ref=electrolyte.diffusivity(electrolyte.concentration),
                                       solver=solver, initial_guess=salt_guess)

@@ -474,11 +474,13 @@ def _log_ratio(c, c0, floor):
 
 def potential_problem(grid: Grid, s, k, l, theta, concentration, electrolyte, kinetics, *, current=None, voltage=None,
                       phi_guess=None, voltage_guess=None, top=Reservoir(), attached=None, interface=FaceInterface(),
-                      collector_layers: int = 1, li_excluded=None):
+                      collector_layers: int = 1, li_excluded=None, transport=None):
     """The :class:`PotentialProblem` of one state, its starting point ``(phi, V)`` and what the
     solution needs besides (``c_top``, the projected area). See :func:`solve_potential`;
     ``li_excluded``: open volume that passes ions but takes no Li
-    (:func:`hostsim.electrochemistry.interfaces.li_room`)."""
+    (:func:`hostsim.electrochemistry.interfaces.li_room`); ``transport``: a factor on each voxel's
+    eps-weighted conductivities and diffusivity (a separator's ``1 / tau``,
+    :class:`hostsim.electrochemistry.separator.Separator`), None for 1."""
     if (current is None) == (voltage is None):
         raise ValueError("give exactly one of current (galvanostatic) or voltage (potentiostatic)")
     dtype = grid.dtype
@@ -488,8 +490,9 @@ def potential_problem(grid: Grid, s, k, l, theta, concentration, electrolyte, ki
     eps = cotangent_stored(eps)
     c0 = electrolyte.concentration
     kappa_ref = electrolyte.conductivity(c0)
-    kappa = electrolyte.conductivity(c) * jnp.maximum(eps, EPS_FLOOR) / kappa_ref
-    kappa_d = electrolyte.diffusional_conductivity(c) * jnp.maximum(eps, EPS_FLOOR) / kappa_ref
+    pores = jnp.maximum(eps, EPS_FLOOR) if transport is None else jnp.maximum(eps, EPS_FLOOR) * transport
+    kappa = electrolyte.conductivity(c) * pores / kappa_ref
+    kappa_d = electrolyte.diffusional_conductivity(c) * pores / kappa_ref
     h2 = grid.voxel_size**2
     # ln(c / c0), not ln c: the operator forms diag x u - (neighbours), so its float32 round-off is
     # eps x diag x |u|. With u = ln c ~ 6.9 that is a spurious source in every cell, the same in
@@ -500,7 +503,7 @@ def potential_problem(grid: Grid, s, k, l, theta, concentration, electrolyte, ki
     # (docs/performance.md: wall time of `hostsim simulate`)
     ln_c = materialized(_log_ratio(c, c0, electrolyte.c_floor))
     projected = grid.length[0] * grid.length[1]
-    c_top = top.face_concentration(grid, c, electrolyte.diffusivity(c) * jnp.maximum(eps, EPS_FLOOR), electrolyte,
+    c_top = top.face_concentration(grid, c, electrolyte.diffusivity(c) * pores, electrolyte,
                                    0.0 if current is None else current, projected)
     op_d, rhs_d = assemble(grid, kappa_d, Neumann(0.0), Dirichlet(_log_ratio(c_top, c0, electrolyte.c_floor)))
     diffusion_source = (op_d(ln_c) - rhs_d) / h2  # L_D(ln(c/c0)) / kappa_ref = L_D(ln c) / kappa_ref [V/m²]

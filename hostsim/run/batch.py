@@ -53,7 +53,7 @@ from hostsim.run.config import Section, choice, input_error, refuse
 from hostsim.run.io import write_json
 
 MAX_MEMBERS = 100000
-AXIS_SECTIONS = ("geometry", "electrolyte", "kinetics", "protocol", "cell", "numerics", "coating")
+AXIS_SECTIONS = ("geometry", "electrolyte", "kinetics", "protocol", "cell", "numerics", "coating", "separator")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,7 +115,8 @@ def _axes(axes):
         raise refuse("give at least one axis (\"section.key\" = [values])", table=True)
     for path, values in axes.items():
         if path.split(".")[0] not in AXIS_SECTIONS:
-            raise refuse("an axis is a path into geometry, electrolyte, kinetics, protocol, cell, numerics or coating",
+            raise refuse("an axis is a path into geometry, electrolyte, kinetics, protocol, cell, numerics, coating "
+                         "or separator",
                          key=repr(path))
         if not isinstance(values, list) or not values:
             raise refuse(f"expected a non-empty list of values; got {values!r}", key=repr(path))

@@ -58,6 +58,7 @@ from hostsim.electrochemistry.cell import LithiumCounterElectrode, Reservoir
 from hostsim.electrochemistry.coating import MATERIALS, SURFACES, film_resistance, films_of
 from hostsim.electrochemistry.electrolyte import ELECTROLYTES, get_electrolyte
 from hostsim.electrochemistry.events import DEFAULT_VOLTAGE_CUTOFF
+from hostsim.electrochemistry.separator import DEFAULT_POROSITY, DEFAULT_TORTUOSITY, Separator
 from hostsim.errors import InputError
 from hostsim.electrochemistry.kinetics import Kinetics
 from hostsim.electrochemistry.metrics import Q_SEI
@@ -263,6 +264,22 @@ class CoatingSection(Section):
         return self.on, film_resistance(self.material, self.thickness_nm * 1e-9, self.conductivity_S_m)
 
 
+class SeparatorSection(Section):
+    """``[separator]``: a porous layer in the top ``thickness_um`` of the gap, homogenised
+    (:mod:`hostsim.electrochemistry.separator`)."""
+
+    # 0: no separator (a sweep's bare member)
+    thickness_um: Annotated[float, number(high=1e4, at_least=0)] = Field(None, validate_default=True)
+    porosity: Annotated[float, number(low=0, high=1.0)] = DEFAULT_POROSITY
+    tortuosity: Annotated[float, number(high=1e3, at_least=1.0)] = DEFAULT_TORTUOSITY
+    binding_capacity_mol_m3: Annotated[float, number(high=1e7, at_least=0)] = 0.0  # Langmuir Gamma
+    binding_affinity_m3_mol: Annotated[float, number(high=1e3, at_least=0)] = 0.0  # Langmuir K
+
+    def separator(self) -> Separator:
+        return Separator(self.thickness_um * 1e-6, self.porosity, self.tortuosity, self.binding_capacity_mol_m3,
+                         self.binding_affinity_m3_mol)
+
+
 class CaseFile(Section):
     """A case file: its sections, in the order they are checked."""
 
@@ -274,6 +291,7 @@ class CaseFile(Section):
     output: Output = Field(default_factory=Output)
     cell: CellSection = Field(default_factory=CellSection)
     coating: list[CoatingSection] = Field(default_factory=list)
+    separator: SeparatorSection | None = None
 
 
 @dataclasses.dataclass
@@ -288,6 +306,7 @@ class Case:
     top: object = None  # hostsim.electrochemistry.cell.Reservoir or LithiumCounterElectrode
     sei_charge_density: float = Q_SEI  # [C/m²] (hostsim.electrochemistry.plating.PlatingSystem)
     notes: list = dataclasses.field(default_factory=list)  # one line per deprecated key that still worked
+    separator: Separator | None = None  # hostsim.electrochemistry.separator
 
 
 def parse_case(data: dict, source: str = "case") -> Case:
@@ -310,7 +329,8 @@ def parse_case(data: dict, source: str = "case") -> Case:
                          f"{float(shield.reduction_potential()):.3f} V vs SHE is not below Li's "
                          f"{float(shield.li_potential()):.3f} V")
     return Case(source, dict(file.geometry), electrolyte, kinetics, file.protocol.protocol(), numerics, file.output,
-                file.cell.top_boundary(), file.kinetics.sei_charge_C_m2, notes)
+                file.cell.top_boundary(), file.kinetics.sei_charge_C_m2, notes,
+                None if file.separator is None or file.separator.thickness_um == 0 else file.separator.separator())
 
 
 def _current_numerics(numerics: NumericsFile, source: str) -> tuple:

@@ -18,6 +18,7 @@ A *host* here is anything with the fields ``grid, s, k, l, theta, collector_laye
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -30,7 +31,7 @@ import numpy as np
 
 from hostsim.run.batching import OneHost, members_batching
 from hostsim.run.case import Case
-from hostsim.run.host import host_fields
+from hostsim.run.host import Host, host_fields
 from hostsim.run.observer import Observers, OnCheckpoint
 from hostsim.run.concurrency import Interrupted, run_in_threads, stop_check  # Interrupted: re-exported
 from hostsim.run.io import write_json
@@ -118,6 +119,13 @@ def load_checkpoint(path: Path) -> dict:
     return cp
 
 
+def with_separator(fields: Host, separator) -> Host:
+    """``fields`` with ``separator``'s polymer and pores in its top layers
+    (:meth:`hostsim.electrochemistry.separator.Separator.overlay`)."""
+    s, k, l, theta, excluded = separator.overlay(fields.grid, *fields.arrays())
+    return dataclasses.replace(fields, s=s, k=k, l=l, theta=theta, li_excluded=excluded)
+
+
 def simulation_options(case: Case) -> dict:
     """Keyword arguments of :func:`hostsim.run.simulation.simulate` from a case's ``[numerics]`` and
     ``[cell]`` sections (``batching``: the host's cells split over ``devices`` local devices, when
@@ -134,6 +142,8 @@ def simulation_options(case: Case) -> dict:
 
         kw["interface"] = {"face": FaceInterface(), "centre": CentreInterface()}[numerics.interface]
     kw["top"] = case.top
+    if case.separator is not None:
+        kw["separator"] = case.separator
     if numerics.devices != 1:
         import jax
 
@@ -202,11 +212,15 @@ def _run_into(outs: list, name: str, fields_list: list, case: Case, batching, op
     starts = [load_checkpoint(cp) if resume and cp.exists() else None for cp in checkpoints]
     if len(outs) > 1 and any(st is not None for st in starts) and len({int(st["segment"]) for st in starts}) > 1:
         return [run_host(out, name, f, case, resume=True, max_frames=max_frames) for out, f in zip(outs, fields_list)]
+    if case.separator is not None:  # the snapshots and the final fields show its polymer
+        fields_list = [with_separator(f, case.separator) for f in fields_list]
     first = fields_list[0]
     hosts = [{"s": f.s, "k": f.k, "l": f.l} for f in fields_list]
     try:
+        separator_layers = 0 if case.separator is None else case.separator.layers(first.grid)
         observers = [Observers(SnapshotWriter(out, name, first.grid, host, collector_layers=first.collector_layers,
-                                              host_top=first.host_top, max_frames=max_frames, resume=st is not None),
+                                              host_top=first.host_top, max_frames=max_frames, resume=st is not None,
+                                              separator_layers=separator_layers),
                                CheckpointFile(cp))
                      for out, host, st, cp in zip(outs, hosts, starts, checkpoints)]
         results = simulate_hosts(

@@ -34,7 +34,8 @@ import numpy as np
 
 from hostsim.electrochemistry.cell import Reservoir
 from hostsim.electrochemistry.constants import FARADAY, LI_MOLAR_VOLUME
-from hostsim.electrochemistry.events import CURRENT_NOT_PASSED, DEFAULT_VOLTAGE_CUTOFF, Depletion, LiReachesTop, VoltageCutoff
+from hostsim.electrochemistry.events import (CURRENT_NOT_PASSED, DEFAULT_VOLTAGE_CUTOFF, Depletion, LiReachesSeparator,
+                                             LiReachesTop, VoltageCutoff)
 from hostsim.electrochemistry.integrate import DEFAULT_TIME_TOLERANCE, EVENT, FAILED, NO_EVENT, Drive, Stepper, start
 from hostsim.electrochemistry.metrics import COULOMB_PER_MAH_CM2, Q_SEI, envelope_heights
 from hostsim.electrochemistry.plating import TOP_MARGIN_LAYERS, PlatingState, PlatingSystem
@@ -102,10 +103,13 @@ class Protocol:
         return index // len(self.segments)
 
 
-def check_plan(grid: Grid, s, theta, segments, li_excluded=None) -> None:
+def check_plan(grid: Grid, s, theta, segments, li_excluded=None, separator=None) -> None:
     """Refuse, before any compilation, a protocol whose net plating needs more room than the box
     has (the volume Li can fill above the collector, less the top :data:`TOP_MARGIN_LAYERS`
-    layers), with the height that would fit."""
+    layers), with the height that would fit. Under a separator a full gap is what the run
+    reports (Li reaching the separator), not a short box."""
+    if separator is not None:
+        return
     net = peak = 0.0
     for seg in segments:
         net += seg.sign * seg.capacity
@@ -125,9 +129,12 @@ def check_plan(grid: Grid, s, theta, segments, li_excluded=None) -> None:
             f"{(grid.shape[2] * grid.voxel_size + short) * 1e6:.3g} µm) or plate less")
 
 
-def run_events(voltage_cutoff: float = DEFAULT_VOLTAGE_CUTOFF, depletion_ratio: float = 1e-3) -> tuple:
-    """The events that end a run's segments early (:mod:`hostsim.electrochemistry.events`)."""
-    return (VoltageCutoff(voltage_cutoff), Depletion(depletion_ratio), LiReachesTop())
+def run_events(voltage_cutoff: float = DEFAULT_VOLTAGE_CUTOFF, depletion_ratio: float = 1e-3,
+               separator=None) -> tuple:
+    """The events that end a run's segments early (:mod:`hostsim.electrochemistry.events`); with a
+    separator, Li reaching it instead of the top."""
+    top = LiReachesTop() if separator is None else LiReachesSeparator()
+    return (VoltageCutoff(voltage_cutoff), Depletion(depletion_ratio), top)
 
 
 def event_name(index: int, events, kind: str = "plate") -> str | None:
@@ -146,7 +153,7 @@ def run_protocol(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
                  voltage_cutoff: float = DEFAULT_VOLTAGE_CUTOFF, newton=None, top=None, depletion_ratio: float = 1e-3,
                  observer: RunObserver | None = None, resume: dict | None = None,
                  batching: AbstractBatching | None = None, interface=None, sei_charge_density: float = Q_SEI,
-                 controller=None, li_excluded=None):
+                 controller=None, li_excluded=None, separator=None):
     """Run the protocol; returns ``(state, series, segments)``: the final state, the time series
     (a dict of numpy arrays, one entry per row: each segment's starting state, then every
     accepted step, SI units; ``time`` in float64) and one dict per segment run (its outcome, the
@@ -164,12 +171,14 @@ def run_protocol(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
     ``series`` and ``segments`` are then lists with one entry per member.
 
     ``li_excluded`` (optional, shaped as ``s``): open volume that passes ions but takes no Li metal
-    (:class:`hostsim.Host`).
+    (:class:`hostsim.Host`). ``separator``: a porous layer in the top of the gap
+    (:class:`~hostsim.electrochemistry.separator.Separator`; the host fields already hold its
+    polymer: :meth:`~hostsim.electrochemistry.separator.Separator.overlay`).
     """
     batching = OneHost() if batching is None else batching
     observer = RunObserver() if observer is None else observer
     controller = PIDController(rtol=time_tolerance) if controller is None else controller
-    events = run_events(voltage_cutoff, depletion_ratio)
+    events = run_events(voltage_cutoff, depletion_ratio, separator)
     newton = AdaptiveNewton() if newton is None else newton
     top = Reservoir() if top is None else top
     interface = FaceInterface() if interface is None else interface
@@ -179,7 +188,7 @@ def run_protocol(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
     if resume is None:
         for j in range(members):
             check_plan(grid, batching.member(s, j), batching.member(state.theta, j), segments,
-                       None if li_excluded is None else batching.member(li_excluded, j))
+                       None if li_excluded is None else batching.member(li_excluded, j), separator)
         record, first_segment, carry = RunRecord.empty(members, batching.stacked), 0, None
     else:
         state, carry, record, first_segment = resume_record(resume, batching, controller)
@@ -193,10 +202,10 @@ def run_protocol(grid: Grid, s, k, l, state: PlatingState, electrolyte, kinetics
         return PlatingSystem(grid, *fields[:3], electrolyte, kinetics, top, newton, interface=interface,
                              sei_charge_density=sei_charge_density, host_conductor=conductor,
                              collector_layers=collector_layers, host_top=host_top,
-                             li_excluded=fields[3] if len(fields) > 3 else None)
+                             li_excluded=fields[3] if len(fields) > 3 else None, separator=separator)
 
     statics = (grid, electrolyte, kinetics, newton, top, interface, sei_charge_density, controller, events, batching,
-               collector_layers, host_top)
+               collector_layers, host_top, separator)
     program = None
     done_time = sum(seg.seconds for seg in segments[:first_segment])
     for index in range(first_segment, len(segments)):

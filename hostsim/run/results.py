@@ -279,7 +279,8 @@ def initial_envelope_um(run: RunResult):
     if not run.snapshots:
         return None
     fields, meta = read_snapshot(run.snapshots[0][1], fields=["solid_fraction", "li_fraction"])
-    occ = np.minimum(fields["solid_fraction"] + fields["li_fraction"], 1.0)[:, :, int(meta.get("collector_layers", 0)):]
+    occ = np.minimum(fields["solid_fraction"] + fields["li_fraction"], 1.0)
+    occ = occ[:, :, int(meta.get("collector_layers", 0)):occ.shape[2] - int(meta.get("separator_layers", 0))]
     from_top = np.flip(np.maximum.accumulate(np.flip(occ, axis=2), axis=2), axis=2)
     h = float(meta["voxel_size_m"]) * 1e6 * np.sum(from_top, axis=2)
     return float(np.mean(h)), float(np.max(h))

@@ -63,6 +63,7 @@ import numpy as np
 from hostsim.electrochemistry.constants import FARADAY, LI_MOLAR_VOLUME
 from hostsim.electrochemistry.metrics import COULOMB_PER_MAH_CM2, dead_li_fraction, envelope_heights
 from hostsim.electrochemistry.plating import PlatingState, initial_state
+from hostsim.errors import InputError
 from hostsim.run.io import write_json
 from hostsim.run.batching import OneHost, members_batching
 from hostsim.run.observer import Observers, OnCheckpoint, PerMember, Progress, RunObserver
@@ -173,7 +174,7 @@ def _segment_end_time(series, log) -> float:
 
 
 def summarize(name, grid, s, k, theta0, collector_layers, host_top, state, series, segments, electrolyte, protocol,
-              seconds, time_tolerance=DEFAULT_TIME_TOLERANCE):
+              seconds, time_tolerance=DEFAULT_TIME_TOLERANCE, separator=None):
     """The summary dict of a run (module docstring)."""
     h = grid.voxel_size
     projected = grid.length[0] * grid.length[1]
@@ -190,15 +191,16 @@ def summarize(name, grid, s, k, theta0, collector_layers, host_top, state, serie
     theta = np.asarray(state.theta, np.float64)
     electrode_li = _li_coulombs(theta, h)
     above = _li_coulombs(theta[:, :, host_top:], h)
-    h0 = float(np.mean(np.asarray(_envelope_heights(s, theta0, h, collector_layers, host_top))))
+    top = None if separator is None else grid.shape[2] - separator.layers(grid)  # the electrode ends under it
+    h0 = float(np.mean(np.asarray(_envelope_heights(s, theta0, h, collector_layers, host_top, top))))
     # the growth from the same function on the final state (the rows' float32 means differ by round-off)
-    h_end = float(np.mean(np.asarray(_envelope_heights(s, state.theta, h, collector_layers, host_top))))
+    h_end = float(np.mean(np.asarray(_envelope_heights(s, state.theta, h, collector_layers, host_top, top))))
     env = np.concatenate([[h0], series["envelope_mean"]])
     plating = steps & (current > 0)
     carried = np.nonzero(current != 0)[0]
     last_carried = carried[-1] if carried.size else len(dt) - 1
     last = np.nonzero(current > 0)[0][-1] if np.any(current > 0) else len(dt) - 1
-    salt_balance = _salt_balance_error(grid, s, theta0, state, series, electrolyte, net, throughput, dt)
+    salt_balance = _salt_balance_error(grid, s, theta0, state, series, electrolyte, net, throughput, dt, separator)
     slab = slice(collector_layers, host_top)
     pore = float(np.sum(1.0 - np.asarray(s, np.float64)[:, :, slab]))
     inside = float(np.sum(theta[:, :, slab]))
@@ -267,15 +269,17 @@ def summarize(name, grid, s, k, theta0, collector_layers, host_top, state, serie
     }
 
 
-def _salt_balance_error(grid, s, theta0, state, series, electrolyte, net, throughput, dt):
-    """The salt balance's relative defect (module docstring; float64 runs only)."""
+def _salt_balance_error(grid, s, theta0, state, series, electrolyte, net, throughput, dt, separator=None):
+    """The salt balance's relative defect (module docstring; float64 runs only); a separator's bound
+    Li+ counts as salt held."""
     if np.dtype(grid.dtype) != np.float64:
         return None
     h = grid.voxel_size
 
     def salt(theta_field, c_field):
         eps = np.maximum(1.0 - np.asarray(s, np.float64) - np.asarray(theta_field, np.float64), 1e-6)
-        return float(np.sum(eps * np.asarray(c_field, np.float64))) * h**3
+        bound = 0.0 if separator is None else float(np.sum(np.asarray(separator.bound_salt(grid, c_field), np.float64)))
+        return (float(np.sum(eps * np.asarray(c_field, np.float64))) + bound) * h**3
 
     change = salt(state.theta, state.concentration) - salt(theta0, np.full(np.shape(theta0),
                                                                               float(electrolyte.concentration)))
@@ -286,7 +290,7 @@ def _salt_balance_error(grid, s, theta0, state, series, electrolyte, net, throug
 
 # one compiled program each instead of one per operation (a run's set-up and summary read them from
 # the compilation cache: ~10 ms a program)
-_envelope_heights = jax.jit(envelope_heights, static_argnums=(2, 3, 4))
+_envelope_heights = jax.jit(envelope_heights, static_argnums=(2, 3, 4, 5))
 _initial_state = eqx.filter_jit(initial_state)
 
 
@@ -309,6 +313,27 @@ def additive_summary(kinetics, state) -> dict:
             "additive_shield_active": bool(shield.active()),
             "additive_coverage_mean": float(theta.mean()) if theta.size else 0.0,
             "additive_coverage_max": float(theta.max()) if theta.size else 0.0}
+
+
+def check_separator(separator, grid, host_top) -> None:
+    """Refuse, before any compilation, a separator that does not leave a layer of electrolyte
+    between the host and itself."""
+    free = grid.shape[2] - host_top
+    if separator.layers(grid) >= free:
+        raise InputError(
+            f"[separator] thickness_um = {separator.thickness * 1e6:g}: its {separator.layers(grid)} voxel layers do not fit "
+            f"above the host, which leaves {free} layers ({free * grid.voxel_size * 1e6:.3g} µm) under the top; make the "
+            f"separator thinner or the box taller")
+
+
+def separator_summary(separator, grid, segments) -> dict:
+    """The summary's separator keys (none without one): its layers and whether Li reached it (the
+    event that ends a segment there: penetration in a real cell)."""
+    if separator is None:
+        return {}
+    return {"separator_thickness_um": separator.layers(grid) * grid.voxel_size * 1e6,
+            "separator_porosity": separator.porosity, "separator_tortuosity": separator.tortuosity,
+            "li_reached_separator": any(log["event"] == "Li reached the separator" for log in segments)}
 
 
 def coating_summary(kinetics, series) -> dict:
@@ -349,6 +374,10 @@ def simulate_hosts(names, grid, hosts, electrolyte, kinetics, protocol: Protocol
     states0 = [_initial_state(grid, h[3], electrolyte) for h in hosts]
     start_from = None if resume is None else (stacked_checkpoint(resume) if batching.stacked else resume[0])
     observer.started(batching.stack(states0), start_from is not None)
+    separator = kw.get("separator")
+    if separator is not None:  # its polymer and pores in the host's top layers (idempotent)
+        check_separator(separator, grid, host_top)
+        hosts = [separator.overlay(grid, *h[:4], h[4] if len(h) > 4 else None) for h in hosts]
     s, k, l = (batching.stack([h[i] for h in hosts]) for i in range(3))
     excluded = [h[4] if len(h) > 4 else None for h in hosts]
     if any(x is not None for x in excluded):
@@ -365,7 +394,8 @@ def simulate_hosts(names, grid, hosts, electrolyte, kinetics, protocol: Protocol
     for j, (name, host) in enumerate(zip(names, hosts)):
         own_state = batching.member(state, j)
         summary = summarize(name, grid, host[0], host[1], host[3], collector_layers, host_top, own_state, series[j],
-                            segments[j], electrolyte, protocol, seconds, tolerance)
+                            segments[j], electrolyte, protocol, seconds, tolerance, separator)
+        summary.update(separator_summary(separator, grid, segments[j]))
         summary.update(additive_summary(kinetics, own_state))
         summary.update(coating_summary(kinetics, series[j]))
         results.append(SimulationResult(name, own_state, series[j], summary, segments[j]))

@@ -48,7 +48,7 @@ class SnapshotWriter(RunObserver):
     checkpoints and the final state."""
 
     def __init__(self, directory, name, grid, host: dict, *, collector_layers=1, host_top=1, max_frames=40,
-                 resume=False):
+                 resume=False, separator_layers=0):
         if max_frames < 2:
             raise ValueError(f"max_frames must be >= 2 (initial and final state); got {max_frames}")
         self.directory = Path(directory)
@@ -56,6 +56,7 @@ class SnapshotWriter(RunObserver):
         self.grid = grid
         self.host = {key: np.asarray(host[key]) for key in ("s", "k", "l")}
         self.collector_layers, self.host_top = collector_layers, host_top
+        self.separator_layers = separator_layers  # the top layers that are a separator, not electrode
         self.max_frames = max_frames
         self.folder = self.directory / f"{name}_fields"
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -75,7 +76,8 @@ class SnapshotWriter(RunObserver):
         return {"time_s": float(time), "voltage_V": float(voltage), "passed_charge_C": float(passed_charge),
                 "capacity_mAh_cm2": float(passed_charge) / projected / COULOMB_PER_MAH_CM2,
                 "voxel_size_m": self.grid.voxel_size, "collector_layers": self.collector_layers,
-                "host_top": self.host_top, "case": self.name, "units": json.dumps(UNITS)}
+                "host_top": self.host_top, "separator_layers": self.separator_layers, "case": self.name,
+                "units": json.dumps(UNITS)}
 
     def write(self, state, time_done=0.0) -> Path:
         """Write one frame of ``state`` (PlatingState or the checkpoint's dict of arrays)."""
