@@ -48,6 +48,10 @@ MATERIALS: dict[str, Material] = {
     "zno": Material(1.0, 1.0, 1.0, 0.0, "ZnO coating, lithiated to Li-Zn: conducting, lithiophilic (Liang 2016)"),
     "si": Material(1.0, 1.0, 1.0, 0.0, "Si coating, lithiated: conducting, lithiophilic (Liang 2016)"),
     "pi": Material(1.0, 0.0, 0.0, 0.0, "polyimide, insulating (Liu 2016)"),
+    "polyolefin_separator": Material(0.6, 0.0, 0.0, 0.0, "microporous PE/PP separator, 40 % pores that pass ions, "
+                                                         "not Li metal (Arora & Zhang 2004); homogenised per voxel: "
+                                                         "storage and diffusivity x 0.4, no tortuosity beyond it "
+                                                         "(a case's [separator] adds one)", li_excluded=0.4),
     "glass": Material(1.0, 0.0, 0.0, 0.0, "glass fibre, insulating"),
     "li": Material(0.0, 0.0, 0.0, 1.0, "lithium metal (theta = 1)"),
 }

@@ -131,3 +131,21 @@ def test_the_excluded_volume_has_a_derivative():
     central = (into_the_layer(0.6 + step) - into_the_layer(0.6 - step)) / (2 * step)
     assert 0.0 < float(value) < 1.0 and float(grad) < 0.0
     assert float(grad) == pytest.approx(float(central), rel=1e-5)
+
+
+def test_label_maps_and_vti_files_carry_the_excluded_volume(tmp_path):
+    """An imported volume takes ``li_excluded`` from its materials (``mesoporous_carbon``: 0.3 of
+    the voxel), None when no material has any; a saved host's ``.vti`` carries it back."""
+    volume = np.zeros((3, 3, 4), np.uint8)
+    volume[:, :, 1] = 2
+    volume[1, 1, 0] = 1
+    f = geo.fields_from_labels(volume, 0.5, {0: "electrolyte", 1: "cu", 2: "mesoporous_carbon"}, add_collector=True,
+                               precision="float64")
+    x = np.asarray(f.li_excluded)
+    assert np.all(x[:, :, 2] == 0.3) and x.sum() == pytest.approx(0.3 * 9)  # layer 1 of the volume, after the collector
+    assert np.allclose(np.asarray(f.li_fillable)[:, :, 2], 0.0) and np.asarray(f.s)[0, 0, 2] == 0.7
+    assert geo.fields_from_labels(volume, 0.5, {0: "electrolyte", 1: "cu", 2: "carbon"}).li_excluded is None
+    path = tmp_path / "host.vti"
+    geo.save_host_vti(path, f)
+    back = geo.load_host_vti(path, precision="float64")
+    assert np.array_equal(np.asarray(back.li_excluded), x)
