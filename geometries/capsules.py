@@ -29,6 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from hostsim import InputError
+from hostsim.electrochemistry.interfaces import smoothstep
 
 from ._host import HostFamily, Parameter, continuous, static
 from ._checks import check
@@ -43,8 +44,7 @@ WALL_FROM, WALL_TO = 0.25, 0.75  # a voxel's wall share over which its open volu
 
 def _wall_share(wall):
     """0 below a wall share of :data:`WALL_FROM`, 1 above :data:`WALL_TO`, a C¹ cubic between."""
-    x = jnp.clip((wall - WALL_FROM) / (WALL_TO - WALL_FROM), 0.0, 1.0)
-    return x * x * (3.0 - 2.0 * x)
+    return smoothstep((wall - WALL_FROM) / (WALL_TO - WALL_FROM))
 
 
 def ballistic_packing(rng, radius, contact, width, bottom, top, periodic, attempts=2000):

@@ -40,7 +40,7 @@ import jax
 import jax.numpy as jnp
 
 from hostsim.electrochemistry.constants import FARADAY, GAS_CONSTANT, TEMPERATURE
-from hostsim.electrochemistry.kinetics import _smoothstep  # the gate's C¹ ramp
+from hostsim.electrochemistry.interfaces import smoothstep  # the gate's C¹ ramp
 
 # standard reduction potentials vs SHE [V] (Ding et al. 2013, quoting the CRC Handbook)
 STANDARD_POTENTIALS_V = {"cs": -3.026, "rb": -2.980}
@@ -85,7 +85,7 @@ class AdditiveShield(eqx.Module):
         count = jnp.sum(plating)
         mean = jnp.sum(jnp.where(plating, phi, 0.0)) / jnp.maximum(count, 1)
         top = self.concentration / (self.concentration + self.half_coverage_concentration)
-        theta = top * _smoothstep((phi - mean) / self.coverage_width)
+        theta = top * smoothstep((phi - mean) / self.coverage_width)
         return jnp.where(plating & self.active(), theta, 0.0)
 
     def covering(self, phi, plating) -> "AdditiveShield":

@@ -44,7 +44,9 @@ FRONT_WIDTH = 0.1  # delta: the last 10 % of a cell's fill hands its face over t
 FULL = 0.01  # a cell counts as full at 99 % fill: its last 1 % of electrolyte is cut off (trapped)
 
 
-def _smoothstep(x):
+def smoothstep(x):
+    """C¹ cubic step: 0 for x <= 0, 3x² - 2x³ on [0, 1], 1 for x >= 1 (the ramps of the face
+    weights, the nucleation gate and the geometry's closures alike)."""
     x = jnp.clip(x, 0.0, 1.0)
     return x * x * (3.0 - 2.0 * x)
 
@@ -70,13 +72,13 @@ def li_fill(s, theta, excluded=None):
 def offered_electrolyte(s, theta, excluded=None):
     """``a = m H(1 - f)``: the electrolyte side's share of a face. A reacting face deposits Li
     into this cell, so only the volume Li can fill offers it (:func:`li_room`)."""
-    return li_room(s, excluded) * _smoothstep((1.0 - li_fill(s, theta, excluded) - FULL) / FRONT_WIDTH)
+    return li_room(s, excluded) * smoothstep((1.0 - li_fill(s, theta, excluded) - FULL) / FRONT_WIDTH)
 
 
 def presented_conductor(s, k, theta, excluded=None):
     """``w = s k + m G(f)``: the conducting side's share of a face."""
     free = li_room(s, excluded)
-    return jnp.minimum(s * k + free * (1.0 - _smoothstep((1.0 - li_fill(s, theta, excluded) - FULL) / FRONT_WIDTH)), 1.0)
+    return jnp.minimum(s * k + free * (1.0 - smoothstep((1.0 - li_fill(s, theta, excluded) - FULL) / FRONT_WIDTH)), 1.0)
 
 
 def neighbours(grid: Grid, field):
@@ -98,7 +100,7 @@ def ion_access(grid: Grid, a):
     of electrolyte sealed on all six sides by Li or host. Such a pocket has no ionic path, so it
     takes no part in the reaction (without this factor such a pocket drew current, Newton did not
     converge and its salt went far negative; docs/electrochemistry.md: measurements behind the code)."""
-    return _smoothstep(sum(neighbours(grid, a)) / SEALED)
+    return smoothstep(sum(neighbours(grid, a)) / SEALED)
 
 
 def stripping_conductor(s, k, theta):

@@ -37,8 +37,9 @@ import jax
 import jax.numpy as jnp
 
 from hostsim.electrochemistry.constants import FARADAY, GAS_CONSTANT, TEMPERATURE
+from hostsim.electrochemistry.interfaces import smoothstep
 
-if TYPE_CHECKING:  # annotations only: the additive uses this module's smoothstep
+if TYPE_CHECKING:  # annotations only: the kinetics hold these, the additive and coating modules import no kinetics
     from hostsim.electrochemistry.additive import AdditiveShield
     from hostsim.electrochemistry.coating import Films
 
@@ -66,12 +67,6 @@ def _exponential_pair_jvp(primals, tangents):
     (x,), (dx,) = primals, tangents
     back, forth = _exponential_pair(x)
     return (back, forth), (-back * dx, forth * dx)
-
-
-def _smoothstep(x):
-    """C¹ cubic step: 0 for x <= 0, 3x² - 2x³ on [0, 1], 1 for x >= 1."""
-    x = jnp.clip(x, 0.0, 1.0)
-    return x * x * (3.0 - 2.0 * x)
 
 
 class Kinetics(eqx.Module):
@@ -125,8 +120,8 @@ class Kinetics(eqx.Module):
         (``li_cover`` = 1) and on a barrier-free host; on a host with barrier ``eta_n(l)`` a C¹
         ramp from ``eta_n - w/2`` to ``eta_n + w/2``; 1 for stripping (``eta >= 0``)."""
         barrier = self.nucleation_overpotential(lithiophilicity)
-        ramp = _smoothstep((-eta - barrier) / self.gate_width + 0.5)
-        strength = _smoothstep(barrier / self.gate_width)
+        ramp = smoothstep((-eta - barrier) / self.gate_width + 0.5)
+        strength = smoothstep(barrier / self.gate_width)
         host = 1.0 - strength * (1.0 - ramp)
         gate = li_cover + (1.0 - li_cover) * host
         return jnp.where(eta < 0, gate, 1.0)

@@ -43,8 +43,7 @@ from hostsim.electrochemistry.constants import FARADAY, LI_MOLAR_VOLUME
 from hostsim.electrochemistry.displacement import FLOW_RTOL, displacement
 from hostsim.electrochemistry.interfaces import FULL
 from hostsim.electrochemistry.metrics import Q_SEI, RESOLVED_FACE, envelope_heights, flux_statistics, li_interface_area
-from hostsim.electrochemistry.interfaces import _smoothstep as smoothstep
-from hostsim.electrochemistry.interfaces import li_fill, li_room
+from hostsim.electrochemistry.interfaces import li_fill, li_room, smoothstep
 from hostsim.electrochemistry.coating import film_statistics
 from hostsim.electrochemistry.potential import FaceInterface, li_covers, potential_problem, solve_problem
 from hostsim.electrochemistry.salt import salt_step, shared_sink

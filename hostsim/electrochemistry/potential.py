@@ -46,7 +46,7 @@ import jax.numpy as jnp
 
 from hostsim.electrochemistry.cell import AbstractCellTop, Reservoir
 from hostsim.numerics.grid import Grid
-from hostsim.electrochemistry.interfaces import _smoothstep as smoothstep
+from hostsim.electrochemistry.interfaces import smoothstep
 from hostsim.electrochemistry.interfaces import conducting_fraction, face_areas, li_fill, neighbours
 from hostsim.numerics.linsolve import PCG
 from hostsim.numerics.newton import AbstractNewton, AdaptiveNewton, Bordered, NewtonStats

@@ -121,14 +121,14 @@ def shared_sink(grid: Grid, sink, porosity, threshold: float = 0.5):
     along the shortest path, up to :data:`STRANDED_REACH` cells. Steps without a closing pore
     skip this (nothing is stranded) and are unchanged.
     """
-    from hostsim.electrochemistry.interfaces import _smoothstep, neighbours
+    from hostsim.electrochemistry.interfaces import neighbours, smoothstep
 
     eps = jnp.broadcast_to(jnp.asarray(porosity, grid.dtype), grid.shape)
     sink = jnp.broadcast_to(jnp.asarray(sink, grid.dtype), grid.shape)
     around = neighbours(grid, eps)
     total = sum(around)
     wet = total > 1e-12
-    keep = jnp.where(wet, _smoothstep(eps / threshold), 1.0)
+    keep = jnp.where(wet, smoothstep(eps / threshold), 1.0)
     safe_total = jnp.where(wet, total, 1.0)  # not max(total, tiny): its reverse pass overflows in float32 (NaN)
     # a cell p receives from its neighbour q the share eps_p / total_q of q's moved sink: the moved
     # sink per unit of its neighbours' electrolyte is stored before it is shifted, and each cell
