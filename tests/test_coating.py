@@ -102,3 +102,75 @@ def test_the_film_thickness_derivative_matches_central_differences():
 
     single = float(jax.grad(voltage32)(jnp.float32(1e-6)))
     assert np.isfinite(single) and single == pytest.approx(exact, rel=2e-2)
+
+
+@pytest.mark.parametrize("film", [5e-3, 2e-2])
+def test_a_coated_face_solves_its_overpotential_across_the_nucleation_gate(film):
+    """Bare Cu (30 mV barrier, 5 mV ramp) behind a film of 5e-3 and 2e-2 Ohm m² (1 and 4 µm of
+    LiPON), float32: the face overpotential e = eta + R i(e) is solved to float32 round-off at every
+    eta in [-150, 0] mV (|e - eta - R i| <= 2e-7 V; plain Newton cycled across the ramp and left up
+    to 67 mV), and the face current falls monotonically with eta (a jump of 12.6 A/m² between two
+    neighbouring eta stalled the potential's Newton)."""
+    from hostsim.electrochemistry import potential as P
+
+    kinetics = Kinetics()
+    eta = jnp.linspace(-0.15, 0.0, 4001, dtype=jnp.float32)
+    c = jnp.full_like(eta, 1000.0)
+    gate = P._gate(kinetics, jnp.zeros_like(eta), jnp.zeros_like(eta))
+
+    def current(e):
+        return gate(e) * kinetics.butler_volmer(e, c)
+
+    resistance = jnp.full_like(eta, film)
+    e = P._face_overpotential(current, eta, resistance)
+    i = np.asarray(current(e), np.float64)
+    assert float(jnp.max(jnp.abs(e - eta - resistance * current(e)))) <= 2e-7
+    assert np.all(np.diff(i) <= 1e-3)  # eta rises: the plating current falls (float32 round-off allowed)
+    from scipy.optimize import brentq
+
+    for k in (0, 2400, 3000, 3200, 3300, 3400):  # eta = -150, -60, -37.5, -30, -26.25, -22.5 mV
+        x, r = float(eta[k]), float(film)
+        root = brentq(lambda e: e - x - r * float(current(jnp.full((1,), e, jnp.float32))[0]), x, 0.0, xtol=1e-9)
+        assert float(e[k]) == pytest.approx(root, abs=1e-6)
+
+
+def test_a_film_on_lithiophobic_cu_plates_at_a_low_current():
+    """1 µm LiPON on a rough, bare Cu surface (30 mV barrier) at 1 mA/cm²: the film's drop holds the
+    faces at the gate's opening, and the plate completes (it ended as "step size collapsed" after
+    0.2 % of its charge while the coated face's overpotential was solved by plain Newton). The
+    film's mean drop is its resistance times the mean interfacial current density (5e-3 Ohm m² x
+    ~3.5 A/m² on the rough skin's ~3x area), and the electrode's voltage lies beyond it."""
+    import tomllib
+
+    import geometries as geo
+    from hostsim.run.pipeline import simulation_options
+    from hostsim.run.simulation import simulate
+
+    case = parse_case(tomllib.loads("""
+[geometry]
+family = "dealloyed_cu"
+width_um = 1.0
+height_um = 3.0
+thickness_um = 0.5
+voxel_size_um = 0.125
+[electrolyte]
+name = "lp30"
+[[coating]]
+material = "lipon"
+thickness_nm = 1000.0
+on = "all"
+[[protocol.segment]]
+kind = "plate"
+current_mA_cm2 = 1.0
+capacity_mAh_cm2 = 0.01
+"""), "lipon.toml")
+    f = geo.case_hosts(case)[0][1].fields()
+    res = simulate("lipon", f.grid, f.s, f.k, f.l, f.theta, case.electrolyte, case.kinetics, case.protocol,
+                   collector_layers=f.collector_layers, host_top=f.host_top, li_excluded=f.li_excluded,
+                   **simulation_options(case))
+    summary = res.summary
+    assert summary["message"] == "completed"
+    assert summary["plated_mAh_cm2"] == pytest.approx(0.01, rel=1e-5)
+    assert 0.015 < summary["film_overpotential_mean_V"] < 0.025
+    assert summary["final_voltage_V"] < -summary["film_overpotential_mean_V"]
+    assert summary["coated_current_share"] == pytest.approx(1.0)

@@ -234,7 +234,7 @@ def _centre_reaction(kinetics, grid, areas, ls, covers, eta, c, slope=True, curr
     return out + (currents_e,) if current_slopes else out
 
 
-FILM_NEWTON = 16  # safeguarded Newton iterations of a coated face's overpotential (monotone; converges in < 10)
+FILM_NEWTON = 24  # safeguarded Newton iterations of a coated face's overpotential (float32 round-off by 20-24 across the gate; docs/solver.md)
 
 
 def _face_overpotential(current, eta, resistance):
@@ -245,13 +245,20 @@ def _face_overpotential(current, eta, resistance):
     ones = jnp.ones_like(eta)
     low, high = jax.lax.stop_gradient((jnp.minimum(eta, 0.0), jnp.maximum(eta, 0.0)))
     e, fixed_eta, fixed_r = low + 0.5 * (high - low), *jax.lax.stop_gradient((eta, resistance))
+    last = jnp.full_like(eta, jnp.inf)
     for _ in range(FILM_NEWTON):
         g, g_e = jax.lax.stop_gradient(jax.jvp(current, (e,), (ones,)))
         h = e - fixed_eta - fixed_r * g
         low, high = jnp.where(h < 0, e, low), jnp.where(h > 0, e, high)
         step = e - h / (1.0 - fixed_r * g_e)
-        # (a converged step lands on the bound it just set: inside, not a reason to bisect)
-        e = jnp.where((step >= low) & (step <= high), step, 0.5 * (low + high))
+        # Newton where it lands inside the bracket and the last step halved |h| at least (Numerical
+        # Recipes' rtsafe), else bisection: across the nucleation gate's ramp plain Newton cycles
+        # between the closed and the open gate inside the bracket, and the face current jumped by
+        # 12 A/m² between neighbouring eta (docs/solver.md: the coated face's overpotential).
+        # (A converged step lands on the bound it just set: inside, not a reason to bisect.)
+        newton = (step >= low) & (step <= high) & (jnp.abs(h) <= 0.5 * last)
+        e = jnp.where(newton, step, 0.5 * (low + high))
+        last = jnp.abs(h)
     g, g_e = jax.jvp(current, (e,), (ones,))
     return e - (e - eta - resistance * g) / (1.0 - resistance * g_e)
 
