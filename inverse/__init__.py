@@ -6,8 +6,9 @@ file (:mod:`inverse.study`) names all of it, and ``hostsim design`` runs it.
 """
 
 from .objectives import TERMS, plating_terms, tortuosity_objective, weighted_objective
-from .parameterisations import FamilyParameters, LayerProfile, bounded, unbounded
+from .bounds import AbstractBox, ProjectedBox, SigmoidBox
+from .parameterisations import FamilyParameters, LayerProfile
 from .connectivity import virtual_temperature, virtual_temperature_field
 
-__all__ = ["TERMS", "FamilyParameters", "LayerProfile", "bounded", "plating_terms", "tortuosity_objective",
-           "unbounded", "virtual_temperature", "virtual_temperature_field", "weighted_objective"]
+__all__ = ["TERMS", "FamilyParameters", "LayerProfile", "AbstractBox", "ProjectedBox", "SigmoidBox", "plating_terms", "tortuosity_objective",
+           "virtual_temperature", "virtual_temperature_field", "weighted_objective"]

@@ -39,6 +39,7 @@ import numpy as np
 from geometries import HostFields
 from hostsim import Grid, InputError, Neumann, PCG, assemble, linear_solve
 
+from .bounds import AbstractBox, SigmoidBox
 from .connectivity import virtual_temperature
 from .constraints import connected_host_fraction, feature_sizes
 from .parameterisations import AbstractParameterisation
@@ -132,6 +133,9 @@ class FreeForm(AbstractParameterisation):
     feature_size: float = eqx.field(static=True)
     beta: jax.Array = eqx.field(converter=lambda b: jnp.asarray(b, jnp.float32), default=1.0)
     design: tuple = eqx.field(static=True, default=("s", "l"))
+    # density and lithiophilicity enter through a sigmoid before their filter (their bounds are the
+    # projection's 0 and 1, not a parameter's range)
+    box: AbstractBox = eqx.field(static=True, default=SigmoidBox())
 
     def __check_init__(self):
         if not 0.05 <= self.porosity <= 0.95:

@@ -37,6 +37,7 @@ from .objectives import TERMS, plating_terms, steady_terms, weighted_objective
 from .lagrangian import constraint_names, constraint_values, penalty_terms, updated_multipliers
 from .freeform import FreeForm, beta_at
 from .parameterisations import AbstractParameterisation, FamilyParameters, LayerProfile
+from .bounds import box
 from .study import Study
 from .verdict import projected_gradient, relative_change, study_verdict
 
@@ -48,8 +49,9 @@ def parameterisation(study: Study) -> AbstractParameterisation:
     precision = study.case.numerics.precision
     name, family = geo.geometry_host(study.case.geometry, precision)
     d = study.design
+    held = box(study.optimizer.bounds)
     if d.parameterisation == "family":
-        return FamilyParameters(family, None if d.parameters is None else tuple(d.parameters))
+        return FamilyParameters(family, None if d.parameters is None else tuple(d.parameters), box=held)
     base = family.fields()
     if d.parameterisation == "free_form":
         porosity = d.porosity
@@ -57,7 +59,7 @@ def parameterisation(study: Study) -> AbstractParameterisation:
             porosity = 1.0 - float(np.mean(np.asarray(base.s)[:, :, base.collector_layers:base.host_top]))
         return FreeForm(base, porosity=float(porosity), feature_size=d.feature_size_um * 1e-6, beta=d.beta_start,
                         design=tuple(d.fields))
-    return LayerProfile(base, layers=d.layers, design=tuple(d.fields), start_k=d.start_k, start_l=d.start_l)
+    return LayerProfile(base, layers=d.layers, design=tuple(d.fields), start_k=d.start_k, start_l=d.start_l, box=held)
 
 
 def beta_at_iteration(study: Study, iteration: int) -> float | None:
@@ -154,6 +156,17 @@ def optimizer(study: Study):
     lr = learning_rate(study)
     step = optax.adam(lr) if o.name == "adam" else optax.sgd(lr)
     return optax.chain(optax.clip_by_global_norm(o.clip), step) if o.clip > 0 else step
+
+
+def design_update(opt):
+    """``update(x, grad, opt_state, param) -> (x, opt_state)``: the optimiser's step, then the
+    parameterisation's projection onto its bounds (:mod:`inverse.bounds`)."""
+    @jax.jit
+    def update(x, grad, opt_state, param):
+        updates, opt_state = opt.update(grad, opt_state, x)
+        return param.project(optax.apply_updates(x, updates)), opt_state
+
+    return update
 
 
 def _save(path: Path, x, opt_state, iteration: int, reference: dict, multipliers: dict | None = None,
@@ -360,7 +373,7 @@ def _row(it, value, t, g, grad, now, x, warm, multipliers, names, seconds, previ
     """The log row of iteration ``it`` (its terms, constraints, multipliers, gradient norm, and what
     the verdict reads: the projected-gradient norm, the objective's change from ``previous`` (the
     last row's objective, None first) and the parameters at a bound)."""
-    norm, at_bound = projected_gradient(x, grad)
+    norm, at_bound = projected_gradient(now.bound_fraction(x), grad)
     row = {"iteration": it, "objective": float(value), **_to_float(t), **design_constraints(now, x),
            "gradient_norm": float(jnp.linalg.norm(grad)), "projected_gradient_norm": norm,
            "relative_change": relative_change(float(value), previous), "active_bounds": now.bound_names(at_bound),
@@ -410,11 +423,7 @@ def run_study(study: Study, out, *, resume: bool = False, progress=None, verify:
     value_and_grad, surrogate_value_and_grad = _gradients(study, terms, surrogate, reference, names)
     mu = study.constraints.get("penalty", 0.0)
 
-    @jax.jit
-    def update(x, grad, opt_state):
-        updates, opt_state = opt.update(grad, opt_state, x)
-        return optax.apply_updates(x, updates), opt_state
-
+    update = design_update(opt)
     iterations, stop = study.optimizer.iterations, study.optimizer.stop
     rows = _logged_rows(out)  # a resumed study's verdict reads the rows before the checkpoint too
     started = time.perf_counter()
@@ -427,7 +436,7 @@ def run_study(study: Study, out, *, resume: bool = False, progress=None, verify:
             raise InputError(f"design iteration {it}: the objective or its gradient is not finite; lower "
                              f"[optimizer] learning_rate or check the study")
         _check_transient(study, it, t, warm)
-        x_next, opt_state = update(x, grad, opt_state)
+        x_next, opt_state = update(x, grad, opt_state, now)
         previous = rows[-1]["objective"] if rows else None
         row = _row(it, value, t, g, grad, now, x, warm, multipliers, names, time.perf_counter() - t0, previous)
         multipliers = updated_multipliers(g, multipliers, mu) if names else multipliers

@@ -2,8 +2,9 @@
 
 Each is an :class:`AbstractParameterisation` holding what stays fixed (the base host); ``initial()``
 gives the starting ``x`` and ``fields(x)`` the host, and the rest says what the design loop
-(:mod:`inverse.loop`) logs and reports of it. Bounds are mapped smoothly (a sigmoid between two
-bounds), so any ``x`` is a valid design and the optimiser needs no projection for them.
+(:mod:`inverse.loop`) logs and reports of it. How a bounded component is kept in its range is a
+strategy the parameterisation holds (``box``, :mod:`inverse.bounds`): by default linear in the
+value and projected onto its box after every update, so the gradient does not vanish at a bound.
 
 * :class:`LayerProfile`: the conducting share ``k`` and the lithiophilicity ``l``
   per layer through the host's thickness (>= 8 layers), over a fixed microstructure ``s``: the
@@ -28,22 +29,12 @@ import numpy as np
 from geometries import HostFields
 from hostsim import InputError
 
+from .bounds import AbstractBox, ProjectedBox
+
 
 def _excluded(host) -> tuple:
     """``(host.li_excluded,)`` where the host has one, else ``()``: a design's fields carry it."""
     return () if host.li_excluded is None else (host.li_excluded,)
-
-
-def bounded(x, low, high):
-    """``low + (high - low) sigmoid(x)``: R -> (low, high), smooth."""
-    return low + (high - low) * jax.nn.sigmoid(x)
-
-
-def unbounded(value, low, high):
-    """The inverse of :func:`bounded` (``value`` strictly inside the bounds)."""
-    u = (np.asarray(value, np.float64) - low) / (high - low)
-    u = np.clip(u, 1e-6, 1 - 1e-6)
-    return np.log(u / (1 - u))
 
 
 class AbstractParameterisation(eqx.Module):
@@ -51,6 +42,17 @@ class AbstractParameterisation(eqx.Module):
     design loop logs and reports of a design."""
 
     base: eqx.AbstractVar[HostFields]
+    # and ``box``, an AbstractBox: how a bounded component is held in its range (a field of each
+    # subclass; an AbstractVar here would fix its place among the dataclass fields before theirs)
+
+    def project(self, x):
+        """``x`` after an optimiser update, put back into its bounds (:mod:`inverse.bounds`)."""
+        return self.box.project(x)
+
+    def bound_fraction(self, x) -> np.ndarray:
+        """Each component's position in its range, in [0, 1], float64 on the host (the verdict's
+        at-bound test)."""
+        return self.box.host_fraction(x)
 
     @abc.abstractmethod
     def initial(self) -> jax.Array:
@@ -101,6 +103,7 @@ class LayerProfile(AbstractParameterisation):
         layers: number of layers (>= 8 for the graded-host design space; >= 1 allowed).
         design: which fields are designed, a subset of ``("k", "l")``.
         start_k, start_l: the uniform starting values.
+        box: how the values in [0, 1] are held there (:mod:`inverse.bounds`).
     """
 
     base: HostFields
@@ -108,6 +111,7 @@ class LayerProfile(AbstractParameterisation):
     design: tuple = eqx.field(static=True, default=("k", "l"))
     start_k: float = eqx.field(static=True, default=1.0)
     start_l: float = eqx.field(static=True, default=0.5)
+    box: AbstractBox = eqx.field(static=True, default=ProjectedBox())
 
     def __check_init__(self):
         if int(self.layers) < 1:
@@ -129,13 +133,12 @@ class LayerProfile(AbstractParameterisation):
 
     def initial(self) -> jax.Array:
         start = {"k": self.start_k, "l": self.start_l}
-        # the sigmoid's open range: a start on a bound (k = 1) begins just inside it
-        return jnp.concatenate([jnp.full(self.layers, float(unbounded(start[name], 0.0, 1.0)), self.base.grid.dtype)
+        return jnp.concatenate([jnp.full(self.layers, float(self.box.start(start[name])), self.base.grid.dtype)
                                 for name in self.design])
 
     def profiles(self, x) -> dict:
         """The per-layer values, by field name."""
-        return {name: bounded(x[i * self.layers:(i + 1) * self.layers], 0.0, 1.0) for i, name in enumerate(self.design)}
+        return {name: self.box.fraction(x[i * self.layers:(i + 1) * self.layers]) for i, name in enumerate(self.design)}
 
     def fields(self, x):
         base = self.base
@@ -171,13 +174,15 @@ class LayerProfile(AbstractParameterisation):
 class FamilyParameters(AbstractParameterisation):
     """A host family's continuous parameters ``names`` as the design, each mapped into its
     published range (open bounds get a margin of 1e-3 of the range; a missing upper bound is
-    taken as 10x the start); everything else stays as in ``family``."""
+    taken as 10x the start); everything else stays as in ``family``. ``box``: how each is held in
+    its range (:mod:`inverse.bounds`)."""
 
     family: eqx.Module
     names: tuple = eqx.field(static=True)
     bounds: tuple = eqx.field(static=True)
+    box: AbstractBox = eqx.field(static=True)
 
-    def __init__(self, family, names=None):
+    def __init__(self, family, names=None, box: AbstractBox = ProjectedBox()):
         table = {p.name: p for p in type(family).PARAMETERS}
         continuous = [n for n in table if isinstance(getattr(family, n, None), jax.Array)]
         names = tuple(continuous if names is None else names)
@@ -192,7 +197,7 @@ class FamilyParameters(AbstractParameterisation):
             high = 10.0 * max(abs(start), 1e-9) if p.high is None else p.high
             margin = 1e-3 * (high - low)
             bounds.append((low + (0.0 if p.low_inclusive else margin), high - (0.0 if p.high_inclusive else margin)))
-        self.family, self.names, self.bounds = family, names, tuple(bounds)
+        self.family, self.names, self.bounds, self.box = family, names, tuple(bounds), box
 
     @property
     def base(self) -> HostFields:
@@ -200,11 +205,11 @@ class FamilyParameters(AbstractParameterisation):
         return self.family.fields()
 
     def initial(self) -> jax.Array:
-        return jnp.asarray([float(unbounded(np.asarray(getattr(self.family, n)), lo, hi))
+        return jnp.asarray([float(self.box.start((float(np.asarray(getattr(self.family, n))) - lo) / (hi - lo)))
                             for n, (lo, hi) in zip(self.names, self.bounds)])
 
     def values(self, x) -> dict:
-        return {n: bounded(x[i], lo, hi) for i, (n, (lo, hi)) in enumerate(zip(self.names, self.bounds))}
+        return {n: self.box.value(x[i], lo, hi) for i, (n, (lo, hi)) in enumerate(zip(self.names, self.bounds))}
 
     def fields(self, x):
         values = self.values(x)

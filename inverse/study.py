@@ -71,6 +71,7 @@ from hostsim import InputError
 from hostsim.run.case import Case, parse_case, read_toml
 from hostsim.run.config import Section, choice, input_error, refuse, study_number, study_number_check
 
+from .bounds import BOXES
 from .freeform import BETA_GROWTHS
 from .lagrangian import DEFAULT_PENALTY
 from .objectives import DESIGN_MAX_STEPS, TERMS
@@ -263,6 +264,9 @@ class Optimizer(Section):
     iterations: Annotated[int, PlainValidator(_iterations)] = 20
     schedule: Annotated[str, choice(SCHEDULES, f"expected {', '.join(SCHEDULES)}")] = "constant"
     final_fraction: Annotated[float, PlainValidator(_final_fraction)] = 0.1
+    # how bounded parameters are held in their range (inverse.bounds): projected onto their box after
+    # every update (the gradient is the value's at the bound), or through a sigmoid (flat at the bound)
+    bounds: Annotated[str, choice(tuple(BOXES), f"expected {' or '.join(BOXES)}")] = "projection"
     stop: Stop = Field(default_factory=Stop)
     _horizon: int = PrivateAttr()
 

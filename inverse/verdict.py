@@ -1,13 +1,12 @@
 """Did the design study converge? The quantities each iteration logs and the verdict on them.
 
-Every parameterisation maps each component of its unconstrained vector ``x`` through a sigmoid to
-a bounded value (:func:`inverse.parameterisations.bounded`, the free-form density and
-lithiophilicity before their filter), affine in ``sigmoid(x)``. A component is **at a bound**
-when ``sigmoid(x)`` is within :data:`AT_BOUND` (1e-3 of its range) of 0 or 1. There the sigmoid is
-flat, so the optimiser barely moves it; a gradient that pushes it further out (positive at the
-lower bound, negative at the upper: the step is ``-grad``) is the bound holding it, not a way
-down. The **projected gradient** drops those components; its norm (in ``x``, as the optimiser
-sees it) is the stationarity measure.
+Every parameterisation holds each component of its design vector ``x`` in a range
+(:mod:`inverse.bounds`: projected onto a box, or through a sigmoid), and says where in it each
+component sits (``bound_fraction``, in [0, 1]). A component is **at a bound** when that fraction is
+within :data:`AT_BOUND` (1e-3 of its range) of 0 or 1. A gradient that pushes it further out
+(positive at the lower bound, negative at the upper: the step is ``-grad``) is the bound holding it,
+not a way down. The **projected gradient** drops those components; its norm (in ``x``, as the
+optimiser sees it) is the stationarity measure.
 
 :func:`study_verdict` is a pure function of the logged rows (``log.jsonl``), so a resumed study
 and a test on synthetic rows get the verdict the same way.
@@ -22,10 +21,12 @@ import numpy as np
 AT_BOUND = 1e-3  # fraction of a bound's range within which a component counts as at the bound
 
 
-def projected_gradient(x, grad):
+def projected_gradient(fraction, grad):
     """``(norm, at_bound)``: the norm of ``grad`` without the components held at a bound by an
-    outward push, and the boolean mask (x's shape) of the components at a bound (either push)."""
-    u = 0.5 * (1.0 + np.tanh(0.5 * np.asarray(x, np.float64)))  # the sigmoid, overflow-free, on the host
+    outward push, and the boolean mask (x's shape) of the components at a bound (either push).
+    ``fraction``: each component's position in its range, in [0, 1]
+    (:meth:`inverse.parameterisations.AbstractParameterisation.bound_fraction`)."""
+    u = np.asarray(fraction, np.float64)
     g = np.asarray(grad, np.float64)
     low, high = u <= AT_BOUND, u >= 1.0 - AT_BOUND
     outward = (low & (g > 0)) | (high & (g < 0))

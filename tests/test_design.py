@@ -53,7 +53,7 @@ def _base(precision):
                           fibre_diameter_um=0.5, precision=precision)
 
 
-def test_layer_profile_maps_any_vector_into_bounds_per_layer():
+def test_layer_profile_maps_any_projected_vector_into_bounds_per_layer():
     from inverse import LayerProfile
 
     f = _base("float32").fields()
@@ -61,7 +61,7 @@ def test_layer_profile_maps_any_vector_into_bounds_per_layer():
     x = p.initial()
     prof = p.profiles(x)
     assert np.allclose(prof["k"], 0.9, atol=1e-5) and np.allclose(prof["l"], 0.5, atol=1e-6)
-    s, k, l, theta = p.fields(jnp.linspace(-30.0, 30.0, 16))
+    s, k, l, theta = p.fields(p.project(jnp.linspace(-30.0, 30.0, 16)))  # any vector, once projected
     host = np.asarray(f.s) > 0
     slab = np.zeros(f.grid.shape, bool)
     slab[:, :, f.collector_layers:f.host_top] = True

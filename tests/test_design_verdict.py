@@ -59,16 +59,25 @@ def test_warm_up_rows_are_left_out():
 
 
 def test_a_parameter_at_its_bound_pushed_outward_does_not_count():
-    """k of layer 0 sits at its upper bound (sigmoid(x) > 1 - 1e-3) and the gradient pushes it up
-    (negative: the step is -grad): the projected norm drops it, and the verdict names it."""
+    """k of layer 0 sits at its upper bound (within 1e-3 of it) and the gradient pushes it up
+    (negative: the step is -grad): the projected norm drops it, and the verdict names it. Either
+    way of holding the bounds (projected box, sigmoid) reports the same."""
     from geometries import geometry_host
     from inverse.parameterisations import LayerProfile
 
     _, family = geometry_host({"family": "cu_skeleton", "width_um": 3.0, "height_um": 4.0, "thickness_um": 2.0,
                                "fibre_length_um": 2.0, "voxel_size_um": 0.25, "fibre_diameter_um": 0.5})
     base = family.fields()
+    from inverse.bounds import SigmoidBox
+
     param = LayerProfile(base, layers=2, design=("k",))
-    x = np.array([9.0, 0.0])  # sigmoid(9) = 0.99988: at the bound; sigmoid(0) = 1/2: inside
+    x = np.array([2.0, 0.0])  # the projected box's upper end: at the bound; 0: the middle
+    assert list(param.bound_fraction(x)) == [1.0, 0.5]
+    sigmoid = LayerProfile(base, layers=2, design=("k",), box=SigmoidBox())
+    # sigmoid(9) = 0.99988: at the bound; sigmoid(0) = 1/2: inside
+    assert np.array_equal(projected_gradient(sigmoid.bound_fraction(np.array([9.0, 0.0])), np.array([-2.0, 0.0]))[1],
+                          [True, False])
+    x = param.bound_fraction(x)
     norm, at = projected_gradient(x, np.array([-2.0, 0.0]))
     assert norm == 0.0 and list(at) == [True, False] and param.bound_names(at) == ["k[0]"]
     # pushed inward the component counts: the optimiser can move it off the bound

@@ -24,7 +24,8 @@ from hostsim.run.observer import RunObserver
 from hostsim.run.protocol import Protocol, Segment, run_protocol
 from inverse.freeform import FreeForm
 from inverse.loop import design_constraints
-from inverse.parameterisations import AbstractParameterisation, FamilyParameters, LayerProfile, bounded
+from inverse.bounds import AbstractBox, ProjectedBox
+from inverse.parameterisations import AbstractParameterisation, FamilyParameters, LayerProfile
 
 ORACLE = get_electrolyte("spec_oracle")
 
@@ -132,13 +133,14 @@ class UniformConductor(AbstractParameterisation):
     """One number: the conducting share ``k`` of every host voxel."""
 
     base: object
+    box: AbstractBox = ProjectedBox()
 
     def initial(self):
         return jnp.zeros(1, self.base.grid.dtype)
 
     def fields(self, x):
         b = self.base
-        return b.s, jnp.where(b.s > 0, bounded(x[0], 0.0, 1.0), b.k), b.l, b.theta
+        return b.s, jnp.where(b.s > 0, self.box.fraction(x[0]), b.k), b.l, b.theta
 
     def measures(self, s, k):
         return {"mean_k": float(np.mean(k[s > 0]))}
@@ -147,7 +149,7 @@ class UniformConductor(AbstractParameterisation):
         return {}
 
     def summary(self, x, constraints):
-        return {"k": float(bounded(x[0], 0.0, 1.0))}
+        return {"k": float(self.box.fraction(x[0]))}
 
     def as_built(self, s, k):
         return s, {}
