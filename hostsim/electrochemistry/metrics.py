@@ -4,8 +4,9 @@ top growth, pore use, dead Li, SEI loss), each with its unit.
 Differentiable (jnp) metrics take the fields and the face currents of a potential solution;
 connectivity metrics (dead Li) are numpy/scipy on concrete arrays. Conventions:
 
-* interface statistics are area-weighted over the interface faces that carry plating
-  (``i > 0``) or, while stripping, stripping current: ``flux_cv`` = area-weighted standard
+* interface statistics are weighted over the interface faces that carry plating
+  (``i > 0``) or, while stripping, stripping current, by area times smooth ramps in the current
+  and the area (:func:`flux_statistics`): ``flux_cv`` = weighted standard
   deviation / mean of the current density; ``hotspot_ratio`` = max / mean;
   ``hotspot_pnorm`` = (area-weighted mean of i^p)^(1/p) / mean, p = 8, a smooth surrogate for the
   max that gradients can use;
@@ -34,6 +35,7 @@ import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 
+from hostsim.electrochemistry.interfaces import smoothstep
 from hostsim.numerics.operators import materialized
 
 Q_SEI = 110.0  # C/m² of fresh Li/electrolyte area: ~20 nm Li2CO3-like film
@@ -42,6 +44,7 @@ P_NORM = 8
 
 
 RESOLVED_FACE = 1e-3  # faces below this share of the largest face area are slivers (see flux_statistics)
+CURRENT_RAMP = 0.05  # a face's weight in the flux statistics ramps in over this share of the typical current density
 
 
 def flux_statistics(face_area, face_current, plating=True):
@@ -52,7 +55,14 @@ def flux_statistics(face_area, face_current, plating=True):
     slivers (a nearly full pocket's last electrolyte) carry no measurable charge, but their
     potential is barely coupled to anything, so their current *density* can be anything, and one
     sliver alone could set the CV and the hot-spot ratio (docs/electrochemistry.md: measurements
-    behind the code)."""
+    behind the code).
+
+    The mean, CV and p-norm weight each face smoothly (area x a C¹ ramp in its current density over
+    the first ``CURRENT_RAMP`` = 5 % of the surface's typical one, x a ramp in its area from 0.5x to
+    1.5x the sliver threshold), so they are continuous wherever the currents are: a bare face whose
+    nucleation gate opens enters them gradually (with a hard sign test it entered at full weight
+    with a near-zero current, and the design objective jumped; docs/design.md). The max keeps the
+    hard tests (a max is not smooth anyway)."""
     # face by face into per-cell sums, stored, then reduced: the six directions are never stacked
     # into one array, and each reduction reads one stored array instead of re-evaluating the faces'
     # expressions from a dozen inputs (XLA's CPU fusion: ~10 % of a plating step; docs/solver.md:
@@ -62,11 +72,18 @@ def flux_statistics(face_area, face_current, plating=True):
 
     threshold = RESOLVED_FACE * jnp.max(functools.reduce(jnp.maximum, face_area))
     sign = jnp.where(plating, 1.0, -1.0).astype(face_area[0].dtype)  # plating may be traced (one evaluation for either sign)
+    # the typical current density of the surface: a face fades in over the first CURRENT_RAMP of it
+    typical = jnp.sum(materialized(over_faces(lambda a, i: a * jnp.abs(i)))) / jnp.maximum(
+        jnp.sum(materialized(over_faces(lambda a, i: a))), jnp.finfo(face_area[0].dtype).tiny)
+    ramp = jnp.maximum(CURRENT_RAMP * typical, jnp.finfo(face_area[0].dtype).tiny)
 
     def weight(a, i):
-        return a * ((sign * i) > 0) * (a > threshold)
+        # smooth in the current and the area (no jump when a face's gate opens or a sliver grows):
+        # a face counts fully from CURRENT_RAMP of the typical current density and 1.5x the sliver
+        # threshold, not at all at or below zero current or 0.5x the threshold
+        return a * smoothstep(sign * i / ramp) * smoothstep(a / threshold - 0.5)
 
-    largest = functools.reduce(jnp.maximum, [jnp.where(weight(a, i) > 0, sign * i, 0.0)
+    largest = functools.reduce(jnp.maximum, [jnp.where(((sign * i) > 0) & (a > threshold), sign * i, 0.0)
                                              for a, i in zip(face_area, face_current)])
     cell = materialized(jnp.stack([over_faces(weight), over_faces(lambda a, i: weight(a, i) * (sign * i)),
                                    over_faces(lambda a, i: weight(a, i) * jnp.maximum(sign * i, 0.0) ** P_NORM),
