@@ -177,3 +177,30 @@ FAMILIES = ["foil", "cu_nanowires", "dealloyed_cu", "layered_rgo", "fibre_scaffo
 @pytest.mark.parametrize("name", FAMILIES)
 def test_float32_family_parameter_gradients_through_plating_every_family(name):
     _check_family(name)
+
+
+def test_the_reverse_pass_stays_finite_where_a_cell_holds_a_trace_of_li():
+    """A cell holding 1e-30 of Li (what a first plating step leaves beside a fibre) next to bare
+    host, float32: the stripping shares and the solved state's cell current have finite
+    derivatives in theta. Their quotients were divided wherever the denominator was above zero, so
+    the derivative overflowed at such a cell and every design gradient through a 10 mA/cm² plate
+    of the layer-profile showcase was NaN (0 x inf in the reverse pass)."""
+    from hostsim.electrochemistry.plating import PlatingSystem, solve_state, stripping_shares
+    from hostsim.electrochemistry.cell import Reservoir
+
+    g = Grid.create((4, 4, 8), voxel_size=0.375e-6, lateral="periodic", precision="float32")
+    s = jnp.zeros(g.shape, g.dtype).at[:, :, 0].set(1.0).at[1:3, 1:3, 1:4].set(1.0)
+    k, l = jnp.ones(g.shape, g.dtype), jnp.zeros(g.shape, g.dtype)
+    theta = jnp.zeros(g.shape, g.dtype).at[0, 1, 2].set(1e-30).at[0, 0, 1].set(0.05)
+    cotangent = jnp.asarray(np.random.default_rng(0).normal(size=(6,) + g.shape), g.dtype)
+    grad = jax.grad(lambda th: jnp.sum(stripping_shares(g, s, k, th) * cotangent))(theta)
+    assert np.all(np.isfinite(np.asarray(grad)))
+    sys_ = PlatingSystem(g, s, k, l, LP30, Kinetics(), top=Reservoir())
+    state = initial_state(g, theta, LP30)
+    weights = jnp.asarray(np.random.default_rng(1).normal(size=g.shape), g.dtype)
+
+    def cell_current(th):
+        new, _ = solve_state(sys_, state._replace(theta=th), 100.0 * g.length[0] * g.length[1], fresh=True)
+        return jnp.sum(new.interfacial_current * weights)
+
+    assert np.all(np.isfinite(np.asarray(eqx.filter_jit(jax.grad(cell_current))(theta))))

@@ -249,6 +249,7 @@ def _from_conductor(grid: Grid, per_cell):
 
 
 STRIP_OWN_FILL = 0.005  # the fill below which a stripping face turns from its own cell's Li to its conductor's
+SHARE_FLOOR = 1e-6  # the Li (own fill share + the conductor's cover) below which a face's stripping share is not divided out
 
 
 def stripping_shares(grid: Grid, s, k, theta, excluded=None):
@@ -267,7 +268,11 @@ def stripping_shares(grid: Grid, s, k, theta, excluded=None):
             continue
         for offset in (-1, 1):
             total = own + shift_stored(cover, offset, axis, grid.periodic[axis]) * (1.0 - own)
-            shares.append(jnp.where(total > 0, own / jnp.where(total > 0, total, 1.0), 1.0))
+            # below SHARE_FLOOR neither side holds Li worth a share: p's, whole (a face there strips
+            # nothing). Divided only above it: a total of 1e-30 made the quotient's derivative
+            # overflow, and the reverse pass of every plating step was NaN (0 x inf)
+            held = total > SHARE_FLOOR
+            shares.append(jnp.where(held, own / jnp.where(held, total, 1.0), 1.0))
     return materialized(jnp.stack(shares))
 
 
@@ -365,7 +370,10 @@ def solve_state(system: PlatingSystem, state: PlatingState, current, *, fresh=Fa
     flows = _scaled_flows(sol.face_area, sol.face_current, current)
     plating = current >= 0
     area = sum(sol.face_area)
-    cell_current = sum(a * i for a, i in zip(sol.face_area, sol.face_current)) / jnp.where(area > 0, area, 1.0)
+    # divided only where the cell owns a resolved interface, the same test as the where below: a sliver's
+    # area (down to 1e-30 m²) made the quotient's derivative overflow, and 0 x inf is NaN in reverse mode
+    owns = area > RESOLVED_FACE * grid.voxel_size**2
+    cell_current = sum(a * i for a, i in zip(sol.face_area, sol.face_current)) / jnp.where(owns, area, 1.0)
     li_area = li_interface_area(sol.face_area, sol.face_cover)
     # the SEI proxy: fresh Li area beyond the segment's largest so far owes q_SEI per m² while plating
     # (a running maximum: the area of a filling front wobbles by a layer's worth, which must not count)
@@ -377,7 +385,7 @@ def solve_state(system: PlatingSystem, state: PlatingState, current, *, fresh=Fa
     new = state._replace(
         connected=connected, phi=sol.phi, voltage=sol.cell_voltage, electrode_potential=sol.voltage,
         border_solution=sol.border_solution, face_flows=flows,
-        interfacial_current=jnp.where(area > RESOLVED_FACE * grid.voxel_size**2, cell_current, 0.0),
+        interfacial_current=jnp.where(owns, cell_current, 0.0),
         sei_owed=state.sei_owed + owed, sei_reference_area=jnp.maximum(reference, li_area))
     films = film_statistics(sol.face_area, sol.face_current, problem.films)
     return new, _observe(system, new, sol, live, li_area, plating, films)
