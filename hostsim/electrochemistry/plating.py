@@ -269,8 +269,8 @@ def stripping_shares(grid: Grid, s, k, theta, excluded=None):
         for offset in (-1, 1):
             total = own + shift_stored(cover, offset, axis, grid.periodic[axis]) * (1.0 - own)
             # below SHARE_FLOOR neither side holds Li worth a share: p's, whole (a face there strips
-            # nothing). Divided only above it: a total of 1e-30 made the quotient's derivative
-            # overflow, and the reverse pass of every plating step was NaN (0 x inf)
+            # nothing). Divided only above it: near zero the quotient's derivative overflows, and the
+            # reverse pass multiplies it by a zero cotangent (NaN; docs/solver.md: quotients)
             held = total > SHARE_FLOOR
             shares.append(jnp.where(held, own / jnp.where(held, total, 1.0), 1.0))
     return materialized(jnp.stack(shares))
@@ -370,8 +370,8 @@ def solve_state(system: PlatingSystem, state: PlatingState, current, *, fresh=Fa
     flows = _scaled_flows(sol.face_area, sol.face_current, current)
     plating = current >= 0
     area = sum(sol.face_area)
-    # divided only where the cell owns a resolved interface, the same test as the where below: a sliver's
-    # area (down to 1e-30 m²) made the quotient's derivative overflow, and 0 x inf is NaN in reverse mode
+    # divided only where the cell owns a resolved interface, the test of the where below: over a
+    # sliver's area the quotient's derivative overflows (NaN in reverse mode; docs/solver.md: quotients)
     owns = area > RESOLVED_FACE * grid.voxel_size**2
     cell_current = sum(a * i for a, i in zip(sol.face_area, sol.face_current)) / jnp.where(owns, area, 1.0)
     li_area = li_interface_area(sol.face_area, sol.face_cover)

@@ -234,7 +234,7 @@ def _centre_reaction(kinetics, grid, areas, ls, covers, eta, c, slope=True, curr
     return out + (currents_e,) if current_slopes else out
 
 
-FILM_NEWTON = 24  # safeguarded Newton iterations of a coated face's overpotential (float32 round-off by 20-24 across the gate; docs/solver.md)
+FILM_NEWTON = 24  # safeguarded Newton iterations of a coated face's overpotential: enough to reach float32 round-off across the gate (docs/solver.md)
 
 
 def _face_overpotential(current, eta, resistance):
@@ -253,9 +253,8 @@ def _face_overpotential(current, eta, resistance):
         step = e - h / (1.0 - fixed_r * g_e)
         # Newton where it lands inside the bracket and the last step halved |h| at least (Numerical
         # Recipes' rtsafe), else bisection: across the nucleation gate's ramp plain Newton cycles
-        # between the closed and the open gate inside the bracket, and the face current jumped by
-        # 12 A/m² between neighbouring eta (docs/solver.md: the coated face's overpotential).
-        # (A converged step lands on the bound it just set: inside, not a reason to bisect.)
+        # between the closed and the open gate inside the bracket (docs/solver.md: the coated face's
+        # overpotential). (A converged step lands on the bound it just set: inside, not a reason to bisect.)
         newton = (step >= low) & (step <= high) & (jnp.abs(h) <= 0.5 * last)
         e = jnp.where(newton, step, 0.5 * (low + high))
         last = jnp.abs(h)
