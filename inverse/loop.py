@@ -38,6 +38,7 @@ from .lagrangian import constraint_names, constraint_values, penalty_terms, upda
 from .freeform import FreeForm, beta_at
 from .parameterisations import AbstractParameterisation, FamilyParameters, LayerProfile
 from .bounds import box
+from .starts import best_start, member, over_starts, spread_starts, spread_summary
 from .study import Study
 from .verdict import projected_gradient, relative_change, study_verdict
 
@@ -158,15 +159,15 @@ def optimizer(study: Study):
     return optax.chain(optax.clip_by_global_norm(o.clip), step) if o.clip > 0 else step
 
 
-def design_update(opt):
+def design_update(opt, starts: int = 1):
     """``update(x, grad, opt_state, param) -> (x, opt_state)``: the optimiser's step, then the
-    parameterisation's projection onto its bounds (:mod:`inverse.bounds`)."""
-    @jax.jit
+    parameterisation's projection onto its bounds (:mod:`inverse.bounds`); with several
+    ``starts``, of every start's design (stacked, :mod:`inverse.starts`)."""
     def update(x, grad, opt_state, param):
         updates, opt_state = opt.update(grad, opt_state, x)
         return param.project(optax.apply_updates(x, updates)), opt_state
 
-    return update
+    return eqx.filter_jit(over_starts(update, starts, (0, 0, 0, None)))
 
 
 def _save(path: Path, x, opt_state, iteration: int, reference: dict, multipliers: dict | None = None,
@@ -183,16 +184,22 @@ def _save(path: Path, x, opt_state, iteration: int, reference: dict, multipliers
     os.replace(tmp, path)  # atomic: a kill never leaves half a checkpoint
 
 
-def _load(path: Path, opt_state_like):
+def _load(path: Path, opt_state_like, opt_state_like_x):
     try:
         with np.load(path) as z:
             x = jnp.asarray(z["x"])
+            if x.shape != opt_state_like_x.shape:
+                raise InputError(f"{path}: this study's checkpoint holds designs of shape {x.shape} and its study "
+                                 f"file now asks for {opt_state_like_x.shape} ([optimizer] starts or the design "
+                                 f"changed); put it back, or delete the checkpoint to restart")
             iteration = int(z["iteration"])
             treedef = jax.tree.structure(opt_state_like)
             like = jax.tree.leaves(opt_state_like)
             leaves = [jnp.asarray(z[f"opt/{i}"], dtype=jnp.asarray(leaf).dtype) for i, leaf in enumerate(like)]
             reference = {k[len("reference/"):]: jnp.asarray(z[k]) for k in z.files if k.startswith("reference/")}
             multipliers = {k[len("multiplier/"):]: jnp.asarray(z[k]) for k in z.files if k.startswith("multiplier/")}
+    except InputError:
+        raise
     except Exception as e:
         raise InputError(f"{path}: unreadable design checkpoint ({type(e).__name__}: {e}); delete it to restart") from None
     return x, jax.tree.unflatten(treedef, leaves), iteration, reference, multipliers
@@ -277,7 +284,7 @@ def _check_transient(study: Study, iteration: int, terms: dict, warm: bool) -> N
     """Stop the study (one line, exit code 2; the checkpoint keeps the iterations before) when the
     design's transient did not complete: its terms and gradient would be finite and wrong
     (:func:`inverse.objectives.plating_terms`' ``failed_steps``)."""
-    failed = int(terms.get("failed_steps", 0))
+    failed = int(np.sum(np.asarray(terms.get("failed_steps", 0))))  # summed over the starts
     if not failed:
         return
     if warm:
@@ -299,27 +306,30 @@ def _begin(study: Study, out: Path, param, terms, surrogate, opt, resume: bool):
     """The loop's starting point: ``(x, opt_state, start, reference, multipliers)``, from the
     checkpoint when resuming (the log and design frames cut back to it), else fresh (earlier
     outputs removed, the reference terms computed, the start's design frame written)."""
-    x = param.initial()
-    opt_state = opt.init(x)
+    starts = study.optimizer.starts
+    x = param.initial() if starts == 1 else spread_starts(param, starts)
+    opt_state = over_starts(opt.init, starts, 0)(x)
     checkpoint = out / "checkpoint.npz"
-    multipliers = {name: jnp.zeros((), x.dtype) for name in constraint_names(study.constraints)}
+    multipliers = {name: jnp.zeros(x.shape[:-1], x.dtype) for name in constraint_names(study.constraints)}
     if resume and checkpoint.exists():
-        x, opt_state, start, reference, stored = _load(checkpoint, opt_state)
+        x, opt_state, start, reference, stored = _load(checkpoint, opt_state, x)
         _check_beta_growth(checkpoint, study)
         multipliers.update(stored)
-        _cut_log(out, start)
+        _cut_log(out, start * starts)
         _write_design_pvd(out, keep=start)
         return x, opt_state, start, reference, multipliers
     for name in ("log.jsonl", "log.csv", "checkpoint.npz", "design.json", "design.pvd"):
         (out / name).unlink(missing_ok=True)
     for path in (out / "design").glob("design_*.vti") if (out / "design").is_dir() else ():
         path.unlink()
-    reference = eqx.filter_jit(terms)(at_iteration(study, param, 0), x)
+    # every start is measured against the file's start design (start 0 when there are several)
+    first = param.initial()
+    reference = eqx.filter_jit(terms)(at_iteration(study, param, 0), first)
     _check_reference(study, reference)
     if warming_up(study, 0):  # the surrogate's terms are normalised by the start's surrogate values
-        steady = eqx.filter_jit(surrogate)(at_iteration(study, param, 0), x)
+        steady = eqx.filter_jit(surrogate)(at_iteration(study, param, 0), first)
         reference = {**reference, **{f"steady_{k}": v for k, v in steady.items()}}
-    _snapshot(out, at_iteration(study, param, 0), x, 0)
+    _snapshot(out, at_iteration(study, param, 0), first, 0)
     return x, opt_state, 0, reference, multipliers
 
 
@@ -344,8 +354,9 @@ def _gradients(study: Study, terms, surrogate, reference, names):
     def surrogate_loss(x, param, multipliers):
         return constrained(surrogate(param, x), steady_reference, param, x, multipliers)
 
-    return (eqx.filter_jit(jax.value_and_grad(loss, has_aux=True)),
-            eqx.filter_jit(jax.value_and_grad(surrogate_loss, has_aux=True)))
+    starts = study.optimizer.starts
+    return tuple(eqx.filter_jit(over_starts(jax.value_and_grad(f, has_aux=True), starts, (0, None, 0)))
+                 for f in (loss, surrogate_loss))
 
 
 def _append_log(out: Path, row: dict) -> None:
@@ -386,14 +397,35 @@ def _row(it, value, t, g, grad, now, x, warm, multipliers, names, seconds, previ
     return row
 
 
+def _iteration_rows(it, value, t, g, grad, now, x, warm, multipliers, names, seconds, rows, starts) -> list[dict]:
+    """The log rows of iteration ``it``: one (:func:`_row`), or one per start (``start`` its index,
+    each start's relative change from its own last row)."""
+    if starts == 1:
+        return [_row(it, value, t, g, grad, now, x, warm, multipliers, names, seconds,
+                     rows[-1]["objective"] if rows else None)]
+    out = []
+    for m in range(starts):
+        mine = _start_rows(rows, m)
+        row = _row(it, value[m], member(t, m), member(g, m), grad[m], now, x[m], warm, member(multipliers, m), names,
+                   seconds, mine[-1]["objective"] if mine else None)
+        out.append({"iteration": it, "start": m, **row})
+    return out
+
+
+def _start_rows(rows: list[dict], index: int) -> list[dict]:
+    """The log rows of start ``index`` (every row when the study has one start)."""
+    return [r for r in rows if r.get("start", 0) == index]
+
+
 def _logged_rows(out: Path) -> list[dict]:
     """The rows of ``log.jsonl`` (none for a fresh study)."""
     path = out / "log.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
-def _final_record(study: Study, out: Path, terms, param, x, reference, multipliers, names) -> dict:
-    """The design record (``design.json``) of the final design ``x``, before verification."""
+def _final_record(study: Study, last: dict, terms, param, x, reference, multipliers, names) -> dict:
+    """The design record (``design.json``) of the final design ``x``, before verification
+    (``last``: its start's last log row)."""
     weights = study.weights
     final = eqx.filter_jit(terms)(param, x)
     record = {"parameterisation": study.design.parameterisation, "iterations": study.optimizer.iterations,
@@ -401,7 +433,6 @@ def _final_record(study: Study, out: Path, terms, param, x, reference, multiplie
               "objective_start": float(weighted_objective(reference, weights, reference)),
               "objective_final": float(weighted_objective(final, weights, reference)), "x": np.asarray(x).tolist()}
     if names:  # the last iteration's constraints (g <= 0: feasible) and the multipliers reached
-        last = json.loads((out / "log.jsonl").read_text().splitlines()[-1])
         record["constraints"] = {name: {"bound": study.constraints[name], "g": last[f"g_{name}"],
                                         "multiplier": float(multipliers[name])} for name in names}
     record.update(param.summary(x, design_constraints(param, x)))
@@ -411,7 +442,8 @@ def _final_record(study: Study, out: Path, terms, param, x, reference, multiplie
 def run_study(study: Study, out, *, resume: bool = False, progress=None, verify: bool = True) -> dict:
     """Optimise ``study`` into ``out``; returns the final design record (``design.json``). With
     ``verify`` the start and the final design are re-simulated by the run pipeline
-    (:func:`verify_design`)."""
+    (:func:`verify_design`). With ``[optimizer] starts = N`` the N starts run together and the
+    best is kept (:mod:`inverse.starts`; ``design.json``'s ``starts`` says how the others ended)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     param = parameterisation(study)
@@ -423,7 +455,8 @@ def run_study(study: Study, out, *, resume: bool = False, progress=None, verify:
     value_and_grad, surrogate_value_and_grad = _gradients(study, terms, surrogate, reference, names)
     mu = study.constraints.get("penalty", 0.0)
 
-    update = design_update(opt)
+    starts = study.optimizer.starts
+    update = design_update(opt, starts)
     iterations, stop = study.optimizer.iterations, study.optimizer.stop
     rows = _logged_rows(out)  # a resumed study's verdict reads the rows before the checkpoint too
     started = time.perf_counter()
@@ -432,34 +465,65 @@ def run_study(study: Study, out, *, resume: bool = False, progress=None, verify:
         now = at_iteration(study, param, it)
         warm = warming_up(study, it)
         (value, (t, g)), grad = (surrogate_value_and_grad if warm else value_and_grad)(x, now, multipliers)
-        if not bool(jnp.isfinite(value)) or not bool(jnp.all(jnp.isfinite(grad))):
+        if not bool(jnp.all(jnp.isfinite(value))) or not bool(jnp.all(jnp.isfinite(grad))):
             raise InputError(f"design iteration {it}: the objective or its gradient is not finite; lower "
                              f"[optimizer] learning_rate or check the study")
         _check_transient(study, it, t, warm)
         x_next, opt_state = update(x, grad, opt_state, now)
-        previous = rows[-1]["objective"] if rows else None
-        row = _row(it, value, t, g, grad, now, x, warm, multipliers, names, time.perf_counter() - t0, previous)
+        new = _iteration_rows(it, value, t, g, grad, now, x, warm, multipliers, names, time.perf_counter() - t0, rows,
+                              starts)
         multipliers = updated_multipliers(g, multipliers, mu) if names else multipliers
-        _append_log(out, row)
-        rows.append(row)
+        for row in new:
+            _append_log(out, row)
+        rows.extend(new)
         x = x_next
-        _snapshot(out, at_iteration(study, param, it + 1), x, it + 1)  # before the checkpoint: a resume deletes frames past it
+        leader = min(new, key=lambda r: r["objective"])  # the design frames follow the best start
+        _snapshot(out, at_iteration(study, param, it + 1), x if starts == 1 else x[leader.get("start", 0)], it + 1)
         _save(out / "checkpoint.npz", x, opt_state, it + 1, reference, multipliers, _beta_growth(study))
         if progress is not None:
             elapsed = time.perf_counter() - started
-            progress(it + 1, iterations, row, elapsed / (it + 1 - start) * (iterations - it - 1))
-        if stop.early and study_verdict(rows, stop)["verdict"] == "converged":
+            progress(it + 1, iterations, leader, elapsed / (it + 1 - start) * (iterations - it - 1))
+        if stop.early and all(study_verdict(_start_rows(rows, m), stop)["verdict"] == "converged"
+                              for m in range(starts)):
             iterations = it + 1  # the design after this update is the study's final one
             break
     param = at_iteration(study, param, iterations)
-    record = _final_record(study, out, terms, param, x, reference, multipliers, names)
-    record["iterations"] = len(rows)
-    record["verdict"] = study_verdict(rows, stop)
+    x, multipliers, kept, spread = _keep_best(study, terms, param, x, reference, multipliers, names, rows)
+    mine = _start_rows(rows, kept)
+    record = _final_record(study, mine[-1], terms, param, x, reference, multipliers, names)
+    record["iterations"] = len(mine)
+    record["verdict"] = study_verdict(mine, stop)
+    if spread is not None:
+        record["starts"] = spread
     if verify:
         record["verification"] = verify_design(study, param, param.initial(), x, out)
         param.add_verification(record)
     (out / "design.json").write_text(json.dumps(record, indent=1))
     return record
+
+
+def _keep_best(study: Study, terms, param, x, reference, multipliers, names, rows):
+    """``(x, multipliers, index, spread)`` of the start kept: the one whose final design has the
+    lowest constrained objective (the objective plus its constraints' augmented-Lagrangian terms),
+    with ``spread`` the ``starts`` record (:func:`inverse.starts.spread_summary`); the design
+    itself and ``None`` for a study of one start."""
+    starts = study.optimizer.starts
+    if starts == 1:
+        return x, multipliers, 0, None
+    finals = eqx.filter_jit(eqx.filter_vmap(terms, in_axes=(None, 0)))(param, x)
+    mu = study.constraints.get("penalty", 0.0)
+    values = []
+    for m in range(starts):
+        t, lam = member(finals, m), member(multipliers, m)
+        value = weighted_objective(t, study.weights, reference)
+        if names:
+            value = value + penalty_terms(constraint_values(study.constraints, t, reference, slab_porosity(param, x[m])),
+                                          lam, mu)
+        values.append(float(value))
+    kept = best_start(values)
+    verdicts = [study_verdict(_start_rows(rows, m), study.optimizer.stop)["verdict"] for m in range(starts)]
+    spread = spread_summary(values, verdicts, spread_starts(param, starts), kept)
+    return x[kept], member(multipliers, kept), kept, spread
 
 
 VERIFIED = ("top_growth_fraction", "envelope_growth_um", "relative_volume_change", "flux_cv", "flux_cv_mean", "hotspot_ratio",

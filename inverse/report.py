@@ -32,11 +32,16 @@ def _history_plot(out: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    logged = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    best = json.loads((out / "design.json").read_text()).get("starts", {}).get("best", 0)
+    rows = [r for r in logged if r.get("start", 0) == best]  # the start kept; the others faint beside it
     it = [r["iteration"] for r in rows]
     constraints = sorted(k[len("g_"):] for k in rows[0] if k.startswith("g_"))
     fig, axes = plt.subplots(1, 3 if constraints else 2, figsize=(15 if constraints else 10, 3.4),
                              constrained_layout=True)
+    for other in sorted({r["start"] for r in logged if r.get("start", 0) != best}):
+        mine = [r for r in logged if r["start"] == other]
+        axes[0].plot([r["iteration"] for r in mine], [r["objective"] for r in mine], "-", color="0.75", lw=0.8)
     axes[0].plot(it, [r["objective"] for r in rows], "o-", color="#1f5fa8")
     axes[0].set(xlabel="iteration", ylabel="objective (start = 1) [-]", title="weighted objective")
     for key in ("top_growth", "flux_cv", "hotspot", "sei_mAh_cm2", "envelope_growth_um", "relative_volume_change",

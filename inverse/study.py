@@ -41,6 +41,7 @@ are a case's (:func:`hostsim.run.case.parse_case`). Every key is validated; a ba
     [constraints]                        # optional, augmented Lagrangian (inverse.lagrangian)
     flux_cv_max = 1.0                    # <term>_max: the term / its start value stays <= this
     virtual_temperature_max = 2.0        # the conductor stays connected to the collector (an island: x100s)
+    virtual_temperature_limit = 8.0      #   the same, absolute; on by default where a conductivity is designed (0: off)
     porosity_min = 0.5                   # slab porosity bounds (designs whose solid moves)
     penalty = 10.0                       # mu
 
@@ -51,6 +52,8 @@ are a case's (:func:`hostsim.run.case.parse_case`). Every key is validated; a ba
     iterations = 20
     schedule = "constant"                # constant | cosine | exponential: the learning rate falls to
     final_fraction = 0.1                 #   final_fraction x learning_rate over the iterations
+    starts = 1                           # N designs from spread starts, optimised together; the best is
+                                         #   kept (inverse.starts; family and layer_profile)
     [optimizer.stop]                     # the verdict (inverse.verdict): converged, stalled or budget exhausted
     gtol = 1e-3                          # converged: projected-gradient norm <= gtol x its first value
     ftol = 1e-4                          # flat: relative objective change < ftol ...
@@ -73,7 +76,7 @@ from hostsim.run.config import Section, choice, input_error, refuse, study_numbe
 
 from .bounds import BOXES
 from .freeform import BETA_GROWTHS
-from .lagrangian import DEFAULT_PENALTY
+from .lagrangian import CONNECTED_LIMIT, DEFAULT_PENALTY
 from .objectives import DESIGN_MAX_STEPS, TERMS
 
 SCHEDULES = ("constant", "cosine", "exponential")
@@ -108,6 +111,7 @@ def _capped_count(high: int, why: str = ""):
 
 
 _max_steps = _capped_count(10000, " (the gradient keeps every step)")
+_starts = _capped_count(64, " (every start's transient and gradient are held at once)")
 
 
 def _start_fraction(value):
@@ -205,6 +209,9 @@ def _porosity_bound(value):
 class _Bounds(Section):
     porosity_min: Annotated[float | None, PlainValidator(_porosity_bound)] = None
     porosity_max: Annotated[float | None, PlainValidator(_porosity_bound)] = None
+    # absolute bound on the virtual temperature; 0: off (on by default where a designed conductivity
+    # can disconnect the host: _connectivity_default)
+    virtual_temperature_limit: NonNegative | None = None
     penalty: Positive = DEFAULT_PENALTY  # mu of the augmented Lagrangian (inverse.lagrangian)
 
     @model_validator(mode="after")
@@ -267,6 +274,8 @@ class Optimizer(Section):
     # how bounded parameters are held in their range (inverse.bounds): projected onto their box after
     # every update (the gradient is the value's at the bound), or through a sigmoid (flat at the bound)
     bounds: Annotated[str, choice(tuple(BOXES), f"expected {' or '.join(BOXES)}")] = "projection"
+    # designs optimised together from spread starts (inverse.starts); the best is kept
+    starts: Annotated[int, PlainValidator(_starts)] = 1
     stop: Stop = Field(default_factory=Stop)
     _horizon: int = PrivateAttr()
 
@@ -340,6 +349,26 @@ def _current_design(design: DesignFile, source: str, case: Case) -> Design:
     return Design.model_construct(given, **{key: getattr(design, key) for key in Design.model_fields})
 
 
+def _connectivity_default(constraints: dict, sections: StudySections, case: Case) -> None:
+    """A family study that designs a conductivity keeps its conductor connected to the collector:
+    ``virtual_temperature_limit`` (:data:`inverse.lagrangian.CONNECTED_LIMIT`) unless the file bounds
+    the virtual temperature itself. Below a conducting share of ~0.05 the forward model cuts the
+    host above off the collector, its flux statistics jump to an inert host's, and the gradient
+    cannot see that cliff; the virtual temperature rises smoothly towards it."""
+    design = sections.design
+    if design.parameterisation != "family" or any(k.startswith("virtual_temperature") for k in constraints):
+        return
+    import geometries as geo
+
+    names = design.parameters
+    if names is None:
+        family = geo.FAMILIES.get(case.geometry.get("family", ""))  # an unknown family is refused when built
+        names = [] if family is None else [p.name for p in family.PARAMETERS]
+    if any("conductivity" in name for name in names):
+        constraints["virtual_temperature_limit"] = CONNECTED_LIMIT
+        constraints.setdefault("penalty", sections.constraints.penalty)
+
+
 def parse_study(data: dict, source: str = "study") -> Study:
     """The :class:`Study` of a study file's data: its case (:func:`parse_case`) and its design
     sections; a bad key or value is one :class:`InputError` line."""
@@ -356,6 +385,11 @@ def parse_study(data: dict, source: str = "study") -> Study:
     if raw.get("constraints"):
         constraints = {key: getattr(sections.constraints, key) for key in raw["constraints"]}
         constraints.setdefault("penalty", sections.constraints.penalty)
+    _connectivity_default(constraints, sections, case)
+    if sections.optimizer.starts > 1 and sections.design.parameterisation == "free_form":
+        raise InputError(f"{source}: [optimizer] starts = {sections.optimizer.starts}: a free_form design takes one "
+                         f"start (starts spread over a box of thousands of voxels say nothing); use a family or "
+                         f"layer_profile design, or starts = 1")
     return Study(source, case, _current_design(sections.design, source, case), weights, sections.optimizer,
                  constraints)
 

@@ -51,3 +51,106 @@ def test_the_flux_terms_are_continuous_through_the_gate_opening():
         fine = np.linspace(coarse[max(i - 1, 0)], coarse[min(i + 2, len(coarse) - 1)], 21)
         fine_steps = np.abs(np.diff(terms(fine)[:, term]))
         assert fine_steps.max() < steps[i, term] / 3.0, (term, steps[i, term], fine_steps.max())
+
+
+GRADED_STUDY = """
+[design]
+parameterisation = "family"
+parameters = ["conductivity_bottom", "lithiophilicity_bottom"]
+max_steps = 100
+[geometry]
+family = "graded"
+structure = "fibres"
+width_um = 3.0
+height_um = 4.0
+thickness_um = 2.0
+voxel_size_um = 0.25
+feature_size_um = 0.5
+porosity_bottom = 0.8
+porosity_top = 0.8
+conductivity_bottom = 0.6
+conductivity_top = 0.9
+lithiophilicity_bottom = 0.5
+lithiophilicity_top = 0.5
+profile = "step"
+transition = 0.5
+[[protocol.segment]]
+kind = "plate"
+current_mA_cm2 = 4.0
+capacity_mAh_cm2 = 0.05
+[numerics]
+time_tolerance = 0.2
+[objective]
+flux_cv = 1.0
+top_growth = 1.0
+"""
+
+
+def _graded_study():
+    import tomllib
+
+    from inverse.study import parse_study
+
+    return parse_study(tomllib.loads(GRADED_STUDY), "graded test study")
+
+
+def test_the_virtual_temperature_is_continuous_through_the_disconnection():
+    """The bottom half's conducting share k swept down to 0, where the forward model cuts the top
+    half off the collector (a cell conducts above s k = 0.05): the virtual temperature rises
+    smoothly (a 10x finer sweep across its largest step shrinks that step at least 5x; measured
+    ~10x) and monotonically, from ~2.6 at k = 0.5 to hundreds at k = 0."""
+    from inverse.connectivity import virtual_temperature
+    from inverse.loop import parameterisation
+
+    param = parameterisation(_graded_study())
+    b = param.base
+
+    @jax.jit
+    def vt(k):
+        x = jnp.stack([jnp.asarray(param.box.start(0.0), b.grid.dtype) + 4.0 * k, param.initial()[1]])
+        s, kk = param.fields(x)[:2]
+        return virtual_temperature(b.grid, s, kk, b.collector_layers, b.host_top)
+
+    sweep = lambda ks: np.array([float(vt(k)) for k in ks])  # noqa: E731
+    coarse = np.linspace(0.0, 0.2, 21)
+    values = sweep(coarse)
+    assert np.all(np.diff(values) < 0) and values[0] > 100 and values[-1] < 6
+    steps = np.abs(np.diff(values[1:]))  # k = 0 itself is the insulator's end point, 1/k-like
+    i = int(np.argmax(steps)) + 1
+    fine = sweep(np.linspace(coarse[i], coarse[i + 1], 11))
+    assert np.abs(np.diff(fine)).max() < steps[i - 1] / 5.0
+
+
+def test_a_cut_off_host_costs_more_than_a_connected_one_under_the_default_limit():
+    """The forward model's cliff, and the default constraint that makes it visible: at k <= 0.05
+    the top half floats, top growth falls to ~0 and the weighted objective to ~0 (an inert host
+    would look perfect). With the default virtual_temperature_limit (on because a conductivity is
+    designed), every such design's penalised objective (multiplier 0, the penalty alone) is above
+    the best connected design's (k >= 0.1)."""
+    import equinox as eqx
+
+    from inverse.lagrangian import CONNECTED_LIMIT, constraint_values, penalty_terms
+    from inverse.loop import design_terms, parameterisation, slab_porosity
+    from inverse.objectives import weighted_objective
+
+    study = _graded_study()
+    assert study.constraints["virtual_temperature_limit"] == CONNECTED_LIMIT
+    param = parameterisation(study)
+    terms = eqx.filter_jit(design_terms(study, param.base))
+    x0 = param.initial()
+    reference = terms(param, x0)
+    mu = study.constraints["penalty"]
+
+    def objective(k):
+        x = x0.at[0].set(float(param.box.start(k)))
+        t = terms(param, x)
+        g = constraint_values(study.constraints, t, reference, slab_porosity(param, x))
+        lam = {name: 0.0 for name in g}
+        plain = float(weighted_objective(t, study.weights, reference))
+        return plain, plain + float(penalty_terms(g, lam, mu)), float(t["top_growth"])
+
+    cut = [objective(k) for k in (0.0, 0.02, 0.04, 0.05)]
+    connected = [objective(k) for k in (0.1, 0.15, 0.2, 0.3, 0.5)]
+    assert max(c[2] for c in cut) < 0.2 * min(c[2] for c in connected)  # the cliff: the top half floats
+    assert max(c[0] for c in cut) < min(c[0] for c in connected)  # without the limit it would win
+    assert min(c[1] for c in cut) > min(c[1] for c in connected)

@@ -63,6 +63,13 @@ def _print_record(record: dict, out: Path) -> None:
           f"{record['iterations']} iterations; top growth {s['top_growth']:.4f} -> {f['top_growth']:.4f}, flux CV (mean) "
           f"{s['flux_cv']:.4f} -> {f['flux_cv']:.4f}, envelope growth {s['envelope_growth_um']:.3f} -> "
           f"{f['envelope_growth_um']:.3f} µm (the optimiser's model; verify with hostsim simulate)")
+    spread = record.get("starts")
+    if spread:
+        finals, verdicts = spread["objective_final"], spread["verdicts"]
+        counted = ", ".join(f"{v} x{verdicts.count(v)}" for v in sorted(set(verdicts)))
+        print(f"starts: {spread['count']} (the file's start and a Latin hypercube), kept start {spread['best']}; final "
+              f"objectives {min(finals):.4f} to {max(finals):.4f} (spread {spread['objective_spread']:.4f}); "
+              f"verdicts {counted}")
     v = record.get("verification")
     if v:
         a, b = v["start"], v["final"]

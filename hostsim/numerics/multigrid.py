@@ -37,6 +37,7 @@ from typing import Callable
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+from jax.custom_batching import sequential_vmap
 import numpy as np
 
 from hostsim.numerics import operators
@@ -118,6 +119,21 @@ def coarsen(op: DiffusionOperator, coarse_scale: float) -> DiffusionOperator:
     return DiffusionOperator.from_faces(tuple(faces), restrict(op.diagonal), op.periodic)
 
 
+@sequential_vmap
+def _pseudo_inverse(dense: jax.Array) -> jax.Array:
+    """The symmetric pseudo-inverse of ``dense`` (eigenvalues below ``n eps`` of the largest are
+    dropped: a pure-Neumann operator's constants). Batched (a ``vmap``-ped run) it loops over the
+    members: a batched ``eigh`` on the CPU splits the batch over XLA's intra-op threads from inside
+    one of them, and inside a while loop that deadlocked (every thread idle, docs/solver.md)."""
+    n = dense.shape[0]
+    dense = 0.5 * (dense + dense.T)
+    w, v = jnp.linalg.eigh(dense)
+    tol = jnp.max(jnp.abs(w)) * n * jnp.finfo(dense.dtype).eps
+    keep = jnp.abs(w) > tol
+    w_inv = jnp.where(keep, 1.0 / jnp.where(keep, w, 1.0), 0.0)
+    return (v * w_inv[None, :]) @ v.T
+
+
 class _Coarsest(eqx.Module):
     pinv: jax.Array
 
@@ -126,12 +142,8 @@ class _Coarsest(eqx.Module):
         n = int(np.prod(op.shape))
         basis = jnp.eye(n, dtype=op.diagonal.dtype).reshape((n,) + op.shape)
         dense = jax.vmap(op)(basis).reshape(n, n)
-        dense = 0.5 * (dense + dense.T)
-        w, v = jnp.linalg.eigh(dense)
-        tol = jnp.max(jnp.abs(w)) * n * jnp.finfo(dense.dtype).eps
-        keep = jnp.abs(w) > tol
-        w_inv = jnp.where(keep, 1.0 / jnp.where(keep, w, 1.0), 0.0)
-        return cls((v * w_inv[None, :]) @ v.T)
+        # a preconditioner: no derivative flows through it (the solves' adjoints are implicit)
+        return cls(_pseudo_inverse(jax.lax.stop_gradient(dense)))
 
     def __call__(self, r: jax.Array) -> jax.Array:
         return (self.pinv @ r.reshape(-1)).reshape(r.shape)
