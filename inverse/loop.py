@@ -522,7 +522,7 @@ def _keep_best(study: Study, terms, param, x, reference, multipliers, names, row
         values.append(float(value))
     kept = best_start(values)
     verdicts = [study_verdict(_start_rows(rows, m), study.optimizer.stop)["verdict"] for m in range(starts)]
-    spread = spread_summary(values, verdicts, spread_starts(param, starts), kept)
+    spread = spread_summary(values, verdicts, spread_starts(param, starts), x, kept)
     return x[kept], member(multipliers, kept), kept, spread
 
 

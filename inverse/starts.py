@@ -53,12 +53,14 @@ def best_start(values) -> int:
     return int(np.argmin(np.where(np.isfinite(v), v, np.inf)))
 
 
-def spread_summary(values, verdicts: list[str], x_starts, best: int) -> dict:
-    """The ``starts`` record of ``design.json``: each start's final objective, its verdict and its
-    starting design, which one was kept, and the spread of the finals (max - min)."""
+def spread_summary(values, verdicts: list[str], x_starts, x_finals, best: int) -> dict:
+    """The ``starts`` record of ``design.json``: each start's final objective, its verdict, its
+    starting and final design vectors, which one was kept, and the spread of the finals (max -
+    min)."""
     v = [float(a) for a in np.asarray(values, np.float64)]
     return {"count": len(v), "best": best, "objective_final": v, "verdicts": verdicts,
-            "objective_spread": max(v) - min(v), "x_start": np.asarray(x_starts, np.float64).tolist()}
+            "objective_spread": max(v) - min(v), "x_start": np.asarray(x_starts, np.float64).tolist(),
+            "x_final": np.asarray(x_finals, np.float64).tolist()}
 
 
 __all__ = ["LHS_SEED", "best_start", "member", "over_starts", "spread_starts", "spread_summary"]

@@ -164,17 +164,21 @@ def scan(study, points: int):
 
 def loop(study) -> dict:
     """Each start's first and final objective from one study run (no verification)."""
-    from inverse.loop import run_study
+    from inverse.loop import parameterisation, run_study
 
     with tempfile.TemporaryDirectory() as folder:
         t0 = time.perf_counter()
         record = run_study(study, folder, verify=False)
         seconds = time.perf_counter() - t0
         rows = [json.loads(line) for line in (Path(folder) / "log.jsonl").read_text().splitlines()]
-    first = {r.get("start", 0): r["objective"] for r in rows if r["iteration"] == 0}
-    finals = record["starts"]["objective_final"] if "starts" in record else [record["objective_final"]]
-    verdicts = record["starts"]["verdicts"] if "starts" in record else [record["verdict"]["verdict"]]
-    return {"first": [first[m] for m in range(len(finals))], "final": finals, "verdicts": verdicts, "seconds": seconds}
+    spread = record.get("starts") or {"objective_final": [record["objective_final"]],
+                                      "verdicts": [record["verdict"]["verdict"]], "x_final": [record["x"]]}
+    count = len(spread["objective_final"])
+    history = [[r["objective"] for r in rows if r.get("start", 0) == m] for m in range(count)]
+    param = parameterisation(study)
+    return {"first": [h[0] for h in history], "final": spread["objective_final"], "verdicts": spread["verdicts"],
+            "fraction_final": [param.box.host_fraction(x).tolist() for x in spread["x_final"]],
+            "history": history, "seconds": seconds}
 
 
 def main(argv=None):
