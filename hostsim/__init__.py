@@ -70,6 +70,7 @@ from hostsim.run.host import Host
 from hostsim.run.case import Case, load_case
 from hostsim.run.results import RunResult, load_run
 from hostsim.run.api import simulate
+from hostsim.run.dataset import open_dataset
 from hostsim.transport.effective import (
     TransportResult,
     effective_diffusivity_ratio,
@@ -89,6 +90,7 @@ __all__ = [
     "RunResult",
     "load_case",
     "load_run",
+    "open_dataset",
     "simulate",
     "LithiumCounterElectrode",
     "Reservoir",

@@ -63,6 +63,14 @@ class RunResult:
             raise InputError(f"{self.directory}: case {self.name!r} has no {self.name}_fields_final.vti")
         return read_snapshot(self.final_snapshot, fields=fields)[0]
 
+    def to_dataset(self):
+        """This host's run as an ``xarray.Dataset``: the time series on ``time_s`` [s], the snapshot
+        frames lazily on ``(frame, x, y, z)`` (µm), the summary in ``attrs``
+        (:func:`hostsim.run.dataset.run_dataset`; docs/outputs.md, "Runs as xarray datasets")."""
+        from hostsim.run.dataset import run_dataset
+
+        return run_dataset(self)
+
 
 def _quiet_vtk():
     from vtkmodules.vtkCommonCore import vtkObject
