@@ -133,6 +133,9 @@ def write_design_report(out) -> Path:
         parts.append(embed_image(Path(depth), "where the plated Li went through the thickness: start (left) and final design"))
         parts += [embed_image(path, caption) if path is not None else f"<p><em>{html.escape(caption)}</em></p>"
                   for path, caption in _renders(out)]
+        from hostsim.pictures.interactive import interactive_section  # rotatable start and final design
+
+        parts.append(interactive_section(load_run(out / "verification"), "Interactive 3D view: start and final design"))
     if "layer_profiles" in record:
         parts.append("<h2>The design: values per layer, collector to top</h2><table><tr><th>field</th>"
                      + "".join(f"<th>{i}</th>" for i in range(len(next(iter(record['layer_profiles'].values())))))

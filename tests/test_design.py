@@ -370,7 +370,8 @@ def test_design_cli_logs_checkpoints_and_resumes_bit_identically(tmp_path, capsy
     assert (full / "final_host.vti").exists() and (full / "verification" / "final_summary.json").exists()
     page = (full / "report.html").read_text()
     # history, depth profile and the three before/after renders (host by lithiophilicity, Li by plating time, section)
-    assert page.count("data:image/png;base64") == 5 and "Verification" in page and "flux CV" in page
+    # figures are <img> tags (plotly's inlined bundle holds a data-URI PNG of its own)
+    assert page.count('src="data:image/png;base64') == 5 and "Verification" in page and "flux CV" in page
     assert "coloured by its lithiophilicity" in page and "left out" not in page
     assert f"verdict {verdict['verdict']}" in page
 

@@ -5,8 +5,10 @@ and an animation (:mod:`hostsim.pictures.render`) into ``DIR/renders/``, and wri
 with every image embedded (base64), so the page opens from the folder or travels as one file:
 the case (``case.toml`` or "built-in default"), each host's summary numbers with units, the
 renders (host + plated Li coloured by plating time, a cross-section, side by side for all
-hosts), the voltage, depth-profile, current-histogram and envelope plots, the per-cycle plot of a
-run of two or more cycles, and the animation.
+hosts), an interactive 3D view per host (:mod:`hostsim.pictures.interactive`: rotate, zoom, time
+slider, cuts; plotly's script inlined, so it works offline), the voltage, depth-profile,
+current-histogram and envelope plots, the per-cycle plot of a run of two or more cycles, and the
+animation.
 A part that cannot be made (no snapshots; no off-screen OpenGL on the machine) is left out with
 a one-line note in the page instead of failing the run.
 """
@@ -149,6 +151,12 @@ def write_report(directory, *, progress=None, renders: bool = True) -> Path:
     renders_html = [_img(p, c) for p, c in images if p.suffix == ".png"]
     if renders_html:
         parts += ["<h2>Host and deposit</h2>", *renders_html]
+    if renders:  # the rotatable view of the same scene (hostsim.pictures.interactive); --no-renders leaves it out too
+        from hostsim.pictures.interactive import interactive_section
+
+        if progress:
+            progress("interactive 3D view")
+        parts.append(interactive_section(runs))
     parts.append("<h2>Plots</h2>")
     for path in figures:
         parts.append(_img(Path(path), captions.get(Path(path).stem, Path(path).stem)))
