@@ -38,7 +38,7 @@ from .lagrangian import constraint_names, constraint_values, penalty_terms, upda
 from .freeform import FreeForm, beta_at
 from .parameterisations import AbstractParameterisation, FamilyParameters, LayerProfile
 from .bounds import box
-from .starts import best_start, member, over_starts, spread_starts, spread_summary
+from .starts import best_start, member, one_by_one, over_starts, spread_starts, spread_summary
 from .study import Study
 from .verdict import projected_gradient, relative_change, study_verdict
 
@@ -355,7 +355,7 @@ def _gradients(study: Study, terms, surrogate, reference, names):
         return constrained(surrogate(param, x), steady_reference, param, x, multipliers)
 
     starts = study.optimizer.starts
-    return tuple(eqx.filter_jit(over_starts(jax.value_and_grad(f, has_aux=True), starts, (0, None, 0)))
+    return tuple(one_by_one(eqx.filter_jit(jax.value_and_grad(f, has_aux=True)), starts, (0, None, 0))
                  for f in (loss, surrogate_loss))
 
 
@@ -510,7 +510,7 @@ def _keep_best(study: Study, terms, param, x, reference, multipliers, names, row
     starts = study.optimizer.starts
     if starts == 1:
         return x, multipliers, 0, None
-    finals = eqx.filter_jit(eqx.filter_vmap(terms, in_axes=(None, 0)))(param, x)
+    finals = one_by_one(eqx.filter_jit(terms), starts, (None, 0))(param, x)
     mu = study.constraints.get("penalty", 0.0)
     values = []
     for m in range(starts):

@@ -7,11 +7,14 @@ point in each of N-1 equal slices of every parameter's range, scipy's ``qmc.Lati
 seed 0, so a study draws the same starts every time and a resumed one continues them). Every
 start's objective is normalised by the file's start design, so their values compare directly.
 
-The N designs are one stacked design array, shape ``(N, n)``. The loop's value-and-gradient and
-its optimiser update are ``vmap``-ped over that leading axis (:func:`over_starts`): one compiled
-program and one adaptive transient per iteration for all of them (a batched while loop runs
-until its slowest member is done), which on a small grid costs far less than N loops. Free-form
-designs take one start: a box of thousands of voxels has no useful space-filling spread.
+The N designs are one stacked design array, shape ``(N, n)``. The optimiser's update is
+``vmap``-ped over that leading axis (:func:`over_starts`); the value and gradient are taken one
+start after another through the one-start compiled program (:func:`one_by_one`). A ``vmap``-ped
+transient was measured 143x one start per iteration for 8 starts (docs/design.md): the design
+transient is a scan of ``max_steps`` attempts that skips those after the segment's end by a
+conditional, and under ``vmap`` a conditional computes both branches, so every member paid for
+all its attempts, forward and backward. Free-form designs take one start: a box of thousands of
+voxels has no useful space-filling spread.
 """
 
 from __future__ import annotations
@@ -42,6 +45,20 @@ def over_starts(fn, starts: int, in_axes):
     return fn if starts == 1 else eqx.filter_vmap(fn, in_axes=in_axes)
 
 
+def one_by_one(fn, starts: int, in_axes):
+    """``fn`` itself for one start, else ``fn`` called for each start in turn on its slice of the
+    arguments whose ``in_axes`` entry is 0 (the others shared), the results stacked: the compiled
+    one-start program, run N times."""
+    if starts == 1:
+        return fn
+
+    def each(*args):
+        results = [fn(*(member(a, m) if axis == 0 else a for a, axis in zip(args, in_axes))) for m in range(starts)]
+        return jax.tree.map(lambda *leaves: jnp.stack(leaves), *results)
+
+    return each
+
+
 def member(tree, index: int):
     """Start ``index``'s slice of a stacked pytree (every leaf's leading axis)."""
     return jax.tree.map(lambda a: a[index], tree)
@@ -63,4 +80,4 @@ def spread_summary(values, verdicts: list[str], x_starts, x_finals, best: int) -
             "x_final": np.asarray(x_finals, np.float64).tolist()}
 
 
-__all__ = ["LHS_SEED", "best_start", "member", "over_starts", "spread_starts", "spread_summary"]
+__all__ = ["LHS_SEED", "best_start", "member", "one_by_one", "over_starts", "spread_starts", "spread_summary"]
