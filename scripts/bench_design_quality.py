@@ -9,8 +9,11 @@ Studies (a 3 x 4 x 2 µm graded fibre host, 0.25 µm cells, 4 mA/cm² to 0.05 mA
 * ``family``: the bottom half's conducting share and lithiophilicity, flux CV + top growth,
   with the default virtual-temperature limit (a conductivity is designed): the scan's optimum is
   the best feasible point (virtual temperature at or below the limit);
-* ``layers``: the lithiophilicity of 4 layers through a Cu skeleton, flux CV + top growth
+* ``layers_k``: the conducting share of 4 layers through a Cu skeleton, flux CV + top growth
   (scanned on a ``points_4d``-per-axis grid);
+* ``layers``: the same with the layers' lithiophilicity, a plateau study: top growth and the
+  flux CV are flat in l wherever the nucleation gate is open (l above ~0.05), so a loop from
+  l = 0.5 sees a zero gradient;
 * ``bound``: the bottom and top conducting shares for top growth alone, whose optimum sits on
   the bounds (a conducting bottom under an insulating top, as the family showcase found). The
   lithiophilicities make a poor bound study: top growth is flat in them wherever the nucleation
@@ -97,6 +100,18 @@ parameterisation = "layer_profile"
 layers = 4
 fields = ["l"]
 start_k = 1.0
+start_l = 0.5
+max_steps = 100
+[objective]
+flux_cv = 1.0
+top_growth = 1.0
+""",
+    "layers_k": SKELETON + """
+[design]
+parameterisation = "layer_profile"
+layers = 4
+fields = ["k"]
+start_k = 0.9
 start_l = 0.5
 max_steps = 100
 [objective]
@@ -200,7 +215,7 @@ def main(argv=None):
     enable_compilation_cache()
     results = {}
     for name in args.studies:
-        points = args.points_4d if name == "layers" else args.points
+        points = args.points_4d if name.startswith("layers") else args.points
         t0 = time.perf_counter()
         optimum, where = scan(study_of(name, 1, 1, {}), points)
         results[name] = {"optimum": optimum, "optimum_fraction": where, "scan_points": points,

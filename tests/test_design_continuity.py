@@ -53,45 +53,16 @@ def test_the_flux_terms_are_continuous_through_the_gate_opening():
         assert fine_steps.max() < steps[i, term] / 3.0, (term, steps[i, term], fine_steps.max())
 
 
-GRADED_STUDY = """
-[design]
-parameterisation = "family"
-parameters = ["conductivity_bottom", "lithiophilicity_bottom"]
-max_steps = 100
-[geometry]
-family = "graded"
-structure = "fibres"
-width_um = 3.0
-height_um = 4.0
-thickness_um = 2.0
-voxel_size_um = 0.25
-feature_size_um = 0.5
-porosity_bottom = 0.8
-porosity_top = 0.8
-conductivity_bottom = 0.6
-conductivity_top = 0.9
-lithiophilicity_bottom = 0.5
-lithiophilicity_top = 0.5
-profile = "step"
-transition = 0.5
-[[protocol.segment]]
-kind = "plate"
-current_mA_cm2 = 4.0
-capacity_mAh_cm2 = 0.05
-[numerics]
-time_tolerance = 0.2
-[objective]
-flux_cv = 1.0
-top_growth = 1.0
-"""
-
-
 def _graded_study():
+    """The tiny graded fibre host of the several-starts tests (3 x 4 x 2 µm, 0.25 µm cells, 4 mA/cm²
+    to 0.05 mAh/cm²), its bottom half's conducting share and lithiophilicity designed."""
     import tomllib
+
+    from test_design_starts import FAMILY_STUDY
 
     from inverse.study import parse_study
 
-    return parse_study(tomllib.loads(GRADED_STUDY), "graded test study")
+    return parse_study(tomllib.loads(FAMILY_STUDY), "graded test study")
 
 
 def test_the_virtual_temperature_is_continuous_through_the_disconnection():
