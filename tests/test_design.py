@@ -370,10 +370,11 @@ def test_design_cli_logs_checkpoints_and_resumes_bit_identically(tmp_path, capsy
     assert (full / "final_host.vti").exists() and (full / "verification" / "final_summary.json").exists()
     page = (full / "report.html").read_text()
     # history, depth profile and the three before/after renders (host by lithiophilicity, Li by plating time, section)
-    # figures are <img> tags (plotly's inlined bundle holds a data-URI PNG of its own)
-    assert page.count('src="data:image/png;base64') == 5 and "Verification" in page and "flux CV" in page
+    # the report's figures (plotly's inlined bundle holds data-URI PNGs of its own)
+    assert page.count("<figure><img") == 5 and "Verification" in page and "flux CV" in page
     assert "coloured by its lithiophilicity" in page and "left out" not in page
     assert f"verdict {verdict['verdict']}" in page
+    assert page.count("Plotly.newPlot") == 2  # the interactive views of the start and the final design
 
     part = tmp_path / "part"
     assert main(["design", str(study), "--out", str(part), "--quiet", "--iterations", "2"]) == 0
