@@ -201,7 +201,7 @@ ALL_TERMS = ("envelope_growth_um, flux_cv, host_mass_mg_cm2, hotspot, relative_v
     ({"constraints": {"beauty_max": 1.0}},
      "study [constraints]: unknown key(s) beauty_max; allowed: envelope_growth_um_max, flux_cv_max, "
      "host_mass_mg_cm2_max, hotspot_max, penalty, porosity_max, porosity_min, relative_volume_change_max, "
-     "sei_mAh_cm2_max, top_growth_max, virtual_temperature_max"),
+     "sei_mAh_cm2_max, top_growth_max, virtual_temperature_limit, virtual_temperature_max"),
     ({"constraints": {"porosity_min": 0.8, "porosity_max": 0.6}}, "study [constraints]: porosity_min is above porosity_max"),
     ({"constraints": {"porosity_max": 2}}, "study [constraints] porosity_max: a porosity is <= 1; got 2"),
     ({"constraints": {"flux_cv_max": "low"}}, "study [constraints] flux_cv_max: expected a finite number, got 'low'"),
