@@ -125,3 +125,27 @@ def test_a_cut_off_host_costs_more_than_a_connected_one_under_the_default_limit(
     assert max(c[2] for c in cut) < 0.2 * min(c[2] for c in connected)  # the cliff: the top half floats
     assert max(c[0] for c in cut) < min(c[0] for c in connected)  # without the limit it would win
     assert min(c[1] for c in cut) > min(c[1] for c in connected)
+
+
+def test_the_default_limit_is_replaced_by_the_file_and_switched_off_by_zero():
+    """The default applies where a conductivity is designed and no virtual-temperature constraint is
+    given; a file's ``virtual_temperature_max`` replaces it; ``virtual_temperature_limit = 0`` is no
+    constraint at all; a study designing only lithiophilicity gets none."""
+    import tomllib
+
+    from test_design_starts import FAMILY_STUDY
+
+    from inverse.lagrangian import CONNECTED_LIMIT, constraint_names
+    from inverse.study import parse_study
+
+    def constraints(extra="", parameters=None):
+        data = tomllib.loads(FAMILY_STUDY + extra)
+        if parameters:
+            data["design"]["parameters"] = parameters
+        return parse_study(data, "test").constraints
+
+    assert constraints() == {"virtual_temperature_limit": CONNECTED_LIMIT, "penalty": 10.0}
+    assert constraints("[constraints]\nvirtual_temperature_max = 2.0\n") == {"virtual_temperature_max": 2.0,
+                                                                          "penalty": 10.0}
+    assert constraint_names(constraints("[constraints]\nvirtual_temperature_limit = 0\n")) == []
+    assert constraints(parameters=["lithiophilicity_bottom"]) == {}
