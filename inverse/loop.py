@@ -423,11 +423,11 @@ def _logged_rows(out: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
-def _final_record(study: Study, last: dict, terms, param, x, reference, multipliers, names) -> dict:
+def _final_record(study: Study, last: dict, terms, param, x, reference, multipliers, names, final=None) -> dict:
     """The design record (``design.json``) of the final design ``x``, before verification
-    (``last``: its start's last log row)."""
+    (``last``: its start's last log row; ``final``: its terms when already computed)."""
     weights = study.weights
-    final = eqx.filter_jit(terms)(param, x)
+    final = eqx.filter_jit(terms)(param, x) if final is None else final
     record = {"parameterisation": study.design.parameterisation, "iterations": study.optimizer.iterations,
               "start": _to_float(reference), "final": _to_float(final),
               "objective_start": float(weighted_objective(reference, weights, reference)),
@@ -488,9 +488,9 @@ def run_study(study: Study, out, *, resume: bool = False, progress=None, verify:
             iterations = it + 1  # the design after this update is the study's final one
             break
     param = at_iteration(study, param, iterations)
-    x, multipliers, kept, spread = _keep_best(study, terms, param, x, reference, multipliers, names, rows)
+    x, multipliers, kept, spread, final = _keep_best(study, terms, param, x, reference, multipliers, names, rows)
     mine = _start_rows(rows, kept)
-    record = _final_record(study, mine[-1], terms, param, x, reference, multipliers, names)
+    record = _final_record(study, mine[-1], terms, param, x, reference, multipliers, names, final)
     record["iterations"] = len(mine)
     record["verdict"] = study_verdict(mine, stop)
     if spread is not None:
@@ -503,13 +503,13 @@ def run_study(study: Study, out, *, resume: bool = False, progress=None, verify:
 
 
 def _keep_best(study: Study, terms, param, x, reference, multipliers, names, rows):
-    """``(x, multipliers, index, spread)`` of the start kept: the one whose final design has the
-    lowest constrained objective (the objective plus its constraints' augmented-Lagrangian terms),
-    with ``spread`` the ``starts`` record (:func:`inverse.starts.spread_summary`); the design
-    itself and ``None`` for a study of one start."""
+    """``(x, multipliers, index, spread, terms)`` of the start kept: the one whose final design has
+    the lowest constrained objective (the objective plus its constraints' augmented-Lagrangian
+    terms), with ``spread`` the ``starts`` record (:func:`inverse.starts.spread_summary`) and its
+    final design's terms; the design itself, ``None`` and ``None`` for a study of one start."""
     starts = study.optimizer.starts
     if starts == 1:
-        return x, multipliers, 0, None
+        return x, multipliers, 0, None, None
     finals = one_by_one(eqx.filter_jit(terms), starts, (None, 0))(param, x)
     mu = study.constraints.get("penalty", 0.0)
     values = []
@@ -523,7 +523,7 @@ def _keep_best(study: Study, terms, param, x, reference, multipliers, names, row
     kept = best_start(values)
     verdicts = [study_verdict(_start_rows(rows, m), study.optimizer.stop)["verdict"] for m in range(starts)]
     spread = spread_summary(values, verdicts, spread_starts(param, starts), x, kept)
-    return x[kept], member(multipliers, kept), kept, spread
+    return x[kept], member(multipliers, kept), kept, spread, member(finals, kept)
 
 
 VERIFIED = ("top_growth_fraction", "envelope_growth_um", "relative_volume_change", "flux_cv", "flux_cv_mean", "hotspot_ratio",

@@ -42,7 +42,17 @@ import time
 import tomllib
 from pathlib import Path
 
-HOST = """
+# the design transient of every study: 4 mA/cm² to 0.05 mAh/cm², a loose time tolerance (fast)
+PLATE = """
+[[protocol.segment]]
+kind = "plate"
+current_mA_cm2 = 4.0
+capacity_mAh_cm2 = 0.05
+[numerics]
+time_tolerance = 0.2
+"""
+
+HOST = PLATE + """
 [geometry]
 family = "graded"
 structure = "fibres"
@@ -59,15 +69,9 @@ lithiophilicity_bottom = 0.5
 lithiophilicity_top = 0.5
 profile = "step"
 transition = 0.5
-[[protocol.segment]]
-kind = "plate"
-current_mA_cm2 = 4.0
-capacity_mAh_cm2 = 0.05
-[numerics]
-time_tolerance = 0.2
 """
 
-SKELETON = """
+SKELETON = PLATE + """
 [geometry]
 family = "cu_skeleton"
 width_um = 3.0
@@ -76,12 +80,6 @@ thickness_um = 2.0
 fibre_length_um = 2.0
 voxel_size_um = 0.25
 fibre_diameter_um = 0.5
-[[protocol.segment]]
-kind = "plate"
-current_mA_cm2 = 4.0
-capacity_mAh_cm2 = 0.05
-[numerics]
-time_tolerance = 0.2
 """
 
 STUDIES = {
