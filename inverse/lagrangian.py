@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from .objectives import TERMS
+from .objectives import TERMS, relative_to_start
 
 # the default virtual_temperature_limit: a conductor column reads ~1-3 while its cells conduct (a
 # graded fibre host: 1.8 at k = 1, 2.6 at 0.5, 8.2 at 0.1), 14 where its bottom's conducting share
@@ -59,7 +59,7 @@ def constraint_values(constraints: dict, terms: dict, reference: dict, porosity)
             out[name] = terms[name[: -len("_limit")]] / bound - 1.0
         else:
             term = name[: -len("_max")]
-            out[name] = terms[term] / jnp.maximum(jnp.abs(reference[term]), 1e-12) - bound
+            out[name] = relative_to_start(term, terms[term], reference) - bound
     return out
 
 

@@ -33,7 +33,7 @@ import optax
 
 from hostsim import InputError
 
-from .objectives import TERMS, plating_terms, steady_terms, weighted_objective
+from .objectives import TERM_RESOLUTION, TERMS, plating_terms, steady_terms, weighted_objective
 from .lagrangian import constraint_names, constraint_values, penalty_terms, updated_multipliers
 from .freeform import FreeForm, beta_at
 from .parameterisations import AbstractParameterisation, FamilyParameters, LayerProfile
@@ -206,17 +206,19 @@ def _load(path: Path, opt_state_like, opt_state_like_x):
 
 
 def _check_reference(study: Study, reference: dict) -> None:
-    """Every weighted or bounded term is normalised by the start design's value: one that is 0 there
-    (e.g. the virtual temperature of a start without conductor above the collector) would weigh
-    1e12 times its value. One line, before any iteration."""
+    """Every weighted or bounded term is normalised by the start design's value: one that is 0 there,
+    or below the term's resolution (e.g. an envelope growth of 1e-16 µm: round-off), would make a
+    weight's unit meaningless. One line, before any iteration."""
     for section, names in (("objective", [k for k, w in study.weights.items() if w]),
                            ("constraints", [k[:-len("_max")] for k in study.constraints if k.endswith("_max")
                                             and k[:-len("_max")] in reference])):
         for name in names:
-            if float(jnp.abs(reference[name])) == 0.0:
+            value, resolution = float(jnp.abs(reference[name])), TERM_RESOLUTION.get(name, 0.0)
+            if value == 0.0 or value < resolution:
                 key = name if section == "objective" else f"{name}_max"
-                raise InputError(f"study [{section}] {key}: the start design's {name} is 0, so it cannot be measured "
-                                 f"relative to the start; drop it or start from a design where it is not 0")
+                raise InputError(f"study [{section}] {key}: the start design's {name} is {value:.3g} (0 to within "
+                                 f"{resolution:g}), so it cannot be measured relative to the start; drop it or start "
+                                 f"from a design where it is not 0")
 
 
 def _beta_growth(study: Study) -> str | None:

@@ -67,6 +67,11 @@ CU_DENSITY = 8960.0  # kg/m³, copper (CRC Handbook of Chemistry and Physics, 97
 PI_DENSITY = 1420.0  # kg/m³, polyimide (DuPont Kapton HN datasheet)
 TERMS = ("top_growth", "envelope_growth_um", "relative_volume_change", "flux_cv", "hotspot", "sei_mAh_cm2",
          "host_mass_mg_cm2", "virtual_temperature")
+# The smallest value of each term that is physics, not round-off (a start design's value below it
+# cannot be the unit of a weight). Envelope: 1 nm, about three atomic layers of Li (bcc, a = 0.351
+# nm); SEI: 1e-6 mAh/cm², a film ~0.01 nm thick at q_SEI; shares and ratios: 1e-4.
+TERM_RESOLUTION = {"top_growth": 1e-4, "envelope_growth_um": 1e-3, "relative_volume_change": 1e-4, "flux_cv": 1e-4,
+                   "hotspot": 1e-4, "sei_mAh_cm2": 1e-6, "host_mass_mg_cm2": 1e-4, "virtual_temperature": 1e-4}
 
 
 def tortuosity_objective(grid: Grid, conductivity: jax.Array, solver: PCG = PCG()) -> jax.Array:
@@ -212,11 +217,19 @@ def steady_terms(grid: Grid, fields, electrolyte, kinetics, *, current_density, 
     }
 
 
+def relative_to_start(name: str, value, reference: dict):
+    """``value / |reference[name]|``: a term in units of the start design's value, never divided
+    by less than the term's resolution (``TERM_RESOLUTION``), so round-off in a start's zero (an
+    envelope growth of 1e-16 µm) cannot weigh a later round-off 1e12 times."""
+    return value / jnp.maximum(jnp.abs(reference[name]), TERM_RESOLUTION.get(name, 1e-12))
+
+
 def weighted_objective(terms: dict, weights: dict, reference: dict):
     """``sum_i w_i terms_i / |reference_i|`` over the weighted terms (the reference is the starting
-    design's value, so every weight reads as 'per unit of the start')."""
+    design's value, so every weight reads as 'per unit of the start'; see
+    :func:`relative_to_start`)."""
     total = 0.0
     for name, w in weights.items():
         if w:
-            total = total + w * terms[name] / jnp.maximum(jnp.abs(reference[name]), 1e-12)
+            total = total + w * relative_to_start(name, terms[name], reference)
     return total

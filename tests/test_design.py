@@ -272,6 +272,27 @@ def test_a_term_that_is_zero_at_the_start_cannot_be_weighted_or_bounded():
     with pytest.raises(InputError, match=r"\[objective\] sei_mAh_cm2: the start design's sei_mAh_cm2 is 0"):
         _check_reference(study, {**reference, "envelope_growth_um": 0.1, "sei_mAh_cm2": 0.0})
     _check_reference(study, {**reference, "envelope_growth_um": 0.1})  # top_growth is 0 but neither weighted nor bounded
+    # round-off is 0 too: an envelope growth of 1.2e-16 µm (a float64 start with all Li inside)
+    with pytest.raises(InputError, match=r"envelope_growth_um_max: the start design's envelope_growth_um is 1.2e-16 "
+                                         r"\(0 to within 0.001\)"):
+        _check_reference(study, {**reference, "envelope_growth_um": 1.2e-16})
+    _check_reference(study, {**reference, "envelope_growth_um": 2e-3})  # 2 nm is physics
+
+
+def test_an_unweighted_round_off_reference_cannot_amplify_round_off():
+    """With a start envelope growth of 1.2e-16 µm (round-off) and a divisor floored at 1e-12, a
+    later round-off of 1.3e-14 µm at weight 0.1 added 1.3e-3 to the objective. The divisor never
+    goes below the term's resolution (1 nm here), so it adds 1.3e-12; a term above its resolution
+    is divided by the start's value exactly."""
+    from inverse.objectives import TERM_RESOLUTION, TERMS, relative_to_start, weighted_objective
+
+    assert set(TERM_RESOLUTION) == set(TERMS)
+    ref = {"envelope_growth_um": 1.2e-16, "flux_cv": 0.04}
+    assert float(relative_to_start("envelope_growth_um", 1.3e-14, ref)) == pytest.approx(1.3e-11)
+    assert float(relative_to_start("flux_cv", 0.05, ref)) == pytest.approx(1.25, rel=1e-12)
+    value = weighted_objective({"envelope_growth_um": 1.3e-14, "flux_cv": 0.04}, {"envelope_growth_um": 0.1,
+                                                                                  "flux_cv": 1.0}, ref)
+    assert float(value) == pytest.approx(1.0, abs=1e-11)
 
 
 def test_augmented_lagrangian_terms_and_multiplier_update():
