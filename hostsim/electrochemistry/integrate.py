@@ -50,6 +50,7 @@ from hostsim.electrochemistry.events import CURRENT_NOT_PASSED, DEFAULT_EVENTS, 
 from hostsim.electrochemistry.plating import (
     SAVED_IN_STEPS, Observation, PlatingState, PlatingSystem, admissible_step, advance, cell_total, electrolyte_fraction,
     solve_state)
+from hostsim.electrochemistry.potential import OWN_COVER_FILL
 from hostsim.numerics.stepsize import AbstractStepSizeController, ControllerState, PIDController
 
 DEFAULT_TIME_TOLERANCE = 0.05  # the run's rtol (docs/time_integration.md: the convergence study)
@@ -154,10 +155,13 @@ def _locate_step(carry: Stepper):
 
 
 def _initial_step(system: PlatingSystem, state: PlatingState, duration, rtol):
-    """A segment's first step: no cell fills more than ``sqrt(rtol)`` of a voxel, and at most 1 %
-    of the segment (the controller grows it by up to 10x a step from there)."""
+    """A segment's first step: no cell fills more than ``rtol`` of the fill over which a face's Li
+    cover switches (``OWN_COVER_FILL``), and at most 1 % of the segment (the controller grows it by
+    up to 10x a step from there). Nucleation on bare host decides the current's pattern within
+    that fill; a first step of sqrt(rtol) of a voxel covered every face at once and read the
+    default skeleton's mean flux CV 4 % low (docs/time_integration.md)."""
     rate = jnp.max(jnp.abs(cell_total(state.face_flows))) / system.coulombs_per_fill
-    fill = jnp.sqrt(jnp.asarray(rtol, rate.dtype)) / jnp.where(rate > 0, rate, 1.0)
+    fill = jnp.asarray(rtol, rate.dtype) * OWN_COVER_FILL / jnp.where(rate > 0, rate, 1.0)
     return jnp.minimum(jnp.where(rate > 0, fill, jnp.inf), 0.01 * duration).astype(state.theta.dtype)
 
 
