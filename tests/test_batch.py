@@ -242,6 +242,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+# slow (1-3 min on 2 cores: the sweep three times, two processes at once); the default set splits
+# members over fake devices in one process (test_eight_members_split_over_four_fake_devices_equal_serial_runs)
+@pytest.mark.slow
 def test_two_processes_through_jax_distributed_make_the_table_of_one(tmp_path):
     """`hostsim batch --coordinator localhost:PORT --num-processes 2 --process-id I` (two processes
     joined by jax.distributed, each running its share) merges the same table as one process:

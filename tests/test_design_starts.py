@@ -96,6 +96,9 @@ def test_every_start_gets_the_gradient_it_would_get_alone():
     assert len({round(float(v), 6) for v in values}) == 3  # the starts are different designs
 
 
+# slow (~75 s on 2 cores: three studies through the CLI); the default set checks every start's value
+# and gradient (above) and the one-start CLI's log, checkpoint and resume (tests/test_design.py)
+@pytest.mark.slow
 def test_a_study_of_several_starts_keeps_the_best_logs_each_and_resumes(tmp_path, capsys):
     """4 starts, 3 iterations, from the CLI: one log row per start and iteration; ``design.json``
     keeps the start whose final objective is lowest and lists all four; a run stopped after 2

@@ -25,6 +25,9 @@ def split():
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+# slow (~75 s on 2 cores: a subprocess with four fake devices compiles both programs twice); run
+# before touching hostsim.numerics.sharding
+@pytest.mark.slow
 def test_split_transport_solve_equals_one_device(split):
     """D_eff/D and the concentration field of a 16x16x36 volume on 4 devices: 1e-6 of one device's
     (the PCG iteration counts may differ by one: dot products summed in another order)."""
@@ -34,6 +37,7 @@ def test_split_transport_solve_equals_one_device(split):
     assert abs(one - four) <= 1
 
 
+@pytest.mark.slow
 def test_split_plating_run_equals_one_device(split):
     """A Cu-skeleton plating run (0.05 mAh/cm² at 2 mA/cm²) with every field split along z: Li
     fraction, concentration and the voltage series within 1e-6 of one device's, and the state
