@@ -225,7 +225,7 @@ def test_simulate_writes_summary_csv_and_fields(tmp_path):
     for key in ("plated_mAh_cm2", "li_metal_mAh_cm2", "conservation_error", "envelope_growth_um",
                 "relative_volume_change", "top_growth_fraction", "flux_cv", "hotspot_ratio", "min_concentration_ratio",
                 "dead_li_fraction", "sei_loss_mAh_cm2", "final_voltage_V", "time_tolerance", "steps", "rejected_steps",
-                "step_min_s", "step_median_s", "step_max_s", "segments", "cycle_coulombic_efficiency"):
+                "steps_above_tolerance", "step_min_s", "step_median_s", "step_max_s", "segments", "cycle_coulombic_efficiency"):
         assert key in summary
     assert "capped_charge_C" not in summary and "cap_bound_steps" not in summary
     assert summary["conservation_error"] < 1e-9 and summary["top_growth_fraction"] == pytest.approx(1.0)

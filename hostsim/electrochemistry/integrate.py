@@ -64,6 +64,11 @@ SALT_FLOOR = 1e-2  # the salt error's scale is the cell's concentration, down to
 # the transient and delays Sand's time (docs/time_integration.md: the salt at a quarter of the tolerance)
 SALT_WEIGHT = 4.0
 JUMP_STEP = 1e-5  # a step across a change of the connected conductor is kept once this short (share of the segment)
+# any step this short (share of the segment) is kept whatever its error, as diffrax's force_dtmin: below
+# it the error no longer shrinks with the step but is a jump or the potential solve's resolution (~30 µV
+# of V in float32, above what a time tolerance of 5e-4 asks), and the step would collapse
+# (docs/time_integration.md: steps kept above the tolerance)
+FORCED_STEP = 1e-6
 THERMAL_VOLTAGE = GAS_CONSTANT * TEMPERATURE / FARADAY  # RT/F [V]: the voltage scale below |V|
 
 
@@ -210,6 +215,9 @@ def attempt(system: PlatingSystem, carry: Stepper, drive: Drive, controller: Abs
     # jump is kept as it is (the voltage history restarts after it)
     jump = ~fresh & jnp.any(solved.connected != carry.state.connected)
     through_jump = jump & judged & ~accept_ctrl & (dt <= JUMP_STEP * jnp.maximum(duration, 1.0))
+    forced = ~fresh & judged & ~accept_ctrl & ~locating & (dt <= FORCED_STEP * jnp.maximum(duration, 1.0))
+    jump = jump | forced
+    through_jump = through_jump | forced
     accept_ctrl = accept_ctrl | through_jump
     factor = jnp.where(through_jump, 1.0, factor)
     ctrl = jax.tree.map(lambda a, b: jnp.where(through_jump, b, a), ctrl, carry.controller)

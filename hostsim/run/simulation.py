@@ -23,7 +23,9 @@ Summary definitions (beyond :mod:`hostsim.electrochemistry.metrics`):
   an ``event``: voltage cutoff, depletion, Li at the top of the box, current not passed; or
   failed), requested and passed charge [C], requested and run seconds, steps and rejected steps;
 * ``time_tolerance``, ``steps``, ``rejected_steps``, ``step_min_s`` / ``step_median_s`` /
-  ``step_max_s``: the adaptive integrator's work;
+  ``step_max_s``: the adaptive integrator's work; ``steps_above_tolerance``: accepted steps whose
+  error estimate was above the tolerance, kept because they were already at the shortest step
+  (a jump of the connected conductor, or the potential solve's resolution);
 * per cycle (lists, one value per cycle): ``cycle_coulombic_efficiency`` (as the run's, per
   cycle; null where undefined), ``cycle_dead_li_mAh_cm2`` and ``cycle_sei_loss_mAh_cm2`` (added in that cycle),
   ``cycle_envelope_plated_um`` / ``cycle_envelope_stripped_um`` (mean envelope at the end of the
@@ -224,6 +226,7 @@ def summarize(name, grid, s, k, theta0, collector_layers, host_top, state, serie
         "time_tolerance": time_tolerance,
         "steps": int(np.sum(steps)),
         "rejected_steps": int(sum(log["rejected_steps"] for log in segments)),
+        "steps_above_tolerance": int(np.sum(steps & (np.asarray(series["error"], np.float64) > 1.0))),
         "step_min_s": float(sizes.min()) if sizes.size else None,
         "step_median_s": float(np.median(sizes)) if sizes.size else None,
         "step_max_s": float(sizes.max()) if sizes.size else None,
