@@ -64,10 +64,12 @@ SALT_FLOOR = 1e-2  # the salt error's scale is the cell's concentration, down to
 # the transient and delays Sand's time (docs/time_integration.md: the salt at a quarter of the tolerance)
 SALT_WEIGHT = 4.0
 JUMP_STEP = 1e-5  # a step across a change of the connected conductor is kept once this short (share of the segment)
-# any step this short (share of the segment) is kept whatever its error, as diffrax's force_dtmin: below
-# it the error no longer shrinks with the step but is a jump or the potential solve's resolution (~30 µV
-# of V in float32, above what a time tolerance of 5e-4 asks), and the step would collapse
-# (docs/time_integration.md: steps kept above the tolerance)
+# a plating or rest step this short (share of the segment) is kept whatever its error, as diffrax's
+# force_dtmin: below it an error no longer shrinks with the step but is a jump or the potential solve's
+# resolution (~30 µV of V in float32, above what a time tolerance of 5e-4 asks), and the step would
+# collapse. Strips are left out: as their Li runs out their steps must shrink until the current cannot
+# pass (the Li exhausted event)
+# (docs/time_integration.md: steps that are not judged on their error)
 FORCED_STEP = 1e-6
 THERMAL_VOLTAGE = GAS_CONSTANT * TEMPERATURE / FARADAY  # RT/F [V]: the voltage scale below |V|
 
@@ -159,14 +161,17 @@ def _locate_step(carry: Stepper):
     return share * carry.bracket
 
 
-def _initial_step(system: PlatingSystem, state: PlatingState, duration, rtol):
-    """A segment's first step: no cell fills more than ``rtol`` of the fill over which a face's Li
-    cover switches (``OWN_COVER_FILL``), and at most 1 % of the segment (the controller grows it by
-    up to 10x a step from there). Nucleation on bare host decides the current's pattern within
-    that fill; a first step of sqrt(rtol) of a voxel covered every face at once and read the
-    default skeleton's mean flux CV 4 % low (docs/time_integration.md)."""
+def _initial_step(system: PlatingSystem, state: PlatingState, current, duration, rtol):
+    """A segment's first step: at most 1 % of the segment (the controller grows it by up to 10x a
+    step from there), and no cell changes by more than ``sqrt(rtol)`` of a voxel or, plating, by
+    more than ``rtol`` of the fill over which a face's Li cover switches (``OWN_COVER_FILL``).
+    Nucleation on bare host decides the current's pattern within that fill; a first plating step
+    of sqrt(rtol) of a voxel covered every face at once and read the default skeleton's mean flux
+    CV 4 % low (docs/time_integration.md)."""
     rate = jnp.max(jnp.abs(cell_total(state.face_flows))) / system.coulombs_per_fill
-    fill = jnp.asarray(rtol, rate.dtype) * OWN_COVER_FILL / jnp.where(rate > 0, rate, 1.0)
+    rtol = jnp.asarray(rtol, rate.dtype)
+    change = jnp.where(current > 0, rtol * OWN_COVER_FILL, jnp.sqrt(rtol))
+    fill = change / jnp.where(rate > 0, rate, 1.0)
     return jnp.minimum(jnp.where(rate > 0, fill, jnp.inf), 0.01 * duration).astype(state.theta.dtype)
 
 
@@ -215,7 +220,8 @@ def attempt(system: PlatingSystem, carry: Stepper, drive: Drive, controller: Abs
     # jump is kept as it is (the voltage history restarts after it)
     jump = ~fresh & jnp.any(solved.connected != carry.state.connected)
     through_jump = jump & judged & ~accept_ctrl & (dt <= JUMP_STEP * jnp.maximum(duration, 1.0))
-    forced = ~fresh & judged & ~accept_ctrl & ~locating & (dt <= FORCED_STEP * jnp.maximum(duration, 1.0))
+    forced = (~fresh & judged & ~accept_ctrl & ~locating & (current >= 0)
+              & (dt <= FORCED_STEP * jnp.maximum(duration, 1.0)))
     jump = jump | forced
     through_jump = through_jump | forced
     accept_ctrl = accept_ctrl | through_jump
@@ -226,7 +232,9 @@ def attempt(system: PlatingSystem, carry: Stepper, drive: Drive, controller: Abs
     accept = ~fresh & accept_ctrl & (g <= 0)
     # a step whose end cannot pass the current says nothing about how near that point is: the steps
     # shrink towards it, and the segment ends there once the failing step is short
-    unpassable = ~fresh & info.admissible & ~passed
+    # (a strip's step that overdrew a cell is one too when its end cannot pass the current: near the
+    # end of the Li both fail together, and a step that only overdrew was left to shrink past MIN_STEP)
+    unpassable = ~fresh & (info.admissible | (current < 0)) & ~passed
     # the compensated time into the segment
     y = dt - carry.elapsed_error
     total = carry.elapsed + y
@@ -246,7 +254,7 @@ def attempt(system: PlatingSystem, carry: Stepper, drive: Drive, controller: Abs
     at_start = fresh & (g > 0)  # the segment cannot even start (e.g. no Li left to strip)
     too_small = shrunk & ~locating
     status = jnp.where(accept & lands, 1, jnp.where(landed | at_start, 2, jnp.where(too_small, 3, 0)))
-    next_dt = jnp.where(fresh, _initial_step(system, solved, duration, controller.rtol),
+    next_dt = jnp.where(fresh, _initial_step(system, solved, current, duration, controller.rtol),
                         jnp.where(crossing, dt, dt * factor))
     new = Stepper(
         jax.tree.map(lambda a, b: jnp.where(accept | fresh, a, b), solved, carry.state),
