@@ -26,7 +26,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parents[1]
 KEYS = ("envelope_growth_um", "top_growth_fraction", "flux_cv_mean", "final_voltage_V", "sei_loss_mAh_cm2",
-        "plated_mAh_cm2", "steps", "rejected_steps", "step_median_s")
+        "plated_mAh_cm2", "steps", "rejected_steps", "steps_above_tolerance", "step_median_s")
 
 
 def run(name: str, tolerance: float, warm_up: bool = False) -> dict:
