@@ -232,9 +232,7 @@ def attempt(system: PlatingSystem, carry: Stepper, drive: Drive, controller: Abs
     accept = ~fresh & accept_ctrl & (g <= 0)
     # a step whose end cannot pass the current says nothing about how near that point is: the steps
     # shrink towards it, and the segment ends there once the failing step is short
-    # (a strip's step that overdrew a cell is one too when its end cannot pass the current: near the
-    # end of the Li both fail together, and a step that only overdrew was left to shrink past MIN_STEP)
-    unpassable = ~fresh & (info.admissible | (current < 0)) & ~passed
+    unpassable = ~fresh & info.admissible & ~passed
     # the compensated time into the segment
     y = dt - carry.elapsed_error
     total = carry.elapsed + y
@@ -253,6 +251,12 @@ def attempt(system: PlatingSystem, carry: Stepper, drive: Drive, controller: Abs
               | (locating & ~accept & ~crossing & ~unpassable & (dt * factor <= near)) | cornered)
     at_start = fresh & (g > 0)  # the segment cannot even start (e.g. no Li left to strip)
     too_small = shrunk & ~locating
+    # a strip whose steps shrank to nothing while its end could not pass the current ran out of Li:
+    # near its end a step overdraws a cell and fails to pass the current together (inadmissible, so not
+    # 'unpassable' above), and the segment would otherwise read as a collapsed step size
+    exhausted = too_small & (current < 0) & ~passed
+    too_small = too_small & ~exhausted
+    landed = landed | exhausted
     status = jnp.where(accept & lands, 1, jnp.where(landed | at_start, 2, jnp.where(too_small, 3, 0)))
     next_dt = jnp.where(fresh, _initial_step(system, solved, current, duration, controller.rtol),
                         jnp.where(crossing, dt, dt * factor))
@@ -262,7 +266,8 @@ def attempt(system: PlatingSystem, carry: Stepper, drive: Drive, controller: Abs
         next_dt.astype(dtype), elapsed, elapsed_error, bracket.astype(dtype),
         jnp.where(accept | fresh, values, carry.g_state).astype(dtype), g_high.astype(dtype), kept_high.astype(jnp.int32),
         jnp.asarray(False), status.astype(jnp.int32),
-        jnp.where(crossing | at_start | cornered, index, carry.event).astype(jnp.int32),
+        jnp.where(exhausted, CURRENT_NOT_PASSED,
+                  jnp.where(crossing | at_start | cornered, index, carry.event)).astype(jnp.int32),
         carry.steps + accept.astype(jnp.int32), carry.rejected + (~accept & ~fresh).astype(jnp.int32))
     record = Attempt(accept | fresh, fresh, jnp.where(fresh, zero, dt), current, solved.passed_charge,
                      solved.sei_charge, error / controller.rtol, parts / controller.rtol, jnp.where(fresh, zero, info.max_dtheta),
