@@ -117,6 +117,7 @@ class Observation(NamedTuple):
     film_overpotential_max: jax.Array  # ... its largest over the faces [V]
     coated_current_share: jax.Array  # share of the current crossing a coating [-]
     min_overpotential: jax.Array  # most negative V - phi over cells owning interface [V] (plating's surface overpotential)
+    separator_min_concentration: jax.Array  # [mol/m³] lowest c in a separator's pores (inf: no separator)
 
 
 class StepInfo(NamedTuple):
@@ -418,7 +419,9 @@ def _observe(system: PlatingSystem, state: PlatingState, sol, live, li_area, pla
         sol.newton.converged, mean, cv, hot, pn, li_area, jnp.sum(state.theta) * system.coulombs_per_fill,
         jnp.sum(jnp.where(live, 0.0, state.theta)) * system.coulombs_per_fill, jnp.max(fill),
         jnp.mean(heights), jnp.max(heights), *films,
-        min_overpotential=jnp.min(jnp.where(owns, sol.voltage - sol.phi, jnp.inf)))
+        min_overpotential=jnp.min(jnp.where(owns, sol.voltage - sol.phi, jnp.inf)),
+        separator_min_concentration=(jnp.full((), jnp.inf, c.dtype) if system.separator is None
+                                     else jnp.min(jnp.where(system.separator.mask(grid), c, jnp.inf))))
 
 
 def admissible_step(system: PlatingSystem, state: PlatingState):

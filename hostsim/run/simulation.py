@@ -329,14 +329,38 @@ def check_separator(separator, grid, host_top) -> None:
             f"separator thinner or the box taller")
 
 
-def separator_summary(separator, grid, segments) -> dict:
-    """The summary's separator keys (none without one): its layers and whether Li reached it (the
-    event that ends a segment there: penetration in a real cell)."""
+def separator_summary(separator, grid, segments, series, electrolyte) -> dict:
+    """The summary's separator keys (none without one): its layers, whether Li reached it (the
+    event that ends a segment there: penetration in a real cell), its depletion (the lowest c / c0
+    in its pores over the run) and its Sand margin (:func:`separator_sand_time` at the projected
+    current density over the longest plating segment's run time: below 1, a separator at the
+    electrode's face would have depleted)."""
     if separator is None:
         return {}
+    c0 = electrolyte.concentration
+    margin = None
+    for log in segments:
+        if log["kind"] == "plate" and log["seconds"] > 0:
+            j = log["requested_charge_C"] / log["requested_s"] / (grid.length[0] * grid.length[1])
+            ratio = separator_sand_time(separator, electrolyte, j) / log["seconds"]
+            margin = ratio if margin is None else min(margin, ratio)
     return {"separator_thickness_um": separator.layers(grid) * grid.voxel_size * 1e6,
             "separator_porosity": separator.porosity, "separator_tortuosity": separator.tortuosity,
-            "li_reached_separator": any(log["event"] == "Li reached the separator" for log in segments)}
+            "li_reached_separator": any(log["event"] == "Li reached the separator" for log in segments),
+            "separator_min_concentration_ratio": float(np.min(series["separator_min_concentration"]) / c0),
+            "separator_sand_margin": margin}
+
+
+def separator_sand_time(separator, electrolyte, current_density) -> float:
+    """Sand's time [s] of planar plating at ``current_density`` [A/m²] into a semi-infinite
+    electrolyte held in the separator's pores: the free electrolyte's times ``(eps / tau)(eps +
+    dq/dc)`` (its storage times its conductance, the binding's slope taken at c0)."""
+    c0 = electrolyte.concentration
+    d = float(electrolyte.diffusivity(c0))
+    free = np.pi * d * (c0 * FARADAY) ** 2 / (4.0 * current_density**2 * (1.0 - electrolyte.transference) ** 2)
+    gamma, k = separator.binding_capacity, separator.binding_affinity
+    storage = separator.porosity + gamma * k / (1.0 + k * c0) ** 2
+    return free * separator.porosity / separator.tortuosity * storage
 
 
 def coating_summary(kinetics, series) -> dict:
@@ -398,7 +422,7 @@ def simulate_hosts(names, grid, hosts, electrolyte, kinetics, protocol: Protocol
         own_state = batching.member(state, j)
         summary = summarize(name, grid, host[0], host[1], host[3], collector_layers, host_top, own_state, series[j],
                             segments[j], electrolyte, protocol, seconds, tolerance, separator)
-        summary.update(separator_summary(separator, grid, segments[j]))
+        summary.update(separator_summary(separator, grid, segments[j], series[j], electrolyte))
         summary.update(additive_summary(kinetics, own_state))
         summary.update(coating_summary(kinetics, series[j]))
         results.append(SimulationResult(name, own_state, series[j], summary, segments[j]))
@@ -467,6 +491,9 @@ def write_outputs(directory, result: SimulationResult, grid, fields: dict, *, co
     columns = [(label, np.asarray(result.series[key], np.float64) * scale) for key, label, scale in SERIES_COLUMNS]
     columns.insert(5, ("capacity_mAh_cm2", np.asarray(result.series["passed_charge"], np.float64) / projected
                        / COULOMB_PER_MAH_CM2))
+    separator_c = np.asarray(result.series.get("separator_min_concentration", [np.inf]), np.float64)
+    if np.all(np.isfinite(separator_c)):  # a separator's depletion (inf without one)
+        columns.append(("separator_min_concentration_mol_m3", separator_c))
     with open(paths[1], "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow([label for label, _ in columns])
