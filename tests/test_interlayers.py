@@ -1,6 +1,7 @@
 """Interlayer families (hollow carbon spheres on Cu, a defective 2-D membrane over Cu): built
 volumes and open areas against their analytic values, the fields the model reads (no reaction
-and no nucleation on the interlayer, electrolyte in the porous shells), one-line errors for bad
+and no nucleation on the interlayer, electrolyte in the porous shells, walls Li metal cannot
+cross), one-line errors for bad
 parameters, and gradients against central differences in float64."""
 
 from __future__ import annotations
@@ -95,6 +96,45 @@ def test_shells_are_porous_insulating_and_lithiophobic():
     crisp = geo.make_family("hollow_sphere_layer", sharp=True, **SPHERES).fields()
     values = np.unique(np.asarray(crisp.s, np.float64)[slab])
     np.testing.assert_allclose(values, [0.0, 0.7 * 0.4], rtol=1e-6)  # the band holds the wall's volume
+
+
+def _interior(family, shape):
+    """Voxels whose centre lies inside a sphere's inner wall by more than half a voxel."""
+    h, width, t = family.voxel_size_um, family.width_um, float(family.shell_thickness_um)
+    x, y, z = np.meshgrid(*((np.arange(n) + 0.5) * h for n in shape), indexing="ij")
+    inside = np.zeros(shape, bool)
+    for cx, cy, cz in family.centres:
+        dx, dy = np.abs(x - cx), np.abs(y - cy)
+        dx, dy = np.minimum(dx, width - dx), np.minimum(dy, width - dy)
+        inside |= np.sqrt(dx * dx + dy * dy + (z - cz) ** 2) < 0.5 * float(family.sphere_diameter_um) - t - 0.5 * h
+    return inside
+
+
+@pytest.mark.parametrize("params", [
+    {"voxel_size_um": 0.07, "sphere_diameter_um": 0.7, "thickness_um": 0.7, "width_um": 2.1, "height_um": 2.8},  # the example's box
+    {},  # 20 nm walls on 50 nm voxels
+    {"shell_thickness_um": 0.06},  # walls thicker than a voxel
+    {"sharp": True},
+])
+def test_li_cannot_cross_the_sphere_walls(params):
+    """The walls pass ions but not Li metal: no 6-connected path of voxels Li can fill leads from
+    the electrolyte above the spheres into their interiors (laterally periodic), while the
+    interiors themselves stay open to ions and Li (``0 <= li_excluded <= 1 - s``)."""
+    from scipy import ndimage
+
+    fields = geo.make_family("hollow_sphere_layer", **{**SPHERES, **params}).fields()
+    s, x = np.asarray(fields.s, np.float64), np.asarray(fields.li_excluded, np.float64)
+    assert x.min() >= 0.0 and np.all(x <= 1.0 - s + 1e-6)
+    fillable = np.asarray(fields.li_fillable, np.float64) > 1e-3
+    fillable[:, :, : fields.collector_layers] = False
+    family = geo.make_family("hollow_sphere_layer", **{**SPHERES, **params})
+    interior = _interior(family, s.shape)
+    assert interior.sum() > 100 and fillable[interior].mean() > 0.9  # (the walls' smoothed tails close a few)
+    tiled = np.tile(fillable, (3, 3, 1))  # the lateral wrap, as paths across it
+    labels, _ = ndimage.label(tiled)
+    from_top = np.isin(labels, np.setdiff1d(np.unique(labels[:, :, -1]), [0]))
+    nx, ny = s.shape[:2]
+    assert not from_top[nx:2 * nx, ny:2 * ny][interior].any()
 
 
 @pytest.mark.parametrize("param", ["sphere_diameter_um", "shell_thickness_um", "shell_porosity"])
