@@ -61,6 +61,66 @@ def test_two_paths_split_the_current_as_resistors():
     assert ratio == pytest.approx(2.0, rel=1e-2), ratio
 
 
+@pytest.mark.parametrize("profile, coated", [((0.0, 0.0, 1.0), True), ((1.0, 0.0, 0.0), False), ((0.0, 1.0, 0.0), False)])
+def test_a_graded_film_takes_the_layer_of_the_surface(profile, coated):
+    """A Cu block filling the slab (collector layer + 3 slab layers), lithiophilic, under a graded
+    host film of three layers: only its top surface reacts, in the slab's last layer, so the voltage
+    moves by J R_f (0.5 %) when that layer is coated and not at all when another is."""
+    g = Grid.create((2, 2, 8), voxel_size=1e-6, lateral="periodic", precision="float64")
+    s = jnp.zeros(g.shape).at[:, :, :4].set(1.0)
+    k, l, theta = jnp.ones(g.shape), jnp.ones(g.shape), jnp.zeros(g.shape)
+    c = jnp.full(g.shape, ORACLE.concentration)
+    current = 10.0 * g.length[0] * g.length[1]
+    resistance = film_resistance("lipon", 1e-6)
+    layered = Films(host_layers=jnp.asarray(profile) * resistance)
+
+    def voltage(films):
+        return float(solve_potential(g, s, k, l, theta, c, ORACLE, Kinetics(films=films), current=current,
+                                     host_top=4).voltage)
+
+    shift = voltage(None) - voltage(layered)
+    assert shift == pytest.approx(10.0 * resistance if coated else 0.0, rel=1e-3, abs=1e-7)
+
+
+def test_a_graded_film_on_the_li_rides_up_with_it():
+    """Li above the slab (a Li layer on a foil whose slab is one layer) carries the graded Li film's
+    last layer: the planar shift J R_f of that layer's film, none of the first's."""
+    g = Grid.create((2, 2, 8), voxel_size=1e-6, lateral="periodic", precision="float64")
+    s, k, l, theta = _li_foil(g)
+    c = jnp.full(g.shape, ORACLE.concentration)
+    current = 10.0 * g.length[0] * g.length[1]
+    r = film_resistance("lipon", 1e-6)
+
+    def voltage(films):
+        return float(solve_potential(g, s, k, l, theta, c, ORACLE, Kinetics(films=films), current=current,
+                                     host_top=1).voltage)
+
+    bare = voltage(None)
+    assert bare - voltage(Films(li_layers=jnp.asarray([0.0, r]))) == pytest.approx(10.0 * r, rel=1e-3)
+    assert bare - voltage(Films(li_layers=jnp.asarray([r, 0.0]))) == pytest.approx(0.0, abs=1e-7)
+
+
+def test_graded_coating_keys():
+    """``thickness_profile_nm`` gives one resistance per slab layer; exactly one of it and
+    ``thickness_nm``; a profile on the collector alone, an empty or bad list, is one line."""
+    case = parse_case({"coating": [{"material": "lipon", "thickness_profile_nm": [0.0, 500.0, 1000.0], "on": "all"},
+                                   {"material": "lipon", "thickness_nm": 1000.0, "on": "li"}]})
+    films = case.kinetics.films
+    np.testing.assert_allclose(np.asarray(films.li_layers), [0.0, 2.5e-3, 5e-3])
+    np.testing.assert_allclose(np.asarray(films.host_layers), [0.0, 2.5e-3, 5e-3])
+    assert films.li == pytest.approx(5e-3) and films.host == 0.0
+    for entry, words in (({"thickness_nm": 10.0, "thickness_profile_nm": [10.0]}, "give thickness_nm or "
+                          "thickness_profile_nm"),
+                         ({}, "give thickness_nm or thickness_profile_nm"),
+                         ({"thickness_profile_nm": []}, "thickness_profile_nm: expected a list"),
+                         ({"thickness_profile_nm": [1.0, -2.0]}, "thickness_profile_nm: must be >= 0"),
+                         ({"thickness_profile_nm": [1.0], "on": "collector"}, "a graded film spans")):
+        with pytest.raises(InputError, match=words):
+            parse_case({"coating": [{"material": "lipon", **entry}]})
+    bare = parse_case({"coating": [{"material": "lipon", "thickness_profile_nm": [0.0, 0.0]}]})
+    assert bare.kinetics.films is None  # a sweep's bare member
+
+
 def test_coating_keys():
     case = parse_case({"coating": [{"material": "lipon", "thickness_nm": 1000.0, "on": "li"},
                                    {"conductivity_S_m": 1e-3, "thickness_nm": 100.0, "on": "all"}]}, "c.toml")
@@ -174,3 +234,39 @@ capacity_mAh_cm2 = 0.01
     assert 0.015 < summary["film_overpotential_mean_V"] < 0.025
     assert summary["final_voltage_V"] < -summary["film_overpotential_mean_V"]
     assert summary["coated_current_share"] == pytest.approx(1.0)
+
+
+def test_li_under_a_graded_film_forms_sei_only_where_the_film_is_not():
+    """A rough Cu skin (slab of two film layers) plated with a graded Li film: the SEI proxy charges
+    only the new Li area of the bare layer. Both layers coated: none, as under a uniform film; one
+    layer coated: some, less than the bare run's. Every plate passes its charge."""
+    import geometries as geo
+    from hostsim.run.protocol import Protocol, Segment
+    from hostsim.run.simulation import simulate
+
+    f = geo.make_family("dealloyed_cu", width_um=1.0, height_um=3.0, thickness_um=0.5, voxel_size_um=0.125).fields()
+    lp30 = get_electrolyte("lp30")
+    r = film_resistance("lipon", 1e-7)
+
+    def sei(films):
+        summary = simulate("graded", f.grid, f.s, f.k, f.l, f.theta, lp30, Kinetics(films=films),
+                           Protocol((Segment.plate(1.0, 0.05),)), collector_layers=f.collector_layers,
+                           host_top=f.host_top, li_excluded=f.li_excluded).summary
+        assert summary["message"] == "completed" and summary["plated_mAh_cm2"] == pytest.approx(0.05, rel=1e-5)
+        return summary["sei_loss_mAh_cm2"]
+
+    bare = sei(None)
+    assert bare > 1e-3 and sei(Films(li_layers=jnp.asarray([r, r]))) == 0.0
+    for profile in ([r, 0.0], [0.0, r]):
+        assert 0.0 < sei(Films(li_layers=jnp.asarray(profile))) < bare
+
+
+def test_a_graded_coating_with_more_layers_than_the_slab_is_refused():
+    from hostsim.run.protocol import Protocol, Segment
+    from hostsim.run.simulation import simulate
+
+    g = Grid.create((2, 2, 8), voxel_size=1e-6, lateral="periodic", precision="float32")
+    s = jnp.zeros(g.shape).at[:, :, :3].set(1.0)
+    with pytest.raises(InputError, match=r"thickness_profile_nm has 3 layers, more than the host slab's 2 voxel layers"):
+        simulate("x", g, s, jnp.ones(g.shape), jnp.zeros(g.shape), jnp.zeros(g.shape), ORACLE,
+                 Kinetics(films=Films(host_layers=jnp.ones(3))), Protocol((Segment.plate(1.0, 0.01),)), host_top=3)

@@ -27,7 +27,9 @@ from __future__ import annotations
 import dataclasses
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
+import numpy as np
 
 SURFACES = ("li", "host", "collector", "all")
 
@@ -58,25 +60,64 @@ MATERIALS = {
 
 class Films(eqx.Module):
     """The film resistances [Ohm m²] of one run: on the Li, on the conducting host's surface and,
-    besides, on the collector's."""
+    besides, on the collector's; and, for graded coatings, per layer of the host slab
+    (``li_layers``, ``host_layers``: arrays of one resistance per layer, added to ``li`` and
+    ``host``; None for none).
+
+    A layer profile splits the slab (from the collector's top to the host's top) into equal
+    layers; a face takes the film of its conducting side's layer, so Li grown inside the slab
+    carries the film of the layer it grew in, the collector's surface the first layer's, and Li
+    grown above the slab the last layer's (it rode up on the Li)."""
 
     li: float = 0.0
     host: float = 0.0
     collector: float = 0.0
+    li_layers: jax.Array | None = None
+    host_layers: jax.Array | None = None
 
-    def face_resistances(self, grid, covers: list, collector_layers: int = 1) -> list:
+    def _per_z(self, layers, grid, collector_layers, host_top):
+        """``layers`` (one value per slab layer) on the grid's z layers [Ohm m²]."""
+        if host_top is None:
+            raise ValueError("a layered film needs the host slab's top (host_top)")
+        n = jnp.shape(layers)[0]
+        z = np.arange(grid.shape[2])
+        index = np.floor((z - collector_layers) * n / max(host_top - collector_layers, 1))
+        index = np.where(z >= host_top, n - 1, np.clip(index, 0, n - 1))  # above the slab: the last layer
+        return jnp.asarray(layers, grid.dtype)[index.astype(int)][None, None, :]
+
+    def _surface_field(self, base, layers, grid, collector_layers, host_top):
+        field = base if layers is None else base + self._per_z(layers, grid, collector_layers, host_top)
+        return jnp.broadcast_to(field, grid.shape).astype(grid.dtype)
+
+    def li_face_resistances(self, grid, collector_layers: int = 1, host_top: int | None = None) -> list:
+        """Per interface direction, the Li film's resistance on each face's conducting side [Ohm m²]
+        (what a Li-covered face carries)."""
+        from hostsim.electrochemistry.interfaces import neighbours
+
+        if self.li_layers is None:
+            return [jnp.asarray(self.li, grid.dtype)] * (2 * sum(n > 1 for n in grid.shape))
+        return neighbours(grid, self._surface_field(self.li, self.li_layers, grid, collector_layers, host_top))
+
+    def face_resistances(self, grid, covers: list, collector_layers: int = 1, host_top: int | None = None) -> list:
         """Per interface direction (as :func:`hostsim.electrochemistry.potential.interface_faces`
         orders them), the film resistance of each face [Ohm m²] from its Li cover."""
         from hostsim.electrochemistry.interfaces import neighbours
 
         collector = (jnp.arange(grid.shape[2]) < collector_layers).astype(grid.dtype)[None, None, :]
-        host = jnp.broadcast_to(self.host + self.collector * collector, grid.shape).astype(grid.dtype)
-        return [cover * self.li + (1.0 - cover) * side for cover, side in zip(covers, neighbours(grid, host))]
+        host = self._surface_field(self.host + self.collector * collector, self.host_layers, grid, collector_layers,
+                                   host_top)
+        lis = self.li_face_resistances(grid, collector_layers, host_top)
+        return [cover * li + (1.0 - cover) * side for cover, li, side in zip(covers, lis, neighbours(grid, host))]
 
     @property
     def covers_li(self):
-        """Whether a film covers the Li (the SEI proxy then charges no new Li area)."""
-        return self.li > 0
+        """Whether a film covers the Li everywhere (the SEI proxy then charges no new Li area; a
+        layered Li film charges the Li area of its bare layers)."""
+        return self.li_layers is None and self.li > 0
+
+    @property
+    def layered(self) -> bool:
+        return self.li_layers is not None or self.host_layers is not None
 
 
 def film_resistance(material: str | None, thickness: float, conductivity: float | None = None) -> float:
@@ -88,12 +129,24 @@ def film_resistance(material: str | None, thickness: float, conductivity: float 
 
 def films_of(coatings) -> Films:
     """The :class:`Films` of ``(surface, resistance [Ohm m²])`` pairs (``surface`` in
-    :data:`SURFACES`); films on one surface add in series."""
+    :data:`SURFACES`; a resistance is a number, or a sequence of one per slab layer for a graded
+    film on ``li``, ``host`` or ``all``); films on one surface add in series (layered ones of the
+    same number of layers)."""
     totals = {"li": 0.0, "host": 0.0, "collector": 0.0}
+    layered = {"li": None, "host": None}
     for surface, resistance in coatings:
         for target in (("li", "host") if surface == "all" else (surface,)):
-            totals[target] += resistance
-    return Films(**totals)
+            if np.ndim(resistance) == 0:
+                totals[target] += resistance
+                continue
+            if target == "collector":
+                raise ValueError("a layered film cannot be on the collector alone (its layers are the slab's)")
+            values = jnp.asarray(resistance)
+            if layered[target] is not None and layered[target].shape != values.shape:
+                raise ValueError(f"layered films on {target} need the same number of layers; got "
+                                 f"{layered[target].shape[0]} and {values.shape[0]}")
+            layered[target] = values if layered[target] is None else layered[target] + values
+    return Films(**totals, li_layers=layered["li"], host_layers=layered["host"])
 
 
 def film_statistics(face_area, face_current, films) -> tuple:

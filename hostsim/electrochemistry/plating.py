@@ -365,7 +365,8 @@ def solve_state(system: PlatingSystem, state: PlatingState, current, *, fresh=Fa
             grid, s, k, l, state.theta, state.concentration, electrolyte, kinetics, current=current,
             top=system.top, phi_guess=state.phi, voltage_guess=guess, attached=live, interface=system.interface,
             collector_layers=system.collector_layers, li_excluded=system.li_excluded,
-            transport=None if system.separator is None else system.separator.transport_factor(grid))
+            transport=None if system.separator is None else system.separator.transport_factor(grid),
+            host_top=system.host_top)
         sol = solve_problem(problem, phi0, v0, c_top=c_top, top=system.top, border_guess=border_guess,
                             newton=system.newton, solver=solver)
     flows = _scaled_flows(sol.face_area, sol.face_current, current)
@@ -378,18 +379,27 @@ def solve_state(system: PlatingSystem, state: PlatingState, current, *, fresh=Fa
     li_area = li_interface_area(sol.face_area, sol.face_cover)
     # the SEI proxy: fresh Li area beyond the segment's largest so far owes q_SEI per m² while plating
     # (a running maximum: the area of a filling front wobbles by a layer's worth, which must not count)
-    reference = jnp.where(fresh, li_area, state.sei_reference_area)
-    sei_charge = system.sei_charge_density
-    if system.kinetics.films is not None:  # Li grown under an intact Li film forms no SEI
-        sei_charge = jnp.where(system.kinetics.films.li > 0, 0.0, sei_charge)
-    owed = jnp.where(plating & ~jnp.asarray(fresh), sei_charge * jax.nn.relu(li_area - reference), 0.0)
+    bare = _bare_li_area(system, sol, li_area)
+    reference = jnp.where(fresh, bare, state.sei_reference_area)
+    owed = jnp.where(plating & ~jnp.asarray(fresh), system.sei_charge_density * jax.nn.relu(bare - reference), 0.0)
     new = state._replace(
         connected=connected, phi=sol.phi, voltage=sol.cell_voltage, electrode_potential=sol.voltage,
         border_solution=sol.border_solution, face_flows=flows,
         interfacial_current=jnp.where(owns, cell_current, 0.0),
-        sei_owed=state.sei_owed + owed, sei_reference_area=jnp.maximum(reference, li_area))
+        sei_owed=state.sei_owed + owed, sei_reference_area=jnp.maximum(reference, bare))
     films = film_statistics(sol.face_area, sol.face_current, problem.films)
     return new, _observe(system, new, sol, live, li_area, plating, films)
+
+
+def _bare_li_area(system: PlatingSystem, sol, li_area):
+    """The Li/electrolyte area no Li film covers [m²], what the SEI proxy charges: Li grown under an
+    intact film forms no SEI. All of it without a Li film, none under a film on all the Li, the
+    faces of the bare layers under a layered one."""
+    films = system.kinetics.films
+    if films is None or (films.li_layers is None and not isinstance(films.li, jax.Array) and films.li == 0):
+        return li_area
+    lis = films.li_face_resistances(system.grid, system.collector_layers, system.host_top)
+    return jnp.sum(sum(a * c * (r <= 0) for a, c, r in zip(sol.face_area, sol.face_cover, lis)))
 
 
 def _observe(system: PlatingSystem, state: PlatingState, sol, live, li_area, plating, films) -> Observation:

@@ -480,13 +480,14 @@ def _log_ratio(c, c0, floor):
 
 def potential_problem(grid: Grid, s, k, l, theta, concentration, electrolyte, kinetics, *, current=None, voltage=None,
                       phi_guess=None, voltage_guess=None, top=Reservoir(), attached=None, interface=FaceInterface(),
-                      collector_layers: int = 1, li_excluded=None, transport=None):
+                      collector_layers: int = 1, li_excluded=None, transport=None, host_top: int | None = None):
     """The :class:`PotentialProblem` of one state, its starting point ``(phi, V)`` and what the
     solution needs besides (``c_top``, the projected area). See :func:`solve_potential`;
     ``li_excluded``: open volume that passes ions but takes no Li
     (:func:`hostsim.electrochemistry.interfaces.li_room`); ``transport``: a factor on each voxel's
     eps-weighted conductivities and diffusivity (a separator's ``1 / tau``,
-    :class:`hostsim.electrochemistry.separator.Separator`), None for 1."""
+    :class:`hostsim.electrochemistry.separator.Separator`), None for 1; ``host_top``: the host slab's
+    top layer (a graded coating's layers span the slab)."""
     if (current is None) == (voltage is None):
         raise ValueError("give exactly one of current (galvanostatic) or voltage (potentiostatic)")
     dtype = grid.dtype
@@ -515,7 +516,8 @@ def potential_problem(grid: Grid, s, k, l, theta, concentration, electrolyte, ki
     diffusion_source = (op_d(ln_c) - rhs_d) / h2  # L_D(ln(c/c0)) / kappa_ref = L_D(ln c) / kappa_ref [V/m²]
     stripping = (jnp.asarray(current) < 0) if current is not None else (jnp.asarray(voltage) > 0)
     areas, ls, covers = interface_faces(grid, s, k, l, theta, attached, stripping, li_excluded)
-    films = None if kinetics.films is None else tuple(kinetics.films.face_resistances(grid, covers, collector_layers))
+    films = None if kinetics.films is None else tuple(kinetics.films.face_resistances(grid, covers, collector_layers,
+                                                                                         host_top))
 
     phi = jnp.zeros(grid.shape, dtype) if phi_guess is None else grid.as_field(phi_guess)
     if voltage is not None:
@@ -563,6 +565,7 @@ def solve_potential(
     interface=FaceInterface(),
     collector_layers: int = 1,
     li_excluded=None,
+    host_top: int | None = None,
 ) -> PotentialSolution:
     """Solve for ``phi_e`` (and ``V`` under galvanostatic control).
 
@@ -586,11 +589,12 @@ def solve_potential(
         collector_layers: the collector's layers at z = 0 (a ``collector`` coating covers their surface).
         li_excluded: open volume fraction that passes ions but takes no Li metal (a mesoporous shell's),
             ``None``: none (:func:`hostsim.electrochemistry.interfaces.li_room`).
+        host_top: the host slab's top layer (needed by a graded coating, whose layers span the slab).
     """
     problem, phi, v, c_top, projected = potential_problem(
         grid, s, k, l, theta, concentration, electrolyte, kinetics, current=current, voltage=voltage,
         phi_guess=phi_guess, voltage_guess=voltage_guess, top=top, attached=attached, interface=interface,
-        collector_layers=collector_layers, li_excluded=li_excluded)
+        collector_layers=collector_layers, li_excluded=li_excluded, host_top=host_top)
     return solve_problem(problem, phi, v, c_top=c_top, top=top, border_guess=border_guess, newton=newton,
                          solver=solver)
 

@@ -243,13 +243,27 @@ class Output(Section):
     report: Annotated[bool, flag()] = True
 
 
+def _optional(check):
+    """``check`` of a value that may be left out (None)."""
+    return PlainValidator(lambda value: None if value is None else check(value))
+
+
+def _thickness_profile(value):
+    """A graded film's thickness per slab layer [nm]: a non-empty list of numbers in [0, 1e5]."""
+    if not isinstance(value, list) or not value:
+        raise refuse(f"expected a list of thicknesses [nm], one per layer of the host slab, got {value!r}")
+    return [number_check(high=1e5, at_least=0)(v) for v in value]
+
+
 class CoatingSection(Section):
-    """One ``[[coating]]``: a film of ``thickness_nm`` of a material (or of ``conductivity_S_m``)
-    on a surface (:mod:`hostsim.electrochemistry.coating`)."""
+    """One ``[[coating]]``: a film of ``thickness_nm`` (or, graded, of ``thickness_profile_nm``, one
+    thickness per equal layer of the host slab from the collector up) of a material (or of
+    ``conductivity_S_m``) on a surface (:mod:`hostsim.electrochemistry.coating`)."""
 
     material: Annotated[str | None, choice(tuple(MATERIALS))] = None
     # 0: no film (a sweep's bare member); 100 µm is no thin film
-    thickness_nm: Annotated[float, number(high=1e5, at_least=0)] = Field(None, validate_default=True)
+    thickness_nm: Annotated[float | None, _optional(number_check(high=1e5, at_least=0))] = None
+    thickness_profile_nm: Annotated[list | None, _optional(_thickness_profile)] = None
     conductivity_S_m: Annotated[float | None, number(low=0, high=1e3)] = None  # overrides the material's
     on: Annotated[str, choice(SURFACES)] = "all"
 
@@ -257,10 +271,24 @@ class CoatingSection(Section):
     def _conductivity(self):
         if self.material is None and self.conductivity_S_m is None:
             raise refuse("give material or conductivity_S_m", table=True)
+        if (self.thickness_nm is None) == (self.thickness_profile_nm is None):
+            raise refuse("give thickness_nm or thickness_profile_nm (one of them)", table=True)
+        if self.thickness_profile_nm is not None and self.on == "collector":
+            raise refuse("thickness_profile_nm: a graded film spans the host slab's layers; on = 'collector' has "
+                         "none (give thickness_nm)", table=True)
         return self
 
+    @property
+    def present(self) -> bool:
+        """Whether the film has any thickness (a sweep's bare member has 0)."""
+        return (self.thickness_nm or 0.0) > 0 or any(v > 0 for v in self.thickness_profile_nm or ())
+
     def film(self) -> tuple:
-        """``(surface, resistance [Ohm m²])``."""
+        """``(surface, resistance [Ohm m²])``, the resistance a tuple of one per slab layer for a
+        graded film."""
+        if self.thickness_profile_nm is not None:
+            return self.on, tuple(film_resistance(self.material, v * 1e-9, self.conductivity_S_m)
+                                  for v in self.thickness_profile_nm)
         return self.on, film_resistance(self.material, self.thickness_nm * 1e-9, self.conductivity_S_m)
 
 
@@ -317,7 +345,7 @@ def parse_case(data: dict, source: str = "case") -> Case:
         raise input_error(e, CaseFile, "case") from None
     numerics, notes = _current_numerics(file.numerics, source)
     electrolyte, kinetics = file.electrolyte.electrolyte(), file.kinetics.kinetics()
-    films = [c.film() for c in file.coating if c.thickness_nm > 0]
+    films = [c.film() for c in file.coating if c.present]
     if films:
         kinetics = dataclasses.replace(kinetics, films=films_of(films))
     if file.electrolyte.additive is not None and file.electrolyte.additive.concentration_mol_L > 0:

@@ -318,6 +318,16 @@ def additive_summary(kinetics, state) -> dict:
             "additive_coverage_max": float(theta.max()) if theta.size else 0.0}
 
 
+def check_graded_films(films, slab_layers: int) -> None:
+    """Refuse, before any compilation, a graded coating with more layers than the host slab has
+    voxel layers (some of its layers would coat nothing)."""
+    for name in ("li_layers", "host_layers"):
+        layers = None if films is None else getattr(films, name)
+        if layers is not None and len(layers) > max(slab_layers, 1):
+            raise InputError(f"[coating] thickness_profile_nm has {len(layers)} layers, more than the host slab's "
+                             f"{max(slab_layers, 1)} voxel layers; give at most {max(slab_layers, 1)}")
+
+
 def check_separator(separator, grid, host_top) -> None:
     """Refuse, before any compilation, a separator that does not leave a layer of electrolyte
     between the host and itself."""
@@ -401,6 +411,7 @@ def simulate_hosts(names, grid, hosts, electrolyte, kinetics, protocol: Protocol
     states0 = [_initial_state(grid, h[3], electrolyte) for h in hosts]
     start_from = None if resume is None else (stacked_checkpoint(resume) if batching.stacked else resume[0])
     observer.started(batching.stack(states0), start_from is not None)
+    check_graded_films(kinetics.films, host_top - collector_layers)
     separator = kw.get("separator")
     if separator is not None:  # its polymer and pores in the host's top layers (idempotent)
         check_separator(separator, grid, host_top)
