@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
 import time
@@ -36,7 +37,7 @@ from hostsim import InputError
 from .objectives import TERM_RESOLUTION, TERMS, plating_terms, steady_terms, weighted_objective
 from .lagrangian import constraint_names, constraint_values, penalty_terms, updated_multipliers
 from .freeform import FreeForm, beta_at
-from .parameterisations import AbstractParameterisation, FamilyParameters, LayerProfile
+from .parameterisations import AbstractParameterisation, FamilyParameters, FilmDesign, LayerProfile
 from .bounds import box
 from .starts import best_start, member, one_by_one, over_starts, spread_starts, spread_summary
 from .study import Study
@@ -60,7 +61,17 @@ def parameterisation(study: Study) -> AbstractParameterisation:
             porosity = 1.0 - float(np.mean(np.asarray(base.s)[:, :, base.collector_layers:base.host_top]))
         return FreeForm(base, porosity=float(porosity), feature_size=d.feature_size_um * 1e-6, beta=d.beta_start,
                         design=tuple(d.fields))
-    return LayerProfile(base, layers=d.layers, design=tuple(d.fields), start_k=d.start_k, start_l=d.start_l, box=held)
+    return LayerProfile(base, layers=d.layers, design=tuple(d.fields), start_k=d.start_k, start_l=d.start_l, box=held,
+                        start_film=d.start_film, film=designed_film(study))
+
+
+def designed_film(study: Study):
+    """The :class:`~inverse.parameterisations.FilmDesign` of a study that designs ``film`` (its one
+    coating), else None."""
+    if "film" not in study.design.fields:
+        return None
+    coating = study.case.coatings[0]
+    return FilmDesign(coating.on, coating.film()[1], coating.thickness_nm)
 
 
 def beta_at_iteration(study: Study, iteration: int) -> float | None:
@@ -84,7 +95,7 @@ def design_terms(study: Study, base):
     seg, strip = study.segment, study.strip_segment
 
     def terms(param, x):
-        return plating_terms(base.grid, param.fields(x), study.case.electrolyte, study.case.kinetics,
+        return plating_terms(base.grid, param.fields(x), study.case.electrolyte, param.kinetics(x, study.case.kinetics),
                              current_density=seg.current_density, capacity=seg.capacity,
                              collector_layers=base.collector_layers, host_top=base.host_top, top=study.case.top,
                              strip=None if strip is None else (strip.current_density, strip.capacity),
@@ -101,7 +112,7 @@ def surrogate_terms(study: Study, base):
     seg = study.segment
 
     def terms(param, x):
-        return steady_terms(base.grid, param.fields(x), study.case.electrolyte, study.case.kinetics,
+        return steady_terms(base.grid, param.fields(x), study.case.electrolyte, param.kinetics(x, study.case.kinetics),
                             current_density=seg.current_density, capacity=seg.capacity,
                             collector_layers=base.collector_layers, host_top=base.host_top, top=study.case.top)
 
@@ -529,7 +540,8 @@ def _keep_best(study: Study, terms, param, x, reference, multipliers, names, row
 
 
 VERIFIED = ("top_growth_fraction", "envelope_growth_um", "relative_volume_change", "flux_cv", "flux_cv_mean", "hotspot_ratio",
-            "sei_loss_mAh_cm2", "final_voltage_V", "plated_mAh_cm2", "dead_li_fraction", "message")
+            "sei_loss_mAh_cm2", "final_voltage_V", "mean_plating_voltage_V", "plated_mAh_cm2", "dead_li_fraction",
+            "message")
 
 
 def verify_design(study: Study, param, x_start, x_final, out: Path) -> dict:
@@ -552,7 +564,10 @@ def verify_design(study: Study, param, x_start, x_final, out: Path) -> dict:
                                            f"design {name}", li_excluded=excluded[0] if excluded else None)))
     geo.save_host_vti(out / "final_host.vti", hosts[1][1], metadata={"study": study.source})
     folder = prepare_output(out / "verification")
-    summaries = run_hosts(folder, hosts, study.case, max_frames=2)
+    # each design plates with its own kinetics (a designed coating's films)
+    cases = {name: dataclasses.replace(study.case, kinetics=param.kinetics(x, study.case.kinetics))
+             for name, x in (("start", x_start), ("final", x_final))}
+    summaries = run_hosts(folder, hosts, study.case, max_frames=2, cases=cases)
     result = {name: {key: summaries[name][key] for key in VERIFIED} for name, _ in hosts}
     if crisp:
         result["crisp"] = {"crisp_" + name: values for name, values in crisp.items()}

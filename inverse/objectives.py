@@ -17,6 +17,8 @@ differentiable in the fields:
 * ``hotspot``: p-norm (p = 8) hot-spot ratio, time-averaged likewise [-];
 * ``sei_mAh_cm2``: SEI-loss proxy: the charge fresh Li area owes the SEI over the transient
   (paid out of plated Li, or still owed) / projected area [mAh/cm²];
+* ``overpotential_V``: the electrode's overpotential |V| while plating, time-averaged like the
+  flux CV [V] (what a coating or a lithiophobic host costs in voltage);
 * ``host_mass_mg_cm2``: host mass per projected area (conducting share at ``conductor_density``,
   the rest at ``insulator_density``);
 * ``virtual_temperature``: how well the conductor is connected to the collector, ~1 when all of it
@@ -41,6 +43,7 @@ no Li moved) instead of the transient, with the same term names:
   plating half of a cycle);
 * ``flux_cv``, ``hotspot``: the first step's;
 * ``sei_mAh_cm2``: 0 (no area change without a transient: its weight does nothing in warm-up);
+* ``overpotential_V``: the first step's |V|;
 * ``host_mass_mg_cm2``, ``virtual_temperature``: as above;
 * ``failed_steps``: 1 if the potential solve missed its tolerances, else 0.
 
@@ -66,12 +69,14 @@ from .connectivity import virtual_temperature
 CU_DENSITY = 8960.0  # kg/m³, copper (CRC Handbook of Chemistry and Physics, 97th ed.)
 PI_DENSITY = 1420.0  # kg/m³, polyimide (DuPont Kapton HN datasheet)
 TERMS = ("top_growth", "envelope_growth_um", "relative_volume_change", "flux_cv", "hotspot", "sei_mAh_cm2",
-         "host_mass_mg_cm2", "virtual_temperature")
+         "host_mass_mg_cm2", "virtual_temperature", "overpotential_V")
 # The smallest value of each term that is physics, not round-off (a start design's value below it
 # cannot be the unit of a weight). Envelope: 1 nm, about three atomic layers of Li (bcc, a = 0.351
-# nm); SEI: 1e-6 mAh/cm², a film ~0.01 nm thick at q_SEI; shares and ratios: 1e-4.
+# nm); SEI: 1e-6 mAh/cm², a film ~0.01 nm thick at q_SEI; overpotential: 0.1 mV, below what a
+# cell tester resolves; shares and ratios: 1e-4.
 TERM_RESOLUTION = {"top_growth": 1e-4, "envelope_growth_um": 1e-3, "relative_volume_change": 1e-4, "flux_cv": 1e-4,
-                   "hotspot": 1e-4, "sei_mAh_cm2": 1e-6, "host_mass_mg_cm2": 1e-4, "virtual_temperature": 1e-4}
+                   "hotspot": 1e-4, "sei_mAh_cm2": 1e-6, "host_mass_mg_cm2": 1e-4, "virtual_temperature": 1e-4,
+                   "overpotential_V": 1e-4}
 
 
 def tortuosity_objective(grid: Grid, conductivity: jax.Array, solver: PCG = PCG()) -> jax.Array:
@@ -179,6 +184,7 @@ def plating_terms(grid: Grid, fields, electrolyte, kinetics, *, current_density,
         "sei_mAh_cm2": (state.sei_charge + state.sei_owed) / projected / COULOMB_PER_MAH_CM2,
         "host_mass_mg_cm2": mass * 100.0,  # kg/m² -> mg/cm²
         "virtual_temperature": virtual_temperature(grid, s, k, collector_layers, host_top),
+        "overpotential_V": time_average(jnp.abs(rows.observation.voltage), rows),
         "failed_steps": jax.lax.stop_gradient(jnp.asarray(unfinished, gained.dtype)),
     }
 
@@ -198,7 +204,8 @@ def steady_terms(grid: Grid, fields, electrolyte, kinetics, *, current_density, 
     nodes = conducting_nodes(jax.lax.stop_gradient(s), jax.lax.stop_gradient(k), jax.lax.stop_gradient(theta0))
     live = attached(grid, connected_nodes(grid, nodes)[0])
     sol = solve_potential(grid, s, k, l, theta0, grid.full(electrolyte.concentration), electrolyte, kinetics,
-                          current=current_density * projected, attached=live, li_excluded=excluded, **kw)
+                          current=current_density * projected, attached=live, li_excluded=excluded,
+                          collector_layers=collector_layers, host_top=host_top, **kw)
     _, cv, _, pnorm = flux_statistics(sol.face_area, sol.face_current)
     top_share = jnp.sum(sol.reaction[:, :, host_top:]) / jnp.sum(sol.reaction)
     dense_li_um = capacity * LI_MOLAR_VOLUME / FARADAY * 1e6  # the capacity as a dense Li layer [µm]
@@ -213,6 +220,7 @@ def steady_terms(grid: Grid, fields, electrolyte, kinetics, *, current_density, 
         "sei_mAh_cm2": jnp.zeros((), top_share.dtype),
         "host_mass_mg_cm2": mass * 100.0,
         "virtual_temperature": virtual_temperature(grid, s, k, collector_layers, host_top),
+        "overpotential_V": jnp.abs(sol.cell_voltage).astype(top_share.dtype),
         "failed_steps": jax.lax.stop_gradient((~sol.newton.converged).astype(top_share.dtype)),
     }
 

@@ -6,9 +6,9 @@ gives the starting ``x`` and ``fields(x)`` the host, and the rest says what the 
 strategy the parameterisation holds (``box``, :mod:`inverse.bounds`): by default linear in the
 value and projected onto its box after every update, so the gradient does not vanish at a bound.
 
-* :class:`LayerProfile`: the conducting share ``k`` and the lithiophilicity ``l``
-  per layer through the host's thickness (>= 8 layers), over a fixed microstructure ``s``: the
-  graded-host design space.
+* :class:`LayerProfile`: the conducting share ``k``, the lithiophilicity ``l`` and a coating's
+  thickness (``film``) per layer through the host's thickness (>= 8 layers), over a fixed
+  microstructure ``s``: the graded-host and graded-coating design space.
 * :class:`FamilyParameters` (2a): any host family's continuous parameters within their published
   ranges (the others fixed).
 * :class:`~inverse.freeform.FreeForm` (2c, its own module): density and lithiophilicity per voxel,
@@ -63,6 +63,11 @@ class AbstractParameterisation(eqx.Module):
         """``(s, k, l, theta)`` of the design ``x`` on ``base``'s grid, differentiable in ``x``, and
         the host's ``li_excluded`` as a fifth where it has one (:class:`hostsim.Host`)."""
 
+    def kinetics(self, x, kinetics):
+        """The kinetics the design ``x`` plates with (a designed coating's films); the case's own by
+        default."""
+        return kinetics
+
     @abc.abstractmethod
     def measures(self, s, k) -> dict:
         """Constraint values logged every iteration besides the slab's solid fraction, from the
@@ -93,16 +98,35 @@ class AbstractParameterisation(eqx.Module):
         into this parameterisation's own entries of ``record``."""
 
 
+class FilmDesign(eqx.Module):
+    """The coating a layer profile designs: on ``surface`` (``li``, ``host`` or ``all``), at most
+    ``resistance`` [Ohm m²] thick (the case's coating: its thickness over its conductivity); a layer's
+    design value ``f`` in [0, 1] puts ``f`` of that thickness there."""
+
+    surface: str = eqx.field(static=True)
+    resistance: float = eqx.field(static=True)
+    thickness_nm: float = eqx.field(static=True, default=float("nan"))  # the coating's, for the record
+
+    def films(self, fractions):
+        """The :class:`~hostsim.electrochemistry.coating.Films` of per-layer thickness fractions."""
+        from hostsim.electrochemistry.coating import films_of
+
+        return films_of([(self.surface, self.resistance * fractions)])
+
+
 class LayerProfile(AbstractParameterisation):
-    """``k`` and ``l`` per layer over a fixed host (``base``), ``layers`` equal layers between the
-    collector and the slab's top. Host voxels take their layer's values (collector layers and
-    cells above the slab keep the base's); ``s`` and the initial Li are the base's.
+    """``k``, ``l`` and a coating's thickness per layer over a fixed host (``base``), ``layers``
+    equal layers between the collector and the slab's top. Host voxels take their layer's ``k`` and
+    ``l`` (collector layers and cells above the slab keep the base's); ``s`` and the initial Li are
+    the base's. The coating's layers are its graded film (:class:`hostsim.electrochemistry.coating.Films`).
 
     Attributes:
         base: the host fields the profile is laid over (its ``s`` is the fixed microstructure).
         layers: number of layers (>= 8 for the graded-host design space; >= 1 allowed).
-        design: which fields are designed, a subset of ``("k", "l")``.
-        start_k, start_l: the uniform starting values.
+        design: which fields are designed, a subset of ``("k", "l", "film")``.
+        start_k, start_l, start_film: the uniform starting values (``film``: the share of the
+            coating's thickness).
+        film: the designed coating (:class:`FilmDesign`; needed with ``film`` in ``design``).
         box: how the values in [0, 1] are held there (:mod:`inverse.bounds`).
     """
 
@@ -112,12 +136,16 @@ class LayerProfile(AbstractParameterisation):
     start_k: float = eqx.field(static=True, default=1.0)
     start_l: float = eqx.field(static=True, default=0.5)
     box: AbstractBox = eqx.field(static=True, default=ProjectedBox())
+    start_film: float = eqx.field(static=True, default=1.0)
+    film: FilmDesign | None = None
 
     def __check_init__(self):
         if int(self.layers) < 1:
             raise InputError(f"layer profile: layers must be >= 1; got {self.layers}")
-        if not self.design or set(self.design) - {"k", "l"}:
-            raise InputError(f"layer profile: design must name k and/or l; got {list(self.design)}")
+        if not self.design or set(self.design) - {"k", "l", "film"}:
+            raise InputError(f"layer profile: design must name k, l and/or film; got {list(self.design)}")
+        if "film" in self.design and self.film is None:
+            raise InputError("layer profile: designing film needs the coating it shapes (one [[coating]])")
         slab = self.base.host_top - self.base.collector_layers
         if slab < self.layers:
             raise InputError(f"layer profile: the host slab is {slab} voxel layers thick, fewer than layers = "
@@ -132,7 +160,7 @@ class LayerProfile(AbstractParameterisation):
         return np.where((z >= c) & (z < top), index, -1)
 
     def initial(self) -> jax.Array:
-        start = {"k": self.start_k, "l": self.start_l}
+        start = {"k": self.start_k, "l": self.start_l, "film": self.start_film}
         return jnp.concatenate([jnp.full(self.layers, float(self.box.start(start[name])), self.base.grid.dtype)
                                 for name in self.design])
 
@@ -146,9 +174,19 @@ class LayerProfile(AbstractParameterisation):
         in_slab = (index >= 0)[None, None, :]
         out = {"k": base.k, "l": base.l}
         for name, values in self.profiles(x).items():
+            if name == "film":  # the coating is the kinetics' (kinetics)
+                continue
             per_z = values[jnp.clip(index, 0, self.layers - 1)][None, None, :]
             out[name] = jnp.where(in_slab & (base.s > 0), per_z, out[name])
         return (base.s, out["k"], out["l"], base.theta) + _excluded(base)
+
+    def kinetics(self, x, kinetics):
+        """``kinetics`` with the designed coating's graded film (replacing the case's films: a
+        film design has one coating), unchanged without ``film`` in the design."""
+        if "film" not in self.design:
+            return kinetics
+        return eqx.tree_at(lambda kin: kin.films, kinetics, self.film.films(self.profiles(x)["film"]),
+                           is_leaf=lambda node: node is None)
 
     def bound_names(self, at_bound) -> list[str]:
         """``k[3]``: the field and its layer (0 at the collector)."""
@@ -161,8 +199,13 @@ class LayerProfile(AbstractParameterisation):
         return {}
 
     def summary(self, x, constraints: dict) -> dict:
-        """The per-layer profiles."""
-        return {"layer_profiles": {k: np.asarray(v).tolist() for k, v in self.profiles(x).items()}}
+        """The per-layer profiles (and a designed coating's thickness per layer [nm])."""
+        profiles = self.profiles(x)
+        record = {"layer_profiles": {k: np.asarray(v).tolist() for k, v in profiles.items()}}
+        if "film" in profiles:
+            record["film_thickness_nm"] = (np.asarray(profiles["film"], np.float64) * self.film.thickness_nm).tolist()
+            record["film_surface"] = self.film.surface
+        return record
 
     def as_built(self, s, k) -> tuple:
         return s, {}

@@ -155,6 +155,7 @@ class Design(Section):
     beta_growth: Annotated[str, choice(BETA_GROWTHS, f"expected {' or '.join(BETA_GROWTHS)}")] = "geometric"
     start_k: Annotated[float, PlainValidator(_start_fraction)] = 1.0
     start_l: Annotated[float, PlainValidator(_start_fraction)] = 0.5
+    start_film: Annotated[float, PlainValidator(_start_fraction)] = 1.0  # share of the coating's thickness
     parameters: Annotated[list[str] | None, PlainValidator(_parameter_names)] = None  # None: all continuous ones
 
     @field_validator("fields", mode="plain")
@@ -167,8 +168,10 @@ class Design(Section):
             if value not in (["s"], ["s", "l"]):
                 raise refuse(f"free_form designs [\"s\"] or [\"s\", \"l\"]; got {value!r}")
         elif (not isinstance(value, list) or not value or not all(isinstance(f, str) for f in value)
-              or set(value) - {"k", "l"}):
-            raise refuse(f"expected a list of k and/or l; got {value!r}")
+              or set(value) - {"k", "l", "film"}):
+            raise refuse(f"expected a list of k, l and/or film; got {value!r}")
+        elif "film" in value and info.data.get("parameterisation") == "family":
+            raise refuse("film is designed by a layer_profile (a coating's thickness per layer), not by a family")
         return value
 
     @field_validator("beta_max", mode="after")
@@ -369,6 +372,21 @@ def _connectivity_default(constraints: dict, sections: StudySections, case: Case
         constraints.setdefault("penalty", sections.constraints.penalty)
 
 
+def _check_film_design(design: Design, case: Case, source: str) -> None:
+    """A design of ``film`` shapes the one coating of the study file: one ``[[coating]]`` with a
+    ``thickness_nm`` (the most any layer gets) on li, host or all."""
+    if "film" not in (design.fields or []):
+        return
+    coatings = case.coatings
+    if len(coatings) != 1:
+        raise InputError(f"{source}: [design] fields has film: give exactly one [[coating]] (the film it shapes, its "
+                         f"thickness_nm the most a layer gets); got {len(coatings)}")
+    coating = coatings[0]
+    if coating.thickness_nm is None or coating.on == "collector":
+        raise InputError(f"{source}: [design] fields has film: its [[coating]] needs thickness_nm (the most a layer "
+                         f"gets) and on = li, host or all")
+
+
 def parse_study(data: dict, source: str = "study") -> Study:
     """The :class:`Study` of a study file's data: its case (:func:`parse_case`) and its design
     sections; a bad key or value is one :class:`InputError` line."""
@@ -386,6 +404,7 @@ def parse_study(data: dict, source: str = "study") -> Study:
         constraints = {key: getattr(sections.constraints, key) for key in raw["constraints"]}
         constraints.setdefault("penalty", sections.constraints.penalty)
     _connectivity_default(constraints, sections, case)
+    _check_film_design(sections.design, case, source)
     if sections.optimizer.starts > 1 and sections.design.parameterisation == "free_form":
         raise InputError(f"{source}: [optimizer] starts = {sections.optimizer.starts}: a free_form design takes one "
                          f"start (starts spread over a box of thousands of voxels say nothing); use a family or "

@@ -335,6 +335,7 @@ class Case:
     sei_charge_density: float = Q_SEI  # [C/m²] (hostsim.electrochemistry.plating.PlatingSystem)
     notes: list = dataclasses.field(default_factory=list)  # one line per deprecated key that still worked
     separator: Separator | None = None  # hostsim.electrochemistry.separator
+    coatings: list = dataclasses.field(default_factory=list)  # the [[coating]] sections with a film (their films are in kinetics)
 
 
 def parse_case(data: dict, source: str = "case") -> Case:
@@ -358,7 +359,8 @@ def parse_case(data: dict, source: str = "case") -> Case:
                          f"{float(shield.li_potential()):.3f} V")
     return Case(source, dict(file.geometry), electrolyte, kinetics, file.protocol.protocol(), numerics, file.output,
                 file.cell.top_boundary(), file.kinetics.sei_charge_C_m2, notes,
-                None if file.separator is None or file.separator.thickness_um == 0 else file.separator.separator())
+                None if file.separator is None or file.separator.thickness_um == 0 else file.separator.separator(),
+                [c for c in file.coating if c.present])
 
 
 def _current_numerics(numerics: NumericsFile, source: str) -> tuple:

@@ -258,7 +258,8 @@ def _solver_failure(error: Exception, name: str, checkpoint: Path) -> None:
 
 
 def run_hosts(out: Path, hosts, case: Case, *, resume: bool = False, max_frames: int = 40,
-              progress: Callable | None = None, on_host: Callable | None = None, workers: int = 1) -> dict:
+              progress: Callable | None = None, on_host: Callable | None = None, workers: int = 1,
+              cases: dict | None = None) -> dict:
     """Run every ``(name, host)`` of ``hosts`` into ``out`` (``host`` has ``fields()`` or is the
     fields); writes ``summary.json`` and returns the summaries by name (in the order of ``hosts``).
     With ``resume``, finished hosts are read back and interrupted ones continue from their
@@ -267,7 +268,7 @@ def run_hosts(out: Path, hosts, case: Case, *, resume: bool = False, max_frames:
     at that chunk); ``on_host(name, summary, finished_before)``. ``workers`` > 1 runs that many
     hosts at a time, each in a thread (:mod:`hostsim.run.concurrency`; the same numbers, bit for
     bit): one host's program loading, host building and snapshot writing then overlap another's
-    steps."""
+    steps. ``cases``: a host's own case by name (a design's coating), ``case`` for the others."""
     summaries = {}
     pending = []
     for name, host in hosts:
@@ -292,7 +293,8 @@ def run_hosts(out: Path, hosts, case: Case, *, resume: bool = False, max_frames:
                 with lock:
                     progress(name, done, total, seg, time.perf_counter() - started)
 
-        result = run_host(out, name, fields, case, resume=resume, max_frames=max_frames, progress=step_progress)
+        own = case if cases is None else cases.get(name, case)
+        result = run_host(out, name, fields, own, resume=resume, max_frames=max_frames, progress=step_progress)
         if on_host is not None:
             with lock:
                 on_host(name, result.summary, False)

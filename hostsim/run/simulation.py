@@ -44,6 +44,8 @@ Summary definitions (beyond :mod:`hostsim.electrochemistry.metrics`):
   ``sand_time_ratio``: the longest plating segment's run time over Sand's time at the *projected*
   current density;
 * ``final_voltage_V``, ``max_potential_residual``: over the rows that carried current;
+  ``mean_plating_voltage_V``: the voltage time-averaged over the plating steps (trapezoidal; the
+  design term ``overpotential_V`` is its magnitude);
 * ``salt_balance_error``: |change of the electrolyte's salt - (salt in through the top - (1 - t+)
   net charge / F - salt the displaced electrolyte carried out through the top)| / ((1 - t+) sum |I| dt / F) (float64 runs only: in
   float32 a step's balance defect is ~1 % of its consumption, the salt solve's tolerance relative
@@ -260,6 +262,7 @@ def summarize(name, grid, s, k, theta0, collector_layers, host_top, state, serie
         "dead_li_fraction": dead_li_fraction(s, k, state.theta, collector_layers, grid.lateral == "periodic"),
         "dead_li_mAh_cm2": float(series["dead_li_charge"][-1]) / per_mah,
         "final_voltage_V": float(series["voltage"][last_carried]),
+        "mean_plating_voltage_V": time_average(series["voltage"], dt, plating) if np.any(plating) else None,
         "max_potential_residual": float(np.max(series["potential_residual"][carried])) if carried.size else 0.0,
         "newton_iterations_mean": float(np.mean(series["newton_iterations"])),
         "pcg_iterations_mean": float(np.mean(series["linear_iterations"])),
