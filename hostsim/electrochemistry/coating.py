@@ -17,6 +17,9 @@ the conducting host's surface (``host``), on the collector's only (``collector``
 the Li film on its Li share and the host's on the rest, blended linearly (the gate blends the
 kinetics the same way). Films on the same surface add in series.
 
+A graded film has one thickness per equal layer of the host slab (:class:`Films`' ``li_layers``
+and ``host_layers``); a face takes its conducting side's layer.
+
 Li grown under an intact film forms no SEI (the film keeps the electrolyte off it): the SEI proxy
 charges only the Li surface no Li film covers. Cracking of a film as the surface under it grows is
 not modelled: every film stays intact (docs/model.md says what that leaves out).
