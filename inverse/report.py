@@ -142,6 +142,9 @@ def write_design_report(out) -> Path:
                      + "</tr>")
         for name, values in record["layer_profiles"].items():
             parts.append(f"<tr><td>{name}</td>" + "".join(f"<td>{x:.3f}</td>" for x in values) + "</tr>")
+        if "film_thickness_nm" in record:  # a designed coating: its thickness [nm] per layer
+            parts.append(f"<tr><td>film [nm], on {html.escape(record['film_surface'])}</td>"
+                         + "".join(f"<td>{x:.1f}</td>" for x in record["film_thickness_nm"]) + "</tr>")
         parts.append("</table>")
     if "family_parameters" in record:
         parts.append("<h2>The design: family parameters</h2><table>"

@@ -134,6 +134,7 @@ def test_a_film_study_runs_and_each_design_is_verified_with_its_own_film(tmp_pat
     design = json.loads((out / "design.json").read_text())
     assert len(design["film_thickness_nm"]) == 4 and design["film_surface"] == "all"
     assert all(0.0 <= v <= 200.0 + 1e-3 for v in design["film_thickness_nm"])
+    assert "film [nm], on all" in (out / "report.html").read_text()
     rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     start_v = rows[0]["overpotential_V"]
     v = design["verification"]
