@@ -478,10 +478,11 @@ def run_study(study: Study, out, *, resume: bool = False, progress=None, verify:
         now = at_iteration(study, param, it)
         warm = warming_up(study, it)
         (value, (t, g)), grad = (surrogate_value_and_grad if warm else value_and_grad)(x, now, multipliers)
+        # an unfinished transient first: its terms can be 0/0 (nothing plated), and its cause is the message
+        _check_transient(study, it, t, warm)
         if not bool(jnp.all(jnp.isfinite(value))) or not bool(jnp.all(jnp.isfinite(grad))):
             raise InputError(f"design iteration {it}: the objective or its gradient is not finite; lower "
                              f"[optimizer] learning_rate or check the study")
-        _check_transient(study, it, t, warm)
         x_next, opt_state = update(x, grad, opt_state, now)
         new = _iteration_rows(it, value, t, g, grad, now, x, warm, multipliers, names, time.perf_counter() - t0, rows,
                               starts)

@@ -200,7 +200,9 @@ class AdaptiveNewton(AbstractNewton):
 
     rtol: float | None = None
     current_rtol: float | None = None
-    max_steps: int = 25  # warm steps take 1-3; the first step on bare Cu walks the barrier's ramp in ~10
+    # warm steps take 1-3; the first solve on bare Cu walks the barrier's ramp in ~10, and under a
+    # coating in 30-40 (a 200 nm LiPON film on a skeleton at 4 mA/cm²: 32-36; docs/electrochemistry.md)
+    max_steps: int = 60
     forcing_max: float = 0.1
     initial_forcing: float = 0.01
     forcing_gamma: float = 0.9

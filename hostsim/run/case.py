@@ -29,7 +29,7 @@ once on its section (the geometry section is validated by the geometry package t
     interface = "face"              # face | centre: where the reaction sits (docs/electrochemistry.md)
     time_tolerance = 0.05           # the step controller's relative tolerance (docs/time_integration.md)
     voltage_cutoff_V = 0.5          # a segment ends when the voltage rises past it (a strip out of Li)
-    newton_steps = 25               # cap on Newton iterations per step (it stops earlier on its tolerances)
+    newton_steps = 60               # cap on Newton iterations per step (it stops earlier on its tolerances)
     devices = 1                     # "all" or N: split the grid along z over N local devices (a host too large for one)
 
     [output]
