@@ -11,4 +11,5 @@ hostsim design scripts/studies/layer_profile_warmup.toml --out results/showcase_
 hostsim design scripts/studies/family_graded_top_growth.toml --out results/showcase_family_graded --quiet
 hostsim design scripts/studies/free_form_top_growth.toml --out results/showcase_free_form --quiet
 hostsim design scripts/studies/free_form_geometric_beta.toml --out results/showcase_free_form_geometric --quiet
+hostsim design scripts/studies/coating_profile.toml --out results/showcase_coating_profile --quiet
 hostsim design results/showcase_free_form_unconstrained/study.toml --out /tmp/showcase_free_form_unconstrained --quiet
