@@ -185,8 +185,8 @@ def test_weights_and_constraints_keep_the_files_order():
     assert list(study.constraints) == ["porosity_max", "hotspot_max", "penalty"]
 
 
-ALL_TERMS = ("envelope_growth_um, flux_cv, host_mass_mg_cm2, hotspot, relative_volume_change, sei_mAh_cm2, top_growth, "
-             "virtual_temperature")
+ALL_TERMS = ("envelope_growth_um, flux_cv, host_mass_mg_cm2, hotspot, overpotential_V, relative_volume_change, "
+             "sei_mAh_cm2, top_growth, virtual_temperature")
 
 
 @pytest.mark.parametrize("sections, message", [  # the cases of test_design's bad-study test, whole lines
@@ -195,12 +195,12 @@ ALL_TERMS = ("envelope_growth_um, flux_cv, host_mass_mg_cm2, hotspot, relative_v
     ({"objective": {"beauty": 1.0}}, f"study [objective]: unknown key(s) beauty; allowed: {ALL_TERMS}"),
     ({"objective": {"flux_cv": 0}}, "study [objective]: give at least one positive weight (top_growth, "
                                     "envelope_growth_um, relative_volume_change, flux_cv, hotspot, sei_mAh_cm2, "
-                                    "host_mass_mg_cm2, virtual_temperature)"),
+                                    "host_mass_mg_cm2, virtual_temperature, overpotential_V)"),
     ({"optimizer": {"learning_rate": -1}}, "study [optimizer] learning_rate: must be > 0, got -1"),
     ({"optimizer": {"iterations": 1e12}}, "study [optimizer] iterations: at most 100000; got 1000000000000"),
     ({"constraints": {"beauty_max": 1.0}},
      "study [constraints]: unknown key(s) beauty_max; allowed: envelope_growth_um_max, flux_cv_max, "
-     "host_mass_mg_cm2_max, hotspot_max, penalty, porosity_max, porosity_min, relative_volume_change_max, "
+     "host_mass_mg_cm2_max, hotspot_max, overpotential_V_max, penalty, porosity_max, porosity_min, relative_volume_change_max, "
      "sei_mAh_cm2_max, top_growth_max, virtual_temperature_limit, virtual_temperature_max"),
     ({"constraints": {"porosity_min": 0.8, "porosity_max": 0.6}}, "study [constraints]: porosity_min is above porosity_max"),
     ({"constraints": {"porosity_max": 2}}, "study [constraints] porosity_max: a porosity is <= 1; got 2"),
@@ -212,7 +212,7 @@ ALL_TERMS = ("envelope_growth_um, flux_cv, host_mass_mg_cm2, hotspot, relative_v
     ({"design": {"warmup_iterations": -1}}, "study [design] warmup_iterations: must be >= 0, got -1"),
     ({"design": {"max_steps": 20000}}, "study [design] max_steps: at most 10000 (the gradient keeps every step); got 20000"),
     ({"design": {"start_k": 2}}, "study [design] start_k: must be <= 1, got 2.0"),
-    ({"design": {"fields": ["q"]}}, "study [design] fields: expected a list of k and/or l; got ['q']"),
+    ({"design": {"fields": ["q"]}}, "study [design] fields: expected a list of k, l and/or film; got ['q']"),
     ({"design": {"parameterisation": "free_form", "fields": ["k"]}},
      "study [design] fields: free_form designs [\"s\"] or [\"s\", \"l\"]; got ['k']"),
     ({"design": {"parameterisation": "free_form", "porosity": 0.99}},
@@ -224,7 +224,7 @@ ALL_TERMS = ("envelope_growth_um, flux_cv, host_mass_mg_cm2, hotspot, relative_v
     ({"design": {"parameters": "porosity"}}, "study [design] parameters: expected a list of parameter names; got 'porosity'"),
     ({"design": {"foo": 1}}, "study [design]: unknown key(s) foo; allowed: beta_every, beta_growth, beta_max, "
                              "beta_start, feature_size_um, fields, layers, max_steps, parameterisation, parameters, "
-                             "plating_steps, porosity, start_k, start_l, warmup_iterations"),
+                             "plating_steps, porosity, start_film, start_k, start_l, warmup_iterations"),
     ({"optimizer": {"schedule": "linear"}}, "study [optimizer] schedule: expected constant, cosine, exponential; got 'linear'"),
     ({"optimizer": {"final_fraction": 2.0}}, "study [optimizer] final_fraction: must be <= 1; got 2.0"),
     ({"optimizer": {"name": "lbfgs"}}, "study [optimizer] name: expected adam or sgd; got 'lbfgs'"),
@@ -244,7 +244,7 @@ def test_a_study_without_objective_is_refused():
     data = {k: v for k, v in BASE_STUDY.items() if k != "objective"}
     assert _refused(parse_study, data) == ("study [objective]: give at least one positive weight (top_growth, "
                                            "envelope_growth_um, relative_volume_change, flux_cv, hotspot, "
-                                           "sei_mAh_cm2, host_mass_mg_cm2, virtual_temperature)")
+                                           "sei_mAh_cm2, host_mass_mg_cm2, virtual_temperature, overpotential_V)")
 
 
 def test_plating_steps_is_ignored_with_a_note():
