@@ -112,15 +112,6 @@ class Films(eqx.Module):
         lis = self.li_face_resistances(grid, collector_layers, host_top)
         return [cover * li + (1.0 - cover) * side for cover, li, side in zip(covers, lis, neighbours(grid, host))]
 
-    @property
-    def covers_li(self):
-        """Whether a film covers the Li everywhere (the SEI proxy then charges no new Li area; a
-        layered Li film charges the Li area of its bare layers)."""
-        return self.li_layers is None and self.li > 0
-
-    @property
-    def layered(self) -> bool:
-        return self.li_layers is not None or self.host_layers is not None
 
 
 def film_resistance(material: str | None, thickness: float, conductivity: float | None = None) -> float:
