@@ -113,7 +113,6 @@ class Films(eqx.Module):
         return [cover * li + (1.0 - cover) * side for cover, li, side in zip(covers, lis, neighbours(grid, host))]
 
 
-
 def film_resistance(material: str | None, thickness: float, conductivity: float | None = None) -> float:
     """``L_f / kappa_f`` [Ohm m²] of a film ``thickness`` [m] thick, of ``material``'s conductivity or
     ``conductivity`` [S/m] given."""
