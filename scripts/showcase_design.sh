@@ -12,4 +12,5 @@ hostsim design scripts/studies/family_graded_top_growth.toml --out results/showc
 hostsim design scripts/studies/free_form_top_growth.toml --out results/showcase_free_form --quiet
 hostsim design scripts/studies/free_form_geometric_beta.toml --out results/showcase_free_form_geometric --quiet
 hostsim design scripts/studies/coating_profile.toml --out results/showcase_coating_profile --quiet
+hostsim design scripts/studies/coating_profile_film_only.toml --out results/showcase_coating_profile_film_only --quiet
 hostsim design results/showcase_free_form_unconstrained/study.toml --out /tmp/showcase_free_form_unconstrained --quiet
