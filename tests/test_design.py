@@ -79,18 +79,23 @@ def test_layer_profile_maps_any_projected_vector_into_bounds_per_layer():
 # gradient path against central differences for the layer profile and a family parameter
 # (tests/test_plating_gradients.py)
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", ["layer_profile", "free_form", "family"])
+@pytest.mark.parametrize("kind", ["layer_profile", "free_form", "family", "film"])
 def test_design_gradient_matches_central_differences(kind):
     """d(weighted objective)/dx through an adaptive plate/strip transient (float64), along a random
     direction, equals central differences of the transient at its steps (the step sizes carry no
-    derivative) to 1e-4 relative: every term enters the objective."""
+    derivative) to 1e-4 relative: every term enters the objective (``film``: k and a 200 nm LiPON
+    film per layer, on all surfaces)."""
     from inverse import FamilyParameters, LayerProfile, plating_terms, weighted_objective
     from inverse.objectives import taken_steps, transient
+    from inverse.parameterisations import FilmDesign
 
     with jax.enable_x64(True):
         fam = _base("float64")
         if kind == "layer_profile":
             param = LayerProfile(fam.fields(), layers=8, start_k=0.9, start_l=0.5)
+        elif kind == "film":
+            param = LayerProfile(fam.fields(), layers=4, design=("k", "film"), start_k=0.9, start_film=0.5,
+                                 film=FilmDesign("all", 1e-3, 200.0))
         elif kind == "free_form":
             from inverse.freeform import FreeForm
 
@@ -99,17 +104,18 @@ def test_design_gradient_matches_central_differences(kind):
             param = FamilyParameters(fam, ("porosity",))
         base = fam.fields()
         weights = {"flux_cv": 1.0, "hotspot": 1.0, "sei_mAh_cm2": 0.5, "top_growth": 0.5, "host_mass_mg_cm2": 0.2,
-                   "envelope_growth_um": 0.1, "virtual_temperature": 0.3, "relative_volume_change": 0.5}
+                   "envelope_growth_um": 0.1, "virtual_temperature": 0.3, "relative_volume_change": 0.5,
+                   "overpotential_V": 0.5}
         # a plate/strip cycle: 0.02 mAh/cm² plated at 4 mA/cm², half of it stripped
         kw = dict(current_density=40.0, capacity=0.02 * COULOMB_PER_MAH_CM2, collector_layers=base.collector_layers,
                   host_top=base.host_top, strip=(40.0, 0.01 * COULOMB_PER_MAH_CM2), time_tolerance=0.1,
                   max_steps=120)
         x0 = param.initial()
-        steps = taken_steps(transient(base.grid, param.fields(x0), LP30, Kinetics(), **kw))
+        steps = taken_steps(transient(base.grid, param.fields(x0), LP30, param.kinetics(x0, Kinetics()), **kw))
         assert all(len(dts) >= 3 for dts in steps)
 
         def terms(x, steps=None):
-            return plating_terms(base.grid, param.fields(x), LP30, Kinetics(), steps=steps, **kw)
+            return plating_terms(base.grid, param.fields(x), LP30, param.kinetics(x, Kinetics()), steps=steps, **kw)
 
         reference = jax.jit(terms)(x0)
         assert float(reference["failed_steps"]) == 0.0
