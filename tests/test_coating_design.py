@@ -120,6 +120,9 @@ def test_the_overpotential_term_is_the_plates_mean_voltage_and_grows_with_the_fi
     assert coated - bare == pytest.approx(10.0 * r, rel=0.02)
 
 
+# slow (~3 min on 2 cores: a study's compilation and two verification runs); the default set checks the
+# film's kinetics per layer and the overpotential term above, and the design CLI with tests/test_design.py
+@pytest.mark.slow
 def test_a_film_study_runs_and_each_design_is_verified_with_its_own_film(tmp_path):
     """Two iterations of the film study from the CLI: the log carries the overpotential, the
     design record the film's thickness per layer, and the verification re-simulates the start and
