@@ -61,6 +61,21 @@ def test_two_paths_split_the_current_as_resistors():
     assert ratio == pytest.approx(2.0, rel=1e-2), ratio
 
 
+def test_a_patterned_li_film_splits_the_current_as_resistors():
+    """The two-path oracle on Li: a Li layer on Cu, half of it under a film of R_f = R_ct (a Li film
+    given as a field), at 1 µA/cm² (linear kinetics): the bare half carries twice the coated half's
+    current density (1 %)."""
+    g = Grid.create((8, 2, 6), voxel_size=1e-6, lateral="periodic", precision="float64")
+    s, k, l, theta = _li_foil(g)
+    c = jnp.full(g.shape, ORACLE.concentration)
+    r_ct = Kinetics().charge_transfer_resistance()
+    coated_half = jnp.zeros(g.shape).at[:4, :, 1].set(r_ct)
+    sol = solve_potential(g, s, k, l, theta, c, ORACLE, Kinetics(films=Films(li=coated_half)),
+                          current=0.01 * g.length[0] * g.length[1])
+    down = np.asarray(sol.face_current[4])[:, :, 2]  # the -z faces of the first electrolyte layer: on the Li
+    assert down[4:].mean() / down[:4].mean() == pytest.approx(2.0, rel=1e-2)
+
+
 @pytest.mark.parametrize("profile, coated", [((0.0, 0.0, 1.0), True), ((1.0, 0.0, 0.0), False), ((0.0, 1.0, 0.0), False)])
 def test_a_graded_film_takes_the_layer_of_the_surface(profile, coated):
     """A Cu block filling the slab (collector layer + 3 slab layers), lithiophilic, under a graded

@@ -62,8 +62,9 @@ MATERIALS = {
 
 
 class Films(eqx.Module):
-    """The film resistances [Ohm m²] of one run: on the Li, on the conducting host's surface and,
-    besides, on the collector's; and, for graded coatings, per layer of the host slab
+    """The film resistances [Ohm m²] of one run: on the Li, on the conducting host's surface (each a
+    number or a field on the grid: a patterned film, the Li's read in the Li's cell) and, besides,
+    on the collector's; and, for graded coatings, per layer of the host slab
     (``li_layers``, ``host_layers``: arrays of one resistance per layer, added to ``li`` and
     ``host``; None for none).
 
@@ -97,7 +98,7 @@ class Films(eqx.Module):
         (what a Li-covered face carries)."""
         from hostsim.electrochemistry.interfaces import neighbours
 
-        if self.li_layers is None:
+        if self.li_layers is None and jnp.ndim(self.li) == 0:  # one film on all the Li
             return [jnp.asarray(self.li, grid.dtype)] * (2 * sum(n > 1 for n in grid.shape))
         return neighbours(grid, self._surface_field(self.li, self.li_layers, grid, collector_layers, host_top))
 
