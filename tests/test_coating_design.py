@@ -14,6 +14,7 @@ import pytest
 
 from hostsim import InputError, Kinetics, get_electrolyte
 from hostsim.electrochemistry.coating import film_resistance
+from study_fixture import FAST_PLATE, TINY_SKELETON
 
 LP30 = get_electrolyte("lp30")
 
@@ -25,25 +26,11 @@ fields = ["k", "film"]
 start_k = 0.9
 start_film = 0.5
 max_steps = 100
-[geometry]
-family = "cu_skeleton"
-width_um = 3.0
-height_um = 4.0
-thickness_um = 2.0
-fibre_length_um = 2.0
-voxel_size_um = 0.25
-fibre_diameter_um = 0.5
-[[coating]]
+""" + TINY_SKELETON + """[[coating]]
 material = "lipon"
 thickness_nm = 200.0
 on = "all"
-[[protocol.segment]]
-kind = "plate"
-current_mA_cm2 = 4.0
-capacity_mAh_cm2 = 0.05
-[numerics]
-time_tolerance = 0.2
-[objective]
+""" + FAST_PLATE + """[objective]
 flux_cv = 1.0
 top_growth = 1.0
 [constraints]

@@ -12,6 +12,7 @@ import pytest
 
 from hostsim import Kinetics, get_electrolyte
 from hostsim.electrochemistry.metrics import COULOMB_PER_MAH_CM2
+from study_fixture import FAST_PLATE, TINY_SKELETON
 
 LP30 = get_electrolyte("lp30")
 
@@ -23,21 +24,7 @@ fields = ["k", "l"]
 start_k = 0.9
 start_l = 0.5
 max_steps = 100
-[geometry]
-family = "cu_skeleton"
-width_um = 3.0
-height_um = 4.0
-thickness_um = 2.0
-fibre_length_um = 2.0
-voxel_size_um = 0.25
-fibre_diameter_um = 0.5
-[[protocol.segment]]
-kind = "plate"
-current_mA_cm2 = 4.0
-capacity_mAh_cm2 = 0.05
-[numerics]
-time_tolerance = 0.2
-[objective]
+""" + TINY_SKELETON + FAST_PLATE + """[objective]
 flux_cv = 1.0
 sei_mAh_cm2 = 0.5
 [optimizer]

@@ -13,6 +13,7 @@ import pytest
 from inverse.loop import _gradients, design_terms, parameterisation, surrogate_terms
 from inverse.starts import spread_starts
 from inverse.study import parse_study, read_toml
+from study_fixture import FAST_PLATE
 
 FAMILY_STUDY = """
 [design]
@@ -35,13 +36,7 @@ lithiophilicity_bottom = 0.5
 lithiophilicity_top = 0.5
 profile = "step"
 transition = 0.5
-[[protocol.segment]]
-kind = "plate"
-current_mA_cm2 = 4.0
-capacity_mAh_cm2 = 0.05
-[numerics]
-time_tolerance = 0.2
-[objective]
+""" + FAST_PLATE + """[objective]
 flux_cv = 1.0
 top_growth = 1.0
 [optimizer]

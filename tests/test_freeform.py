@@ -15,6 +15,7 @@ import pytest
 from hostsim import Grid
 from inverse.constraints import connected_host_fraction, feature_sizes, local_thickness
 from inverse.freeform import FreeForm, HelmholtzFilter, beta_at, exact_mean_shift, projected
+from study_fixture import TINY_SKELETON
 
 H = 0.25e-6
 
@@ -155,15 +156,7 @@ beta_start = 2.0
 beta_every = 1
 beta_max = 8.0
 max_steps = 100
-[geometry]
-family = "cu_skeleton"
-width_um = 3.0
-height_um = 4.0
-thickness_um = 2.0
-fibre_length_um = 2.0
-voxel_size_um = 0.25
-fibre_diameter_um = 0.5
-[[protocol.segment]]
+""" + TINY_SKELETON + """[[protocol.segment]]
 kind = "plate"
 current_mA_cm2 = 4.0
 capacity_mAh_cm2 = 0.03
