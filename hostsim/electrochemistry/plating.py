@@ -399,7 +399,7 @@ def _bare_li_area(system: PlatingSystem, sol, li_area):
     if films is None or (films.li_layers is None and not isinstance(films.li, jax.Array) and films.li == 0):
         return li_area
     lis = films.li_face_resistances(system.grid, system.collector_layers, system.host_top)
-    return jnp.sum(sum(a * c * (r <= 0) for a, c, r in zip(sol.face_area, sol.face_cover, lis)))
+    return li_interface_area(sol.face_area, [c * (r <= 0) for c, r in zip(sol.face_cover, lis)])
 
 
 def _observe(system: PlatingSystem, state: PlatingState, sol, live, li_area, plating, films) -> Observation:

@@ -65,6 +65,7 @@ import jax
 import numpy as np
 
 from hostsim.electrochemistry.constants import FARADAY, LI_MOLAR_VOLUME
+from hostsim.electrochemistry.kinetics import sand_time
 from hostsim.electrochemistry.metrics import COULOMB_PER_MAH_CM2, dead_li_fraction, envelope_heights
 from hostsim.electrochemistry.plating import PlatingState, initial_state
 from hostsim.errors import InputError
@@ -262,7 +263,7 @@ def summarize(name, grid, s, k, theta0, collector_layers, host_top, state, serie
         "dead_li_fraction": dead_li_fraction(s, k, state.theta, collector_layers, grid.lateral == "periodic"),
         "dead_li_mAh_cm2": float(series["dead_li_charge"][-1]) / per_mah,
         "final_voltage_V": float(series["voltage"][last_carried]),
-        "mean_plating_voltage_V": time_average(series["voltage"], dt, plating) if np.any(plating) else None,
+        "mean_plating_voltage_V": time_average(series["voltage"], dt, plating),
         "max_potential_residual": float(np.max(series["potential_residual"][carried])) if carried.size else 0.0,
         "newton_iterations_mean": float(np.mean(series["newton_iterations"])),
         "pcg_iterations_mean": float(np.mean(series["linear_iterations"])),
@@ -368,12 +369,9 @@ def separator_sand_time(separator, electrolyte, current_density) -> float:
     """Sand's time [s] of planar plating at ``current_density`` [A/m²] into a semi-infinite
     electrolyte held in the separator's pores: the free electrolyte's times ``(eps / tau)(eps +
     dq/dc)`` (its storage times its conductance, the binding's slope taken at c0)."""
-    c0 = electrolyte.concentration
-    d = float(electrolyte.diffusivity(c0))
-    free = np.pi * d * (c0 * FARADAY) ** 2 / (4.0 * current_density**2 * (1.0 - electrolyte.transference) ** 2)
     gamma, k = separator.binding_capacity, separator.binding_affinity
-    storage = separator.porosity + gamma * k / (1.0 + k * c0) ** 2
-    return free * separator.porosity / separator.tortuosity * storage
+    storage = separator.porosity + gamma * k / (1.0 + k * electrolyte.concentration) ** 2
+    return float(sand_time(current_density, electrolyte)) * separator.porosity / separator.tortuosity * storage
 
 
 def coating_summary(kinetics, series) -> dict:
