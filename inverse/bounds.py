@@ -21,7 +21,6 @@ import abc
 
 import equinox as eqx
 import jax
-import jax.numpy as jnp
 import numpy as np
 import optax
 

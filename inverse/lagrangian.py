@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from .objectives import TERMS, relative_to_start
+from .objectives import relative_to_start
 
 # the default virtual_temperature_limit: a conductor column reads ~1-3 while its cells conduct (a
 # graded fibre host: 1.8 at k = 1, 2.6 at 0.5, 8.2 at 0.1), 14 where its bottom's conducting share

@@ -71,7 +71,7 @@ def designed_film(study: Study):
     if "film" not in study.design.fields:
         return None
     coating = study.case.coatings[0]
-    return FilmDesign(coating.on, coating.film()[1], coating.thickness_nm)
+    return FilmDesign(coating.on, coating.film()[1], coating.thickness_nm, coating.strain)
 
 
 def beta_at_iteration(study: Study, iteration: int) -> float | None:

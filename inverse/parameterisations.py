@@ -106,12 +106,13 @@ class FilmDesign(eqx.Module):
     surface: str = eqx.field(static=True)
     resistance: float = eqx.field(static=True)
     thickness_nm: float = eqx.field(static=True, default=float("nan"))  # the coating's, for the record
+    critical_strain: float | None = eqx.field(static=True, default=None)  # the coating's (None: never cracks)
 
     def films(self, fractions):
         """The :class:`~hostsim.electrochemistry.coating.Films` of per-layer thickness fractions."""
         from hostsim.electrochemistry.coating import films_of
 
-        return films_of([(self.surface, self.resistance * fractions)])
+        return films_of([(self.surface, self.resistance * fractions, self.critical_strain)])
 
 
 class LayerProfile(AbstractParameterisation):

@@ -5,6 +5,8 @@ film's thickness against central differences."""
 
 from __future__ import annotations
 
+import re
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -285,3 +287,47 @@ def test_a_graded_coating_with_more_layers_than_the_slab_is_refused():
     with pytest.raises(InputError, match=r"thickness_profile_nm has 3 layers, more than the host slab's 2 voxel layers"):
         simulate("x", g, s, jnp.ones(g.shape), jnp.zeros(g.shape), jnp.zeros(g.shape), ORACLE,
                  Kinetics(films=Films(host_layers=jnp.ones(3))), Protocol((Segment.plate(1.0, 0.01),)), host_top=3)
+
+
+def test_a_patterned_coating_from_a_case_file_splits_the_current_as_resistors(tmp_path):
+    """``[[coating]] pattern``: a 2-D file of shares of ``thickness_nm`` down each column, read
+    relative to the case file. The two-path oracle of a Cu foil (lithiophilic, 1 µA/cm², linear
+    kinetics) with a host film of R_f = R_ct on half its columns: the bare half carries twice the
+    coated half's current density (1 %)."""
+    from hostsim.run.case import load_case
+
+    g = Grid.create((8, 2, 6), voxel_size=1e-6, lateral="periodic", precision="float64")
+    r_ct = Kinetics().charge_transfer_resistance()
+    share = np.zeros(g.shape[:2])
+    share[:4] = 1.0
+    (tmp_path / "films").mkdir()
+    np.save(tmp_path / "films" / "half.npy", share)
+    path = tmp_path / "case.toml"
+    path.write_text(f'[[coating]]\nthickness_nm = 1000.0\nconductivity_S_m = {1e-6 / r_ct!r}\non = "host"\n'
+                    f'pattern = "films/half.npy"\n')
+    films = load_case(path).kinetics.films
+    assert np.shape(films.host) == (8, 2, 1)
+    np.testing.assert_allclose(np.asarray(films.host)[:, 0, 0], share[:, 0] * r_ct, rtol=1e-12)
+    s = jnp.zeros(g.shape).at[:, :, 0].set(1.0)
+    k, l, theta = jnp.ones(g.shape), jnp.ones(g.shape), jnp.zeros(g.shape)
+    sol = solve_potential(g, s, k, l, theta, jnp.full(g.shape, ORACLE.concentration), ORACLE, Kinetics(films=films),
+                          current=0.01 * g.length[0] * g.length[1])
+    down = np.asarray(sol.face_current[4])[:, :, 1]
+    assert down[4:].mean() / down[:4].mean() == pytest.approx(2.0, rel=1e-2)
+
+
+@pytest.mark.parametrize("array, expected", [(np.full((2, 2), 1.5), "expected shares of thickness_nm in [0, 1]"),
+                                             (np.ones(4), "expected a 2-D (columns) or 3-D (voxels) array")])
+def test_a_pattern_holds_shares_on_the_grid(tmp_path, array, expected):
+    """A pattern's values are shares in [0, 1] on a 2-D or 3-D array (one line each), and a field
+    that fits neither the grid nor its columns is refused before the run."""
+    from hostsim.run.simulation import check_patterned_films
+
+    np.save(tmp_path / "p.npy", array)
+    with pytest.raises(InputError, match=r"\[coating 1\] pattern: .*" + re.escape(expected)):
+        parse_case({"coating": [{"material": "lipon", "thickness_nm": 100.0, "pattern": "p.npy"}]},
+                   base=tmp_path)
+    g = Grid.create((4, 4, 6), voxel_size=1e-6)
+    check_patterned_films(Films(host=jnp.ones((4, 4, 1))), g)
+    with pytest.raises(InputError, match=r"pattern has shape \(3, 4\); expected the grid's \(4, 4, 6\) or its columns' \(4, 4\)"):
+        check_patterned_films(Films(host=jnp.ones((3, 4, 1))), g)

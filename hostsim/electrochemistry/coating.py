@@ -21,8 +21,19 @@ A graded film has one thickness per equal layer of the host slab (:class:`Films`
 and ``host_layers``); a face takes its conducting side's layer.
 
 Li grown under an intact film forms no SEI (the film keeps the electrolyte off it): the SEI proxy
-charges only the Li surface no Li film covers. Cracking of a film as the surface under it grows is
-not modelled: every film stays intact (docs/model.md says what that leaves out).
+charges only the Li surface no intact Li film covers.
+
+**Cracking.** A film on the Li stretches with the surface under it up to its critical areal strain
+``eps_c`` (a material property, :data:`MATERIALS`), then cracks. Per column of the grid (the
+voxels above one collector voxel), the coated interface area ``F`` is compared with the column's
+reference ``F_0``, its coated area when the run started (or, where the column had less than a
+voxel face of film then, the first time it has one: a film on the Li forms with the Li). The
+cracked share of the column's Li film is ``max over time of (1 - (1 + eps_c) F_0 / F)``, at least 0:
+the film covers ``(1 + eps_c) F_0`` of the surface and the rest of it is open, and a crack does not
+heal. A cracked share ``f`` of a face's Li is a second, parallel path without the film (the face's
+current is ``(1 - f) G(e_film) + f G(e_bare)``, each at its own overpotential), and it counts as bare
+Li for the SEI proxy. Growth of a flat front keeps ``F`` and cracks nothing; Li growing around a
+fibre or up a protrusion stretches the film there.
 """
 
 from __future__ import annotations
@@ -35,12 +46,19 @@ import jax.numpy as jnp
 import numpy as np
 
 SURFACES = ("li", "host", "collector", "all")
+# areal strain at which a film cracks [-]: the order of the one measured value found, ALD Al2O3's
+# crack-onset tensile strain, 0.52 % at 80 nm to 2.4 % at 5 nm, ~1 % at 30-50 nm, on a polymer
+# (Jen, Bertrand & George, J. Appl. Phys. 109, 084305 (2011)); assumed for the films without one
+CRITICAL_STRAIN = 0.01
+_ASSUMED_STRAIN = "assumed (no measurement of this film's crack-onset strain found): the order of ALD Al2O3's"
 
 
 @dataclasses.dataclass(frozen=True)
 class FilmMaterial:
     conductivity: float  # Li+ conductivity at 25 °C [S/m]
     source: str
+    critical_strain: float = CRITICAL_STRAIN  # areal strain at which the film cracks [-]
+    strain_source: str = ""
 
 
 # room-temperature Li+ conductivities [S/m] of the films of the review's interfacial engineering
@@ -59,6 +77,10 @@ MATERIALS = {
     "native_sei": FilmMaterial(2e-7, "2e-9 S/cm, the SEI resistivity of graphite models (5e6 Ohm m; Safari et al., "
                                      "J. Electrochem. Soc. 156, A145 (2009)), not a Li-metal measurement"),
 }
+for _name, _material in MATERIALS.items():
+    MATERIALS[_name] = dataclasses.replace(
+        _material, strain_source="1 %, ALD Al2O3 (not lithiated) of 30-50 nm on a polymer, read (Jen et al. 2011)"
+        if _name == "al2o3_lithiated" else _ASSUMED_STRAIN)
 
 
 class Films(eqx.Module):
@@ -71,13 +93,47 @@ class Films(eqx.Module):
     A layer profile splits the slab (from the collector's top to the host's top) into equal
     layers; a face takes the film of its conducting side's layer, so Li grown inside the slab
     carries the film of the layer it grew in, the collector's surface the first layer's, and Li
-    grown above the slab the last layer's (it rode up on the Li)."""
+    grown above the slab the last layer's (it rode up on the Li).
+
+    ``crack_strain`` makes the Li film crack (module docstring); ``cracked`` is the crack state a run
+    sets before each solve, not a parameter to give."""
 
     li: float = 0.0
     host: float = 0.0
     collector: float = 0.0
     li_layers: jax.Array | None = None
     host_layers: jax.Array | None = None
+    # the Li film's critical areal strain [-] (None: it never cracks), and its cracked share per cell
+    # (its column's, set from the run's state before each solve: None, intact)
+    crack_strain: float | None = None
+    cracked: jax.Array | None = None
+
+    @property
+    def can_crack(self) -> bool:
+        """Whether there is a film on the Li and it cracks past a strain."""
+        has_li_film = self.li_layers is not None or isinstance(self.li, jax.Array) or self.li != 0
+        return self.crack_strain is not None and has_li_film
+
+    def crack_shares(self, grid, covers: list) -> list | None:
+        """Per interface direction, the share of each face whose Li film is cracked (its Li cover
+        times the conducting side's cracked share), or None when nothing is cracked."""
+        from hostsim.electrochemistry.interfaces import neighbours
+
+        if self.cracked is None:
+            return None
+        return [cover * side for cover, side in zip(covers, neighbours(grid, self.cracked))]
+
+    def coated_area(self, grid, face_area, covers, collector_layers: int = 1, host_top: int | None = None):
+        """Per cell (the faces' electrolyte side), the interface area a film covers [m²]: the Li share of
+        a face where the Li carries a film, the host share where the host does."""
+        from hostsim.electrochemistry.interfaces import neighbours
+
+        collector = (jnp.arange(grid.shape[2]) < collector_layers).astype(grid.dtype)[None, None, :]
+        host = self._surface_field(self.host + self.collector * collector, self.host_layers, grid, collector_layers,
+                                   host_top)
+        lis = self.li_face_resistances(grid, collector_layers, host_top)
+        return sum(a * (cover * (li > 0) + (1.0 - cover) * (side > 0))
+                   for a, cover, li, side in zip(face_area, covers, lis, neighbours(grid, host)))
 
     def _per_z(self, layers, grid, collector_layers, host_top):
         """``layers`` (one value per slab layer) on the grid's z layers [Ohm m²]."""
@@ -122,16 +178,24 @@ def film_resistance(material: str | None, thickness: float, conductivity: float 
 
 
 def films_of(coatings) -> Films:
-    """The :class:`Films` of ``(surface, resistance [Ohm m²])`` pairs (``surface`` in
-    :data:`SURFACES`; a resistance is a number, or a sequence of one per slab layer for a graded
-    film on ``li``, ``host`` or ``all``); films on one surface add in series (layered ones of the
-    same number of layers)."""
+    """The :class:`Films` of ``(surface, resistance [Ohm m²][, critical strain])`` tuples (``surface``
+    in :data:`SURFACES`; a resistance is a number, a sequence of one per slab layer for a graded
+    film on ``li``, ``host`` or ``all``, or a patterned film's field, of the grid's shape or
+    ``(nx, ny, 1)``; a critical areal strain [-] makes a film on the Li crack,
+    None or absent: it never does); films on one surface add in series (layered ones of the same
+    number of layers)."""
     totals = {"li": 0.0, "host": 0.0, "collector": 0.0}
     layered = {"li": None, "host": None}
-    for surface, resistance in coatings:
+    strains = []
+    for surface, resistance, *strain in coatings:
+        if surface in ("li", "all") and strain and strain[0] is not None:
+            strains.append(strain[0])
         for target in (("li", "host") if surface == "all" else (surface,)):
             if np.ndim(resistance) == 0:
                 totals[target] += resistance
+                continue
+            if np.ndim(resistance) >= 2:  # a patterned film: a field on the grid (or down its columns)
+                totals[target] = totals[target] + jnp.asarray(resistance)
                 continue
             if target == "collector":
                 raise ValueError("a layered film cannot be on the collector alone (its layers are the slab's)")
@@ -140,13 +204,28 @@ def films_of(coatings) -> Films:
                 raise ValueError(f"layered films on {target} need the same number of layers; got "
                                  f"{layered[target].shape[0]} and {values.shape[0]}")
             layered[target] = values if layered[target] is None else layered[target] + values
-    return Films(**totals, li_layers=layered["li"], host_layers=layered["host"])
+    # films in series on the Li crack together, at the smallest critical strain among them
+    return Films(**totals, li_layers=layered["li"], host_layers=layered["host"],
+                 crack_strain=min(strains) if strains else None)
+
+
+def crack_update(reference, cracked, coated, strain, face_area: float):
+    """The film's crack state after a solve (module docstring: cracking), per cell holding its
+    column's values: ``reference`` the column's coated area when its film formed [m²] (0: not yet),
+    ``cracked`` its cracked share [-], from ``coated`` (:meth:`Films.coated_area`) and the critical
+    areal strain; a column's film forms once it covers ``face_area`` (a voxel face) [m²]."""
+    column = jnp.broadcast_to(jnp.sum(coated, axis=2, keepdims=True), coated.shape)
+    reference = jnp.where(reference > 0, reference, jnp.where(column >= face_area, column, 0.0))
+    stretched = 1.0 - (1.0 + strain) * reference / jnp.where(column > 0, column, 1.0)
+    share = jnp.where((reference > 0) & (column > 0), jnp.clip(stretched, 0.0, 1.0), 0.0)
+    return reference, jnp.maximum(cracked, share)
 
 
 def film_statistics(face_area, face_current, films) -> tuple:
     """Over the faces carrying current: the film drop ``R_f |i|`` [V] the mean coulomb crosses
     (weighted by the current), its largest value, and the share of the current that crosses a film
-    [-]; zeros without ``films`` (per direction, as the faces)."""
+    [-]; zeros without ``films`` (per direction, as the faces). A cracked face counts as if all its
+    current crossed its film (an upper bound where a film has cracked)."""
     if films is None:
         zero = jnp.zeros((), face_current[0].dtype)
         return zero, zero, zero
@@ -159,4 +238,5 @@ def film_statistics(face_area, face_current, films) -> tuple:
     return mean, largest, coated
 
 
-__all__ = ["Films", "film_statistics", "MATERIALS", "SURFACES", "film_resistance", "films_of"]
+__all__ = ["CRITICAL_STRAIN", "Films", "crack_update", "film_statistics", "MATERIALS", "SURFACES", "film_resistance",
+           "films_of"]

@@ -44,7 +44,7 @@ from hostsim.electrochemistry.displacement import FLOW_RTOL, displacement
 from hostsim.electrochemistry.interfaces import FULL
 from hostsim.electrochemistry.metrics import Q_SEI, RESOLVED_FACE, envelope_heights, flux_statistics, li_interface_area
 from hostsim.electrochemistry.interfaces import li_fill, li_room, smoothstep
-from hostsim.electrochemistry.coating import film_statistics
+from hostsim.electrochemistry.coating import crack_update, film_statistics
 from hostsim.electrochemistry.potential import FaceInterface, li_covers, potential_problem, solve_problem
 from hostsim.electrochemistry.salt import salt_step, shared_sink
 from hostsim.electrochemistry.separator import Separator
@@ -90,6 +90,9 @@ class PlatingState(NamedTuple):
     border_solution: jax.Array  # Newton's A^-1 dF/dV (the next solve's warm start; not differentiated)
     face_flows: jax.Array  # (directions, *grid.shape): current through each interface face [A], owned by its electrolyte-side cell
     interfacial_current: jax.Array  # per cell, area-weighted mean current density of its interface faces [A/m²] (0 below 1e-3 h²)
+    # a film on the Li that cracks (hostsim.electrochemistry.coating: cracking), per cell its column's:
+    film_reference_area: jax.Array  # coated area when the column's film formed [m²] (0: not yet)
+    film_cracked: jax.Array  # cracked share of the film [-]
 
 
 class Observation(NamedTuple):
@@ -118,6 +121,7 @@ class Observation(NamedTuple):
     coated_current_share: jax.Array  # share of the current crossing a coating [-]
     min_overpotential: jax.Array  # most negative V - phi over cells owning interface [V] (plating's surface overpotential)
     separator_min_concentration: jax.Array  # [mol/m³] lowest c in a separator's pores (inf: no separator)
+    film_cracked_area: jax.Array  # Li area under the cracked share of a film [m²] (0: none, or no film that cracks)
 
 
 class StepInfo(NamedTuple):
@@ -175,7 +179,7 @@ def initial_state(grid: Grid, theta, electrolyte) -> PlatingState:
     return PlatingState(grid.as_field(theta), grid.full(electrolyte.concentration), z, z, z, z, z, z,
                         grid.zeros(), grid.zeros(), jnp.zeros(grid.shape, bool), grid.zeros(), z, z,
                         grid.zeros(), z, z, grid.zeros(), jnp.zeros((directions,) + grid.shape, grid.dtype),
-                        grid.zeros())
+                        grid.zeros(), grid.zeros(), grid.zeros())
 
 
 def mean_plating_time(state: PlatingState):
@@ -356,6 +360,10 @@ def solve_state(system: PlatingSystem, state: PlatingState, current, *, fresh=Fa
         live = attached(grid, connected)
     border_guess = jnp.where(same_direction, state.border_solution, 0.0)
     kinetics = system.kinetics
+    cracking = kinetics.films is not None and kinetics.films.can_crack
+    if cracking:  # the film's cracks so far (they open after a solve, below)
+        kinetics = eqx.tree_at(lambda kin: kin.films.cracked, kinetics, state.film_cracked,
+                               is_leaf=lambda x: x is None)
     if kinetics.shield is not None:  # the additive covers the tips of the last solved state
         plating = same_direction & (current > 0) & (state.interfacial_current > 0)
         shield = kinetics.shield.covering(jax.lax.stop_gradient(state.phi), plating)
@@ -379,7 +387,7 @@ def solve_state(system: PlatingSystem, state: PlatingState, current, *, fresh=Fa
     li_area = li_interface_area(sol.face_area, sol.face_cover)
     # the SEI proxy: fresh Li area beyond the segment's largest so far owes q_SEI per m² while plating
     # (a running maximum: the area of a filling front wobbles by a layer's worth, which must not count)
-    bare = _bare_li_area(system, sol, li_area)
+    bare = _bare_li_area(system, sol, li_area, problem.film_cracks)
     reference = jnp.where(fresh, bare, state.sei_reference_area)
     owed = jnp.where(plating & ~jnp.asarray(fresh), system.sei_charge_density * jax.nn.relu(bare - reference), 0.0)
     new = state._replace(
@@ -387,22 +395,44 @@ def solve_state(system: PlatingSystem, state: PlatingState, current, *, fresh=Fa
         border_solution=sol.border_solution, face_flows=flows,
         interfacial_current=jnp.where(owns, cell_current, 0.0),
         sei_owed=state.sei_owed + owed, sei_reference_area=jnp.maximum(reference, bare))
+    if cracking:
+        films = kinetics.films
+        coated = films.coated_area(grid, sol.face_area, sol.face_cover, system.collector_layers, system.host_top)
+        film_reference, cracked = crack_update(state.film_reference_area, state.film_cracked, coated,
+                                               films.crack_strain, grid.voxel_size**2)
+        new = new._replace(film_reference_area=film_reference, film_cracked=cracked)
     films = film_statistics(sol.face_area, sol.face_current, problem.films)
-    return new, _observe(system, new, sol, live, li_area, plating, films)
+    cracked_area = _cracked_film_area(system, sol, eqx.tree_at(lambda f: f.cracked, kinetics.films, new.film_cracked)) \
+        if cracking else jnp.zeros((), grid.dtype)
+    return new, _observe(system, new, sol, live, li_area, plating, films, cracked_area)
 
 
-def _bare_li_area(system: PlatingSystem, sol, li_area):
-    """The Li/electrolyte area no Li film covers [m²], what the SEI proxy charges: Li grown under an
-    intact film forms no SEI. All of it without a Li film, none under a film on all the Li, the
-    faces of the bare layers under a layered one."""
+def _cracked_film_area(system: PlatingSystem, sol, films):
+    """The Li area under the cracked share of a Li film [m²] (faces whose Li carries a film)."""
+    lis = films.li_face_resistances(system.grid, system.collector_layers, system.host_top)
+    shares = films.crack_shares(system.grid, sol.face_cover)
+    return li_interface_area(sol.face_area, [jnp.where(r > 0, f, 0.0) for r, f in zip(lis, shares)])
+
+
+def _bare_li_area(system: PlatingSystem, sol, li_area, cracks=None):
+    """The Li/electrolyte area no intact Li film covers [m²], what the SEI proxy charges: Li grown
+    under an intact film forms no SEI. All of it without a Li film, none under an intact film on all
+    the Li, the faces of the bare layers under a layered one, and the cracked share of a film
+    (``cracks``: per direction, each face's cracked share of its area, as
+    :meth:`~hostsim.electrochemistry.coating.Films.crack_shares` gives it)."""
     films = system.kinetics.films
     if films is None or (films.li_layers is None and not isinstance(films.li, jax.Array) and films.li == 0):
         return li_area
     lis = films.li_face_resistances(system.grid, system.collector_layers, system.host_top)
-    return li_interface_area(sol.face_area, [c * (r <= 0) for c, r in zip(sol.face_cover, lis)])
+    if cracks is None:
+        return li_interface_area(sol.face_area, [c * (r <= 0) for c, r in zip(sol.face_cover, lis)])
+    # a crack share is of the face (its Li cover times the column's share): the bare Li of a filmed face
+    return li_interface_area(sol.face_area, [c * (r <= 0) + jnp.where(r > 0, f, 0.0)
+                                             for c, r, f in zip(sol.face_cover, lis, cracks)])
 
 
-def _observe(system: PlatingSystem, state: PlatingState, sol, live, li_area, plating, films) -> Observation:
+def _observe(system: PlatingSystem, state: PlatingState, sol, live, li_area, plating, films,
+             cracked_area) -> Observation:
     grid, electrolyte, s = system.grid, system.electrolyte, system.s
     c = state.concentration
     eps = electrolyte_fraction(s, state.theta)
@@ -431,7 +461,8 @@ def _observe(system: PlatingSystem, state: PlatingState, sol, live, li_area, pla
         jnp.mean(heights), jnp.max(heights), *films,
         min_overpotential=jnp.min(jnp.where(owns, sol.voltage - sol.phi, jnp.inf)),
         separator_min_concentration=(jnp.full((), jnp.inf, c.dtype) if system.separator is None
-                                     else jnp.min(jnp.where(system.separator.mask(grid), c, jnp.inf))))
+                                     else jnp.min(jnp.where(system.separator.mask(grid), c, jnp.inf))),
+        film_cracked_area=cracked_area)
 
 
 def admissible_step(system: PlatingSystem, state: PlatingState):

@@ -262,25 +262,36 @@ def _face_overpotential(current, eta, resistance):
     return e - (e - eta - resistance * g) / (1.0 - resistance * g_e)
 
 
-def _film_currents(kinetics, ls, covers, eta, c, half_cell, films):
+def _series_current(current, eta, resistance):
+    """A face's current ``G(e)`` through ``resistance`` [Ohm m²] in series, ``e = eta + R G(e)``, and
+    its slope in eta, ``G'(e) / (1 - R G'(e))``."""
+    e = _face_overpotential(current, eta, resistance)
+    g, g_e = jax.jvp(current, (e,), (jnp.ones_like(eta),))
+    return g, g_e / (1.0 - resistance * g_e)
+
+
+def _film_currents(kinetics, ls, covers, eta, c, half_cell, films, cracks=None):
     """Stage 1 of :func:`_reaction` with coatings: per face, the current ``G(e)`` at the face
     overpotential ``e = eta + (R_half + R_film) G(e)`` solved exactly (a film's drop is tens of
-    mV: the linearisation about the cell's eta would be off by its square), and its slope in eta,
-    ``G'(e) / (1 - R G'(e))``."""
-    ones = jnp.ones_like(eta)
+    mV: the linearisation about the cell's eta would be off by its square), and its slope in eta.
+    ``cracks``: per direction, the share of each face whose film is cracked, a parallel path through
+    the half cell alone (:mod:`hostsim.electrochemistry.coating`: cracking); None, none."""
     half = 0.0 if half_cell is None else half_cell
     first, first_e = [], []
-    for l, cov, film in zip(ls, covers, films):
+    for index, (l, cov, film) in enumerate(zip(ls, covers, films)):
         gate = _gate(kinetics, l, cov)
 
         def current(e, gate=gate):
             return gate(e) * kinetics.butler_volmer(e, c)
 
-        resistance = half + film
-        e = _face_overpotential(current, eta, resistance)
-        g, g_e = jax.jvp(current, (e,), (ones,))
+        g, g_e = _series_current(current, eta, half + film)
+        if cracks is not None:
+            bare, bare_e = _series_current(current, eta, half) if half_cell is not None else \
+                jax.jvp(current, (eta,), (jnp.ones_like(eta),))
+            share = cracks[index]
+            g, g_e = (1.0 - share) * g + share * bare, (1.0 - share) * g_e + share * bare_e
         first.append(g)
-        first_e.append(g_e / (1.0 - resistance * g_e))
+        first_e.append(g_e)
     return first, first_e
 
 
@@ -293,7 +304,7 @@ def _faces_to_cells(grid, areas, first, first_e, slope, current_slopes):
 
 
 def _reaction(kinetics, grid, areas, ls, covers, eta, c, resistance, salt, slope=True, current_slopes=False,
-              films=None):
+              films=None, cracks=None):
     """R_v [A/m³], its derivative in eta (``slope``; else None), and the face current densities
     (with ``current_slopes`` and ``slope``, fourth, the face current densities' derivatives in eta).
 
@@ -317,9 +328,10 @@ def _reaction(kinetics, grid, areas, ls, covers, eta, c, resistance, salt, slope
 
     ``films``: per direction, a coating's resistance of each face [Ohm m²]
     (:mod:`hostsim.electrochemistry.coating`); stage 1 then solves each face's overpotential exactly,
-    half cell and film in series (:func:`_film_currents`), in place of the linearisation."""
+    half cell and film in series (:func:`_film_currents`), in place of the linearisation; ``cracks``,
+    per direction, the cracked share of each face's film."""
     if films is not None:
-        first, first_e = _film_currents(kinetics, ls, covers, eta, c, resistance, films)
+        first, first_e = _film_currents(kinetics, ls, covers, eta, c, resistance, films, cracks)
         if salt is None:  # CentreInterface: no half cell, no face concentration
             return _faces_to_cells(grid, areas, first, first_e, slope, current_slopes)
         return _face_salt(kinetics, grid, areas, c, salt, first, first_e, slope, current_slopes)
@@ -407,12 +419,14 @@ class PotentialProblem(eqx.Module):
     kappa_ref: jax.Array
     current: jax.Array | None  # total current [A] (galvanostatic), None: V is given
     films: tuple | None = None  # per direction, the coatings' resistance of each face [Ohm m²] (None: no coating)
+    film_cracks: tuple | None = None  # per direction, the cracked share of each face's film [-] (None: intact)
 
     def reaction(self, phi, v, slope=True):
         """``R_v`` [A/m³], ``dR_v/deta`` (None without ``slope``) and the face current densities at
         ``(phi, V)``."""
         return _reaction(self.kinetics, self.grid, self.areas, self.ls, self.covers, v - phi, self.concentration,
-                         self.half_cell_resistance, self.half_cell_salt, slope, films=self.films)
+                         self.half_cell_resistance, self.half_cell_salt, slope, films=self.films,
+                         cracks=self.film_cracks)
 
     def root_slopes(self, phi, v):
         """``dR_v/deta`` at ``(phi, V)`` (the Jacobian's, :meth:`jacobian`) and the linear map
@@ -421,7 +435,7 @@ class PotentialProblem(eqx.Module):
         implicit derivative's tangent of those outputs is this plus their tangent at fixed ``(phi, V)``."""
         _, dr, _, slopes = _reaction(self.kinetics, self.grid, self.areas, self.ls, self.covers, v - phi,
                                      self.concentration, self.half_cell_resistance, self.half_cell_salt,
-                                     slope=True, current_slopes=True, films=self.films)
+                                     slope=True, current_slopes=True, films=self.films, cracks=self.film_cracks)
         dr, slopes = materialized(dr), [materialized(x) for x in slopes]
 
         def along(dphi, dv):
@@ -518,6 +532,7 @@ def potential_problem(grid: Grid, s, k, l, theta, concentration, electrolyte, ki
     areas, ls, covers = interface_faces(grid, s, k, l, theta, attached, stripping, li_excluded)
     films = None if kinetics.films is None else tuple(kinetics.films.face_resistances(grid, covers, collector_layers,
                                                                                          host_top))
+    cracks = None if kinetics.films is None else kinetics.films.crack_shares(grid, covers)
 
     phi = jnp.zeros(grid.shape, dtype) if phi_guess is None else grid.as_field(phi_guess)
     if voltage is not None:
@@ -541,7 +556,8 @@ def potential_problem(grid: Grid, s, k, l, theta, concentration, electrolyte, ki
     resistance, salt = interface.half_cell(grid, electrolyte, c, eps)
     problem = PotentialProblem(grid, op0, rhs0 + h2 * diffusion_source, tuple(areas), tuple(ls), tuple(covers), c,
                                resistance, salt, kinetics, jnp.asarray(kappa_ref, dtype),
-                               None if current is None else jnp.asarray(current, dtype), films)
+                               None if current is None else jnp.asarray(current, dtype), films,
+                               None if cracks is None else tuple(cracks))
     return problem, phi, v, c_top, projected
 
 

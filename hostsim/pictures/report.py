@@ -42,6 +42,7 @@ SUMMARY_ROWS = [
     ("final_voltage_V", "final voltage", "mV", 1000.0, "{:.2f}"),
     ("film_overpotential_mean_V", "film drop the mean coulomb crosses (last plating step)", "mV", 1000.0, "{:.2f}"),
     ("coated_current_share", "current crossing a film (last plating step)", "%", 100.0, "{:.1f}"),
+    ("film_cracked_share", "Li area under a cracked film (last plating step)", "%", 100.0, "{:.1f}"),
     ("separator_min_concentration_ratio", "lowest c / c0 in the separator", "-", 1.0, "{:.3g}"),
     ("separator_sand_margin", "separator's Sand time / plating time", "-", 1.0, "{:.3g}"),
     ("additive_coverage_mean", "additive coverage of the plating Li (mean)", "-", 1.0, "{:.3g}"),

@@ -48,7 +48,7 @@ import numpy as np
 from pydantic import Field, PlainValidator, ValidationError
 
 from hostsim.errors import InputError
-from hostsim.run.case import Case, parse_case
+from hostsim.run.case import Case, case_directory, parse_case
 from hostsim.run.config import Section, choice, input_error, refuse
 from hostsim.run.io import write_json
 
@@ -169,7 +169,7 @@ def parse_sweep(data: dict, source: str = "sweep", validate_host: Callable | Non
         for path, value in params.items():
             _set_path(member, path, value, source)
         where = f"{source} member {index} ({', '.join(f'{k} = {v!r}' for k, v in params.items())})"
-        case = parse_case(copy.deepcopy(member), where)
+        case = parse_case(copy.deepcopy(member), where, base=case_directory(source))
         if validate_host is not None:
             try:
                 validate_host(case)

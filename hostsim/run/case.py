@@ -51,11 +51,13 @@ import warnings
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, ConfigDict, Field, PlainValidator, PrivateAttr, ValidationError, model_validator
+import numpy as np
+from pydantic import (BeforeValidator, ConfigDict, Field, PlainValidator, PrivateAttr, ValidationError, ValidationInfo,
+                      field_validator, model_validator)
 
 from hostsim.electrochemistry.additive import MOLAR, STANDARD_POTENTIALS_V, AdditiveShield
 from hostsim.electrochemistry.cell import LithiumCounterElectrode, Reservoir
-from hostsim.electrochemistry.coating import MATERIALS, SURFACES, film_resistance, films_of
+from hostsim.electrochemistry.coating import CRITICAL_STRAIN, MATERIALS, SURFACES, film_resistance, films_of
 from hostsim.electrochemistry.electrolyte import ELECTROLYTES, get_electrolyte
 from hostsim.electrochemistry.events import DEFAULT_VOLTAGE_CUTOFF
 from hostsim.electrochemistry.separator import DEFAULT_POROSITY, DEFAULT_TORTUOSITY, Separator
@@ -255,6 +257,18 @@ def _thickness_profile(value):
     return [number_check(high=1e5, at_least=0)(v) for v in value]
 
 
+def _pattern_share(path: Path) -> np.ndarray:
+    """A coating pattern's shares from its volume file (a missing or unreadable file is refused)."""
+    from hostsim.run.io import load_volume
+
+    if not path.is_file():
+        raise refuse(f"{path}: no such file")
+    try:
+        return np.asarray(load_volume(path), np.float64)
+    except Exception as e:  # any reader's failure is the user's file, said in one line
+        raise refuse(f"{path}: could not read it as a volume ({type(e).__name__}: {e})") from None
+
+
 class CoatingSection(Section):
     """One ``[[coating]]``: a film of ``thickness_nm`` (or, graded, of ``thickness_profile_nm``, one
     thickness per equal layer of the host slab from the collector up) of a material (or of
@@ -266,6 +280,31 @@ class CoatingSection(Section):
     thickness_profile_nm: Annotated[list | None, _optional(_thickness_profile)] = None
     conductivity_S_m: Annotated[float | None, number(low=0, high=1e3)] = None  # overrides the material's
     on: Annotated[str, choice(SURFACES)] = "all"
+    # areal strain at which the film on the Li cracks [-]; the material's (coating.MATERIALS), or
+    # coating.CRITICAL_STRAIN without one; 1e3 is a film that never cracks
+    critical_strain: Annotated[float | None, number(low=0, high=1e3)] = None
+    # a patterned film: a volume file (.npy, .npz, .tif, .vti) of the share of thickness_nm per voxel,
+    # in [0, 1], of the grid's shape or of its columns' (nx, ny: the same down every column); a
+    # relative path is the case file's
+    pattern: str | None = None
+
+    @field_validator("pattern", mode="before")
+    @classmethod
+    def _pattern_file(cls, value, info: ValidationInfo):
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise refuse(f"expected the path of a volume file, got {value!r}")
+        path = Path(value).expanduser()
+        if not path.is_absolute():
+            path = Path((info.context or {}).get("base", ".")) / path
+        share = _pattern_share(path)
+        if share.ndim not in (2, 3):
+            raise refuse(f"{value}: expected a 2-D (columns) or 3-D (voxels) array, got {share.ndim}-D")
+        if not np.all(np.isfinite(share)) or share.min() < 0 or share.max() > 1:
+            raise refuse(f"{value}: expected shares of thickness_nm in [0, 1], got values in "
+                         f"[{np.nanmin(share):g}, {np.nanmax(share):g}]")
+        return str(path.resolve())
 
     @model_validator(mode="after")
     def _conductivity(self):
@@ -273,6 +312,9 @@ class CoatingSection(Section):
             raise refuse("give material or conductivity_S_m", table=True)
         if (self.thickness_nm is None) == (self.thickness_profile_nm is None):
             raise refuse("give thickness_nm or thickness_profile_nm (one of them)", table=True)
+        if self.pattern is not None and self.thickness_profile_nm is not None:
+            raise refuse("pattern: a pattern shares out thickness_nm; give it with thickness_nm, not "
+                         "thickness_profile_nm", table=True)
         if self.thickness_profile_nm is not None and self.on == "collector":
             raise refuse("thickness_profile_nm: a graded film spans the host slab's layers; on = 'collector' has "
                          "none (give thickness_nm)", table=True)
@@ -283,13 +325,24 @@ class CoatingSection(Section):
         """Whether the film has any thickness (a sweep's bare member has 0)."""
         return (self.thickness_nm or 0.0) > 0 or any(v > 0 for v in self.thickness_profile_nm or ())
 
+    @property
+    def strain(self) -> float:
+        """The film's critical areal strain [-] (given, the material's, or the default)."""
+        if self.critical_strain is not None:
+            return self.critical_strain
+        return CRITICAL_STRAIN if self.material is None else MATERIALS[self.material].critical_strain
+
     def film(self) -> tuple:
-        """``(surface, resistance [Ohm m²])``, the resistance a tuple of one per slab layer for a
-        graded film."""
+        """``(surface, resistance [Ohm m²], critical strain [-])``, the resistance a tuple of one per
+        slab layer for a graded film."""
         if self.thickness_profile_nm is not None:
             return self.on, tuple(film_resistance(self.material, v * 1e-9, self.conductivity_S_m)
-                                  for v in self.thickness_profile_nm)
-        return self.on, film_resistance(self.material, self.thickness_nm * 1e-9, self.conductivity_S_m)
+                                  for v in self.thickness_profile_nm), self.strain
+        resistance = film_resistance(self.material, self.thickness_nm * 1e-9, self.conductivity_S_m)
+        if self.pattern is not None:  # a field: (nx, ny, 1) broadcasts down the columns
+            share = _pattern_share(Path(self.pattern))
+            resistance = resistance * (share[:, :, None] if share.ndim == 2 else share)
+        return self.on, resistance, self.strain
 
 
 class SeparatorSection(Section):
@@ -338,10 +391,18 @@ class Case:
     coatings: list = dataclasses.field(default_factory=list)  # the [[coating]] sections with a film (their films are in kinetics)
 
 
-def parse_case(data: dict, source: str = "case") -> Case:
-    """The :class:`Case` of a case file's data; a bad key or value is one :class:`InputError` line."""
+def case_directory(source) -> Path:
+    """Where a case's relative paths start: its file's directory, else the working directory."""
+    path = Path(source)
+    return path.parent if path.suffix == ".toml" else Path(".")
+
+
+def parse_case(data: dict, source: str = "case", base: Path | None = None) -> Case:
+    """The :class:`Case` of a case file's data; a bad key or value is one :class:`InputError` line.
+    ``base``: where its relative paths start (default: ``source``'s directory if it names a
+    ``.toml`` file, else the working directory)."""
     try:
-        file = CaseFile.model_validate(data)
+        file = CaseFile.model_validate(data, context={"base": base if base is not None else case_directory(source)})
     except ValidationError as e:
         raise input_error(e, CaseFile, "case") from None
     numerics, notes = _current_numerics(file.numerics, source)

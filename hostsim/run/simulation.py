@@ -332,6 +332,18 @@ def check_graded_films(films, slab_layers: int) -> None:
                              f"{max(slab_layers, 1)} voxel layers; give at most {max(slab_layers, 1)}")
 
 
+def check_patterned_films(films, grid) -> None:
+    """Refuse, before any compilation, a patterned coating whose field fits neither the grid nor its
+    columns."""
+    for name in ("li", "host", "collector"):
+        field = None if films is None else getattr(films, name)
+        shape = np.shape(field)
+        if len(shape) == 3 and shape not in (tuple(grid.shape), tuple(grid.shape[:2]) + (1,)):
+            got = shape[:2] if shape[2] == 1 else shape
+            raise InputError(f"[coating] pattern has shape {got}; expected the grid's {tuple(grid.shape)} or its "
+                             f"columns' {tuple(grid.shape[:2])}")
+
+
 def check_separator(separator, grid, host_top) -> None:
     """Refuse, before any compilation, a separator that does not leave a layer of electrolyte
     between the host and itself."""
@@ -377,19 +389,22 @@ def separator_sand_time(separator, electrolyte, current_density) -> float:
 def coating_summary(kinetics, series) -> dict:
     """The summary's coating keys (none without a coating), at the last plating row: the film drop
     the mean coulomb crosses and its largest [V], its share of the electrode's overpotential |V|,
-    and the share of the current that crosses a film."""
+    the share of the current that crosses a film, and the Li area under a cracked film [m²] and its
+    share of the Li area."""
     if kinetics.films is None:
         return {}
     current = np.asarray(series["current"], np.float64)
     if not np.any(current > 0):
         return {"film_overpotential_mean_V": None, "film_overpotential_max_V": None, "film_overpotential_share": None,
-                "coated_current_share": None}
+                "coated_current_share": None, "film_cracked_area_m2": None, "film_cracked_share": None}
     last = np.nonzero(current > 0)[0][-1]
     mean = float(series["film_overpotential_mean"][last])
     voltage = abs(float(series["voltage"][last]))
+    cracked, li_area = float(series["film_cracked_area"][last]), float(series["li_interface_area"][last])
     return {"film_overpotential_mean_V": mean, "film_overpotential_max_V": float(series["film_overpotential_max"][last]),
             "film_overpotential_share": mean / voltage if voltage > 0 else None,
-            "coated_current_share": float(series["coated_current_share"][last])}
+            "coated_current_share": float(series["coated_current_share"][last]),
+            "film_cracked_area_m2": cracked, "film_cracked_share": cracked / li_area if li_area > 0 else 0.0}
 
 
 def simulate_hosts(names, grid, hosts, electrolyte, kinetics, protocol: Protocol, *, batching=None, observers=None,
@@ -413,6 +428,7 @@ def simulate_hosts(names, grid, hosts, electrolyte, kinetics, protocol: Protocol
     start_from = None if resume is None else (stacked_checkpoint(resume) if batching.stacked else resume[0])
     observer.started(batching.stack(states0), start_from is not None)
     check_graded_films(kinetics.films, host_top - collector_layers)
+    check_patterned_films(kinetics.films, grid)
     separator = kw.get("separator")
     if separator is not None:  # its polymer and pores in the host's top layers (idempotent)
         check_separator(separator, grid, host_top)
@@ -485,6 +501,7 @@ SERIES_COLUMNS = [  # (series key, CSV column, scale) of NAME_timeseries.csv (do
     ("li_interface_area", "li_interface_area_m2", 1.0), ("max_dtheta", "max_dtheta", 1.0),
     ("error", "step_error", 1.0), ("film_overpotential_mean", "film_overpotential_mean_V", 1.0),
     ("film_overpotential_max", "film_overpotential_max_V", 1.0), ("coated_current_share", "coated_current_share", 1.0),
+    ("film_cracked_area", "film_cracked_area_m2", 1.0),
     ("segment", "segment", 1.0), ("cycle", "cycle", 1.0),
 ]
 
