@@ -18,7 +18,8 @@ from pathlib import Path
 
 COLUMNS = (("hotspot_ratio", "hot-spot ratio [-]", "{:.2f}"), ("top_growth_fraction", "top growth [-]", "{:.3f}"),
            ("envelope_growth_um", "envelope growth [µm]", "{:.3f}"), ("sei_loss_mAh_cm2", "SEI [mAh/cm²]", "{:.4f}"),
-           ("final_voltage_V", "final V [mV]", "{:.1f}"), ("sand_time_ratio", "t / Sand [-]", "{:.3f}"))
+           ("film_cracked_share", "film cracked [-]", "{:.3f}"), ("final_voltage_V", "final V [mV]", "{:.1f}"),
+           ("sand_time_ratio", "t / Sand [-]", "{:.3f}"))
 
 
 def lever_names(row: dict) -> str:
