@@ -362,8 +362,7 @@ def solve_state(system: PlatingSystem, state: PlatingState, current, *, fresh=Fa
     kinetics = system.kinetics
     cracking = kinetics.films is not None and kinetics.films.can_crack
     if cracking:  # the film's cracks so far (they open after a solve, below)
-        kinetics = eqx.tree_at(lambda kin: kin.films.cracked, kinetics, state.film_cracked,
-                               is_leaf=lambda x: x is None)
+        kinetics = eqx.tree_at(lambda kin: kin.films, kinetics, _cracked_films(kinetics.films, state.film_cracked))
     if kinetics.shield is not None:  # the additive covers the tips of the last solved state
         plating = same_direction & (current > 0) & (state.interfacial_current > 0)
         shield = kinetics.shield.covering(jax.lax.stop_gradient(state.phi), plating)
@@ -395,23 +394,28 @@ def solve_state(system: PlatingSystem, state: PlatingState, current, *, fresh=Fa
         border_solution=sol.border_solution, face_flows=flows,
         interfacial_current=jnp.where(owns, cell_current, 0.0),
         sei_owed=state.sei_owed + owed, sei_reference_area=jnp.maximum(reference, bare))
+    cracked_area = jnp.zeros((), grid.dtype)
     if cracking:
-        films = kinetics.films
-        coated = films.coated_area(grid, sol.face_area, sol.face_cover, system.collector_layers, system.host_top)
-        film_reference, cracked = crack_update(state.film_reference_area, state.film_cracked, coated,
-                                               films.crack_strain, grid.voxel_size**2)
-        new = new._replace(film_reference_area=film_reference, film_cracked=cracked)
+        new, cracked_area = _open_cracks(system, kinetics.films, sol, new)
     films = film_statistics(sol.face_area, sol.face_current, problem.films)
-    cracked_area = _cracked_film_area(system, sol, eqx.tree_at(lambda f: f.cracked, kinetics.films, new.film_cracked)) \
-        if cracking else jnp.zeros((), grid.dtype)
     return new, _observe(system, new, sol, live, li_area, plating, films, cracked_area)
 
 
-def _cracked_film_area(system: PlatingSystem, sol, films):
-    """The Li area under the cracked share of a Li film [m²] (faces whose Li carries a film)."""
-    lis = films.li_face_resistances(system.grid, system.collector_layers, system.host_top)
-    shares = films.crack_shares(system.grid, sol.face_cover)
-    return li_interface_area(sol.face_area, [jnp.where(r > 0, f, 0.0) for r, f in zip(lis, shares)])
+def _cracked_films(films, cracked):
+    return eqx.tree_at(lambda f: f.cracked, films, cracked, is_leaf=lambda x: x is None)
+
+
+def _open_cracks(system: PlatingSystem, films, sol, state: PlatingState):
+    """The state with the film's cracks after this solve (:func:`hostsim.electrochemistry.coating.crack_update`),
+    and the Li area under the cracked share of the film [m²] (faces whose Li carries a film)."""
+    grid = system.grid
+    coated = films.coated_area(grid, sol.face_area, sol.face_cover, system.collector_layers, system.host_top)
+    reference, cracked = crack_update(state.film_reference_area, state.film_cracked, coated, films.crack_strain,
+                                      grid.voxel_size**2)
+    lis = films.li_face_resistances(grid, system.collector_layers, system.host_top)
+    shares = _cracked_films(films, cracked).crack_shares(grid, sol.face_cover)
+    area = li_interface_area(sol.face_area, [jnp.where(r > 0, f, 0.0) for r, f in zip(lis, shares)])
+    return state._replace(film_reference_area=reference, film_cracked=cracked), area
 
 
 def _bare_li_area(system: PlatingSystem, sol, li_area, cracks=None):
