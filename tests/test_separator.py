@@ -130,3 +130,54 @@ def test_overlay_puts_polymer_and_closed_pores_in_the_top_layers():
     assert np.allclose(s[:, :, 4:], 0.7) and np.allclose(x[:, :, 4:], 0.3) and np.all(k[:, :, 4:] == 0)
     assert np.all(s[:, :, :4] == 0) and np.all(x[:, :, :4] == 0) and np.all(k[:, :, :4] == 1)
     assert initial_state(g, theta, get_electrolyte("lp30")).theta.shape == g.shape
+
+
+def _separator_transient(precision: str):
+    """``(porosity, binding capacity) -> c`` at the electrode after 5 s at 1 mA/cm² (fixed 1 s
+    steps) of a lithiophilic Cu foil under 3 µm of electrolyte and an 8 µm separator (tortuosity 2.5,
+    a Langmuir binding of K = 1e-3 m³/mol, K c0 = 1: the strategies study's polar coating): the
+    salt's depletion reaches through the separator in that time, so both its porosity (storage and
+    conductances) and its binding (storage) move it."""
+    from segments import replay, system
+
+    g = Grid.create((1, 1, 12), voxel_size=1e-6, lateral="no_flux", precision=precision)
+    s0 = jnp.zeros(g.shape, g.dtype).at[:, :, 0].set(1.0)
+    ones, zeros = jnp.ones(g.shape, g.dtype), jnp.zeros(g.shape, g.dtype)
+    current = 10.0 * g.length[0] * g.length[1]
+    def concentration(porosity, capacity):
+        sep = Separator(8e-6, porosity, 2.5, capacity, 1e-3)
+        s, k, l, theta, excluded = sep.overlay(g, s0, ones, ones, zeros)
+        plating = _with_separator(system(g, s, k, l, ORACLE, Kinetics(), sei=0.0, li_excluded=excluded), sep)
+        final = replay(plating, initial_state(g, theta, ORACLE), current, jnp.ones(5, g.dtype))
+        return final.concentration[0, 0, 1]
+
+    return concentration
+
+
+def _with_separator(plating, separator):
+    import equinox as eqx
+
+    return eqx.tree_at(lambda p: p.separator, plating, separator, is_leaf=lambda x: x is None)
+
+
+@pytest.mark.slow  # ~2 min of compilation (two precisions' gradient programs); the Sand oracles stay in the default set
+def test_the_separator_porosity_and_binding_derivatives_match_central_differences():
+    """d c_electrode / d porosity and / d Gamma through five plating steps: central differences in
+    float64 (1e-4), both nonzero; float32 finite and within 2 % of float64."""
+    import jax
+
+    f64 = _separator_transient("float64")
+    x = (0.4, 500.0)
+    exact = jax.grad(f64, argnums=(0, 1))(*x)
+    for index, step in ((0, 1e-6), (1, 1e-3)):
+        up = list(x)
+        down = list(x)
+        up[index] += step
+        down[index] -= step
+        central = (float(f64(*up)) - float(f64(*down))) / (2 * step)
+        assert central != 0.0
+        assert float(exact[index]) == pytest.approx(central, rel=1e-4), index
+    f32 = _separator_transient("float32")
+    single = jax.grad(f32, argnums=(0, 1))(jnp.float32(x[0]), jnp.float32(x[1]))
+    for a, b in zip(single, exact):
+        assert np.isfinite(float(a)) and float(a) == pytest.approx(float(b), rel=2e-2)
