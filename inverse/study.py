@@ -385,6 +385,9 @@ def _check_film_design(design: Design, case: Case, source: str) -> None:
     if coating.thickness_nm is None or coating.on == "collector":
         raise InputError(f"{source}: [design] fields has film: its [[coating]] needs thickness_nm (the most a layer "
                          f"gets) and on = li, host or all")
+    if coating.pattern is not None:
+        raise InputError(f"{source}: [design] fields has film: its [[coating]] is designed layer by layer; give no "
+                         f"pattern")
 
 
 def parse_study(data: dict, source: str = "study") -> Study:

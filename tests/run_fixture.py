@@ -21,7 +21,8 @@ COLUMNS = ["time_s", "step_s", "voltage_V", "current_A", "passed_charge_C", "cap
            "sei_charge_C",
            "dead_li_C", "envelope_mean_um", "envelope_max_um", "mean_current_density_A_m2", "flux_cv", "hotspot_ratio",
            "min_interface_concentration_mol_m3", "li_interface_area_m2", "max_dtheta", "step_error",
-           "film_overpotential_mean_V", "film_overpotential_max_V", "coated_current_share", "segment", "cycle"]
+           "film_overpotential_mean_V", "film_overpotential_max_V", "coated_current_share", "film_cracked_area_m2",
+           "segment", "cycle"]
 
 
 def _fields(name, shape, frac, t_end):
@@ -71,7 +72,7 @@ def write_fake_run(directory, names=("foil", "skeleton"), shape=(8, 8, 16), fram
                 dt = tj - t[j - 1] if j else 0.0
                 v = -0.03 + 0.012 * (1 - np.exp(-tj / 60)) if name == "foil" else -0.02 + 0.005 * (1 - np.exp(-tj / 60))
                 w.writerow([tj, dt, v, 1e-12, 1e-9 * q, q, 0.99e-9 * q, 1e-11 * q, 0.0, 4.85 * q, 5.0 * q, 10.0, 0.01, 1.2, 990.0,
-                            2e-10, 0.05 if j else 0.0, 0.5 if j else 0.0, 0.0, 0.0, 0.0, 0, 0])
+                            2e-10, 0.05 if j else 0.0, 0.5 if j else 0.0, 0.0, 0.0, 0.0, 0.0, 0, 0])
         summary = {"case": name, "grid_voxels": list(shape), "voxel_size_um": voxel_size * 1e6, "time_tolerance": 0.05,
                    "steps": steps, "rejected_steps": 2, "step_median_s": t_end / steps,
                    "envelope_growth_um": 4.85 if name == "foil" else 2.4, "relative_volume_change": 1.0,

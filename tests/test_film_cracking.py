@@ -17,27 +17,35 @@ from hostsim.run.case import parse_case
 ORACLE = get_electrolyte("spec_oracle")
 
 
-def test_a_column_cracks_by_the_area_it_gained_beyond_its_strain():
-    """Per column: the reference is the coated area the first time it reaches a voxel face (1 here);
-    the cracked share is 1 - (1 + eps_c) F_0 / F, never below 0, and it stays when F falls again."""
-    coated = np.zeros((3, 1, 2))
-    coated[0, 0, 0] = 1.0  # a face of film: the reference forms
-    coated[1, 0, 0] = 0.5  # half a face: none yet
-    reference, cracked = crack_update(jnp.zeros(coated.shape), jnp.zeros(coated.shape), jnp.asarray(coated), 0.01, 1.0)
-    np.testing.assert_allclose(np.asarray(reference)[:, 0, 0], [1.0, 0.0, 0.0])
+def test_a_column_cracks_by_the_area_it_gained_beyond_its_strain_and_slack():
+    """Per column: the reference is the largest substrate area (host-backed film) it has covered;
+    the cracked share is 1 - ((1 + eps_c) F_0 + slack) / F, never below 0, and it stays when F falls
+    again. Li spreading over more host raises the reference and cracks nothing."""
+    shape = (3, 1, 2)
+
+    def field(values):  # per column, its area in the first layer
+        out = np.zeros(shape)
+        for column, (first, second) in enumerate(values):
+            out[column, 0] = first, second
+        return jnp.asarray(out)
+
+    zeros = jnp.zeros(shape)
+    # column 0: a face of film on host; column 1: half a face; column 2: none
+    start = field([(1.0, 0.0), (0.5, 0.0), (0.0, 0.0)])
+    reference, cracked = crack_update(zeros, zeros, start, start, 0.01, 0.1)
+    np.testing.assert_allclose(np.asarray(reference)[:, 0, 0], [1.0, 0.5, 0.0])
     assert float(jnp.max(cracked)) == 0.0
-    grown = coated.copy()
-    grown[0, 0, 1] = 0.5  # the first column's film now covers 1.5 faces' worth
-    grown[1, 0, 1] = 0.7  # the second's reaches 1.2: its film forms now, at that area
-    reference, cracked = crack_update(reference, cracked, jnp.asarray(grown), 0.01, 1.0)
+    # column 0 grows a face of Li-backed film (2 faces on 1 of substrate); column 1's Li spreads over
+    # 0.7 more of host (film and substrate alike)
+    coated = field([(1.0, 1.0), (0.5, 0.7), (0.0, 0.0)])
+    substrate = field([(1.0, 0.0), (0.5, 0.7), (0.0, 0.0)])
+    reference, cracked = crack_update(reference, cracked, coated, substrate, 0.01, 0.1)
     np.testing.assert_allclose(np.asarray(reference)[:, 0, 1], [1.0, 1.2, 0.0])
-    np.testing.assert_allclose(np.asarray(cracked)[:, 0, 0], [1.0 - 1.01 / 1.5, 0.0, 0.0], rtol=1e-12)
-    # a stretch within the strain cracks nothing; the first column's cracks stay as its area falls back
-    within = grown.copy()
-    within[0, 0, 1] = 0.0
-    within[1, 0, 1] = 0.71
-    _, cracked = crack_update(reference, cracked, jnp.asarray(within), 0.01, 1.0)
-    np.testing.assert_allclose(np.asarray(cracked)[:, 0, 0], [1.0 - 1.01 / 1.5, 0.0, 0.0], rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(cracked)[:, 0, 0], [1.0 - 1.11 / 2.0, 0.0, 0.0], rtol=1e-12)
+    # within the strain and the slack nothing cracks; column 0's cracks stay as its area falls back
+    coated = field([(1.0, 0.0), (0.5, 0.8), (0.0, 0.0)])
+    _, cracked = crack_update(reference, cracked, coated, field([(1.0, 0.0), (0.5, 0.7), (0.0, 0.0)]), 0.01, 0.1)
+    np.testing.assert_allclose(np.asarray(cracked)[:, 0, 0], [1.0 - 1.11 / 2.0, 0.0, 0.0], rtol=1e-12)
 
 
 def _li_foil(grid):

@@ -26,14 +26,15 @@ charges only the Li surface no intact Li film covers.
 **Cracking.** A film on the Li stretches with the surface under it up to its critical areal strain
 ``eps_c`` (a material property, :data:`MATERIALS`), then cracks. Per column of the grid (the
 voxels above one collector voxel), the coated interface area ``F`` is compared with the column's
-reference ``F_0``, its coated area when the run started (or, where the column had less than a
-voxel face of film then, the first time it has one: a film on the Li forms with the Li). The
-cracked share of the column's Li film is ``max over time of (1 - (1 + eps_c) F_0 / F)``, at least 0:
-the film covers ``(1 + eps_c) F_0`` of the surface and the rest of it is open, and a crack does not
-heal. A cracked share ``f`` of a face's Li is a second, parallel path without the film (the face's
-current is ``(1 - f) G(e_film) + f G(e_bare)``, each at its own overpotential), and it counts as bare
-Li for the SEI proxy. Growth of a flat front keeps ``F`` and cracks nothing; Li growing around a
-fibre or up a protrusion stretches the film there.
+reference ``F_0``, the largest area of substrate its film has covered: host surface, bare or under
+Li grown on it (a film on the Li forms with the Li as the Li spreads over the host). The cracked
+share of the column's Li film is ``max over the plating so far of (1 - ((1 + eps_c) F_0 + h²) / F)``,
+at least 0: the film covers ``(1 + eps_c) F_0`` of the surface, a voxel face more is within the
+resolution of a column's area, and the rest is open; a crack does not heal. A cracked share ``f``
+of a face's filmed Li is a second, parallel path without the film (the face's current is
+``(1 - f) G(e_film) + f G(e_bare)``, each at its own overpotential), and it counts as bare Li for
+the SEI proxy. Growth of a flat front keeps ``F`` and cracks nothing; Li thickening around a fibre
+or up a protrusion stretches the film there.
 """
 
 from __future__ import annotations
@@ -111,29 +112,34 @@ class Films(eqx.Module):
     @property
     def can_crack(self) -> bool:
         """Whether there is a film on the Li and it cracks past a strain."""
-        has_li_film = self.li_layers is not None or isinstance(self.li, jax.Array) or self.li != 0
+        has_li_film = self.li_layers is not None or jnp.ndim(self.li) > 0 or isinstance(self.li, jax.Array) \
+            or self.li != 0
         return self.crack_strain is not None and has_li_film
 
-    def crack_shares(self, grid, covers: list) -> list | None:
+    def crack_shares(self, grid, covers: list, collector_layers: int = 1, host_top: int | None = None) -> list | None:
         """Per interface direction, the share of each face whose Li film is cracked (its Li cover
-        times the conducting side's cracked share), or None when nothing is cracked."""
-        from hostsim.electrochemistry.interfaces import neighbours
-
+        times its cell's cracked share where the Li carries a film), or None when nothing is cracked.
+        A face counts in the column of its electrolyte side, as :meth:`coated_area` counts it."""
         if self.cracked is None:
             return None
-        return [cover * side for cover, side in zip(covers, neighbours(grid, self.cracked))]
+        lis = self.li_face_resistances(grid, collector_layers, host_top)
+        return [cover * self.cracked * (li > 0) for cover, li in zip(covers, lis)]
 
-    def coated_area(self, grid, face_area, covers, collector_layers: int = 1, host_top: int | None = None):
-        """Per cell (the faces' electrolyte side), the interface area a film covers [m²]: the Li share of
-        a face where the Li carries a film, the host share where the host does."""
+    def coated_area(self, grid, face_area, covers, s, collector_layers: int = 1, host_top: int | None = None):
+        """Per cell (the faces' electrolyte side): the interface area a film covers [m²] (the Li share
+        of a face where the Li carries a film, the host share where the host does), and the part of it
+        on faces whose conducting side is host (a cell at least half solid host, ``s``): the substrate
+        a film formed on, on the host or on Li that covered the host."""
         from hostsim.electrochemistry.interfaces import neighbours
 
         collector = (jnp.arange(grid.shape[2]) < collector_layers).astype(grid.dtype)[None, None, :]
         host = self._surface_field(self.host + self.collector * collector, self.host_layers, grid, collector_layers,
                                    host_top)
         lis = self.li_face_resistances(grid, collector_layers, host_top)
-        return sum(a * (cover * (li > 0) + (1.0 - cover) * (side > 0))
-                   for a, cover, li, side in zip(face_area, covers, lis, neighbours(grid, host)))
+        coated = [a * (cover * (li > 0) + (1.0 - cover) * (side > 0))
+                  for a, cover, li, side in zip(face_area, covers, lis, neighbours(grid, host))]
+        backing = [jnp.minimum(2.0 * side, 1.0) for side in neighbours(grid, s)]
+        return sum(coated), sum(f * b for f, b in zip(coated, backing))
 
     def _per_z(self, layers, grid, collector_layers, host_top):
         """``layers`` (one value per slab layer) on the grid's z layers [Ohm m²]."""
@@ -195,6 +201,12 @@ def films_of(coatings) -> Films:
                 totals[target] += resistance
                 continue
             if np.ndim(resistance) >= 2:  # a patterned film: a field on the grid (or down its columns)
+                before = np.shape(totals[target])
+                try:
+                    np.broadcast_shapes(before, np.shape(resistance))
+                except ValueError:
+                    raise ValueError(f"patterned films on {target} of shapes {before} and {np.shape(resistance)} do not "
+                                     f"fit each other") from None
                 totals[target] = totals[target] + jnp.asarray(resistance)
                 continue
             if target == "collector":
@@ -209,15 +221,19 @@ def films_of(coatings) -> Films:
                  crack_strain=min(strains) if strains else None)
 
 
-def crack_update(reference, cracked, coated, strain, face_area: float):
+def crack_update(reference, cracked, coated, substrate, strain, slack: float):
     """The film's crack state after a solve (module docstring: cracking), per cell holding its
-    column's values: ``reference`` the column's coated area when its film formed [m²] (0: not yet),
-    ``cracked`` its cracked share [-], from ``coated`` (:meth:`Films.coated_area`) and the critical
-    areal strain; a column's film forms once it covers ``face_area`` (a voxel face) [m²]."""
-    column = jnp.broadcast_to(jnp.sum(coated, axis=2, keepdims=True), coated.shape)
-    reference = jnp.where(reference > 0, reference, jnp.where(column >= face_area, column, 0.0))
-    stretched = 1.0 - (1.0 + strain) * reference / jnp.where(column > 0, column, 1.0)
-    share = jnp.where((reference > 0) & (column > 0), jnp.clip(stretched, 0.0, 1.0), 0.0)
+    column's values: ``reference`` the largest substrate area its film has covered [m²], ``cracked``
+    its cracked share [-], from this solve's coated and substrate areas per cell
+    (:meth:`Films.coated_area`), the critical areal strain, and ``slack`` [m²], the area a column's
+    film absorbs beyond its strain before it cracks (the resolution of a column's area)."""
+    def column(per_cell):
+        return jnp.broadcast_to(jnp.sum(per_cell, axis=2, keepdims=True), per_cell.shape)
+
+    area = column(coated)
+    reference = jnp.maximum(reference, column(substrate))
+    stretched = 1.0 - ((1.0 + strain) * reference + slack) / jnp.where(area > 0, area, 1.0)
+    share = jnp.where((reference > 0) & (area > 0), jnp.clip(stretched, 0.0, 1.0), 0.0)
     return reference, jnp.maximum(cracked, share)
 
 

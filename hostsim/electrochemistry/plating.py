@@ -67,6 +67,10 @@ TOP_MARGIN_LAYERS = 2  # voxel layers under the top face kept free of Li (the re
 
 
 ROUND_OFF_SLACK = 100.0  # a cell may end a step this many eps past empty or full (round-off, not Li)
+# the area, in voxel faces, a column's film absorbs beyond its strain before it cracks: a front cell
+# filling out of phase with its neighbour shows up to ~0.6 of a face of side area it does not have
+# (the faces' weights), so a column's interface area is resolved to about a face (docs/model.md: cracking)
+CRACK_SLACK = 1.0
 
 class PlatingState(NamedTuple):
     theta: jax.Array  # Li-metal fraction [-]
@@ -396,7 +400,7 @@ def solve_state(system: PlatingSystem, state: PlatingState, current, *, fresh=Fa
         sei_owed=state.sei_owed + owed, sei_reference_area=jnp.maximum(reference, bare))
     cracked_area = jnp.zeros((), grid.dtype)
     if cracking:
-        new, cracked_area = _open_cracks(system, kinetics.films, sol, new)
+        new, cracked_area = _open_cracks(system, kinetics.films, sol, new, plating & (current != 0))
     films = film_statistics(sol.face_area, sol.face_current, problem.films)
     return new, _observe(system, new, sol, live, li_area, plating, films, cracked_area)
 
@@ -405,16 +409,20 @@ def _cracked_films(films, cracked):
     return eqx.tree_at(lambda f: f.cracked, films, cracked, is_leaf=lambda x: x is None)
 
 
-def _open_cracks(system: PlatingSystem, films, sol, state: PlatingState):
-    """The state with the film's cracks after this solve (:func:`hostsim.electrochemistry.coating.crack_update`),
-    and the Li area under the cracked share of the film [m²] (faces whose Li carries a film)."""
+def _open_cracks(system: PlatingSystem, films, sol, state: PlatingState, plating):
+    """The state with the film's cracks after this solve (:func:`hostsim.electrochemistry.coating.crack_update`;
+    only while plating: a strip's faces weigh the Li differently, and it stretches nothing), and the
+    Li area under the cracked share of the film [m²]."""
     grid = system.grid
-    coated = films.coated_area(grid, sol.face_area, sol.face_cover, system.collector_layers, system.host_top)
-    reference, cracked = crack_update(state.film_reference_area, state.film_cracked, coated, films.crack_strain,
-                                      grid.voxel_size**2)
-    lis = films.li_face_resistances(grid, system.collector_layers, system.host_top)
-    shares = _cracked_films(films, cracked).crack_shares(grid, sol.face_cover)
-    area = li_interface_area(sol.face_area, [jnp.where(r > 0, f, 0.0) for r, f in zip(lis, shares)])
+    coated, substrate = films.coated_area(grid, sol.face_area, sol.face_cover, system.s, system.collector_layers,
+                                          system.host_top)
+    reference, cracked = crack_update(state.film_reference_area, state.film_cracked, coated, substrate,
+                                      films.crack_strain, CRACK_SLACK * grid.voxel_size**2)
+    reference = jnp.where(plating, reference, state.film_reference_area)
+    cracked = jnp.where(plating, cracked, state.film_cracked)
+    shares = _cracked_films(films, cracked).crack_shares(grid, sol.face_cover, system.collector_layers,
+                                                         system.host_top)
+    area = li_interface_area(sol.face_area, shares)
     return state._replace(film_reference_area=reference, film_cracked=cracked), area
 
 

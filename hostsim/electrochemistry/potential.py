@@ -532,7 +532,7 @@ def potential_problem(grid: Grid, s, k, l, theta, concentration, electrolyte, ki
     areas, ls, covers = interface_faces(grid, s, k, l, theta, attached, stripping, li_excluded)
     films = None if kinetics.films is None else tuple(kinetics.films.face_resistances(grid, covers, collector_layers,
                                                                                          host_top))
-    cracks = None if kinetics.films is None else kinetics.films.crack_shares(grid, covers)
+    cracks = None if kinetics.films is None else kinetics.films.crack_shares(grid, covers, collector_layers, host_top)
 
     phi = jnp.zeros(grid.shape, dtype) if phi_guess is None else grid.as_field(phi_guess)
     if voltage is not None:

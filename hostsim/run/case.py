@@ -312,6 +312,9 @@ class CoatingSection(Section):
             raise refuse("give material or conductivity_S_m", table=True)
         if (self.thickness_nm is None) == (self.thickness_profile_nm is None):
             raise refuse("give thickness_nm or thickness_profile_nm (one of them)", table=True)
+        if self.critical_strain is not None and self.on in ("host", "collector"):
+            raise refuse(f"critical_strain: only a film on the Li cracks; this one is on {self.on!r} (give on = 'li' or "
+                         f"'all', or no critical_strain)", table=True)
         if self.pattern is not None and self.thickness_profile_nm is not None:
             raise refuse("pattern: a pattern shares out thickness_nm; give it with thickness_nm, not "
                          "thickness_profile_nm", table=True)
@@ -409,7 +412,10 @@ def parse_case(data: dict, source: str = "case", base: Path | None = None) -> Ca
     electrolyte, kinetics = file.electrolyte.electrolyte(), file.kinetics.kinetics()
     films = [c.film() for c in file.coating if c.present]
     if films:
-        kinetics = dataclasses.replace(kinetics, films=films_of(films))
+        try:
+            kinetics = dataclasses.replace(kinetics, films=films_of(films))
+        except ValueError as e:  # patterns or profiles on one surface that do not add up
+            raise InputError(f"{source} [coating]: {e}") from None
     if file.electrolyte.additive is not None and file.electrolyte.additive.concentration_mol_L > 0:
         shield = file.electrolyte.additive.shield(electrolyte.concentration)
         kinetics = dataclasses.replace(kinetics, shield=shield)

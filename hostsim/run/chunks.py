@@ -106,10 +106,7 @@ def resume_record(resume: dict, batching, controller) -> tuple:
     """``(state, carry, record, segment)`` from a :meth:`RunRecord.checkpoint` dict."""
     if bool(resume.get("together", False)) != batching.stacked:
         raise ValueError("a checkpoint of members together resumes only members together (and one alone, alone)")
-    stored_state = resume["state"]
-    # a checkpoint from before films cracked holds no crack state: intact, as then
-    state = PlatingState(*(jnp.asarray(stored_state[name]) if name in stored_state
-                           else jnp.zeros_like(jnp.asarray(stored_state["theta"])) for name in PlatingState._fields))
+    state = PlatingState(*(jnp.asarray(resume["state"][name]) for name in PlatingState._fields))
     fields = resume["stepper"]
     ctrl = ControllerState(jnp.asarray(fields["controller.inverse_error"]),
                            jnp.asarray(fields["controller.previous_inverse_error"]))

@@ -75,7 +75,8 @@ def prepare_output(out, case_file=None, *, resume: bool = False) -> Path:
     return out
 
 
-CHECKPOINT_FORMAT = 4  # the carry with the surface overpotential's column (1: fixed steps; 2: before coatings; 3: before it)
+CHECKPOINT_FORMAT = 5  # the carry with a film's crack state (1: fixed steps; 2: before coatings; 3: before the surface
+# overpotential's column; 4: before cracks)
 
 
 def save_checkpoint(path: Path, checkpoint: dict) -> None:
