@@ -327,6 +327,11 @@ def test_a_pattern_holds_shares_on_the_grid(tmp_path, array, expected):
     with pytest.raises(InputError, match=r"\[coating 1\] pattern: .*" + re.escape(expected)):
         parse_case({"coating": [{"material": "lipon", "thickness_nm": 100.0, "pattern": "p.npy"}]},
                    base=tmp_path)
+    np.save(tmp_path / "columns.npy", np.ones((2, 3)))
+    np.save(tmp_path / "voxels.npy", np.ones((4, 4, 6)))
+    with pytest.raises(InputError, match=r"patterned films on host of shapes \(2, 3, 1\) and \(4, 4, 6\) do not fit"):
+        parse_case({"coating": [{"material": "lipon", "thickness_nm": 100.0, "on": "host", "pattern": name}
+                                for name in ("columns.npy", "voxels.npy")]}, base=tmp_path)
     g = Grid.create((4, 4, 6), voxel_size=1e-6)
     check_patterned_films(Films(host=jnp.ones((4, 4, 1))), g)
     with pytest.raises(InputError, match=r"pattern has shape \(3, 4\); expected the grid's \(4, 4, 6\) or its columns' \(4, 4\)"):

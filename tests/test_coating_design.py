@@ -84,6 +84,12 @@ def test_a_film_design_without_its_one_coating_is_one_line(change, message):
         _study(change(FILM_STUDY))
 
 
+def test_a_designed_film_takes_no_pattern(tmp_path):
+    np.save(tmp_path / "p.npy", np.ones((2, 2)))
+    with pytest.raises(InputError, match="is designed layer by layer; give no pattern"):
+        _study(FILM_STUDY.replace('on = "all"\n', f'on = "all"\npattern = "{(tmp_path / "p.npy").as_posix()}"\n'))
+
+
 def test_the_overpotential_term_is_the_plates_mean_voltage_and_grows_with_the_film():
     """``overpotential_V`` is the time-averaged |V| of the plating transient, the same as the run
     pipeline's plating voltage on a flat foil (1e-3), and a 1 µm LiPON film on all the surfaces
