@@ -59,7 +59,7 @@ class FilmMaterial:
     conductivity: float  # Li+ conductivity at 25 °C [S/m]
     source: str
     critical_strain: float = CRITICAL_STRAIN  # areal strain at which the film cracks [-]
-    strain_source: str = ""
+    strain_source: str = _ASSUMED_STRAIN
 
 
 # room-temperature Li+ conductivities [S/m] of the films of the review's interfacial engineering
@@ -73,15 +73,14 @@ MATERIALS = {
     "li3po4": FilmMaterial(3.3e-6, "3.3e-8 S/cm at 26 °C, amorphous ALD Li3PO4, read (Nanotechnology 25, 504007 (2014))"),
     "al2o3_lithiated": FilmMaterial(1.3e-7, "1.3e-9 S/cm, lithiated ALD Al2O3: the most conductive of the resistivities "
                                             "fitted to experiments (7.8-913 MOhm m), read (Xu et al., J. Mater. Chem. A "
-                                            "3, 17248 (2015))"),
+                                            "3, 17248 (2015))",
+                                     strain_source="1 %, ALD Al2O3 (not lithiated) of 30-50 nm on a polymer, read "
+                                                   "(Jen et al. 2011)"),
     "lif": FilmMaterial(1e-7, "~1e-9 S/cm, LiF thin film, not verified (bulk LiF 1e-14-1e-13 S/cm)"),
     "native_sei": FilmMaterial(2e-7, "2e-9 S/cm, the SEI resistivity of graphite models (5e6 Ohm m; Safari et al., "
                                      "J. Electrochem. Soc. 156, A145 (2009)), not a Li-metal measurement"),
 }
-for _name, _material in MATERIALS.items():
-    MATERIALS[_name] = dataclasses.replace(
-        _material, strain_source="1 %, ALD Al2O3 (not lithiated) of 30-50 nm on a polymer, read (Jen et al. 2011)"
-        if _name == "al2o3_lithiated" else _ASSUMED_STRAIN)
+
 
 
 class Films(eqx.Module):
@@ -110,11 +109,14 @@ class Films(eqx.Module):
     cracked: jax.Array | None = None
 
     @property
+    def on_li(self) -> bool:
+        """Whether any Li carries a film (a traced or a field resistance counts as one)."""
+        return self.li_layers is not None or isinstance(self.li, jax.Array) or jnp.ndim(self.li) > 0 or self.li != 0
+
+    @property
     def can_crack(self) -> bool:
         """Whether there is a film on the Li and it cracks past a strain."""
-        has_li_film = self.li_layers is not None or jnp.ndim(self.li) > 0 or isinstance(self.li, jax.Array) \
-            or self.li != 0
-        return self.crack_strain is not None and has_li_film
+        return self.crack_strain is not None and self.on_li
 
     def crack_shares(self, grid, covers: list, collector_layers: int = 1, host_top: int | None = None) -> list | None:
         """Per interface direction, the share of each face whose Li film is cracked (its Li cover
@@ -132,9 +134,7 @@ class Films(eqx.Module):
         a film formed on, on the host or on Li that covered the host."""
         from hostsim.electrochemistry.interfaces import neighbours
 
-        collector = (jnp.arange(grid.shape[2]) < collector_layers).astype(grid.dtype)[None, None, :]
-        host = self._surface_field(self.host + self.collector * collector, self.host_layers, grid, collector_layers,
-                                   host_top)
+        host = self._host_field(grid, collector_layers, host_top)
         lis = self.li_face_resistances(grid, collector_layers, host_top)
         coated = [a * (cover * (li > 0) + (1.0 - cover) * (side > 0))
                   for a, cover, li, side in zip(face_area, covers, lis, neighbours(grid, host))]
@@ -155,6 +155,12 @@ class Films(eqx.Module):
         field = base if layers is None else base + self._per_z(layers, grid, collector_layers, host_top)
         return jnp.broadcast_to(field, grid.shape).astype(grid.dtype)
 
+    def _host_field(self, grid, collector_layers, host_top):
+        """The host's film resistance per cell [Ohm m²], the collector's film in its layers."""
+        collector = (jnp.arange(grid.shape[2]) < collector_layers).astype(grid.dtype)[None, None, :]
+        return self._surface_field(self.host + self.collector * collector, self.host_layers, grid, collector_layers,
+                                   host_top)
+
     def li_face_resistances(self, grid, collector_layers: int = 1, host_top: int | None = None) -> list:
         """Per interface direction, the Li film's resistance on each face's conducting side [Ohm m²]
         (what a Li-covered face carries)."""
@@ -169,9 +175,7 @@ class Films(eqx.Module):
         orders them), the film resistance of each face [Ohm m²] from its Li cover."""
         from hostsim.electrochemistry.interfaces import neighbours
 
-        collector = (jnp.arange(grid.shape[2]) < collector_layers).astype(grid.dtype)[None, None, :]
-        host = self._surface_field(self.host + self.collector * collector, self.host_layers, grid, collector_layers,
-                                   host_top)
+        host = self._host_field(grid, collector_layers, host_top)
         lis = self.li_face_resistances(grid, collector_layers, host_top)
         return [cover * li + (1.0 - cover) * side for cover, li, side in zip(covers, lis, neighbours(grid, host))]
 

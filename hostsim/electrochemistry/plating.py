@@ -95,7 +95,7 @@ class PlatingState(NamedTuple):
     face_flows: jax.Array  # (directions, *grid.shape): current through each interface face [A], owned by its electrolyte-side cell
     interfacial_current: jax.Array  # per cell, area-weighted mean current density of its interface faces [A/m²] (0 below 1e-3 h²)
     # a film on the Li that cracks (hostsim.electrochemistry.coating: cracking), per cell its column's:
-    film_reference_area: jax.Array  # coated area when the column's film formed [m²] (0: not yet)
+    film_reference_area: jax.Array  # largest substrate area the column's film has covered [m²]
     film_cracked: jax.Array  # cracked share of the film [-]
 
 
@@ -433,7 +433,7 @@ def _bare_li_area(system: PlatingSystem, sol, li_area, cracks=None):
     (``cracks``: per direction, each face's cracked share of its area, as
     :meth:`~hostsim.electrochemistry.coating.Films.crack_shares` gives it)."""
     films = system.kinetics.films
-    if films is None or (films.li_layers is None and not isinstance(films.li, jax.Array) and films.li == 0):
+    if films is None or not films.on_li:
         return li_area
     lis = films.li_face_resistances(system.grid, system.collector_layers, system.host_top)
     if cracks is None:
