@@ -66,12 +66,12 @@ def test_layer_profile_maps_any_projected_vector_into_bounds_per_layer():
 # gradient path against central differences for the layer profile and a family parameter
 # (tests/test_plating_gradients.py)
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", ["layer_profile", "free_form", "family", "film"])
+@pytest.mark.parametrize("kind", ["layer_profile", "free_form", "family", "film", "cracking_film"])
 def test_design_gradient_matches_central_differences(kind):
     """d(weighted objective)/dx through an adaptive plate/strip transient (float64), along a random
     direction, equals central differences of the transient at its steps (the step sizes carry no
     derivative) to 1e-4 relative: every term enters the objective (``film``: k and a 200 nm LiPON
-    film per layer, on all surfaces)."""
+    film per layer, on all surfaces; ``cracking_film``: the same film cracking at a 1 % strain)."""
     from inverse import FamilyParameters, LayerProfile, plating_terms, weighted_objective
     from inverse.objectives import taken_steps, transient
     from inverse.parameterisations import FilmDesign
@@ -80,9 +80,9 @@ def test_design_gradient_matches_central_differences(kind):
         fam = _base("float64")
         if kind == "layer_profile":
             param = LayerProfile(fam.fields(), layers=8, start_k=0.9, start_l=0.5)
-        elif kind == "film":
+        elif kind in ("film", "cracking_film"):
             param = LayerProfile(fam.fields(), layers=4, design=("k", "film"), start_k=0.9, start_film=0.5,
-                                 film=FilmDesign("all", 1e-3, 200.0))
+                                 film=FilmDesign("all", 1e-3, 200.0, 0.01 if kind == "cracking_film" else None))
         elif kind == "free_form":
             from inverse.freeform import FreeForm
 

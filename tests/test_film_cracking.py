@@ -104,10 +104,12 @@ LIPON_100NM = film_resistance("lipon", 1e-7)
 def test_li_growing_up_a_rough_skin_cracks_its_film_and_the_cracks_form_sei():
     """A 100 nm LiPON film on all surfaces of a rough Cu skin, 0.05 mAh/cm² at 1 mA/cm² (float32):
     the Li surface grows, and at the default 1 % strain part of the film cracks and the cracked Li
-    forms SEI (an intact film lets none form: the slow test below)."""
+    forms SEI (an intact film lets none form: the slow test below). Measured 13.4 % cracked and
+    8.5e-4 mAh/cm² of SEI (bare Cu: 9.0e-3); the bounds are a tenth of those."""
     r = LIPON_100NM
     cracking = _plate(_rough_skin(), Films(li=r, host=r, crack_strain=MATERIALS["lipon"].critical_strain))
-    assert cracking["film_cracked_share"] > 0.01 and cracking["sei_loss_mAh_cm2"] > 1e-5
+    assert cracking["film_cracked_share"] > 0.0134 and cracking["sei_loss_mAh_cm2"] > 8.5e-5
+    assert cracking["sei_loss_mAh_cm2"] < 9.0e-3  # less than the bare surface's
 
 
 @pytest.mark.slow  # ~3 min: two more plates (the cracking one above stays in the default set)
